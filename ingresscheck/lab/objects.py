@@ -1,0 +1,222 @@
+"""The Kubernetes objects of the lab, as plain dicts: the controller's wiring and the demo content.
+
+Pure functions, so the unit tests can check them and `lab up` can create them. There is no kubelet
+and no kube-proxy: "pods" are echo listeners on loopback addresses, wired through Services
+without selectors and hand-made EndpointSlices. The apiserver refuses loopback IPv4 endpoint
+addresses, so slices use addressType FQDN with the IP literal (Traefik dials the literal).
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Any
+
+from .layout import APPS_DOMAIN, EXAMPLE_DOMAIN, LabLayout
+
+Obj = dict[str, Any]
+
+LAB_LABEL = "ingresscheck.io/lab"
+CONTROLLER_USER = "ingresscheck:traefik-controller"
+DEMO_NS = "demo"
+EXTRA_NS = "bench"
+WORDPRESS_REALM = "WordPress - authentication required"
+WORDPRESS_USER = "admin"
+
+
+@dataclass(frozen=True)
+class Pod:
+    service: str
+    name: str
+    namespace: str
+    ip: str
+
+
+def _meta(name: str, namespace: str | None = None, **extra: Any) -> Obj:
+    meta: Obj = {"name": name, "labels": {LAB_LABEL: "true"}}
+    if namespace:
+        meta["namespace"] = namespace
+    meta.update(extra)
+    return meta
+
+
+def namespace(name: str) -> Obj:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": _meta(name)}
+
+
+def service_with_pods(name: str, ns: str, pods: list[Pod], pod_port: int) -> list[Obj]:
+    """A Service without selector plus the EndpointSlice that names its pods."""
+    svc = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _meta(name, ns),
+        "spec": {"ports": [{"name": "http", "port": 80, "targetPort": pod_port, "protocol": "TCP"}]},
+    }
+    eps = {
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": _meta(f"{name}-lab", ns, labels={LAB_LABEL: "true", "kubernetes.io/service-name": name}),
+        "addressType": "FQDN",
+        "endpoints": [
+            {"addresses": [p.ip], "conditions": {"ready": True}, "targetRef": {"kind": "Pod", "name": p.name,
+                                                                            "namespace": ns}}
+            for p in pods
+        ],
+        "ports": [{"name": "http", "port": pod_port, "protocol": "TCP"}],
+    }
+    return [svc, eps]
+
+
+def ingress(
+    name: str,
+    ns: str,
+    host: str,
+    paths: list[tuple[str, str, str]],
+    *,
+    annotations: dict[str, str] | None = None,
+    tls_secret: str | None = None,
+) -> Obj:
+    """An Ingress of class nginx; paths are (path, pathType, service)."""
+    spec: Obj = {
+        "ingressClassName": "nginx",
+        "rules": [
+            {
+                "host": host,
+                "http": {
+                    "paths": [
+                        {"path": p, "pathType": t, "backend": {"service": {"name": s, "port": {"name": "http"}}}}
+                        for p, t, s in paths
+                    ]
+                },
+            }
+        ],
+    }
+    if tls_secret:
+        spec["tls"] = [{"hosts": [host], "secretName": tls_secret}]
+    meta = _meta(name, ns)
+    if annotations:
+        meta["annotations"] = annotations
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": meta, "spec": spec}
+
+
+def controller_objects(layout: LabLayout) -> list[Obj]:
+    """RBAC for the controller's least-privilege user, the IngressClass, the Nodes and the LB Service."""
+    objs: list[Obj] = [namespace(layout.controller_namespace)]
+    objs.append({
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": _meta("ingresscheck-traefik-controller"),
+        # What Traefik documents for the kubernetesIngressNGINX provider, nothing more.
+        "rules": [
+            {"apiGroups": [""], "resources": ["services", "secrets", "configmaps", "namespaces"], "verbs": ["list", "watch"]},
+            {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["list", "watch"]},
+            {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses", "ingressclasses"],
+             "verbs": ["list", "watch"]},
+            {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses/status"], "verbs": ["update"]},
+        ],
+    })
+    objs.append({
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": _meta("ingresscheck-traefik-controller"),
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                    "name": "ingresscheck-traefik-controller"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": CONTROLLER_USER}],
+    })
+    objs.append({
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "IngressClass",
+        "metadata": _meta("nginx"),
+        "spec": {"controller": "k8s.io/ingress-nginx"},
+    })
+    for node in layout.nodes:
+        objs.append({
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": _meta(node.name, labels={LAB_LABEL: "true", "kubernetes.io/hostname": node.name}),
+            "status": {
+                "addresses": [{"type": "InternalIP", "address": node.ip},
+                              {"type": "Hostname", "address": node.name}],
+                "conditions": [{"type": "Ready", "status": "True", "reason": "LabNode",
+                                "message": "ingress node of the ingresscheck lab"}],
+            },
+        })
+    objs.append({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _meta(layout.controller_service, layout.controller_namespace),
+        "spec": {
+            "type": "LoadBalancer",
+            "externalTrafficPolicy": "Cluster",
+            "ports": [
+                {"name": "http", "port": 80, "targetPort": "web", "nodePort": layout.node_port_http},
+                {"name": "https", "port": 443, "targetPort": "websecure", "nodePort": layout.node_port_https},
+            ],
+        },
+        "status": {"loadBalancer": {"ingress": [{"ip": layout.vip}]}},
+    })
+    return objs
+
+
+def demo_pods(layout: LabLayout) -> list[Pod]:
+    return [
+        Pod("wordpress", "wordpress-0", DEMO_NS, "127.0.0.11"),
+        Pod("api", "api-0", DEMO_NS, "127.0.0.12"),
+        Pod("api", "api-1", DEMO_NS, "127.0.0.13"),
+        Pod("api-docs", "api-docs-0", DEMO_NS, "127.0.0.14"),
+        Pod("shop", "shop-0", DEMO_NS, "127.0.0.15"),
+    ]
+
+
+def demo_objects(layout: LabLayout, htpasswd: str, shop_cert_pem: bytes, shop_key_pem: bytes) -> list[Obj]:
+    pods = demo_pods(layout)
+    objs: list[Obj] = [namespace(DEMO_NS)]
+    for svc in dict.fromkeys(p.service for p in pods):
+        objs += service_with_pods(svc, DEMO_NS, [p for p in pods if p.service == svc], layout.pod_port)
+    objs.append({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": _meta("wordpress-basic-auth", DEMO_NS),
+        "type": "Opaque",
+        "data": {"auth": base64.b64encode(htpasswd.encode()).decode()},
+    })
+    objs.append({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": _meta("shop-tls", DEMO_NS),
+        "type": "kubernetes.io/tls",
+        "data": {"tls.crt": base64.b64encode(shop_cert_pem).decode(),
+                 "tls.key": base64.b64encode(shop_key_pem).decode()},
+    })
+    # The seed's WordPress example, with its three basic-auth annotations.
+    objs.append(ingress(
+        "wordpress", DEMO_NS, f"wordpress.{EXAMPLE_DOMAIN}", [("/", "Prefix", "wordpress")],
+        annotations={
+            "nginx.ingress.kubernetes.io/auth-type": "basic",
+            "nginx.ingress.kubernetes.io/auth-secret": "wordpress-basic-auth",
+            "nginx.ingress.kubernetes.io/auth-realm": WORDPRESS_REALM,
+        },
+    ))
+    # A REST API with path rules: two pods behind /v1, an exact health path, docs on their own pod.
+    objs.append(ingress(
+        "api", DEMO_NS, f"api.{EXAMPLE_DOMAIN}",
+        [("/v1", "Prefix", "api"), ("/healthz", "Exact", "api"), ("/docs", "Prefix", "api-docs")],
+    ))
+    # A frontend on the per-Ingress-certificate domain: TLS passes through the LB to the controller.
+    objs.append(ingress("shop", DEMO_NS, f"shop.{APPS_DOMAIN}", [("/", "Prefix", "shop")], tls_secret="shop-tls"))
+    return objs
+
+
+def extra_pods(layout: LabLayout, count: int) -> list[Pod]:
+    return [Pod(f"host-{i:04d}", f"host-{i:04d}-0", EXTRA_NS, layout.extra_pod_ip(i)) for i in range(count)]
+
+
+def extra_objects(layout: LabLayout, count: int) -> list[Obj]:
+    """N generated Ingresses, each with its own Service and pod, for benchmarks."""
+    if count <= 0:
+        return []
+    objs: list[Obj] = [namespace(EXTRA_NS)]
+    for pod in extra_pods(layout, count):
+        objs += service_with_pods(pod.service, EXTRA_NS, [pod], layout.pod_port)
+        objs.append(ingress(pod.service, EXTRA_NS, f"{pod.service}.{EXAMPLE_DOMAIN}", [("/", "Prefix", pod.service)]))
+    return objs

@@ -1,0 +1,101 @@
+"""Render the lab's config files from its layout. Pure functions: text in, text out."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+import yaml
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from .layout import APPS_DOMAIN, EXAMPLE_DOMAIN, LabLayout, Node
+
+_env = Environment(
+    loader=PackageLoader("ingresscheck.lab", "templates"),
+    undefined=StrictUndefined,
+    keep_trailing_newline=True,
+    autoescape=False,  # config files, not HTML
+)
+
+
+def haproxy_cfg(layout: LabLayout, wildcard_pem: Path, *, redirect_drops_query: bool = False) -> str:
+    return _env.get_template("haproxy.cfg.j2").render(
+        L=layout, wildcard_pem=wildcard_pem, apps_domain=APPS_DOMAIN,
+        redirect_drops_query=redirect_drops_query,
+    )
+
+
+def dnsmasq_conf(layout: LabLayout, hosts_file: Path) -> str:
+    return _env.get_template("dnsmasq.conf.j2").render(
+        L=layout, hosts_file=hosts_file, example_domain=EXAMPLE_DOMAIN, apps_domain=APPS_DOMAIN
+    )
+
+
+def apps_hosts(layout: LabLayout, ingress_hosts: Iterable[str]) -> str:
+    """The addn-hosts file: one record per Ingress host under apps.test, pointing at the VIP."""
+    suffix = "." + APPS_DOMAIN
+    hosts = sorted({h.lower() for h in ingress_hosts if h and h.lower().endswith(suffix) and "*" not in h})
+    lines = ["# Rendered by ingresscheck lab sync from the cluster's Ingress hosts."]
+    lines += [f"{layout.vip} {h}" for h in hosts]
+    return "\n".join(lines) + "\n"
+
+
+def traefik_yaml(layout: LabLayout, node: Node, token_file: Path, cluster_ca: Path) -> str:
+    return _env.get_template("traefik.yaml.j2").render(
+        L=layout, node=node, token_file=token_file, cluster_ca=cluster_ca
+    )
+
+
+def tokens_csv(users: Iterable[tuple[str, str, str, tuple[str, ...]]]) -> str:
+    """kube-apiserver --token-auth-file lines: token,user,uid,"group1,group2"."""
+    out = []
+    for token, user, uid, groups in users:
+        line = f"{token},{user},{uid}"
+        if groups:
+            line += ',"' + ",".join(groups) + '"'
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def kubeconfig(layout: LabLayout, ca_pem: bytes, user: str, token: str, context: str = "lab") -> str:
+    import base64
+
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": context,
+                "cluster": {
+                    "server": layout.apiserver_url,
+                    "certificate-authority-data": base64.b64encode(ca_pem).decode(),
+                },
+            }
+        ],
+        "users": [{"name": user, "user": {"token": token}}],
+        "contexts": [{"name": context, "context": {"cluster": context, "user": user}}],
+        "current-context": context,
+    }
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+def echo_pods(pods: dict[str, dict[str, str]]) -> str:
+    return json.dumps(pods, indent=1, sort_keys=True)
+
+
+def profile(layout: LabLayout, ingress_ca: Path, credentials: dict[str, dict[str, str]]) -> str:
+    """The profile a check needs to reach the lab (see README: Profile)."""
+    doc = {
+        "kubeconfig": str(layout.kubeconfig),
+        "context": "lab",
+        "dns": {"servers": [f"{layout.dns_ip}:{layout.dns_port}"]},
+        "load_balancers": [layout.vip],
+        "ports": {"http": layout.lb_http_port, "https": layout.lb_https_port},
+        "ca_bundle": str(ingress_ca),
+        "domains": list(layout.domains),
+        "credentials": credentials,
+        "reload": {"domain": EXAMPLE_DOMAIN},
+    }
+    head = "# ingresscheck profile of the local lab, written by `ingresscheck lab up`.\n"
+    return head + yaml.safe_dump(doc, sort_keys=False)
