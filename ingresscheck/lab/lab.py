@@ -83,7 +83,7 @@ class Lab:
             return 0.0
         if processes.recorded(self.layout):
             self.say("lab: cleaning up the remains of an earlier lab first")
-            self.down(quiet=True)
+            self._stop_all(quiet=True)
         binaries = self.build()
         started = time.monotonic()  # the up time excludes one-time builds
         try:
@@ -97,7 +97,7 @@ class Lab:
             self._start_haproxy(binaries["haproxy"])
             self._wait_routes(extra_hosts)
         except BaseException:
-            self.down(quiet=True)
+            self._stop_all(quiet=True)  # the original error is what the user needs to see
             raise
         self.state_file.write_text(json.dumps({"up": True, "extra_hosts": extra_hosts, "started": time.time()}))
         took = time.monotonic() - started
@@ -315,13 +315,23 @@ class Lab:
             checks.append((f"host-{extra_hosts - 1:04d}.{EXAMPLE_DOMAIN}", "/", 200))
         haproxy = processes.find(L, "haproxy")
         assert haproxy is not None
+        timeout = 60 + extra_hosts * 0.06
         with httpx.Client(verify=ctx, timeout=2) as http:
             for host, path, status in checks:
                 def serving(host: str = host, path: str = path, status: int = status) -> bool:
                     r = http.get(f"https://{L.vip}:{L.lb_https_port}{path}", headers={"Host": host},
                                  extensions={"sni_hostname": host})
                     return r.status_code == status
-                processes.wait_ready(haproxy, serving, 60 + extra_hosts * 0.06, f"https://{host}{path} -> {status}")
+                processes.wait_ready(haproxy, serving, timeout, f"https://{host}{path} -> {status}")
+            # every node must have the whole configuration, not just the one the LB picked
+            last_host, last_path, last_status = checks[-1]
+            for node in L.nodes:
+                traefik = processes.find(L, f"traefik-{node.name}")
+                assert traefik is not None
+                url = f"http://{node.ip}:{L.node_port_http}{last_path}"
+                processes.wait_ready(
+                    traefik, lambda url=url: http.get(url, headers={"Host": last_host}).status_code == last_status,
+                    timeout, f"{url} Host: {last_host} -> {last_status}")
         w = self.writer()
 
         def status_published() -> bool:
@@ -356,9 +366,17 @@ class Lab:
 
     # --- down and status ------------------------------------------------------------------
     def down(self, quiet: bool = False) -> None:
+        recorded = self._stop_all(quiet)
+        left = processes.listeners(self.lab_addresses())
+        if left:
+            raise LabError("down", "listeners remain on lab addresses: " +
+                           ", ".join(f"{ip}:{port}/{proto}" for ip, port, proto in left[:5]))
+        if not quiet:
+            self.say("lab is down" if recorded else "lab is not running")
+
+    def _stop_all(self, quiet: bool) -> dict[str, processes.Running]:
+        """Stop every recorded lab process by PID, newest component first."""
         recorded = {r.name: r for r in processes.recorded(self.layout)}
-        if not recorded and not quiet:
-            self.say("lab is not running")
         order = [n for n in reversed(COMPONENTS) if n in recorded] + [n for n in recorded if n not in COMPONENTS]
         for name in order:
             processes.stop(self.layout, recorded[name])
@@ -366,12 +384,7 @@ class Lab:
                 self.say(f"lab: stopped {name} (pid {recorded[name].pid})")
         self.state_file.unlink(missing_ok=True)
         shutil.rmtree(self.layout.root / "etcd-data", ignore_errors=True)
-        left = processes.listeners(self.lab_addresses())
-        if left:
-            raise LabError("down", "listeners remain on lab addresses: " +
-                           ", ".join(f"{ip}:{port}/{proto}" for ip, port, proto in left[:5]))
-        if recorded and not quiet:
-            self.say("lab is down")
+        return recorded
 
     def lab_addresses(self) -> set[str]:
         L = self.layout

@@ -218,5 +218,10 @@ def extra_objects(layout: LabLayout, count: int) -> list[Obj]:
     objs: list[Obj] = [namespace(EXTRA_NS)]
     for pod in extra_pods(layout, count):
         objs += service_with_pods(pod.service, EXTRA_NS, [pod], layout.pod_port)
-        objs.append(ingress(pod.service, EXTRA_NS, f"{pod.service}.{EXAMPLE_DOMAIN}", [("/", "Prefix", pod.service)]))
+        ing = ingress(pod.service, EXTRA_NS, f"{pod.service}.{EXAMPLE_DOMAIN}", [("/", "Prefix", pod.service)])
+        # Written up front: Traefik's client is rate-limited (client-go's default 5 QPS) and applies
+        # its configuration only after writing every changed status, which for 1000 new Ingresses
+        # takes minutes. Traefik skips the write when the status already matches.
+        ing["status"] = {"loadBalancer": {"ingress": [{"ip": layout.vip}]}}
+        objs.append(ing)
     return objs

@@ -7,6 +7,7 @@ so a recycled PID of someone else's process is never touched.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import signal
@@ -19,6 +20,20 @@ from pathlib import Path
 
 from ..errors import LabError
 from .layout import LabLayout
+
+
+# Lab processes started by this Python process: kept so they are reaped (no zombies) when stopped
+# here, and not garbage-collected while they run on purpose after we return.
+_children: dict[int, subprocess.Popen[bytes]] = {}
+
+
+@atexit.register
+def _leave_running_children() -> None:
+    # They outlive this process on purpose (`lab up` returns while the lab runs); tell Popen so
+    # that it does not warn about a child "still running" at interpreter exit.
+    for child in _children.values():
+        if child.poll() is None:
+            child.returncode = 0
 
 
 @dataclass
@@ -73,6 +88,7 @@ def start(layout: LabLayout, spec: Spec) -> Running:
             )
         except OSError as exc:
             raise LabError(spec.name, f"cannot start {spec.argv[0]}: {exc.strerror}", str(log)) from None
+    _children[proc.pid] = proc
     running = Running(spec.name, proc.pid, _exe(proc.pid) or spec.argv[0], str(log))
     _pidfile(layout, spec.name).write_text(json.dumps(running.__dict__))
     return running
@@ -93,6 +109,9 @@ def _zombie(pid: int) -> bool:
 
 
 def alive(r: Running) -> bool:
+    child = _children.get(r.pid)
+    if child is not None and child.poll() is not None:
+        return False
     exe = _exe(r.pid)
     return exe is not None and exe == r.exe and not _zombie(r.pid)
 
@@ -147,6 +166,9 @@ def stop(layout: LabLayout, r: Running, grace: float = 10.0) -> None:
                 pass
             while alive(r) and time.monotonic() < deadline + 5:
                 time.sleep(0.05)
+    child = _children.pop(r.pid, None)
+    if child is not None:
+        child.wait(timeout=5)
     _pidfile(layout, r.name).unlink(missing_ok=True)
 
 

@@ -43,7 +43,7 @@ def apps_hosts(layout: LabLayout, ingress_hosts: Iterable[str]) -> str:
 
 def traefik_yaml(layout: LabLayout, node: Node, token_file: Path, cluster_ca: Path) -> str:
     return _env.get_template("traefik.yaml.j2").render(
-        L=layout, node=node, token_file=token_file, cluster_ca=cluster_ca
+        L=layout, node=node, token_file=token_file, cluster_ca=cluster_ca, publish_status=node == layout.nodes[0]
     )
 
 

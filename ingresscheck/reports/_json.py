@@ -1,0 +1,122 @@
+"""The one place a Report becomes data: ``report_dict``. The JSON, JUnit and HTML writers all start here."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as dt
+import json
+import math
+import os
+import tempfile
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from ..results import Report, Result
+from ._redact import redact
+
+SCHEMA = "ingresscheck.report/v1"
+
+
+def utc_iso(moment: dt.datetime) -> str:
+    """UTC ISO 8601 with a trailing ``Z``; a naive datetime is taken to be UTC already."""
+    return as_utc(moment).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def as_utc(moment: dt.datetime) -> dt.datetime:
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC)
+
+
+def jsonable(obj: Any) -> Any:
+    """A JSON-safe copy of evidence: tuples and sets become lists, bytes text, datetimes ISO 8601."""
+    if obj is None or isinstance(obj, (bool, int, str)):
+        return obj
+    if isinstance(obj, Enum):
+        return jsonable(obj.value)
+    if isinstance(obj, float):
+        # NaN and infinities are not JSON; keep them readable rather than invalid
+        return obj if math.isfinite(obj) else str(obj)
+    if isinstance(obj, dict):
+        return {k if isinstance(k, str) else str(jsonable(k)): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, (set, frozenset)):
+        items = [jsonable(v) for v in obj]
+        try:
+            return sorted(items)
+        except TypeError:  # mixed types: any stable order will do
+            return sorted(items, key=lambda v: json.dumps(v, sort_keys=True))
+    if isinstance(obj, (bytes, bytearray, memoryview)):
+        raw = bytes(obj)
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return {"base64": base64.b64encode(raw).decode("ascii")}
+    if isinstance(obj, dt.datetime):
+        return utc_iso(obj)
+    if isinstance(obj, (dt.date, dt.time)):
+        return obj.isoformat()
+    if isinstance(obj, dt.timedelta):
+        return obj.total_seconds()
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return jsonable(dataclasses.asdict(obj))
+    return str(obj)
+
+
+def _result_dict(result: Result) -> dict[str, Any]:
+    return {
+        "probe": result.probe,
+        "check": result.check,
+        "status": result.status.value,
+        "severity": result.severity.value,
+        "host": result.host,
+        "namespace": result.namespace,
+        "ingress": result.ingress,
+        "message": result.message,
+        "evidence": jsonable(result.evidence),
+        "duration_ms": float(result.duration_ms),
+        "step": result.step.value,
+        "remediation": result.remediation,
+    }
+
+
+def report_dict(report: Report) -> dict[str, Any]:
+    """The report as JSON-able data, redacted: what every writer renders."""
+    data: dict[str, Any] = {
+        "schema": SCHEMA,
+        "started": utc_iso(report.started),
+        "finished": utc_iso(report.finished),
+        "cluster": {"context": report.context, "server": report.server},
+        "summary": report.summary,
+        "results": [_result_dict(r) for r in report.results],
+    }
+    if report.sections:
+        data["sections"] = jsonable(report.sections)
+    # messages, the server URL and sections can carry credentials as well as the evidence can
+    redacted: dict[str, Any] = redact(data)
+    return redacted
+
+
+def write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (a reader never sees half a report); parents are created."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def write_json(report: Report, path: str | os.PathLike[str]) -> Path:
+    """Write the report as ``ingresscheck.report/v1`` JSON; returns the path written."""
+    text = json.dumps(report_dict(report), indent=2, ensure_ascii=False, allow_nan=False)
+    return write_text(path, text + "\n")

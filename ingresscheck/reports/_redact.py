@@ -1,0 +1,134 @@
+"""Redaction: credentials never reach a report file.
+
+``redact`` walks dicts, lists and tuples and returns a new object; its input is never changed.
+
+* By key (case-insensitive): the value of a sensitive key (``authorization``, ``cookie``,
+  ``password``, ``token``, ``*_token``, ...) becomes ``[redacted]``, whatever it holds. A ``secret``
+  key holding a mapping (the summary of a Kubernetes Secret) keeps its metadata (name, type, which
+  keys exist), but its ``data``/``stringData`` are masked.
+* A two-item header pair whose name is sensitive (``("Cookie", "a=b")``) has its value masked.
+* Inside every string: the password of ``scheme://user:password@host``, sensitive query or form
+  parameters (``?access_token=...``), ``Basic``/``Bearer`` credentials, sensitive ``"key": "value"``
+  pairs of JSON text, sensitive ``Header: value`` lines of raw HTTP dumps, and PEM private keys.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+REDACTED = "[redacted]"
+
+_SENSITIVE_KEYS = frozenset({
+    "authorization", "proxy-authorization", "cookie", "set-cookie", "password", "token", "secret",
+    # the same kind of thing under other common names
+    "passwd", "x-api-key", "api-key", "api_key", "apikey", "client_secret", "client-secret",
+    "private_key", "private-key",
+})
+# "_token", "-token" and camelCase "accessToken" all end in "token"
+_SENSITIVE_SUFFIXES = ("token", "password")
+# masked only below a key named "secret": a Kubernetes Secret's payload
+_SECRET_PAYLOAD_KEYS = frozenset({"data", "stringdata"})
+
+
+def is_sensitive_key(key: str) -> bool:
+    """Whether a mapping key, header name or parameter name names a credential."""
+    k = key.strip().lower()
+    return k in _SENSITIVE_KEYS or k.endswith(_SENSITIVE_SUFFIXES)
+
+
+_PEM_PRIVATE_KEY = re.compile(
+    r"-----BEGIN (?P<kind>[A-Z0-9 ]*PRIVATE KEY)-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)", re.DOTALL
+)
+# scheme://user:password@host -> scheme://user:[redacted]@host; the password may hold a raw "@"
+_URL_CREDENTIALS = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s/:@?#]*):(?P<pw>[^\s/?#]+)@")
+# "password": "x" / "Cookie": ["a=b", "c=d"] inside JSON text (e.g. an echoed response body)
+_JSON_STRING = r'"(?:[^"\\\r\n]|\\.)*"'
+_JSON_PAIR = re.compile(
+    r'(?P<head>"(?P<name>[A-Za-z0-9_.\-]{1,64})"\s*:\s*)'
+    rf"(?P<value>{_JSON_STRING}|\[\s*(?:{_JSON_STRING}\s*,?\s*)*\])"
+)
+# "Cookie: a=b" lines of raw HTTP dumps, "password: x" lines of config text
+_HEADER_LINE = re.compile(
+    r"(?m)^(?P<head>[ \t]*(?P<name>[A-Za-z0-9_\-]{1,64})[ \t]*:[ \t]*)(?P<value>[^\r\n]+)"
+)
+# ?access_token=... / &password=... in URLs and form bodies, "; session_token=..." in cookies
+_PARAM = re.compile(
+    r"(?P<head>(?:^|[?&;])[ \t]*(?P<name>[A-Za-z0-9_.\-]+)=)"
+    r'(?P<value>"[^"\r\n]*"|[^&#;\s"\'<>]*)'
+)
+# "Basic xxx" / "Bearer xxx": a token68 credential; auth-params (realm="...") and prose are kept
+_AUTH_SCHEME = re.compile(
+    r"\b(?P<scheme>Basic|Bearer)(?P<sp>[ \t]+)"
+    r"(?!(?:realm|charset|error|error_description|error_uri|scope)[ \t]*=)"
+    r"(?!(?:auth|authentication|authorization|token|tokens|credentials?|scheme|challenge|realm|header|"
+    r"or|and|with|is|was|are|the|a|an|only|for|on|to|in)\b)"
+    r"(?P<cred>[A-Za-z0-9._~+/\-]+=*)",
+    re.IGNORECASE,
+)
+
+
+def _mask_named(match: re.Match[str]) -> str:
+    value = match.group("value")
+    if is_sensitive_key(match.group("name")) and value not in ("", '""', REDACTED, f'"{REDACTED}"'):
+        masked = f'"{REDACTED}"' if value.startswith(('"', "[")) else REDACTED
+        return match.group("head") + masked
+    return match.group(0)
+
+
+def _mask_pem(match: re.Match[str]) -> str:
+    kind = match.group("kind")
+    return f"-----BEGIN {kind}-----{REDACTED}-----END {kind}-----"
+
+
+def redact_text(text: str) -> str:
+    """Mask credentials inside one string (see the module docstring)."""
+    if not text:
+        return text
+    if "PRIVATE KEY-----" in text:
+        text = _PEM_PRIVATE_KEY.sub(_mask_pem, text)
+    if "://" in text:
+        text = _URL_CREDENTIALS.sub(lambda m: f"{m.group('head')}:{REDACTED}@", text)
+    if '"' in text:
+        text = _JSON_PAIR.sub(_mask_named, text)
+    if ":" in text:
+        text = _HEADER_LINE.sub(_mask_named, text)
+    if "=" in text:
+        text = _PARAM.sub(_mask_named, text)
+    return _AUTH_SCHEME.sub(lambda m: f"{m.group('scheme')}{m.group('sp')}{REDACTED}", text)
+
+
+def redact(obj: Any) -> Any:
+    """Return a copy of ``obj`` with credentials replaced by ``[redacted]``; ``obj`` is left as is.
+
+    Dicts, lists and tuples are copied (tuples stay tuples); strings are masked; anything else is
+    returned as it is.
+    """
+    return _redact(obj, under_secret=False)
+
+
+def _redact(obj: Any, *, under_secret: bool) -> Any:
+    if isinstance(obj, str):
+        return redact_text(obj)
+    if isinstance(obj, dict):
+        out: dict[Any, Any] = {}
+        for key, value in obj.items():
+            name = key.strip().lower() if isinstance(key, str) else None
+            if name is None:
+                out[key] = _redact(value, under_secret=under_secret)
+            elif name == "secret" and isinstance(value, dict):
+                # a Secret's summary: its name and type help, its payload must not leak
+                out[key] = _redact(value, under_secret=True)
+            elif is_sensitive_key(name) or (under_secret and name in _SECRET_PAYLOAD_KEYS):
+                out[key] = REDACTED
+            else:
+                out[key] = _redact(value, under_secret=under_secret)
+        return out
+    if isinstance(obj, (list, tuple)):
+        # header lists: [("Authorization", "Basic ..."), ("Cookie", "a=b")]
+        if len(obj) == 2 and isinstance(obj[0], str) and is_sensitive_key(obj[0]):
+            pair = [obj[0], REDACTED]
+            return tuple(pair) if isinstance(obj, tuple) else pair
+        items = [_redact(item, under_secret=under_secret) for item in obj]
+        return tuple(items) if isinstance(obj, tuple) else items
+    return obj

@@ -1,0 +1,98 @@
+"""Typed results: what every probe returns and every report is rendered from.
+
+Identifiers are ``(str, Enum)`` so they serialize as themselves. A result's ``status`` says
+whether the check ran and what it found; ``error`` means the check could not decide (its
+reason is the message), which is never confused with ``fail``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class Status(str, Enum):
+    PASS = "pass"
+    FAIL = "fail"
+    WARN = "warn"
+    SKIP = "skip"
+    ERROR = "error"
+
+    @property
+    def rank(self) -> int:
+        """Worse is higher: a chain step is coloured by its worst result."""
+        return {"pass": 0, "skip": 1, "warn": 2, "fail": 3, "error": 4}[self.value]
+
+
+class Severity(str, Enum):
+    CRITICAL = "critical"  # traffic does not get in, or gets in insecurely
+    MAJOR = "major"  # a part of the chain is wrong
+    MINOR = "minor"  # hygiene, drift, early warnings
+    INFO = "info"
+
+
+class Step(str, Enum):
+    """The steps of the request chain, in the order a request travels them."""
+
+    DNS = "dns"
+    LB = "lb"
+    TLS = "tls"
+    INGRESS = "ingress"
+    BACKEND = "backend"
+
+    @property
+    def title(self) -> str:
+        return {"dns": "DNS", "lb": "Load balancer", "tls": "TLS", "ingress": "Ingress", "backend": "Backend"}[
+            self.value
+        ]
+
+
+@dataclass(frozen=True)
+class Result:
+    probe: str
+    check: str
+    status: Status
+    severity: Severity
+    message: str
+    step: Step
+    host: str | None = None
+    namespace: str | None = None
+    ingress: str | None = None
+    evidence: dict[str, Any] = field(default_factory=dict)
+    remediation: str = ""
+    duration_ms: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["status"], d["severity"], d["step"] = self.status.value, self.severity.value, self.step.value
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Result:
+        return cls(**{**d, "status": Status(d["status"]), "severity": Severity(d["severity"]),
+                      "step": Step(d["step"])})
+
+
+@dataclass
+class Report:
+    """One run: when, against what, and every result. Reports render from this alone."""
+
+    started: dt.datetime
+    finished: dt.datetime
+    context: str
+    server: str
+    results: list[Result]
+    # optional sections filled by probes that measure rather than check (e.g. "reload")
+    sections: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def summary(self) -> dict[str, int]:
+        counts = Counter(r.status.value for r in self.results)
+        return {s.value: counts.get(s.value, 0) for s in Status}
+
+    @property
+    def failed(self) -> bool:
+        return any(r.status in (Status.FAIL, Status.ERROR) for r in self.results)
