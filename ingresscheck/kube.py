@@ -115,8 +115,8 @@ def resource_path(obj: Obj, *, named: bool = True, subresource: str | None = Non
     return path
 
 
-class Writer:
-    """Create, update status and delete plain-dict objects through the generic REST paths."""
+class Resources:
+    """List, get, create, patch and delete plain-dict objects through the generic REST paths."""
 
     def __init__(self, api: client.ApiClient) -> None:
         self.api = api

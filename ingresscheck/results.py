@@ -44,7 +44,7 @@ class Step(str, Enum):
     BACKEND = "backend"
 
     @property
-    def title(self) -> str:
+    def label(self) -> str:
         return {"dns": "DNS", "lb": "Load balancer", "tls": "TLS", "ingress": "Ingress", "backend": "Backend"}[
             self.value
         ]

@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 
 from ..errors import LabError
-from ..kube import Writer, connect
+from ..kube import Resources, connect
 from . import build, objects, pki, processes, render
 from .layout import APPS_DOMAIN, EXAMPLE_DOMAIN, LabLayout
 
@@ -63,8 +63,8 @@ class Lab:
         running = {r.name for r in processes.recorded(self.layout) if processes.alive(r)}
         return bool(self.state().get("up")) and running >= set(COMPONENTS)
 
-    def writer(self) -> Writer:
-        return Writer(connect(self.layout.kubeconfig, "lab").api)
+    def writer(self) -> Resources:
+        return Resources(connect(self.layout.kubeconfig, "lab").api)
 
     def build(self) -> dict[str, Path]:
         """Make sure every binary is there: Go builds once per version, the rest installed."""

@@ -108,7 +108,8 @@ def controller_objects(layout: LabLayout) -> list[Obj]:
         "metadata": _meta("ingresscheck-traefik-controller"),
         # What Traefik documents for the kubernetesIngressNGINX provider, nothing more.
         "rules": [
-            {"apiGroups": [""], "resources": ["services", "secrets", "configmaps", "namespaces"], "verbs": ["list", "watch"]},
+            {"apiGroups": [""], "resources": ["services", "secrets", "configmaps", "namespaces"],
+             "verbs": ["list", "watch"]},
             {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["list", "watch"]},
             {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses", "ingressclasses"],
              "verbs": ["list", "watch"]},

@@ -21,7 +21,6 @@ from pathlib import Path
 from ..errors import LabError
 from .layout import LabLayout
 
-
 # Lab processes started by this Python process: kept so they are reaped (no zombies) when stopped
 # here, and not garbage-collected while they run on purpose after we return.
 _children: dict[int, subprocess.Popen[bytes]] = {}

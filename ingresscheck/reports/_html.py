@@ -63,7 +63,7 @@ def _row(result: dict[str, Any]) -> dict[str, Any]:
     where = "/".join(p for p in (result["namespace"], result["ingress"]) if p)
     return {
         **result,
-        "step_title": Step(result["step"]).title,
+        "step_title": Step(result["step"]).label,
         "where": where,
         "timing": format_ms(result["duration_ms"]),
         "evidence_json": json.dumps(evidence, indent=2, ensure_ascii=False) if evidence else "",
@@ -87,7 +87,7 @@ def _host_block(host: str, rows: list[dict[str, Any]]) -> Block:
         state = _worst([r["status"] for r in mine])
         boxes.append(StepBox(
             step=step.value,
-            title=step.title,
+            title=step.label,
             state=state,
             label="not checked" if state == NOT_CHECKED else state,
             timing=format_ms(sum(r["duration_ms"] for r in mine)) if mine else "—",

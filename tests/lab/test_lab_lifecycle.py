@@ -13,7 +13,6 @@ import dns.resolver
 from ingresscheck.lab import objects, processes
 from ingresscheck.lab.lab import Lab
 
-
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -108,7 +108,7 @@ def test_summary_numbers_are_shown(report_page: Page) -> None:
 def test_each_host_shows_the_five_steps(report_page: Page) -> None:
     """Given three hosts, when opened, then each block shows DNS to Backend in order."""
     page = report_page.page
-    titles = [s.title for s in Step]
+    titles = [s.label for s in Step]
 
     assert page.locator("section.host").evaluate_all("els => els.map(e => e.dataset.host)") == HOSTS
     for host in HOSTS:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from .errors import IngresscheckError
+from ..errors import IngresscheckError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -29,6 +29,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="ingresscheck", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
+    run = sub.add_parser("run", help="check every Ingress host's request chain and write reports")
+    from .run import add_arguments
+
+    add_arguments(run)
+
     lab = sub.add_parser("lab", help="run the local lab: etcd, kube-apiserver, Traefik, HAProxy, dnsmasq, echo pods")
     lab.add_argument("--lab-dir", default=".lab", help="where the lab keeps its state (default: .lab)")
     lab_sub = lab.add_subparsers(dest="lab_command", required=True, parser_class=_Parser)
@@ -43,8 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _lab(args: argparse.Namespace) -> int:
-    from .lab.lab import Lab
-    from .lab.layout import LabLayout
+    from ..lab.lab import Lab
+    from ..lab.layout import LabLayout
 
     lab = Lab(LabLayout.at(args.lab_dir), say=lambda m: print(m, flush=True))
     if args.lab_command == "up":
@@ -72,6 +77,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "lab":
             return _lab(args)
+        if args.command == "run":
+            from .run import execute
+
+            return execute(args)
     except IngresscheckError as exc:
         print(f"ingresscheck: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -1,0 +1,110 @@
+"""Discovery from the Kubernetes API: paginated lists, Secrets only as far as checks need them."""
+
+from __future__ import annotations
+
+import base64
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from kubernetes.client.exceptions import ApiException
+
+from ..errors import UsageError
+from ..kube import Cluster, Resources
+from .model import NGINX_PREFIX, Inventory, Obj, SecretInfo, targets_of
+
+
+def _select(items: list[Obj], namespace: str | None) -> list[Obj]:
+    if namespace is None:
+        return items
+    return [i for i in items if i.get("metadata", {}).get("namespace") == namespace]
+
+
+def discover(cluster: Cluster, namespace: str | None = None, selector: str | None = None) -> Inventory:
+    """Read Ingresses (optionally one namespace and a label selector) and what they refer to."""
+    res = Resources(cluster.api)
+    try:
+        ingresses = res.list("Ingress", namespace, selector)
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            futures = {
+                "classes": pool.submit(res.list, "IngressClass"),
+                "services": pool.submit(res.list, "Service", namespace),
+                "slices": pool.submit(res.list, "EndpointSlice", namespace),
+                "nodes": pool.submit(_optional, res, "Node"),
+            }
+            inv = Inventory(
+                context=cluster.context, server=cluster.server, ingresses=ingresses,
+                ingress_classes=futures["classes"].result(), services=futures["services"].result(),
+                endpoint_slices=futures["slices"].result(), nodes=futures["nodes"].result(),
+            )
+            # LoadBalancer/NodePort Services outside the namespace filter still matter for exposure
+            refs = secret_refs(ingresses)
+            fetched = list(pool.map(lambda ref: (ref, _secret(res, *ref)), sorted(refs)))
+    except ApiException as exc:
+        raise UsageError(f"API server {cluster.server} refused a list: HTTP {exc.status} {exc.reason}") from None
+    inv.secrets = dict(fetched)
+    return inv
+
+
+def _optional(res: Resources, kind: str) -> list[Obj]:
+    """Nodes need cluster-wide read; without it, exposure checks say so instead of failing discovery."""
+    try:
+        return res.list(kind)
+    except ApiException as exc:
+        if exc.status == 403:
+            return []
+        raise
+
+
+def secret_refs(ingresses: list[Obj]) -> set[tuple[str, str]]:
+    refs = set()
+    for ing in ingresses:
+        meta = ing.get("metadata", {})
+        ns = meta.get("namespace", "default")
+        for block in (ing.get("spec") or {}).get("tls") or []:
+            if block.get("secretName"):
+                refs.add((ns, block["secretName"]))
+        auth = (meta.get("annotations") or {}).get(NGINX_PREFIX + "auth-secret")
+        if auth:
+            ns2, _, name = auth.rpartition("/")
+            refs.add((ns2 or ns, name))
+    return refs
+
+
+def _secret(res: Resources, namespace: str, name: str) -> SecretInfo | None:
+    try:
+        obj = res.get({"kind": "Secret", "metadata": {"namespace": namespace, "name": name}})
+    except ApiException as exc:
+        if exc.status == 403:
+            return None
+        raise
+    return secret_info(obj) if obj else None
+
+
+def secret_info(obj: Obj) -> SecretInfo:
+    """Keep what checks need from a Secret and drop its values."""
+    meta = obj.get("metadata", {})
+    data: dict[str, Any] = obj.get("data") or {}
+    string_data: dict[str, str] = obj.get("stringData") or {}
+
+    def value(key: str) -> bytes | None:
+        if key in string_data:
+            return string_data[key].encode()
+        if key in data:
+            try:
+                return base64.b64decode(data[key])
+            except ValueError:
+                return b""
+        return None
+
+    cert = value("tls.crt")
+    lines = invalid = None
+    auth = value("auth")
+    if auth is not None:
+        from ..htpasswd import count_lines
+
+        lines, invalid = count_lines(auth.decode(errors="replace"))
+    return SecretInfo(meta.get("namespace", "default"), meta.get("name", "?"), obj.get("type", "Opaque"),
+                      tuple(sorted(set(data) | set(string_data))), cert, lines, invalid)
+
+
+__all__ = ["discover", "secret_info", "secret_refs", "targets_of"]

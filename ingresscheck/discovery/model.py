@@ -1,0 +1,139 @@
+"""What discovery finds: the cluster's ingress-related objects, and one Target per Ingress rule host.
+
+Objects are kept as the plain dicts the API returns, except Secrets: of those only what checks
+need is kept (type, key names, the public certificate, htpasswd line counts), never their values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+Obj = dict[str, Any]
+
+NGINX_PREFIX = "nginx.ingress.kubernetes.io/"
+
+
+@dataclass(frozen=True)
+class PathRule:
+    path: str
+    path_type: str
+    service: str | None
+    port: int | str | None
+
+
+@dataclass(frozen=True)
+class SecretInfo:
+    namespace: str
+    name: str
+    type: str
+    keys: tuple[str, ...]
+    cert_pem: bytes | None = None  # tls.crt: public, needed to compare with the served certificate
+    htpasswd_lines: int | None = None  # for auth secrets: how many valid user:hash lines
+    htpasswd_invalid: int | None = None
+
+
+@dataclass(frozen=True)
+class Target:
+    """One host of one Ingress: what a request to it should meet along the chain."""
+
+    namespace: str
+    ingress: str
+    host: str
+    paths: tuple[PathRule, ...]
+    annotations: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    ingress_class: str | None = None
+    tls_secret: str | None = None  # the secretName of the tls block that covers this host
+    status_addresses: tuple[str, ...] = ()
+
+    @property
+    def id(self) -> str:
+        return f"{self.namespace}/{self.ingress}/{self.host}"
+
+    def annotation(self, name: str) -> str | None:
+        return self.annotations.get(NGINX_PREFIX + name)
+
+    @property
+    def auth_type(self) -> str | None:
+        return self.annotation("auth-type")
+
+    @property
+    def auth_realm(self) -> str | None:
+        return self.annotation("auth-realm")
+
+    @property
+    def sample_path(self) -> str:
+        """A path this host serves, for requests that need one: the first plain path rule."""
+        for rule in self.paths:
+            if rule.path.startswith("/") and not any(c in rule.path for c in "()[]*+?^$\\{}|"):
+                return rule.path
+        return "/"
+
+
+@dataclass
+class Inventory:
+    context: str
+    server: str
+    ingresses: list[Obj] = field(default_factory=list)
+    ingress_classes: list[Obj] = field(default_factory=list)
+    services: list[Obj] = field(default_factory=list)
+    endpoint_slices: list[Obj] = field(default_factory=list)
+    nodes: list[Obj] = field(default_factory=list)
+    secrets: dict[tuple[str, str], SecretInfo | None] = field(default_factory=dict)  # None: referenced, missing
+    problems: list[tuple[Obj, str]] = field(default_factory=list)  # Ingresses that yield no target, and why
+
+    @property
+    def targets(self) -> list[Target]:
+        return targets_of(self.ingresses, self.problems)
+
+    def service(self, namespace: str, name: str) -> Obj | None:
+        for s in self.services:
+            if s["metadata"]["namespace"] == namespace and s["metadata"]["name"] == name:
+                return s
+        return None
+
+    def ready_endpoints(self, namespace: str, service: str) -> int:
+        count = 0
+        for sl in self.endpoint_slices:
+            meta = sl["metadata"]
+            if meta.get("namespace") == namespace and meta.get("labels", {}).get(
+                    "kubernetes.io/service-name") == service:
+                for ep in sl.get("endpoints") or []:
+                    if (ep.get("conditions") or {}).get("ready", True) is not False:
+                        count += len(ep.get("addresses") or [])
+        return count
+
+
+def targets_of(ingresses: list[Obj], problems: list[tuple[Obj, str]] | None = None) -> list[Target]:
+    out: list[Target] = []
+    seen_problem = set()
+    for ing in ingresses:
+        meta, spec = ing.get("metadata", {}), ing.get("spec") or {}
+        ns, name = meta.get("namespace", "default"), meta.get("name", "?")
+        annotations = meta.get("annotations") or {}
+        cls = spec.get("ingressClassName") or annotations.get("kubernetes.io/ingress.class")
+        tls_by_host = {}
+        for block in spec.get("tls") or []:
+            for h in block.get("hosts") or []:
+                tls_by_host[h.lower()] = block.get("secretName")
+        status = tuple(a.get("ip") or a.get("hostname") for a in
+                       ((ing.get("status") or {}).get("loadBalancer") or {}).get("ingress") or [])
+        rules = spec.get("rules") or []
+        if not rules and problems is not None and (ns, name) not in seen_problem:
+            problems.append((ing, "has no rules: only a default backend, no host to check"))
+            seen_problem.add((ns, name))
+        for rule in rules:
+            host = (rule.get("host") or "").lower()
+            if not host:
+                if problems is not None:
+                    problems.append((ing, "has a rule without host: it matches any Host header, so no "
+                                          "host-based check applies to it"))
+                continue
+            paths = []
+            for p in ((rule.get("http") or {}).get("paths") or []):
+                svc = (p.get("backend") or {}).get("service") or {}
+                port = svc.get("port") or {}
+                paths.append(PathRule(p.get("path") or "/", p.get("pathType") or "ImplementationSpecific",
+                                      svc.get("name"), port.get("number") or port.get("name")))
+            out.append(Target(ns, name, host, tuple(paths), dict(annotations), cls, tls_by_host.get(host), status))
+    return out

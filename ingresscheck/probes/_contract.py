@@ -1,0 +1,118 @@
+"""The one contract every probe follows, built in or third-party.
+
+A probe is a class with a stable ``name``, the ``checks`` it may report (each with a stable ID,
+chain step, severity and remediation hint), the probes it ``needs`` first, and whether it
+``mutates`` the cluster. Its ``run`` gets a ``ProbeContext`` holding everything it may use (the
+target, the inventory, the network, the profile, facts of earlier probes) and reports through it.
+
+The runner owns the rest: order, concurrency, deadlines, timing, turning exceptions into
+``error`` results, and skipping checks whose prerequisites failed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ..results import Result, Severity, Status, Step
+
+if TYPE_CHECKING:
+    from ..discovery import Inventory, Target
+    from ..net import Net
+    from ..profile import Profile
+
+
+class Scope(str, Enum):
+    TARGET = "target"  # run once per Ingress host
+    CLUSTER = "cluster"  # run once per run, over the whole inventory
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    id: str
+    step: Step
+    severity: Severity
+    summary: str  # what passing means, one line
+    remediation: str  # what to do when it does not pass
+    gates: bool = True  # a failure here makes dependent probes skip for this target
+
+
+class Probe:
+    name: ClassVar[str]
+    checks: ClassVar[tuple[CheckSpec, ...]]
+    needs: ClassVar[tuple[str, ...]] = ()
+    mutates: ClassVar[bool] = False
+    scope: ClassVar[Scope] = Scope.TARGET
+
+    async def run(self, ctx: ProbeContext) -> None:
+        raise NotImplementedError
+
+    @classmethod
+    def spec(cls, check: str) -> CheckSpec:
+        for c in cls.checks:
+            if c.id == check:
+                return c
+        raise KeyError(f"probe {cls.name} does not declare check {check!r}")
+
+
+@dataclass
+class ProbeContext:
+    probe: type[Probe]
+    profile: Profile
+    inventory: Inventory
+    net: Net
+    target: Target | None
+    facts: dict[str, dict[str, Any]]  # probe name -> facts it shared, for this target
+    options: dict[str, Any] = field(default_factory=dict)  # run options: use_auth_secrets, allow_mutations...
+    results: list[Result] = field(default_factory=list)
+    started: float = field(default_factory=time.perf_counter)
+    cleanup: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    # --- reporting --------------------------------------------------------------------
+    def report(self, check: str, status: Status, message: str, *, host: str | None = None,
+               namespace: str | None = None, ingress: str | None = None, **evidence: Any) -> Result:
+        spec = self.probe.spec(check)
+        t = self.target
+        result = Result(
+            probe=self.probe.name, check=check, status=status, severity=spec.severity, message=message,
+            step=spec.step,
+            host=host if host is not None else (t.host if t else None),
+            namespace=namespace if namespace is not None else (t.namespace if t else None),
+            ingress=ingress if ingress is not None else (t.ingress if t else None),
+            evidence=evidence,
+            remediation=spec.remediation if status in (Status.FAIL, Status.WARN, Status.ERROR) else "",
+            duration_ms=round((time.perf_counter() - self.started) * 1000, 3),
+        )
+        self.results.append(result)
+        return result
+
+    def passed(self, check: str, message: str, **evidence: Any) -> Result:
+        return self.report(check, Status.PASS, message, **evidence)
+
+    def failed(self, check: str, message: str, **evidence: Any) -> Result:
+        return self.report(check, Status.FAIL, message, **evidence)
+
+    def warned(self, check: str, message: str, **evidence: Any) -> Result:
+        return self.report(check, Status.WARN, message, **evidence)
+
+    def skipped(self, check: str, message: str, **evidence: Any) -> Result:
+        return self.report(check, Status.SKIP, message, **evidence)
+
+    def errored(self, check: str, message: str, **evidence: Any) -> Result:
+        return self.report(check, Status.ERROR, message, **evidence)
+
+    # --- sharing ----------------------------------------------------------------------
+    def share(self, **facts: Any) -> None:
+        self.facts.setdefault(self.probe.name, {}).update(facts)
+
+    def fact(self, probe: str, key: str, default: Any = None) -> Any:
+        return self.facts.get(probe, {}).get(key, default)
+
+    @property
+    def require_target(self) -> Target:
+        if self.target is None:
+            raise RuntimeError(f"probe {self.probe.name} runs per target but got none")
+        return self.target

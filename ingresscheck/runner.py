@@ -1,0 +1,161 @@
+"""The runner: owns order, concurrency, deadlines, timing, errors and skips, for every probe.
+
+Per target, probes run in dependency order; targets run concurrently (bounded by
+``concurrency``), and requests to one LB address are bounded again inside ``Net``. A probe that
+raises or overruns its deadline yields ``error`` results for its checks; a probe whose needed
+probe failed a gating check yields ``skip`` results, never ``fail``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .discovery import Inventory, Target
+from .errors import UsageError
+from .net import Net
+from .probes import Probe, ProbeContext, Scope
+from .profile import Profile
+from .reports import redact
+from .results import Report, Result, Status
+
+
+@dataclass
+class RunOptions:
+    concurrency: int = 32
+    allow_mutations: bool = False
+    use_auth_secrets: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def plan(available: dict[str, type[Probe]], only: list[str] | None, skip: list[str] | None) -> list[type[Probe]]:
+    """The probes to run, in an order where each comes after the probes it needs."""
+    for name in (only or []) + (skip or []):
+        if name not in available:
+            raise UsageError(f"unknown probe {name!r} (available: {', '.join(available)})")
+    chosen = [n for n in available if (not only or n in only) and n not in (skip or [])]
+    ordered: list[str] = []
+
+    def visit(name: str, trail: tuple[str, ...]) -> None:
+        if name in ordered or name not in chosen:
+            return
+        if name in trail:
+            raise UsageError(f"probe dependency cycle: {' -> '.join(trail + (name,))}")
+        for need in available[name].needs:
+            visit(need, trail + (name,))
+        ordered.append(name)
+
+    for name in chosen:
+        visit(name, ())
+    return [available[n] for n in ordered]
+
+
+def _gate_failure(probe: type[Probe], done: dict[str, list[Result]], by_name: dict[str, type[Probe]]) -> str | None:
+    """Why ``probe`` must skip: a gating check of a probe it needs did not pass."""
+    for need in probe.needs:
+        if need not in by_name:
+            continue  # not selected for this run: nothing to gate on
+        for r in done.get(need, []):
+            if r.status in (Status.FAIL, Status.ERROR, Status.SKIP) and by_name[need].spec(r.check).gates:
+                return f"skipped: {r.check} did not pass ({r.status.value}: {r.message})"
+    return None
+
+
+class Runner:
+    def __init__(self, probes: list[type[Probe]], profile: Profile, inventory: Inventory,
+                 options: RunOptions | None = None,
+                 on_target_done: Callable[[str, list[Result]], None] | None = None) -> None:
+        self.probes = probes
+        self.profile = profile
+        self.inventory = inventory
+        self.options = options or RunOptions()
+        self.on_target_done = on_target_done
+        self.by_name = {p.name: p for p in probes}
+
+    @property
+    def deadline(self) -> float:
+        """How long one probe may take for one target: several network steps plus slack."""
+        return self.profile.thresholds.timeout * 6 + 5
+
+    async def run(self) -> Report:
+        started = dt.datetime.now(dt.UTC)
+        net = Net(self.profile)
+        results: list[Result] = []
+        sem = asyncio.Semaphore(max(1, self.options.concurrency))
+        try:
+            targets = self.inventory.targets
+            target_probes = [p for p in self.probes if p.scope is Scope.TARGET]
+            cluster_probes = [p for p in self.probes if p.scope is Scope.CLUSTER]
+
+            async def one_target(target: Target) -> list[Result]:
+                async with sem:
+                    out = await self._run_chain(target_probes, target, net)
+                if self.on_target_done:
+                    self.on_target_done(target.id, out)
+                return out
+
+            async def cluster() -> list[Result]:
+                out = await self._run_chain(cluster_probes, None, net)
+                if self.on_target_done and cluster_probes:
+                    self.on_target_done("cluster", out)
+                return out
+
+            chunks = await asyncio.gather(cluster(), *(one_target(t) for t in targets))
+            for chunk in chunks:
+                results += chunk
+        finally:
+            await net.aclose()
+        results = [Result.from_dict(redact(r.to_dict())) for r in results]
+        return Report(started=started, finished=dt.datetime.now(dt.UTC), context=self.inventory.context,
+                      server=self.inventory.server, results=results)
+
+    async def _run_chain(self, probes: list[type[Probe]], target: Target | None, net: Net) -> list[Result]:
+        facts: dict[str, dict[str, Any]] = {}
+        done: dict[str, list[Result]] = {}
+        out: list[Result] = []
+        for probe_cls in probes:
+            ctx = ProbeContext(probe_cls, self.profile, self.inventory, net, target, facts,
+                               options={"allow_mutations": self.options.allow_mutations,
+                                        "use_auth_secrets": self.options.use_auth_secrets, **self.options.extra})
+            reason = _gate_failure(probe_cls, done, self.by_name)
+            if probe_cls.mutates and not self.options.allow_mutations:
+                reason = "skipped: this probe changes the cluster; run with --allow-mutations"
+            if reason:
+                for check in probe_cls.checks:
+                    ctx.skipped(check.id, reason)
+            else:
+                await self._run_one(probe_cls, ctx)
+            done[probe_cls.name] = ctx.results
+            out += ctx.results
+        return out
+
+    async def _run_one(self, probe_cls: type[Probe], ctx: ProbeContext) -> None:
+        probe = probe_cls()
+        reported_before = len(ctx.results)
+        try:
+            await asyncio.wait_for(probe.run(ctx), timeout=self.deadline)
+        except TimeoutError:
+            self._error_rest(ctx, reported_before, f"did not finish within {self.deadline:g} s")
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any probe failure is that probe's error result
+            self._error_rest(ctx, reported_before, f"{type(exc).__name__}: {exc}".rstrip(": "))
+        finally:
+            for cleanup in reversed(ctx.cleanup):
+                await cleanup()
+
+    @staticmethod
+    def _error_rest(ctx: ProbeContext, reported_before: int, reason: str) -> None:
+        """Every declared check the probe had not reported yet becomes an error with the reason."""
+        seen = {r.check for r in ctx.results[reported_before:]}
+        missing = [c for c in ctx.probe.checks if c.id not in seen] or list(ctx.probe.checks[:1])
+        for check in missing:
+            ctx.errored(check.id, f"could not decide: {reason}")
+
+
+def run(probes: list[type[Probe]], profile: Profile, inventory: Inventory, options: RunOptions | None = None,
+        on_target_done: Callable[[str, list[Result]], None] | None = None) -> Report:
+    return asyncio.run(Runner(probes, profile, inventory, options, on_target_done).run())
