@@ -92,9 +92,9 @@ def execute(args: argparse.Namespace) -> int:
         cluster = connect(profile.kubeconfig, profile.context)
         check_reachable(cluster)
         inventory = discover(cluster, args.namespace, args.selector)
-    if args.manifests:
-        # offline: nothing on the network is reachable on purpose; only static probes make sense
-        probes = [p for p in probes if p.name in ("static",)] or probes
+    if args.manifests and not args.probes:
+        # offline, before deploying: the hosts are not live yet, so only probes without traffic apply
+        probes = [p for p in probes if not p.network]
     targets = inventory.targets
     progress = _Progress(len(targets) + 1, enabled=not args.no_progress and sys.stderr.isatty())
     options = runner.RunOptions(concurrency=args.concurrency, allow_mutations=args.allow_mutations,
@@ -164,11 +164,14 @@ def _summary(report: Report, paths: dict[str, Path]) -> None:
     table.add_column("check")
     table.add_column("target")
     table.add_column("message", overflow="fold")
-    for r in sorted(report.results, key=lambda r: -r.status.rank):
-        if r.status in (Status.PASS, Status.SKIP):
-            continue
+    notable = [r for r in sorted(report.results, key=lambda r: -r.status.rank)
+               if r.status not in (Status.PASS, Status.SKIP)]
+    for r in notable:
         target = "/".join(x for x in (r.namespace, r.ingress, r.host) if x) or "cluster"
-        table.add_row(f"[{colours[r.status.value]}]{r.status.value}[/]", r.check, target, r.message)
+        if console.is_terminal:
+            table.add_row(f"[{colours[r.status.value]}]{r.status.value}[/]", r.check, target, r.message)
+        else:  # logs and CI: one greppable line per finding, never wrapped
+            print(f"{r.status.value:<5} {r.check:<22} {target}: {r.message}")
     if table.row_count:
         console.print(table)
     counts = "  ".join(f"[{colours[k]}]{k} {v}[/]" for k, v in report.summary.items())

@@ -46,6 +46,7 @@ class Probe:
     needs: ClassVar[tuple[str, ...]] = ()
     mutates: ClassVar[bool] = False
     scope: ClassVar[Scope] = Scope.TARGET
+    network: ClassVar[bool] = True  # sends traffic; offline runs (--manifests) leave it out unless asked
 
     async def run(self, ctx: ProbeContext) -> None:
         raise NotImplementedError

@@ -123,7 +123,7 @@ def _compare(got: str, expected: str) -> str | None:
 
 def _who(headers: dict[str, str]) -> str:
     """Which hop answered, as far as the headers tell."""
-    for name in ("server", "via", "x-served-by"):
+    for name in ("via", "x-served-by", "server"):
         if headers.get(name):
             return f"{name}: {headers[name]}"
     return "the headers do not say which hop redirected"

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from test_reports import HOSTS, make_report  # tests/unit is on sys.path (no __init__.py: rootdir-relative)
+from .test_reports import HOSTS, make_report
 
 from ingresscheck.reports import write_html
 from ingresscheck.results import Status, Step

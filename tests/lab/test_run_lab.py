@@ -1,0 +1,80 @@
+"""`ingresscheck run` against the lab: healthy is exit 0 with only the wildcard warning; each
+deliberately broken piece is exit 1 with the right check failing; the lab is restored after."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ingresscheck.lab import objects
+from ingresscheck.lab.lab import Lab
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(lab: Lab, tmp_path: Path, *args: str) -> tuple[int, dict, str]:
+    out = tmp_path / "r.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "ingresscheck", "run", "--profile", str(lab.layout.profile), "-n", "demo",
+         "--json", str(out), "--html", str(tmp_path / "r.html"), "--junit", str(tmp_path / "r.xml"), *args],
+        capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert "Traceback" not in done.stderr, done.stderr
+    return done.returncode, json.loads(out.read_text()), done.stdout + done.stderr
+
+
+def statuses(report: dict, status: str) -> set[tuple[str, str | None]]:
+    return {(r["check"], r["host"]) for r in report["results"] if r["status"] == status}
+
+
+def test_healthy_lab_passes_with_only_the_wildcard_warning(lab: Lab, tmp_path: Path) -> None:
+    code, report, output = run(lab, tmp_path)
+    assert code == 0, output
+    assert statuses(report, "fail") == set() and statuses(report, "error") == set()
+    assert {c for c, _ in statuses(report, "warn")} == {"dns.wildcard"}
+    assert {h for _, h in statuses(report, "warn")} == {"api.example.test", "wordpress.example.test"}
+    probes = {r["probe"] for r in report["results"]}
+    assert {"dns", "redirect"} <= probes
+    assert "shop.apps.test" in {h for _, h in statuses(report, "pass")}
+
+
+@pytest.fixture
+def ghost_ingress(lab: Lab) -> Iterator[None]:
+    """An Ingress under apps.test whose host was never published in DNS."""
+    ghost = objects.ingress("ghost", "demo", "ghost.apps.test", [("/", "Prefix", "shop")])
+    w = lab.writer()
+    w.create(ghost)
+    yield
+    w.delete(ghost)
+    lab.sync(quiet=True)
+
+
+def test_unresolvable_host_fails_dns_resolves(lab: Lab, tmp_path: Path, ghost_ingress: None) -> None:
+    code, report, output = run(lab, tmp_path)
+    assert code == 1
+    assert ("dns.resolves", "ghost.apps.test") in statuses(report, "fail")
+    assert "ghost.apps.test has an Ingress but does not resolve: NXDOMAIN" in output
+    assert ("redirect.https", "ghost.apps.test") in statuses(report, "skip")
+    assert statuses(report, "fail") == {("dns.resolves", "ghost.apps.test")}
+
+
+@pytest.fixture
+def lb_drops_query(lab: Lab) -> Iterator[None]:
+    lab.reconfigure_lb(redirect_drops_query=True)
+    yield
+    lab.reconfigure_lb(redirect_drops_query=False)
+
+
+def test_lb_redirect_dropping_the_query_fails_redirect_https(lab: Lab, tmp_path: Path,
+                                                            lb_drops_query: None) -> None:
+    code, report, output = run(lab, tmp_path)
+    assert code == 1
+    failed = statuses(report, "fail")
+    assert {c for c, _ in failed} == {"redirect.https"}
+    assert {h for _, h in failed} == {"api.example.test", "wordpress.example.test", "shop.apps.test"}
+    msg = next(r["message"] for r in report["results"] if r["check"] == "redirect.https")
+    assert msg.startswith("Location drops the query string: expected https://")

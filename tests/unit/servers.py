@@ -1,0 +1,91 @@
+"""Small real servers for unit tests: a UDP DNS server and an HTTP server with scripted answers."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import dns.flags
+import dns.message
+import dns.rcode
+import dns.rrset
+
+
+@contextmanager
+def dns_server(records: dict[str, list[str]], wildcard: dict[str, str] | None = None,
+               ip: str = "127.0.0.1") -> Iterator[tuple[str, int]]:
+    """Answer A/AAAA from ``records`` (name -> addresses), ``wildcard`` (domain -> address), else NXDOMAIN."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((ip, 0))
+    sock.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                data, peer = sock.recvfrom(4096)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            query = dns.message.from_wire(data)
+            resp = dns.message.make_response(query)
+            resp.flags |= dns.flags.AA
+            q = query.question[0]
+            name = q.name.to_text().rstrip(".").lower()
+            addrs = records.get(name)
+            if addrs is None:
+                for domain, addr in (wildcard or {}).items():
+                    if name.endswith("." + domain):
+                        addrs = [addr]
+            if addrs is None:
+                resp.set_rcode(dns.rcode.NXDOMAIN)
+            else:
+                rdtype = dns.rdatatype.to_text(q.rdtype)
+                matching = [a for a in addrs if (":" in a) == (rdtype == "AAAA")]
+                if matching:
+                    resp.answer.append(dns.rrset.from_text(q.name, 30, "IN", rdtype, *matching))
+            sock.sendto(resp.to_wire(), peer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield sock.getsockname()
+    finally:
+        stop.set()
+        thread.join(timeout=2)
+        sock.close()
+
+
+Handler = Callable[[BaseHTTPRequestHandler], tuple[int, dict[str, str], bytes]]
+
+
+@contextmanager
+def http_server(handler: Handler, ip: str = "127.0.0.1") -> Iterator[tuple[str, int]]:
+    """Serve every request with ``handler(request) -> (status, headers, body)``."""
+
+    class _H(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            status, headers, body = handler(self)
+            self.send_response(status)
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer((ip, 0), _H)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[:2]  # type: ignore[misc]
+    finally:
+        server.shutdown()
+        server.server_close()
