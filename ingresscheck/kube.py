@@ -170,6 +170,11 @@ class Resources:
             if not (exc.status == 404 and missing_ok):
                 raise
 
+    def delete_collection(self, kind: str, namespace: str, label_selector: str) -> None:
+        prefix, plural, _ = _RESOURCES[kind]
+        self._call("DELETE", f"{prefix}/namespaces/{namespace}/{plural}?" + urlencode(
+            {"labelSelector": label_selector}))
+
     def list(self, kind: str, namespace: str | None = None, label_selector: str | None = None) -> list[Obj]:
         prefix, plural, namespaced = _RESOURCES[kind]
         path = f"{prefix}/namespaces/{namespace}/{plural}" if (namespaced and namespace) else f"{prefix}/{plural}"

@@ -80,6 +80,11 @@ class Net:
         self._dns_cache: dict[tuple[str, str], Answer] = {}
         self.memo: dict[Any, Any] = {}  # per-run memo for probes (e.g. one wildcard lookup per domain)
         self.memo_locks: dict[Any, asyncio.Lock] = defaultdict(asyncio.Lock)
+        # SSL contexts are built once: loading a CA store per request costs milliseconds each.
+        self._unverified = ssl.create_default_context()
+        self._unverified.check_hostname = False
+        self._unverified.verify_mode = ssl.CERT_NONE
+        self._verified = self._make_verify_context()
         self._plain = httpx.AsyncClient(verify=False, timeout=self.timeout, follow_redirects=False,
                                         limits=httpx.Limits(max_connections=None, max_keepalive_connections=200))
 
@@ -90,6 +95,9 @@ class Net:
         return "system resolver"
 
     def verify_context(self) -> ssl.SSLContext:
+        return self._verified
+
+    def _make_verify_context(self) -> ssl.SSLContext:
         if self.profile.ca_bundle:
             return ssl.create_default_context(cafile=self.profile.ca_bundle)
         return ssl.create_default_context()
@@ -105,19 +113,22 @@ class Net:
         started = time.perf_counter()
         addresses: list[str] = []
         rcode, error = "NOERROR", None
-        for rdtype in ("A", "AAAA"):
-            try:
-                ans = await self._resolver.resolve(name, rdtype, raise_on_no_answer=False)
-                addresses += [r.to_text() for r in ans]
-            except dns.resolver.NXDOMAIN:
+        outcomes = await asyncio.gather(
+            *(self._resolver.resolve(name, rdtype, raise_on_no_answer=False) for rdtype in ("A", "AAAA")),
+            return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, dns.resolver.NXDOMAIN):
                 rcode = "NXDOMAIN"
-                break
-            except dns.resolver.NoNameservers as exc:
-                rcode, error = "SERVFAIL", str(exc)
-                break
-            except dns.exception.Timeout:
+            elif isinstance(outcome, dns.resolver.NoNameservers):
+                rcode, error = "SERVFAIL", str(outcome)
+            elif isinstance(outcome, dns.exception.Timeout):
                 rcode, error = "TIMEOUT", f"no answer from {self.resolver_name} within {self.timeout:g} s"
-                break
+            elif isinstance(outcome, BaseException):
+                rcode, error = "ERROR", f"{type(outcome).__name__}: {outcome}"
+            else:
+                addresses += [r.to_text() for r in outcome]
+        if rcode != "NOERROR":
+            addresses = []
         answer = Answer(name, rcode, tuple(addresses), self.resolver_name,
                         (time.perf_counter() - started) * 1000, error)
         self._dns_cache[key] = answer
@@ -181,8 +192,10 @@ class Net:
             if target.scheme == "https":
                 # A fresh client per TLS request: pooled connections are keyed by address, and one made
                 # with another host's SNI must never carry this host's request.
+                context = verify if isinstance(verify, ssl.SSLContext) else (
+                    self._verified if verify else self._unverified)
                 client: httpx.AsyncClient | None = httpx.AsyncClient(
-                    verify=verify, timeout=self.timeout, follow_redirects=False)
+                    verify=context, timeout=self.timeout, follow_redirects=False)
             else:
                 client = None
             c = client or self._plain

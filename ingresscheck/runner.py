@@ -19,7 +19,6 @@ from .errors import UsageError
 from .net import Net
 from .probes import Probe, ProbeContext, Scope
 from .profile import Profile
-from .reports import redact
 from .results import Report, Result, Status
 
 
@@ -108,7 +107,6 @@ class Runner:
                 results += chunk
         finally:
             await net.aclose()
-        results = [Result.from_dict(redact(r.to_dict())) for r in results]
         return Report(started=started, finished=dt.datetime.now(dt.UTC), context=self.inventory.context,
                       server=self.inventory.server, results=results)
 
@@ -158,4 +156,14 @@ class Runner:
 
 def run(probes: list[type[Probe]], profile: Profile, inventory: Inventory, options: RunOptions | None = None,
         on_target_done: Callable[[str, list[Result]], None] | None = None) -> Report:
-    return asyncio.run(Runner(probes, profile, inventory, options, on_target_done).run())
+    with asyncio.Runner(loop_factory=_loop_factory()) as loop:
+        return loop.run(Runner(probes, profile, inventory, options, on_target_done).run())
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop where installed: the runner is CPU-bound on the event loop when checking many hosts."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop

@@ -145,9 +145,7 @@ def _write_reports(report: Report, args: argparse.Namespace) -> dict[str, Path]:
     out = {"html": Path(args.html or f"{base}.html"), "json": Path(args.json or f"{base}.json"),
            "junit": Path(args.junit or f"{base}.xml")}
     try:
-        reports.write_html(report, out["html"])
-        reports.write_json(report, out["json"])
-        reports.write_junit(report, out["junit"])
+        reports.write_all(report, html=out["html"], json=out["json"], junit=out["junit"])
     except OSError as exc:
         raise UsageError(f"cannot write report: {exc.filename}: {exc.strerror}") from None
     return out

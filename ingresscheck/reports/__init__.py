@@ -5,9 +5,30 @@ Every writer takes a :class:`ingresscheck.results.Report` and a path, writes the
 ``redact`` before anything is written.
 """
 
+import os
+from pathlib import Path
+
+from ..results import Report
 from ._html import write_html
 from ._json import report_dict, write_json
 from ._junit import write_junit
 from ._redact import redact
 
-__all__ = ["write_json", "write_junit", "write_html", "report_dict", "redact"]
+PathLike = str | os.PathLike[str]
+
+
+def write_all(report: Report, html: PathLike | None = None, json: PathLike | None = None,
+              junit: PathLike | None = None) -> dict[str, Path]:
+    """Write any of the three reports from one redacted ``report_dict`` (built once)."""
+    data = report_dict(report)
+    written: dict[str, Path] = {}
+    if html:
+        written["html"] = write_html(report, html, data)
+    if json:
+        written["json"] = write_json(report, json, data)
+    if junit:
+        written["junit"] = write_junit(report, junit, data)
+    return written
+
+
+__all__ = ["write_json", "write_junit", "write_html", "write_all", "report_dict", "redact"]

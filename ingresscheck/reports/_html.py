@@ -127,8 +127,8 @@ def _environment() -> jinja2.Environment:
     )
 
 
-def render_html(report: Report) -> str:
-    data = report_dict(report)
+def render_html(report: Report, data: dict[str, Any] | None = None) -> str:
+    data = data if data is not None else report_dict(report)
     rows = [_row(r) for r in data["results"]]
     by_host: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
@@ -154,6 +154,6 @@ def render_html(report: Report) -> str:
     )
 
 
-def write_html(report: Report, path: str | os.PathLike[str]) -> Path:
+def write_html(report: Report, path: str | os.PathLike[str], data: dict[str, Any] | None = None) -> Path:
     """Write the report as one self-contained HTML page; returns the path written."""
-    return write_text(path, render_html(report))
+    return write_text(path, render_html(report, data))

@@ -116,7 +116,7 @@ def write_text(path: str | os.PathLike[str], text: str) -> Path:
     return target
 
 
-def write_json(report: Report, path: str | os.PathLike[str]) -> Path:
+def write_json(report: Report, path: str | os.PathLike[str], data: dict[str, Any] | None = None) -> Path:
     """Write the report as ``ingresscheck.report/v1`` JSON; returns the path written."""
-    text = json.dumps(report_dict(report), indent=2, ensure_ascii=False, allow_nan=False)
+    text = json.dumps(data if data is not None else report_dict(report), indent=2, ensure_ascii=False, allow_nan=False)
     return write_text(path, text + "\n")

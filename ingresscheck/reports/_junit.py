@@ -45,8 +45,8 @@ def _set(el: ET.Element, **attrs: str | int) -> None:
         el.set(key, _xml_text(str(value)))
 
 
-def junit_element(report: Report) -> ET.Element:
-    data = report_dict(report)
+def junit_element(report: Report, data: dict[str, Any] | None = None) -> ET.Element:
+    data = data if data is not None else report_dict(report)
     suites: dict[str, list[dict[str, Any]]] = {}
     for result in data["results"]:
         suites.setdefault(result["probe"], []).append(result)
@@ -86,7 +86,7 @@ def junit_element(report: Report) -> ET.Element:
     return root
 
 
-def write_junit(report: Report, path: str | os.PathLike[str]) -> Path:
+def write_junit(report: Report, path: str | os.PathLike[str], data: dict[str, Any] | None = None) -> Path:
     """Write the report as JUnit XML; returns the path written."""
-    text = ET.tostring(junit_element(report), encoding="unicode")
+    text = ET.tostring(junit_element(report, data), encoding="unicode")
     return write_text(path, '<?xml version="1.0" encoding="UTF-8"?>\n' + text + "\n")

@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from .test_reports import HOSTS, make_report
 
 from ingresscheck.reports import write_html
 from ingresscheck.results import Status, Step
+
+from .test_reports import HOSTS, make_report
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
