@@ -80,6 +80,8 @@ class Profile:
     thresholds: Thresholds = field(default_factory=Thresholds)
     domains: tuple[str, ...] = ()
     reload_domain: str | None = None
+    controller: str | None = None  # "traefik" or "ingress-nginx": which annotations it ignores
+    node_port_range: tuple[int, int] = (30000, 32767)
     source: str = "defaults"
 
     def with_overrides(self, **changes: Any) -> Profile:
@@ -123,7 +125,7 @@ def load(path: str | os.PathLike[str]) -> Profile:
     if not isinstance(doc, dict):
         raise _fail(p, "must be a mapping of fields")
     known = {"kubeconfig", "context", "dns", "load_balancers", "ports", "ca_bundle", "resolve", "credentials",
-             "thresholds", "domains", "reload"}
+             "thresholds", "domains", "reload", "controller", "node_port_range"}
     unknown = sorted(set(doc) - known)
     if unknown:
         raise _fail(p, f"unknown field {unknown[0]!r} (known: {', '.join(sorted(known))})")
@@ -169,6 +171,13 @@ def load(path: str | os.PathLike[str]) -> Profile:
         raise _fail(p, f"thresholds: {exc}") from None
     if thresholds.timeout <= 0 or thresholds.concurrency_per_lb < 1:
         raise _fail(p, "thresholds.timeout must be > 0 and concurrency_per_lb >= 1")
+    controller = doc.get("controller")
+    if controller is not None and controller not in ("traefik", "ingress-nginx"):
+        raise _fail(p, f"controller {controller!r} is not one of: traefik, ingress-nginx")
+    npr = str(doc.get("node_port_range", "30000-32767"))
+    lo, _, hi = npr.partition("-")
+    if not (lo.isdigit() and hi.isdigit() and 0 < int(lo) <= int(hi) < 65536):
+        raise _fail(p, f"node_port_range {npr!r} must be LOW-HIGH, e.g. 30000-32767")
     ca = rel(doc.get("ca_bundle"), "ca_bundle")
     if ca and not Path(ca).is_file():
         raise _fail(p, f"ca_bundle {ca} does not exist")
@@ -185,5 +194,7 @@ def load(path: str | os.PathLike[str]) -> Profile:
         thresholds=thresholds,
         domains=tuple(doc.get("domains") or ()),
         reload_domain=(doc.get("reload") or {}).get("domain"),
+        controller=controller,
+        node_port_range=(int(lo), int(hi)),
         source=p,
     )

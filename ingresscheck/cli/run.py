@@ -91,7 +91,7 @@ def execute(args: argparse.Namespace) -> int:
 
         cluster = connect(profile.kubeconfig, profile.context)
         check_reachable(cluster)
-        inventory = discover(cluster, args.namespace, args.selector)
+        inventory = discover(cluster, args.namespace, args.selector, read_credentials=args.use_auth_secrets)
     if args.manifests and not args.probes:
         # offline, before deploying: the hosts are not live yet, so only probes without traffic apply
         probes = [p for p in probes if not p.network]

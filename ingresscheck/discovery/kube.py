@@ -19,8 +19,13 @@ def _select(items: list[Obj], namespace: str | None) -> list[Obj]:
     return [i for i in items if i.get("metadata", {}).get("namespace") == namespace]
 
 
-def discover(cluster: Cluster, namespace: str | None = None, selector: str | None = None) -> Inventory:
-    """Read Ingresses (optionally one namespace and a label selector) and what they refer to."""
+def discover(cluster: Cluster, namespace: str | None = None, selector: str | None = None, *,
+             read_credentials: bool = False) -> Inventory:
+    """Read Ingresses (optionally one namespace and a label selector) and what they refer to.
+
+    With ``read_credentials``, auth Secrets that hold plain ``username``/``password`` keys (besides
+    the htpasswd ``auth`` key) lend them to the auth checks; they are kept out of every report.
+    """
     res = Resources(cluster.api)
     try:
         ingresses = res.list("Ingress", namespace, selector)
@@ -38,10 +43,12 @@ def discover(cluster: Cluster, namespace: str | None = None, selector: str | Non
             )
             # LoadBalancer/NodePort Services outside the namespace filter still matter for exposure
             refs = secret_refs(ingresses)
-            fetched = list(pool.map(lambda ref: (ref, _secret(res, *ref)), sorted(refs)))
+            raw = list(pool.map(lambda ref: (ref, _secret_object(res, *ref)), sorted(refs)))
     except ApiException as exc:
         raise UsageError(f"API server {cluster.server} refused a list: HTTP {exc.status} {exc.reason}") from None
-    inv.secrets = dict(fetched)
+    inv.secrets = {ref: (secret_info(obj) if obj else None) for ref, obj in raw}
+    if read_credentials:
+        inv.credentials = {ref: creds for ref, obj in raw if obj and (creds := plain_credentials(obj))}
     return inv
 
 
@@ -70,14 +77,24 @@ def secret_refs(ingresses: list[Obj]) -> set[tuple[str, str]]:
     return refs
 
 
-def _secret(res: Resources, namespace: str, name: str) -> SecretInfo | None:
+def _secret_object(res: Resources, namespace: str, name: str) -> Obj | None:
     try:
-        obj = res.get({"kind": "Secret", "metadata": {"namespace": namespace, "name": name}})
+        return res.get({"kind": "Secret", "metadata": {"namespace": namespace, "name": name}})
     except ApiException as exc:
         if exc.status == 403:
             return None
         raise
-    return secret_info(obj) if obj else None
+
+
+def plain_credentials(obj: Obj) -> tuple[str, str] | None:
+    """username/password keys of a Secret (kubernetes.io/basic-auth style), if it has both."""
+    data = obj.get("data") or {}
+    try:
+        if "username" in data and "password" in data:
+            return base64.b64decode(data["username"]).decode(), base64.b64decode(data["password"]).decode()
+    except ValueError:
+        return None
+    return None
 
 
 def secret_info(obj: Obj) -> SecretInfo:
@@ -107,4 +124,4 @@ def secret_info(obj: Obj) -> SecretInfo:
                       tuple(sorted(set(data) | set(string_data))), cert, lines, invalid)
 
 
-__all__ = ["discover", "secret_info", "secret_refs", "targets_of"]
+__all__ = ["discover", "plain_credentials", "secret_info", "secret_refs", "targets_of"]

@@ -81,6 +81,8 @@ class Inventory:
     nodes: list[Obj] = field(default_factory=list)
     secrets: dict[tuple[str, str], SecretInfo | None] = field(default_factory=dict)  # None: referenced, missing
     problems: list[tuple[Obj, str]] = field(default_factory=list)  # Ingresses that yield no target, and why
+    # (namespace, auth secret) -> (username, password), only with --use-auth-secrets; never reported
+    credentials: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict, repr=False)
 
     @property
     def targets(self) -> list[Target]:

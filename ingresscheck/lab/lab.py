@@ -253,11 +253,10 @@ class Lab:
                                                 (node.ip, L.node_ping_port))),
                         lambda url=url: httpx.get(url, timeout=1).status_code == 200, 30, f"GET {url}")
 
-    def _render_haproxy(self, *, redirect_drops_query: bool = False) -> Path:
+    def _render_haproxy(self, faults: render.LbFaults | None = None) -> Path:
         L = self.layout
         conf = L.conf / "haproxy.cfg"
-        conf.write_text(render.haproxy_cfg(L, L.pki / "wildcard-example-test.pem",
-                                           redirect_drops_query=redirect_drops_query))
+        conf.write_text(render.haproxy_cfg(L, L.pki / "wildcard-example-test.pem", faults))
         return conf
 
     def _start_haproxy(self, binary: Path) -> None:
@@ -294,9 +293,9 @@ class Lab:
                     up[cols[0]] += 1
         return up
 
-    def reconfigure_lb(self, *, redirect_drops_query: bool = False) -> None:
-        """Re-render HAProxy's config and reload it (fault injection for tests and demos)."""
-        self._render_haproxy(redirect_drops_query=redirect_drops_query)
+    def reconfigure_lb(self, faults: render.LbFaults | None = None) -> None:
+        """Re-render HAProxy's config with ``faults`` (None: healthy) and reload it gracefully."""
+        self._render_haproxy(faults)
         running = processes.find(self.layout, "haproxy")
         if running is None:
             raise LabError("haproxy", "is not running")
@@ -342,6 +341,10 @@ class Lab:
         traefik = processes.find(L, "traefik-lab-node-1")
         assert traefik is not None
         processes.wait_ready(traefik, status_published, 30, "Ingress status set to the VIP")
+        self.write_profile()
+
+    def write_profile(self) -> None:
+        L = self.layout
         pki.write_private(L.profile, render.profile(L, L.pki / "ingress-ca.crt", {
             f"wordpress.{EXAMPLE_DOMAIN}": {"username": objects.WORDPRESS_USER,
                                             "password_file": str(L.secrets / "wordpress.password")},

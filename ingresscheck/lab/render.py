@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -19,10 +20,19 @@ _env = Environment(
 )
 
 
-def haproxy_cfg(layout: LabLayout, wildcard_pem: Path, *, redirect_drops_query: bool = False) -> str:
+@dataclass(frozen=True)
+class LbFaults:
+    """Deliberate load-balancer misconfigurations, for fail-case tests and demos. Default: healthy."""
+
+    redirect_drops_query: bool = False
+    plain_http_forwards: bool = False  # :80 forwards to the controller instead of redirecting
+    bypass: dict[str, str] = field(default_factory=dict)  # host -> pod "ip:port", around the controller
+    min_tls: str | None = None  # e.g. "TLSv1.0": accept protocols below TLS 1.2
+
+
+def haproxy_cfg(layout: LabLayout, wildcard_pem: Path, faults: LbFaults | None = None) -> str:
     return _env.get_template("haproxy.cfg.j2").render(
-        L=layout, wildcard_pem=wildcard_pem, apps_domain=APPS_DOMAIN,
-        redirect_drops_query=redirect_drops_query,
+        L=layout, wildcard_pem=wildcard_pem, apps_domain=APPS_DOMAIN, faults=faults or LbFaults(),
     )
 
 
@@ -96,6 +106,8 @@ def profile(layout: LabLayout, ingress_ca: Path, credentials: dict[str, dict[str
         "domains": list(layout.domains),
         "credentials": credentials,
         "reload": {"domain": EXAMPLE_DOMAIN},
+        "controller": "traefik",
+        "node_port_range": layout.node_port_range,
     }
     head = "# ingresscheck profile of the local lab, written by `ingresscheck lab up`.\n"
     return head + yaml.safe_dump(doc, sort_keys=False)

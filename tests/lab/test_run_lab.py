@@ -13,6 +13,7 @@ import pytest
 
 from ingresscheck.lab import objects
 from ingresscheck.lab.lab import Lab
+from ingresscheck.lab.render import LbFaults
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -64,9 +65,9 @@ def test_unresolvable_host_fails_dns_resolves(lab: Lab, tmp_path: Path, ghost_in
 
 @pytest.fixture
 def lb_drops_query(lab: Lab) -> Iterator[None]:
-    lab.reconfigure_lb(redirect_drops_query=True)
+    lab.reconfigure_lb(LbFaults(redirect_drops_query=True))
     yield
-    lab.reconfigure_lb(redirect_drops_query=False)
+    lab.reconfigure_lb()
 
 
 def test_lb_redirect_dropping_the_query_fails_redirect_https(lab: Lab, tmp_path: Path,

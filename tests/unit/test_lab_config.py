@@ -22,7 +22,7 @@ def test_haproxy_redirects_keeping_the_query_unless_broken_on_purpose(layout: La
     healthy = render.haproxy_cfg(layout, Path("/x/wild.pem"))
     assert "http-request redirect scheme https code 302" in healthy
     assert f"bind {layout.vip}:{layout.lb_http_port}" in healthy
-    broken = render.haproxy_cfg(layout, Path("/x/wild.pem"), redirect_drops_query=True)
+    broken = render.haproxy_cfg(layout, Path("/x/wild.pem"), render.LbFaults(redirect_drops_query=True))
     assert "%[path] code 302" in broken and "redirect scheme" not in broken
 
 

@@ -1,0 +1,211 @@
+"""Every check's fail case, made by breaking the lab for real and detected by the right check ID.
+Each test restores the lab; pass cases are the healthy-lab run (test_run_lab.py)."""
+
+from __future__ import annotations
+
+import base64
+
+from ingresscheck.lab import objects
+from ingresscheck.lab.lab import Lab
+from ingresscheck.lab.render import LbFaults
+from ingresscheck.results import Status
+
+from .changes import check, converge, lb_faults, replaced, results, status_of, temporary
+
+NGINX = "nginx.ingress.kubernetes.io/"
+
+
+def _slice(service: str, ips: list[str], ns: str = "demo") -> dict:
+    pods = [objects.Pod(service, f"{service}-x{i}", ns, ip) for i, ip in enumerate(ips)]
+    return objects.service_with_pods(service, ns, pods, 8080)[1]
+
+
+# --- routing -----------------------------------------------------------------------------------
+def test_no_ready_endpoints_fails_routing_backend_and_static_endpoints(lab: Lab) -> None:
+    """Given api-docs' endpoints emptied, then routing.backend fails naming the endpoint count."""
+    with replaced(lab, {**_slice("api-docs", []), "endpoints": []}):
+        rep = converge(lambda: check(lab, ["dns", "routing", "static"]),
+                       status_of("routing.backend", Status.FAIL, "api.example.test"))
+    failed = [r for r in results(rep, "routing.backend") if r.status is Status.FAIL]
+    assert [r.message.split(": ", 1)[1] for r in failed] == ["Service demo/api-docs has 0 ready endpoints"]
+    assert "503" in failed[0].message
+    assert [r.message for r in results(rep, "static.endpoints") if r.status is Status.FAIL] == [
+        "Service demo/api-docs has 0 ready endpoints"]
+
+
+def test_endpoints_of_the_wrong_pods_fail_routing_backend(lab: Lab) -> None:
+    """Given api-docs' slice pointing at an api pod (a wrong selector), then the echo identity gives it away."""
+    with replaced(lab, _slice("api-docs", ["127.0.0.12"])):
+        rep = converge(lambda: check(lab, ["dns", "routing"]), status_of("routing.backend", Status.FAIL))
+    failed = [r.message for r in results(rep, "routing.backend") if r.status is Status.FAIL]
+    assert failed == ["https://api.example.test/docs should be served by demo/api-docs but demo/api (pod api-0) "
+                      "answered"]
+
+
+def test_regex_prefix_matching_partial_elements_fails_routing_path_type(lab: Lab) -> None:
+    """Given use-regex on a Prefix path, then /v1xyz matches /v1 although Prefix works per path element."""
+    ing = objects.ingress("regex", "demo", "regex.example.test", [("/v1", "Prefix", "api")],
+                          annotations={NGINX + "use-regex": "true"})
+    with temporary(lab, ing):
+        rep = converge(lambda: check(lab, ["dns", "routing"]), lambda rep: any(
+            "must not be matched" in r.message for r in results(rep, "routing.path_type", "regex.example.test")))
+    failed = [r.message for r in results(rep, "routing.path_type", "regex.example.test") if r.status is Status.FAIL]
+    assert len(failed) == 1 and failed[0].startswith("/v1ingresscheck") and "must not be matched by Prefix '/v1'" in \
+        failed[0]
+
+
+def test_a_catch_all_ingress_fails_unknown_host_and_warns_no_host(lab: Lab) -> None:
+    """Given a rule without host, then unknown hosts get an application's 200 instead of 404."""
+    catch_all = objects.ingress("catch-all", "demo", "x", [("/", "Prefix", "shop")])
+    del catch_all["spec"]["rules"][0]["host"]
+    with temporary(lab, catch_all):
+        rep = converge(lambda: check(lab, ["dns", "routing", "static"]),
+                       status_of("routing.unknown_host", Status.FAIL, "api.example.test"))
+    r = results(rep, "routing.unknown_host", "api.example.test")[0]
+    assert r.status is Status.FAIL and "gets 200 instead of 404" in r.message
+    warned = [r.message for r in results(rep, "static.no_host")]
+    assert warned and "Ingress demo/catch-all has a rule without host" in warned[0]
+
+
+# --- auth --------------------------------------------------------------------------------------
+def test_lb_bypassing_the_controller_leaves_the_site_open(lab: Lab) -> None:
+    """Given the LB sending wordpress straight to its pod, then no challenge and wrong credentials get in."""
+    with lb_faults(lab, LbFaults(bypass={"wordpress.example.test": "127.0.0.11:8080"})):
+        rep = check(lab, ["dns", "auth"])
+    challenge = results(rep, "auth.challenge")[0]
+    assert challenge.status is Status.FAIL and "answered 200 instead of 401: the site is open" in challenge.message
+    assert results(rep, "auth.wrong_credentials")[0].status is Status.FAIL
+
+
+def test_plain_http_asking_for_the_password_fails_redirect_first(lab: Lab) -> None:
+    with lb_faults(lab, LbFaults(plain_http_forwards=True)):
+        rep = check(lab, ["dns", "auth"])
+    r = results(rep, "auth.redirect_first")[0]
+    assert r.status is Status.FAIL and "asks for the password over plain HTTP (401)" in r.message
+
+
+def test_a_changed_password_fails_good_credentials(lab: Lab) -> None:
+    """Given the auth Secret holding another password's hash, then the profile's user gets 401."""
+    from ingresscheck.lab.lab import _htpasswd_line
+
+    rotated = base64.b64encode(_htpasswd_line("admin", "rotated").encode()).decode()
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "wordpress-basic-auth", "namespace": "demo"},
+              "type": "Opaque", "data": {"auth": rotated}}
+    with replaced(lab, secret):
+        rep = converge(lambda: check(lab, ["dns", "auth"]), status_of("auth.good_credentials", Status.FAIL))
+    r = results(rep, "auth.good_credentials")[0]
+    assert r.status is Status.FAIL and r.message == "user admin got 401 Unauthorized"
+    assert "rotated" not in str(rep.results)
+
+
+def test_auth_secret_without_auth_key_fails_auth_secret(lab: Lab) -> None:
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "wordpress-basic-auth", "namespace": "demo"},
+              "type": "Opaque", "data": {"users": base64.b64encode(b"admin:x").decode()}}
+    with replaced(lab, secret):
+        rep = check(lab, ["auth"])
+    r = results(rep, "auth.secret")[0]
+    assert r.status is Status.FAIL and r.message == "Secret demo/wordpress-basic-auth has no key `auth` (keys: users)"
+
+
+def test_missing_auth_secret_fails_auth_secret_and_the_challenge(lab: Lab) -> None:
+    ing = objects.ingress("locked", "demo", "locked.example.test", [("/", "Prefix", "wordpress")], annotations={
+        NGINX + "auth-type": "basic", NGINX + "auth-secret": "no-such-secret", NGINX + "auth-realm": "Locked"})
+    with temporary(lab, ing):
+        rep = check(lab, ["dns", "auth"])
+    assert results(rep, "auth.secret", "locked.example.test")[0].message == (
+        "Secret demo/no-such-secret named by auth-secret does not exist")
+    assert results(rep, "auth.challenge", "locked.example.test")[0].status is Status.FAIL
+
+
+def test_misspelled_auth_annotation_warns_with_the_intended_name(lab: Lab) -> None:
+    """Given auth_type instead of auth-type, then the site is open and the typo is named."""
+    ing = objects.ingress("typo", "demo", "typo.example.test", [("/", "Prefix", "wordpress")], annotations={
+        NGINX + "auth_type": "basic", NGINX + "auth-secret": "wordpress-basic-auth"})
+    with temporary(lab, ing):
+        rep = check(lab, ["auth"])
+    r = results(rep, "auth.annotation_typos", "typo.example.test")[0]
+    assert r.status is Status.WARN
+    assert "nginx.ingress.kubernetes.io/auth_type (did you mean auth-type?)" in r.message
+
+
+# --- static ------------------------------------------------------------------------------------
+def test_static_checks_find_broken_objects(lab: Lab) -> None:
+    """Given a missing Service, an unknown class, a duplicate rule and an ignored annotation, then each is named."""
+    broken = objects.ingress("broken", "demo", "broken.example.test", [("/", "Prefix", "no-such-svc")],
+                             annotations={NGINX + "limit-rate": "100"})
+    broken["spec"]["ingressClassName"] = "nginx-typo"
+    dup = objects.ingress("api-copy", "demo", "api.example.test", [("/v1", "Prefix", "api")])
+    with temporary(lab, broken, dup):
+        rep = check(lab, ["static"])
+    def msgs(c: str, s: Status) -> list[str]:
+        return [r.message for r in results(rep, c) if r.status is s]
+    assert msgs("static.backend_service", Status.FAIL) == ["Service demo/no-such-svc does not exist"]
+    assert msgs("static.ingress_class", Status.FAIL) == ["IngressClass nginx-typo does not exist (have: nginx)"]
+    assert sorted(r.ingress for r in results(rep, "static.duplicate_rule")) == ["api", "api-copy"]
+    assert msgs("static.ignored_annotations", Status.WARN) == ["traefik ignores nginx.ingress.kubernetes.io/limit-rate"]
+
+
+def test_static_tls_secret_of_the_wrong_type_or_host_fails(lab: Lab) -> None:
+    from ingresscheck.lab import pki
+
+    ca = pki.load_pair(lab.layout.pki, "ingress-ca")
+    other = pki.issue(ca, "other.apps.test", dns_names=("other.apps.test",))
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "shop-tls", "namespace": "demo"},
+              "type": "kubernetes.io/tls", "data": {"tls.crt": base64.b64encode(other.cert_pem).decode(),
+                                                    "tls.key": base64.b64encode(other.key_pem).decode()}}
+    with replaced(lab, secret):
+        rep = check(lab, ["static"])
+    r = results(rep, "static.tls_secret", "shop.apps.test")[0]
+    assert r.status is Status.FAIL and r.message == "Secret demo/shop-tls does not cover shop.apps.test (SANs: " \
+                                                    "other.apps.test)"
+
+
+# --- exposure ----------------------------------------------------------------------------------
+def test_exposure_fails_for_dead_node_ports_pending_and_unreachable_lbs(lab: Lab) -> None:
+    dead = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "kafka", "namespace": "demo"},
+            "spec": {"type": "NodePort", "ports": [{"name": "broker", "port": 9092, "nodePort": 31092}]}}
+    pending = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "pending-lb", "namespace": "demo"},
+               "spec": {"type": "LoadBalancer", "ports": [{"name": "http", "port": 80, "nodePort": 30080 + 1}]}}
+    unreachable = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "wrong-port", "namespace": "demo"},
+                   "spec": {"type": "LoadBalancer", "ports": [{"name": "alt", "port": 8443, "nodePort": 31443}]},
+                   "status": {"loadBalancer": {"ingress": [{"ip": lab.layout.vip}]}}}
+    with temporary(lab, dead, pending, unreachable):
+        rep = check(lab, ["exposure"], namespace=None)
+    dead_r = [r for r in results(rep, "exposure.node_port_reachable") if "demo/kafka" in r.message][0]
+    assert dead_r.status is Status.FAIL
+    assert dead_r.message.startswith("demo/kafka port broker: node port 31092 does not answer on 2 of 2 nodes: "
+                                     "lab-node-1 (127.0.0.20)")
+    assert [r.message for r in results(rep, "exposure.lb_assigned") if r.status is Status.FAIL] == [
+        "demo/pending-lb: LoadBalancer has no address yet (pending)"]
+    assert [r.message.split(" (")[0] for r in results(rep, "exposure.lb_reachable") if r.status is Status.FAIL] == [
+        "demo/wrong-port: not reachable at 127.0.0.10:8443"]
+
+
+def test_node_port_outside_the_profile_range_fails(lab: Lab) -> None:
+    rep = check(lab, ["exposure"], namespace=None, node_port_range=(30000, 30100))
+    assert [r.message for r in results(rep, "exposure.node_port_range") if r.status is Status.FAIL] == [
+        "ingress-system/traefik port https: node port 30443 is outside 30000-30100"]
+
+
+# --- dns and redirect --------------------------------------------------------------------------
+def test_dns_pointing_elsewhere_than_the_lb_fails_lb_address(lab: Lab) -> None:
+    """Given an old LB in the profile and an Ingress no controller publishes status for, then DNS is stale."""
+    legacy = objects.ingress("legacy", "demo", "legacy.example.test", [("/", "Prefix", "api")])
+    legacy["spec"]["ingressClassName"] = "legacy"
+    with temporary(lab, legacy):
+        rep = check(lab, ["dns"], load_balancers=("127.0.0.99",))
+    r = results(rep, "dns.lb_address", "legacy.example.test")[0]
+    assert r.status is Status.FAIL and r.message == ("legacy.example.test resolves to 127.0.0.10, which is not a "
+                                                     "load-balancer address (expected 127.0.0.99)")
+
+
+def test_a_self_redirect_fails_redirect_loop(lab: Lab) -> None:
+    loop = objects.ingress("loop", "demo", "loop.example.test", [("/", "Prefix", "api")],
+                           annotations={NGINX + "permanent-redirect": "https://loop.example.test/"})
+    with temporary(lab, loop):
+        rep = converge(lambda: check(lab, ["dns", "redirect"]), status_of("redirect.loop", Status.FAIL,
+                                                                          "loop.example.test"))
+    r = results(rep, "redirect.loop", "loop.example.test")[0]
+    assert r.status is Status.FAIL
+    assert r.message.startswith("redirect loop: http://loop.example.test/?ingresscheck=")
+    assert r.message.endswith("https://loop.example.test/ → https://loop.example.test/")
