@@ -86,7 +86,31 @@ class Inventory:
 
     @property
     def targets(self) -> list[Target]:
+        self.problems.clear()
         return targets_of(self.ingresses, self.problems)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, to hand one discovery to other processes (pytest-xdist workers). No credentials."""
+        return {
+            "context": self.context, "server": self.server, "ingresses": self.ingresses,
+            "ingress_classes": self.ingress_classes, "services": self.services,
+            "endpoint_slices": self.endpoint_slices, "nodes": self.nodes,
+            "secrets": [[ns, name, None if info is None else {
+                **{k: v for k, v in info.__dict__.items() if k != "cert_pem"},
+                "keys": list(info.keys),
+                "cert_pem": info.cert_pem.decode() if info.cert_pem is not None else None}]
+                for (ns, name), info in self.secrets.items()],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Inventory:
+        inv = cls(d["context"], d["server"], d["ingresses"], d["ingress_classes"], d["services"],
+                  d["endpoint_slices"], d["nodes"])
+        for ns, name, info in d["secrets"]:
+            inv.secrets[(ns, name)] = None if info is None else SecretInfo(**{
+                **info, "keys": tuple(info["keys"]),
+                "cert_pem": info["cert_pem"].encode() if info["cert_pem"] is not None else None})
+        return inv
 
     def service(self, namespace: str, name: str) -> Obj | None:
         for s in self.services:

@@ -125,6 +125,12 @@ class Lab:
             pki.write_private(L.pki / "wildcard-example-test.pem", wildcard.cert_pem + wildcard.key_pem)
             pki.write_pair(L.pki, "shop-apps-test",
                            pki.issue(ingress_ca, f"shop.{APPS_DOMAIN}", dns_names=(f"shop.{APPS_DOMAIN}",)))
+        if not (L.pki / "controller-default.crt").exists():
+            # what the controller serves for an unknown SNI: a real certificate of its own, covering no
+            # Ingress host, so a host falling back to it fails hostname checks loudly
+            pki.write_pair(L.pki, "controller-default", pki.issue(
+                pki.load_pair(L.pki, "ingress-ca"), "ingress controller default",
+                dns_names=(f"default.ingress.{APPS_DOMAIN}",)))
         # Fresh tokens and demo password for every lab; written only to 0600 files.
         tokens = {"admin": secrets.token_urlsafe(32), "traefik": secrets.token_urlsafe(32)}
         pki.write_private(L.secrets / "tokens.csv", render.tokens_csv([
@@ -243,9 +249,12 @@ class Lab:
 
     def _start_traefik(self, binary: Path) -> None:
         L = self.layout
+        dynamic = L.conf / "traefik-dynamic.yaml"
+        dynamic.write_text(render.traefik_dynamic(L.pki / "controller-default.crt", L.pki / "controller-default.key"))
         for node in L.nodes:
             conf = L.conf / f"traefik-{node.name}.yaml"
-            conf.write_text(render.traefik_yaml(L, node, L.secrets / "traefik.token", L.pki / "cluster-ca.crt"))
+            conf.write_text(render.traefik_yaml(L, node, L.secrets / "traefik.token", L.pki / "cluster-ca.crt",
+                                                dynamic))
             self.say(f"lab: starting traefik on {node.name} ({node.ip})")
             url = f"http://{node.ip}:{L.node_ping_port}/ping"
             self._spawn(processes.Spec(f"traefik-{node.name}", [str(binary), f"--configFile={conf}"],

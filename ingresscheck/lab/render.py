@@ -51,10 +51,19 @@ def apps_hosts(layout: LabLayout, ingress_hosts: Iterable[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def traefik_yaml(layout: LabLayout, node: Node, token_file: Path, cluster_ca: Path) -> str:
+def traefik_yaml(layout: LabLayout, node: Node, token_file: Path, cluster_ca: Path,
+                 dynamic_file: Path = Path("traefik-dynamic.yaml")) -> str:
     return _env.get_template("traefik.yaml.j2").render(
-        L=layout, node=node, token_file=token_file, cluster_ca=cluster_ca, publish_status=node == layout.nodes[0]
+        L=layout, node=node, token_file=token_file, cluster_ca=cluster_ca, publish_status=node == layout.nodes[0],
+        dynamic_file=dynamic_file,
     )
+
+
+def traefik_dynamic(cert_file: Path, key_file: Path) -> str:
+    """Traefik's file-provider config: the default TLS store's certificate."""
+    doc = {"tls": {"stores": {"default": {"defaultCertificate": {"certFile": str(cert_file),
+                                                                     "keyFile": str(key_file)}}}}}
+    return "# Rendered by ingresscheck lab.\n" + yaml.safe_dump(doc, sort_keys=False)
 
 
 def tokens_csv(users: Iterable[tuple[str, str, str, tuple[str, ...]]]) -> str:

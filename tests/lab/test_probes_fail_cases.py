@@ -209,3 +209,99 @@ def test_a_self_redirect_fails_redirect_loop(lab: Lab) -> None:
     assert r.status is Status.FAIL
     assert r.message.startswith("redirect loop: http://loop.example.test/?ingresscheck=")
     assert r.message.endswith("https://loop.example.test/ → https://loop.example.test/")
+
+
+# --- tls ---------------------------------------------------------------------------------------
+def _shop_secret(issued) -> dict:  # type: ignore[no-untyped-def]
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "shop-tls", "namespace": "demo"},
+            "type": "kubernetes.io/tls", "data": {"tls.crt": base64.b64encode(issued.cert_pem).decode(),
+                                                  "tls.key": base64.b64encode(issued.key_pem).decode()}}
+
+
+def _tls_failure(lab: Lab, secret: dict, check_id: str) -> list[str]:
+    """Swap shop.apps.test's certificate Secret, wait for the controller to serve it, return the failures."""
+    with replaced(lab, secret):
+        rep = converge(lambda: check(lab, ["dns", "tls", "static"]), status_of(check_id, Status.FAIL,
+                                                                               "shop.apps.test"))
+    return [r.message for r in results(rep, check_id, "shop.apps.test") if r.status is Status.FAIL]
+
+
+def _ca(lab: Lab):  # type: ignore[no-untyped-def]
+    from ingresscheck.lab import pki
+
+    return pki, pki.load_pair(lab.layout.pki, "ingress-ca")
+
+
+def test_expired_certificate_fails_tls_expiry(lab: Lab) -> None:
+    import datetime as dt
+
+    pki, ca = _ca(lab)
+    now = dt.datetime.now(dt.UTC)
+    old = pki.issue(ca, "shop.apps.test", dns_names=("shop.apps.test",), not_before=now - dt.timedelta(days=400),
+                    not_after=now - dt.timedelta(days=3))
+    failed = _tls_failure(lab, _shop_secret(old), "tls.expiry")
+    assert len(failed) == 1 and "expired 3 days ago" in failed[0]
+
+
+def test_certificate_from_an_unknown_ca_fails_tls_chain(lab: Lab) -> None:
+    pki, _ = _ca(lab)
+    rogue = pki.issue(pki.make_ca("some other CA"), "shop.apps.test", dns_names=("shop.apps.test",))
+    failed = _tls_failure(lab, _shop_secret(rogue), "tls.chain")
+    assert failed and "unable to get local issuer certificate" in failed[0]
+
+
+def test_weak_rsa_key_fails_tls_key_strength(lab: Lab) -> None:
+    pki, ca = _ca(lab)
+    weak = pki.issue(ca, "shop.apps.test", dns_names=("shop.apps.test",), key=pki.new_key("rsa", 1024))
+    failed = _tls_failure(lab, _shop_secret(weak), "tls.key_strength")
+    assert failed and "1024" in failed[0]
+
+
+def test_certificate_for_another_host_fails_hostname_and_termination(lab: Lab) -> None:
+    """Given a Secret for another host, then the controller falls back to its default certificate."""
+    pki, ca = _ca(lab)
+    other = pki.issue(ca, "other.apps.test", dns_names=("other.apps.test",))
+    with replaced(lab, _shop_secret(other)):
+        rep = converge(lambda: check(lab, ["dns", "tls"]), status_of("tls.hostname", Status.FAIL, "shop.apps.test"))
+    hostname = results(rep, "tls.hostname", "shop.apps.test")[0]
+    assert hostname.status is Status.FAIL and "default.ingress.apps.test" in hostname.message
+    assert results(rep, "tls.termination", "shop.apps.test")[0].status is Status.FAIL
+
+
+def test_a_fake_default_certificate_fails_tls_default_certificate(lab: Lab) -> None:
+    pki, ca = _ca(lab)
+    fake = pki.issue(ca, "Kubernetes Ingress Controller Fake Certificate", dns_names=("shop.apps.test",))
+    failed = _tls_failure(lab, _shop_secret(fake), "tls.default_certificate")
+    assert failed and "Fake Certificate" in failed[0]
+
+
+def test_missing_tls_secret_fails_tls_termination(lab: Lab) -> None:
+    res = lab.writer()
+    original = res.get({"kind": "Secret", "metadata": {"name": "shop-tls", "namespace": "demo"}})
+    assert original is not None
+    res.delete(original)
+    try:
+        rep = converge(lambda: check(lab, ["dns", "tls", "static"]), status_of("tls.termination", Status.FAIL))
+    finally:
+        res.create({k: v for k, v in original.items() if k != "status"} | {"metadata": {
+            "name": "shop-tls", "namespace": "demo", "labels": original["metadata"].get("labels", {})}})
+        converge(lambda: check(lab, ["dns", "tls"]), lambda rep: all(
+            r.status is not Status.FAIL for r in rep.results))
+    assert [r.message for r in results(rep, "tls.termination") if r.status is Status.FAIL] == [
+        "Secret demo/shop-tls does not exist"]
+    assert [r.message for r in results(rep, "static.tls_secret") if r.status is Status.FAIL] == [
+        "Secret demo/shop-tls does not exist"]
+
+
+def test_lb_accepting_tls_1_0_fails_tls_protocols(lab: Lab) -> None:
+    with lb_faults(lab, LbFaults(min_tls="TLSv1.0")):
+        rep = check(lab, ["dns", "tls"])
+    failed = [r for r in results(rep, "tls.protocols") if r.status is Status.FAIL]
+    assert {r.host for r in failed} == {"api.example.test", "wordpress.example.test"}
+    assert "TLS 1.0" in failed[0].message
+
+
+def test_nothing_listening_fails_tls_handshake(lab: Lab) -> None:
+    rep = check(lab, ["dns", "tls"], https_port=4443)
+    r = results(rep, "tls.handshake", "api.example.test")[0]
+    assert r.status is Status.FAIL and "refused" in r.message.lower()

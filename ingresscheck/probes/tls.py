@@ -1,0 +1,693 @@
+"""tls: every address of the host completes a TLS handshake (SNI = host) and serves a certificate
+that verifies, covers the host, is in date, has a strong key, refuses TLS < 1.2, is not the
+controller's fake default certificate, and is the one the Ingress's TLS Secret holds.
+
+The served chain is read with pyOpenSSL (it gives the whole chain, even when it does not verify,
+and can still offer TLS 1.0/1.1 for the protocol check). Trust is decided by a second handshake
+with the stdlib ``ssl`` and the profile's CA bundle (else the system store), as clients do;
+validity dates are left out of that verification (they are ``tls.expiry``'s business) so that
+each check reports its own reason. Socket work runs in threads, each operation bounded by the
+profile timeout; verdicts are made in ``run``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import functools
+import ipaddress
+import secrets
+import selectors
+import socket
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import NameOID
+from OpenSSL import SSL
+
+from .. import hostname
+from ..results import Severity, Step
+from ._contract import CheckSpec, Probe, ProbeContext, Scope
+
+# X509_V_FLAG_NO_CHECK_TIME: tls.chain judges trust only, tls.expiry judges the dates.
+NO_CHECK_TIME = 0x200000
+SECLEVEL0 = b"DEFAULT:@SECLEVEL=0"
+OLD_VERSIONS = (("TLS 1.1", SSL.TLS1_1_VERSION), ("TLS 1.0", SSL.TLS1_VERSION))
+MIN_BITS = {"RSA": 2048, "DSA": 2048, "EC": 256}
+
+# Certificates controllers serve when they have none for the SNI: subject CN -> controller.
+FAKE_DEFAULT_CNS = {
+    "traefik default cert": "Traefik",
+    "kubernetes ingress controller fake certificate": "ingress-nginx",
+}
+FAKE_DEFAULT_SAN_SUFFIXES = {".traefik.default": "Traefik", "ingress.local": "ingress-nginx"}
+
+
+# --- network: small frozen results, no verdicts ------------------------------------------------
+@dataclass(frozen=True)
+class Handshake:
+    """One TLS handshake's outcome: ``ok``, ``refused``, ``connect_timeout``, ``connect_error``,
+    ``timeout`` (TCP accepted, no handshake within the timeout) or ``tls_error``."""
+
+    address: str
+    port: int
+    sni: str | None
+    outcome: str
+    error: str = ""
+    version: str | None = None
+    cipher: str | None = None
+    chain: tuple[bytes, ...] = ()  # DER, as served: leaf first
+    connect_ms: float | None = None
+    tls_ms: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "ok"
+
+    @property
+    def certs(self) -> list[x509.Certificate]:
+        return [x509.load_der_x509_certificate(der) for der in self.chain]
+
+    @property
+    def leaf(self) -> x509.Certificate | None:
+        return x509.load_der_x509_certificate(self.chain[0]) if self.chain else None
+
+    @property
+    def where(self) -> str:
+        return f"[{self.address}]:{self.port}" if ":" in self.address else f"{self.address}:{self.port}"
+
+    def evidence(self) -> dict[str, Any]:
+        return {"address": self.address, "port": self.port, "sni": self.sni, "version": self.version,
+                "cipher": self.cipher, "timings_ms": {"connect": self.connect_ms, "tls": self.tls_ms},
+                **({"error": self.error} if self.error else {})}
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The stdlib's verdict on the served chain: ``verified``, ``unverified`` (with OpenSSL's reason)
+    or ``undecided`` (the verifying handshake itself did not complete)."""
+
+    outcome: str
+    reason: str = ""
+    code: int | None = None
+
+
+def _family(address: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ipaddress.ip_address(address).version == 6 else socket.AF_INET
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 2)
+
+
+def _ssl_reason(exc: SSL.Error) -> str:
+    if isinstance(exc, SSL.SysCallError):
+        code = exc.args[0] if exc.args else None
+        if code == -1 or not exc.args:
+            return "the server closed the connection during the handshake"
+        return f"connection error during the handshake: {exc.args[1] if len(exc.args) > 1 else code}"
+    parts = exc.args[0] if exc.args and isinstance(exc.args[0], list) else []
+    reasons = [p[2] for p in parts if isinstance(p, tuple) and len(p) == 3 and p[2]]
+    return "; ".join(reasons) or str(exc) or type(exc).__name__
+
+
+def _handshake(address: str, port: int, sni: str | None, timeout: float, context: SSL.Context) -> Handshake:
+    """Connect to address:port and complete a TLS handshake sending ``sni`` (None: no SNI at all).
+
+    The connect and the handshake are each bounded by ``timeout``; nothing is sent after the handshake.
+    """
+    sock = socket.socket(_family(address), socket.SOCK_STREAM)
+    try:
+        sock.settimeout(timeout)
+        started = time.perf_counter()
+        try:
+            sock.connect((address, port))
+        except ConnectionRefusedError:
+            return Handshake(address, port, sni, "refused", "connection refused", connect_ms=_ms(started))
+        except TimeoutError:
+            return Handshake(address, port, sni, "connect_timeout", f"no TCP connection within {timeout:g} s",
+                             connect_ms=_ms(started))
+        except OSError as exc:
+            return Handshake(address, port, sni, "connect_error", exc.strerror or str(exc), connect_ms=_ms(started))
+        connect_ms = _ms(started)
+        sock.setblocking(False)
+        conn = SSL.Connection(context, sock)
+        if sni:
+            conn.set_tlsext_host_name(sni.encode("ascii"))
+        conn.set_connect_state()
+        started = time.perf_counter()
+        deadline = time.monotonic() + timeout
+        with selectors.DefaultSelector() as selector:
+            while True:
+                try:
+                    conn.do_handshake()
+                    break
+                except SSL.WantReadError:
+                    events = selectors.EVENT_READ
+                except SSL.WantWriteError:
+                    events = selectors.EVENT_WRITE
+                except SSL.Error as exc:
+                    return Handshake(address, port, sni, "tls_error", _ssl_reason(exc), connect_ms=connect_ms,
+                                     tls_ms=_ms(started))
+                remaining = deadline - time.monotonic()
+                selector.register(sock, events)
+                ready = selector.select(max(remaining, 0)) if remaining > 0 else []
+                selector.unregister(sock)
+                if not ready:
+                    return Handshake(address, port, sni, "timeout", f"no TLS handshake within {timeout:g} s",
+                                     connect_ms=connect_ms, tls_ms=_ms(started))
+        tls_ms = _ms(started)
+        chain = conn.get_peer_cert_chain(as_cryptography=True) or []
+        if not chain:
+            leaf = conn.get_peer_certificate(as_cryptography=True)
+            chain = [leaf] if leaf is not None else []
+        return Handshake(address, port, sni, "ok", "", conn.get_protocol_version_name(), conn.get_cipher_name(),
+                         tuple(c.public_bytes(Encoding.DER) for c in chain), connect_ms, tls_ms)
+    finally:
+        sock.close()
+
+
+def _verify(address: str, port: int, sni: str, timeout: float, context: ssl.SSLContext) -> Verification:
+    """A handshake that verifies the served chain with ``context`` (stdlib), as a client would."""
+    sock = socket.socket(_family(address), socket.SOCK_STREAM)
+    try:
+        sock.settimeout(timeout)
+        sock.connect((address, port))
+        with context.wrap_socket(sock, server_hostname=sni) as tls:
+            tls.version()
+        return Verification("verified")
+    except ssl.SSLCertVerificationError as exc:
+        return Verification("unverified", exc.verify_message or exc.reason or str(exc), exc.verify_code)
+    except TimeoutError:
+        return Verification("undecided", f"the verifying handshake did not complete within {timeout:g} s")
+    except (ssl.SSLError, OSError) as exc:
+        return Verification("undecided", f"the verifying handshake failed: {exc.strerror or exc}")
+    finally:
+        sock.close()
+
+
+# --- contexts, built once per run -------------------------------------------------------------
+def _observe_context() -> SSL.Context:
+    """Accept any certificate: the probe judges it, the handshake only fetches it."""
+    context = SSL.Context(SSL.TLS_CLIENT_METHOD)
+    context.set_verify(SSL.VERIFY_NONE)
+    return context
+
+
+def _chain_context(ca_bundle: str | None) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=ca_bundle) if ca_bundle else ssl.create_default_context()
+    context.check_hostname = False  # tls.hostname's business, with our RFC 6125 rules
+    context.verify_flags |= NO_CHECK_TIME
+    return context
+
+
+def _can_offer(context: SSL.Context) -> str | None:
+    """None when this context produces a ClientHello; else the local OpenSSL's reason. No network."""
+    conn = SSL.Connection(context, None)
+    conn.set_connect_state()
+    conn.set_tlsext_host_name(b"ingresscheck.invalid")
+    try:
+        conn.do_handshake()
+    except SSL.WantReadError:
+        return None if conn.bio_read(65536) else "no ClientHello was produced"
+    except SSL.Error as exc:
+        return _ssl_reason(exc)
+    return "the handshake completed without a peer"
+
+
+@dataclass(frozen=True)
+class OldContext:
+    label: str
+    context: SSL.Context | None
+    ciphers: str  # "default" or the cipher string it took to offer the version
+    reason: str = ""  # why the version cannot be offered at all
+
+
+def _old_context(label: str, version: int) -> OldContext:
+    """A client context offering only ``version``; lowers SECLEVEL when the default refuses to."""
+    reason = ""
+    for ciphers in (None, SECLEVEL0):
+        context = SSL.Context(SSL.TLS_CLIENT_METHOD)
+        context.set_verify(SSL.VERIFY_NONE)
+        try:
+            context.set_min_proto_version(version)
+            context.set_max_proto_version(version)
+            if ciphers:
+                context.set_cipher_list(ciphers)
+        except SSL.Error as exc:
+            reason = _ssl_reason(exc)
+            continue
+        reason = _can_offer(context) or ""
+        if not reason:
+            return OldContext(label, context, ciphers.decode() if ciphers else "default")
+    return OldContext(label, None, "", reason)
+
+
+T = TypeVar("T")
+
+
+def _memo(ctx: ProbeContext, key: tuple[Any, ...], make: Callable[[], T]) -> T:
+    if key not in ctx.net.memo:
+        ctx.net.memo[key] = make()
+    value: T = ctx.net.memo[key]
+    return value
+
+
+# --- certificate facts ------------------------------------------------------------------------
+def _sha256(cert: x509.Certificate) -> str:
+    return cert.fingerprint(hashes.SHA256()).hex()
+
+
+def _cn(cert: x509.Certificate) -> str:
+    cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    if cns:
+        value = cns[0].value
+        return value.decode(errors="replace") if isinstance(value, bytes) else value
+    return cert.subject.rfc4514_string() or "(empty subject)"
+
+
+def _key(cert: x509.Certificate) -> tuple[str, int | None, str]:
+    """(family, bits, label), e.g. ("EC", 256, "EC secp256r1 256-bit")."""
+    key = cert.public_key()
+    if isinstance(key, rsa.RSAPublicKey):
+        return "RSA", key.key_size, f"RSA {key.key_size}-bit"
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return "EC", key.curve.key_size, f"EC {key.curve.name} {key.curve.key_size}-bit"
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return "Ed25519", 256, "Ed25519"
+    if isinstance(key, ed448.Ed448PublicKey):
+        return "Ed448", 456, "Ed448"
+    if isinstance(key, dsa.DSAPublicKey):
+        return "DSA", key.key_size, f"DSA {key.key_size}-bit"
+    return type(key).__name__, None, type(key).__name__
+
+
+def _describe(cert: x509.Certificate) -> dict[str, Any]:
+    """Public facts of a certificate for evidence (never key material beyond its type and size)."""
+    names = hostname.dns_names(cert)
+    _, bits, label = _key(cert)
+    return {"subject": cert.subject.rfc4514_string(), "issuer": cert.issuer.rfc4514_string(),
+            "san": names if names is not None else None,
+            "not_before": cert.not_valid_before_utc.isoformat(), "not_after": cert.not_valid_after_utc.isoformat(),
+            "key": label, "key_bits": bits, "sha256": _sha256(cert), "serial": format(cert.serial_number, "x")}
+
+
+def _fake_default(cert: x509.Certificate | None) -> str | None:
+    """The controller whose fake default certificate this is, or None."""
+    if cert is None:
+        return None
+    controller = FAKE_DEFAULT_CNS.get(_cn(cert).strip().lower())
+    if controller:
+        return controller
+    for name in hostname.dns_names(cert) or []:
+        for suffix, owner in FAKE_DEFAULT_SAN_SUFFIXES.items():
+            if name.lower().endswith(suffix):
+                return owner
+    return None
+
+
+def _days(n: int) -> str:
+    return f"{n} day" if n == 1 else f"{n} days"
+
+
+def _date(when: dt.datetime) -> str:
+    return when.strftime("%Y-%m-%d %H:%M UTC")
+
+
+# --- the probe --------------------------------------------------------------------------------
+@dataclass
+class _Group:
+    """Addresses that served the same chain: certificate checks are reported once per group."""
+
+    shake: Handshake
+    addresses: list[str]
+    verification: Verification
+
+
+class TlsProbe(Probe):
+    name = "tls"
+    needs = ("dns",)
+    scope = Scope.TARGET
+    network = True
+    checks = (
+        CheckSpec("tls.handshake", Step.TLS, Severity.CRITICAL,
+                  "every address of the host completes a TLS handshake with SNI = host",
+                  "Make every load-balancer address forward the HTTPS port to the ingress controller (TCP "
+                  "passthrough or TLS termination), and check that the controller has a certificate for the "
+                  "host; a timeout after the TCP connect usually means a proxy expecting plain HTTP or "
+                  "PROXY protocol on that port."),
+        CheckSpec("tls.chain", Step.TLS, Severity.CRITICAL,
+                  "the served chain verifies against the profile's CA bundle (else the system store)",
+                  "Serve the full chain: put the leaf followed by its intermediate certificate(s) in the TLS "
+                  "Secret's tls.crt (cert-manager does this), and use a certificate from a CA the clients "
+                  "trust instead of a self-signed one.", gates=False),
+        CheckSpec("tls.hostname", Step.TLS, Severity.CRITICAL,
+                  "a subjectAltName dNSName of the served certificate covers the host (RFC 6125)",
+                  "Issue the certificate with the host in its subjectAltName (a wildcard covers exactly one "
+                  "label: *.example.test does not cover a.b.example.test nor example.test), and list the host "
+                  "in the Ingress's tls.hosts next to the right secretName.", gates=False),
+        CheckSpec("tls.expiry", Step.TLS, Severity.CRITICAL,
+                  "the certificate is valid now and for more than the warning threshold",
+                  "Renew the certificate (check cert-manager's Certificate and its renewal events, or the "
+                  "issuer's ACME challenges) and update the Secret; the controller reloads it by itself.",
+                  gates=False),
+        CheckSpec("tls.key_strength", Step.TLS, Severity.MAJOR,
+                  "the certificate key is at least RSA 2048 or EC 256 bits",
+                  "Reissue the certificate with an RSA key of 2048 bits or more, or an ECDSA P-256 key "
+                  "(cert-manager: spec.privateKey.algorithm/size).", gates=False),
+        CheckSpec("tls.protocols", Step.TLS, Severity.MAJOR, "TLS 1.0 and 1.1 are refused",
+                  "Set the minimum TLS version to 1.2 where TLS is terminated (ingress-nginx: ssl-protocols "
+                  "\"TLSv1.2 TLSv1.3\"; Traefik: a TLSOption with minVersion VersionTLS12; or the load "
+                  "balancer's TLS policy).", gates=False),
+        CheckSpec("tls.default_certificate", Step.TLS, Severity.MINOR,
+                  "the host does not get, and the controller does not fall back to, a fake default certificate",
+                  "Give the controller a real default certificate (ingress-nginx: --default-ssl-certificate; "
+                  "Traefik: a TLSStore named default), and fix the host's tls block so its own Secret is used "
+                  "(a missing or invalid Secret makes the controller fall back to its default).", gates=False),
+        CheckSpec("tls.termination", Step.TLS, Severity.MAJOR,
+                  "the served certificate is the Ingress's TLS Secret's (or a valid one from an upstream LB)",
+                  "Create the Secret named in the Ingress's tls block (type kubernetes.io/tls, in the Ingress's "
+                  "namespace) with a certificate for the host, or if TLS terminates at the load balancer, "
+                  "give the LB a certificate that covers the host.", gates=False),
+    )
+
+    async def run(self, ctx: ProbeContext) -> None:
+        target = ctx.require_target
+        port = ctx.profile.https_port
+        timeout = ctx.profile.thresholds.timeout
+        sni = hostname.to_alabels(target.host)
+        if sni is None:
+            for check in self.checks:
+                ctx.skipped(check.id, f"{target.host!r} is not a valid DNS name to send as SNI")
+            return
+        addresses, source = await ctx.net.addresses_for(target.host, port)
+        if not addresses:
+            for check in self.checks:
+                ctx.skipped(check.id, f"no address to connect to for {target.host}")
+            return
+
+        observe = _memo(ctx, ("tls", "observe"), _observe_context)
+        ca_bundle = ctx.profile.ca_bundle
+        verify = _memo(ctx, ("tls", "chain", ca_bundle), lambda: _chain_context(ca_bundle))
+        outcomes = await asyncio.gather(
+            *(asyncio.to_thread(_handshake, a, port, sni, timeout, observe) for a in addresses),
+            *(asyncio.to_thread(_verify, a, port, sni, timeout, verify) for a in addresses))
+        shakes: list[Handshake] = list(outcomes[:len(addresses)])  # type: ignore[arg-type]
+        verifications: list[Verification] = list(outcomes[len(addresses):])  # type: ignore[arg-type]
+
+        groups: dict[tuple[bytes, ...], _Group] = {}
+        for shake, verification in zip(shakes, verifications, strict=True):
+            self._report_handshake(ctx, shake, source)
+            if shake.ok and shake.chain:
+                group = groups.setdefault(shake.chain, _Group(shake, [], verification))
+                group.addresses.append(shake.address)
+        if not groups:
+            reason = "skipped: no TLS handshake succeeded (see tls.handshake), so there is nothing to check"
+            for check in self.checks[1:]:
+                ctx.skipped(check.id, reason)
+            return
+
+        first = next(iter(groups.values()))
+        ctx.share(leaf_sha256=_sha256(first.shake.leaf),  # type: ignore[arg-type]
+                  addresses=[s.address for s in shakes if s.ok], version=first.shake.version,
+                  leaves={s.address: _sha256(s.leaf) for s in shakes if s.ok and s.leaf is not None})
+        several = len(groups) > 1
+        for group in groups.values():
+            evidence = self._evidence(group, source)
+            via = f" (via {', '.join(group.addresses)})" if several else ""
+            leaf = group.shake.leaf
+            assert leaf is not None
+            self._chain(ctx, group, evidence, via)
+            self._hostname(ctx, target.host, leaf, evidence, via)
+            self._expiry(ctx, group.shake.certs, evidence, via)
+            self._key_strength(ctx, leaf, evidence, via)
+            self._termination(ctx, target.host, leaf, evidence, via)
+
+        await self._protocols_and_default(ctx, first.shake, sni, timeout, observe)
+
+    # --- per address ----------------------------------------------------------------------
+    @staticmethod
+    def _report_handshake(ctx: ProbeContext, shake: Handshake, source: str) -> None:
+        evidence = {**shake.evidence(), "address_from": source}
+        where, sni = shake.where, shake.sni
+        if shake.ok:
+            ctx.passed("tls.handshake", f"TLS handshake with {where} (SNI {sni}): {shake.version}, {shake.cipher}",
+                       **evidence)
+        elif shake.outcome == "timeout":
+            ctx.errored("tls.handshake", f"could not decide: no TLS handshake within {ctx.profile.thresholds.timeout:g}"
+                                         f" s from {where} (SNI {sni}): the port accepts TCP but does not answer "
+                                         f"the ClientHello", **evidence)
+        elif shake.outcome == "connect_timeout":
+            ctx.errored("tls.handshake", f"could not decide: no TCP connection to {where} within "
+                                         f"{ctx.profile.thresholds.timeout:g} s", **evidence)
+        elif shake.outcome == "refused":
+            ctx.failed("tls.handshake", f"connection to {where} refused: nothing listens for HTTPS there",
+                       **evidence)
+        elif shake.outcome == "connect_error":
+            ctx.failed("tls.handshake", f"cannot connect to {where}: {shake.error}", **evidence)
+        else:
+            ctx.failed("tls.handshake", f"TLS handshake with {where} (SNI {sni}) failed: {shake.error}", **evidence)
+
+    @staticmethod
+    def _evidence(group: _Group, source: str) -> dict[str, Any]:
+        certs = group.shake.certs
+        return {**group.shake.evidence(), "addresses": list(group.addresses), "address_from": source,
+                "certificate": _describe(certs[0]),
+                "chain": [{"subject": c.subject.rfc4514_string(), "issuer": c.issuer.rfc4514_string(),
+                           "not_after": c.not_valid_after_utc.isoformat(), "sha256": _sha256(c)} for c in certs]}
+
+    # --- per served chain -----------------------------------------------------------------
+    @staticmethod
+    def _chain(ctx: ProbeContext, group: _Group, evidence: dict[str, Any], via: str) -> None:
+        trust = f"the CA bundle {ctx.profile.ca_bundle}" if ctx.profile.ca_bundle else "the system trust store"
+        v = group.verification
+        ev = {**evidence, "trust": ctx.profile.ca_bundle or "system", "verify_code": v.code}
+        leaf = group.shake.certs[0]
+        if v.outcome == "verified":
+            ctx.passed("tls.chain", f"the served chain verifies against {trust} (issued by "
+                                    f"{leaf.issuer.rfc4514_string()}){via}", **ev)
+        elif v.outcome == "unverified":
+            hint = ""
+            if v.code == 20 and len(group.shake.chain) == 1:  # unable to get local issuer certificate
+                hint = (f"; the server sends only the leaf, so either its issuer ({leaf.issuer.rfc4514_string()}) "
+                        f"is not trusted or the intermediate is missing from the chain")
+            elif v.code in (18, 19):  # self-signed
+                hint = "; clients trust no self-signed certificate unless it is in their trust store"
+            ctx.failed("tls.chain", f"the served chain does not verify against {trust}: {v.reason}{hint}{via}", **ev)
+        else:
+            ctx.errored("tls.chain", f"could not decide: {v.reason}{via}", **ev)
+
+    @staticmethod
+    def _hostname(ctx: ProbeContext, host: str, leaf: x509.Certificate, evidence: dict[str, Any], via: str) -> None:
+        names = hostname.dns_names(leaf)
+        if names is None:
+            ctx.failed("tls.hostname", f"the certificate has no subjectAltName: clients ignore its CN "
+                                       f"({_cn(leaf)}), so it covers no host name, not even {host}{via}", **evidence)
+            return
+        covered = hostname.covered_by(host, leaf)
+        if covered:
+            ctx.passed("tls.hostname", f"{host} is covered by the subjectAltName {covered}{via}", covered_by=covered,
+                       **evidence)
+            return
+        if not names:
+            ctx.failed("tls.hostname", f"the certificate's subjectAltName has no DNS name, so it does not cover "
+                                       f"{host}{via}", **evidence)
+            return
+        hint = ""
+        alabel = hostname.to_alabels(host) or host
+        for name in names:
+            rest = (hostname.to_alabels(name) or "").partition(".")[2]
+            if name.startswith("*.") and rest and alabel.endswith("." + rest):
+                hint = f" ({name} covers exactly one label: x.{rest}, not {alabel})"
+                break
+        ctx.failed("tls.hostname", f"{host} is not covered by the certificate's names: "
+                                   f"{', '.join(names)}{hint}{via}", **evidence)
+
+    @staticmethod
+    def _expiry(ctx: ProbeContext, certs: list[x509.Certificate], evidence: dict[str, Any], via: str) -> None:
+        now = dt.datetime.now(dt.UTC)
+        leaf = certs[0]
+        start, end = leaf.not_valid_before_utc, leaf.not_valid_after_utc
+        warn_days = ctx.profile.thresholds.cert_expiry_warning_days
+        ev = {**evidence, "not_before": start.isoformat(), "not_after": end.isoformat(), "warning_days": warn_days}
+        if now < start:
+            ctx.failed("tls.expiry", f"the certificate is not valid yet: valid from {_date(start)} "
+                                     f"(in {_days((start - now).days)}){via}", **ev)
+            return
+        if now >= end:
+            ctx.failed("tls.expiry", f"the certificate expired {_days((now - end).days)} ago on {_date(end)}{via}",
+                       days_left=-((now - end).days), **ev)
+            return
+        for cert in certs[1:]:
+            if now >= cert.not_valid_after_utc:
+                ctx.failed("tls.expiry", f"an intermediate of the served chain ({_cn(cert)}) expired "
+                                         f"{_days((now - cert.not_valid_after_utc).days)} ago on "
+                                         f"{_date(cert.not_valid_after_utc)}{via}", **ev)
+                return
+        left = (end - now).days
+        if left < warn_days:
+            ctx.warned("tls.expiry", f"the certificate expires in {_days(left)}, on {_date(end)} (warning below "
+                                     f"{warn_days} days){via}", days_left=left, **ev)
+        else:
+            ctx.passed("tls.expiry", f"valid for {_days(left)} more, until {_date(end)}{via}", days_left=left, **ev)
+
+    @staticmethod
+    def _key_strength(ctx: ProbeContext, leaf: x509.Certificate, evidence: dict[str, Any], via: str) -> None:
+        family, bits, label = _key(leaf)
+        ev = {**evidence, "key_type": family, "key_bits": bits}
+        minimum = MIN_BITS.get(family)
+        if bits is None:
+            ctx.skipped("tls.key_strength", f"unknown key type {label}: cannot judge its strength{via}", **ev)
+        elif minimum is not None and bits < minimum:
+            ctx.failed("tls.key_strength", f"{label} key: below the {minimum}-bit minimum for {family}{via}", **ev)
+        else:
+            ctx.passed("tls.key_strength", f"{label} key{via}", **ev)
+
+    @staticmethod
+    def _termination(ctx: ProbeContext, host: str, leaf: x509.Certificate, evidence: dict[str, Any],
+                     via: str) -> None:
+        target = ctx.require_target
+        covered = hostname.covered_by(host, leaf)
+        if not target.tls_secret:
+            extra = "" if covered else " (the served certificate does not cover the host: see tls.hostname)"
+            ctx.skipped("tls.termination", f"the Ingress has no tls block; TLS is not the controller's job for this "
+                                           f"host{extra}", **evidence)
+            return
+        ref = f"{target.namespace}/{target.tls_secret}"
+        key = (target.namespace, target.tls_secret)
+        ev = {**evidence, "secret": ref, "served_sha256": _sha256(leaf)}
+        if key not in ctx.inventory.secrets:
+            ctx.skipped("tls.termination", f"Secret {ref} was not read (no access to Secrets, or offline "
+                                           f"discovery): cannot compare the served certificate with it", **ev)
+            return
+        secret = ctx.inventory.secrets[key]
+        if secret is None:
+            fake = _fake_default(leaf)
+            extra = f"; the controller serves its fake default certificate instead ({fake})" if fake else ""
+            ctx.failed("tls.termination", f"Secret {ref} does not exist{extra}", **ev)
+            return
+        if not secret.cert_pem:
+            ctx.failed("tls.termination", f"Secret {ref} has no tls.crt", **ev)
+            return
+        try:
+            stored = x509.load_pem_x509_certificates(secret.cert_pem)[0]
+        except (ValueError, IndexError):
+            ctx.failed("tls.termination", f"Secret {ref}'s tls.crt is not a PEM certificate", **ev)
+            return
+        ev["secret_certificate"] = _describe(stored)
+        if stored.public_bytes(Encoding.DER) == leaf.public_bytes(Encoding.DER):
+            ctx.passed("tls.termination", f"terminated at the controller with Secret {ref}{via}",
+                       terminates="controller", **ev)
+        elif covered:
+            ctx.passed("tls.termination", f"terminated upstream (at the load balancer): the served certificate is not "
+                                          f"the Secret's ({ref}){via}", terminates="upstream", **ev)
+        else:
+            fake = _fake_default(leaf)
+            why = (f"the controller serves its fake default certificate ({fake}): Secret {ref} is probably invalid "
+                   f"or does not cover {host}" if fake else
+                   f"the served certificate ({_cn(leaf)}) is not Secret {ref}'s and does not cover {host}")
+            ctx.failed("tls.termination", f"{why}{via}", terminates="unknown", **ev)
+
+    # --- per host -------------------------------------------------------------------------
+    async def _protocols_and_default(self, ctx: ProbeContext, first: Handshake, sni: str, timeout: float,
+                                     observe: SSL.Context) -> None:
+        address, port = first.address, first.port
+        olds = [_memo(ctx, ("tls", "old", version), functools.partial(_old_context, label, version))
+                for label, version in OLD_VERSIONS]
+        parent = sni.partition(".")[2] if sni.count(".") >= 2 else "invalid"
+        unknown = f"ingresscheck-{secrets.token_hex(6)}.{parent}"
+        testable = [(o.label, o.context) for o in olds if o.context is not None]
+        outcomes = await asyncio.gather(
+            *(asyncio.to_thread(_handshake, address, port, sni, timeout, context) for _, context in testable),
+            asyncio.to_thread(_handshake, address, port, None, timeout, observe),
+            asyncio.to_thread(_handshake, address, port, unknown, timeout, observe))
+        old_shakes = dict(zip([label for label, _ in testable], outcomes[:len(testable)], strict=True))
+        self._protocols(ctx, first, olds, old_shakes)
+        self._default(ctx, first, outcomes[-2], outcomes[-1])
+
+    @staticmethod
+    def _protocols(ctx: ProbeContext, first: Handshake, olds: list[OldContext],
+                   shakes: dict[str, Handshake]) -> None:
+        evidence: dict[str, Any] = {**first.evidence(), "negotiated_by_default": first.version,
+                                    "local_openssl": SSL.OpenSSL_version(SSL.OPENSSL_VERSION).decode(),
+                                    "attempts": {}}
+        for old in olds:
+            shake = shakes.get(old.label)
+            evidence["attempts"][old.label] = (
+                {"offered": False, "reason": old.reason} if shake is None else
+                {"offered": True, "ciphers": old.ciphers, "outcome": shake.outcome, "error": shake.error,
+                 "version": shake.version, "cipher": shake.cipher,
+                 "timings_ms": {"connect": shake.connect_ms, "tls": shake.tls_ms}})
+        accepted = [(label, s) for label, s in shakes.items() if s.ok]
+        if accepted:
+            names = ", ".join(f"{label} ({s.cipher})" for label, s in accepted)
+            ctx.failed("tls.protocols", f"{first.where} accepts {names}: versions below TLS 1.2 must be refused",
+                       **evidence)
+            return
+        undecided = [(label, s) for label, s in shakes.items() if s.outcome != "tls_error"]
+        if undecided:
+            label, s = undecided[0]
+            ctx.errored("tls.protocols", f"could not decide: offering only {label} to {first.where}: {s.error}",
+                        **evidence)
+            return
+        untestable = [o for o in olds if o.context is None]
+        refused = ", ".join(f"{label} ({s.error})" for label, s in shakes.items())
+        if untestable:
+            why = "; ".join(f"{o.label}: {o.reason}" for o in untestable)
+            ctx.skipped("tls.protocols", f"cannot test: the local OpenSSL does not offer {why} even at SECLEVEL=0"
+                                         + (f"; refused: {refused}" if refused else ""), **evidence)
+            return
+        ctx.passed("tls.protocols", f"refused: {refused}; the server negotiates {first.version} by default",
+                   **evidence)
+
+    @staticmethod
+    def _default(ctx: ProbeContext, first: Handshake, no_sni: Handshake, unknown: Handshake) -> None:
+        leaf = first.leaf
+        assert leaf is not None
+        host = ctx.require_target.host
+        host_sha = _sha256(leaf)
+        probes = (("without SNI", no_sni), (f"with the unknown SNI {unknown.sni}", unknown))
+        evidence: dict[str, Any] = {**first.evidence(), "host_certificate": _describe(leaf)}
+        for key, (_, shake) in zip(("no_sni", "unknown_sni"), probes, strict=True):
+            evidence[key] = {**shake.evidence(), "certificate": _describe(shake.leaf) if shake.leaf else None}
+        same = [label for label, s in probes if s.ok and s.leaf is not None and _sha256(s.leaf) == host_sha]
+        evidence["host_is_default"] = bool(same)
+        own_fake = _fake_default(leaf)
+        if own_fake:
+            evidence["fake_default"] = own_fake
+            ctx.failed("tls.default_certificate", f"{host} is served the {own_fake} fake default certificate "
+                                                  f"({_cn(leaf)}): the controller found no usable certificate for "
+                                                  f"it", **evidence)
+            return
+        fakes = [(label, cert, owner) for label, s in probes
+                 if (cert := s.leaf) is not None and (owner := _fake_default(cert))]
+        if fakes:
+            label_text = " and ".join(label for label, _, _ in fakes)
+            _, fake_cert, controller = fakes[0]
+            evidence["fake_default"] = controller
+            ctx.warned("tls.default_certificate", f"{label_text} the server answers with the {controller} fake "
+                                                  f"default certificate ({_cn(fake_cert)}): any host whose Secret "
+                                                  f"is missing or invalid silently falls back to it ({host} gets "
+                                                  f"its own certificate)", **evidence)
+            return
+        if same:
+            ctx.passed("tls.default_certificate", f"{host}'s certificate is also the default one: it is served "
+                                                  f"{' and '.join(same)} too", **evidence)
+            return
+        answered = [(label, cert) for label, s in probes if (cert := s.leaf) is not None]
+        if not answered:
+            ctx.passed("tls.default_certificate", f"the server completes no handshake without SNI nor with an "
+                                                  f"unknown SNI (strict SNI): {no_sni.error or no_sni.outcome}",
+                       **evidence)
+            return
+        label, cert = answered[0]
+        ctx.passed("tls.default_certificate", f"the default certificate ({_cn(cert)}, served {label}) is "
+                                              f"not {host}'s and not a known fake one", **evidence)
+
