@@ -277,7 +277,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.when != "call" and not (report.when == "setup" and report.outcome != "passed"):
         return
     for name, value in report.user_properties:
-        if name == _RESULTS_KEY:
+        if name == _RESULTS_KEY and isinstance(value, list):
             _collect(value)
 
 

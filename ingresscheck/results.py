@@ -23,8 +23,9 @@ class Status(str, Enum):
 
     @property
     def rank(self) -> int:
-        """Worse is higher: a chain step is coloured by its worst result."""
-        return {"pass": 0, "skip": 1, "warn": 2, "fail": 3, "error": 4}[self.value]
+        """Worse is higher: a chain step is coloured by its worst result. A skip (did not apply, or a
+        prerequisite failed and is shown there) does not outrank a pass."""
+        return {"skip": 0, "pass": 1, "warn": 2, "fail": 3, "error": 4}[self.value]
 
 
 class Severity(str, Enum):

@@ -110,8 +110,11 @@ class _Progress:
     """A rich progress bar on a terminal; plain lines otherwise."""
 
     def __init__(self, total: int, enabled: bool) -> None:
+        from rich.progress import Progress, TaskID
+
         self.total, self.count, self.enabled = total, 0, enabled
-        self._bar = None
+        self._bar: Progress | None = None
+        self._task: TaskID | None = None
 
     def __enter__(self) -> _Progress:
         if self.enabled:
@@ -130,7 +133,7 @@ class _Progress:
     def done(self, name: str, results: list[Result]) -> None:
         self.count += 1
         worst = max((r.status for r in results), key=lambda s: s.rank, default=Status.PASS)
-        if self._bar is not None:
+        if self._bar is not None and self._task is not None:
             self._bar.update(self._task, advance=1, description=name)
         else:
             print(f"[{self.count}/{self.total}] {worst.value:<5} {name}", file=sys.stderr, flush=True)

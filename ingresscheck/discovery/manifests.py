@@ -46,7 +46,7 @@ def discover(directory: str, namespace: str | None = None) -> Inventory:
     files = sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml", ".json") and p.is_file())
     if not files:
         raise UsageError(f"manifests: {directory} has no .yaml, .yml or .json files")
-    inv = Inventory(context="manifests", server=str(root.resolve()))
+    inv = Inventory(context="manifests", server=str(root.resolve()), offline=True)
     secrets: dict[tuple[str, str], Obj] = {}
     for f in files:
         for obj in _documents(f):

@@ -81,6 +81,7 @@ class Inventory:
     nodes: list[Obj] = field(default_factory=list)
     secrets: dict[tuple[str, str], SecretInfo | None] = field(default_factory=dict)  # None: referenced, missing
     problems: list[tuple[Obj, str]] = field(default_factory=list)  # Ingresses that yield no target, and why
+    offline: bool = False  # from manifests: no cluster state (endpoints, statuses) to compare with
     # (namespace, auth secret) -> (username, password), only with --use-auth-secrets; never reported
     credentials: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict, repr=False)
 
@@ -94,7 +95,7 @@ class Inventory:
         return {
             "context": self.context, "server": self.server, "ingresses": self.ingresses,
             "ingress_classes": self.ingress_classes, "services": self.services,
-            "endpoint_slices": self.endpoint_slices, "nodes": self.nodes,
+            "endpoint_slices": self.endpoint_slices, "nodes": self.nodes, "offline": self.offline,
             "secrets": [[ns, name, None if info is None else {
                 **{k: v for k, v in info.__dict__.items() if k != "cert_pem"},
                 "keys": list(info.keys),
@@ -105,7 +106,7 @@ class Inventory:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Inventory:
         inv = cls(d["context"], d["server"], d["ingresses"], d["ingress_classes"], d["services"],
-                  d["endpoint_slices"], d["nodes"])
+                  d["endpoint_slices"], d["nodes"], offline=d.get("offline", False))
         for ns, name, info in d["secrets"]:
             inv.secrets[(ns, name)] = None if info is None else SecretInfo(**{
                 **info, "keys": tuple(info["keys"]),

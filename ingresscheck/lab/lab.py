@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -260,7 +261,7 @@ class Lab:
             self._spawn(processes.Spec(f"traefik-{node.name}", [str(binary), f"--configFile={conf}"],
                                        listens=((node.ip, L.node_port_http), (node.ip, L.node_port_https),
                                                 (node.ip, L.node_ping_port))),
-                        lambda url=url: httpx.get(url, timeout=1).status_code == 200, 30, f"GET {url}")
+                        partial(_answers_200, url), 30, f"GET {url}")
 
     def _render_haproxy(self, faults: render.LbFaults | None = None) -> Path:
         L = self.layout
@@ -338,7 +339,7 @@ class Lab:
                 assert traefik is not None
                 url = f"http://{node.ip}:{L.node_port_http}{last_path}"
                 processes.wait_ready(
-                    traefik, lambda url=url: http.get(url, headers={"Host": last_host}).status_code == last_status,
+                    traefik, partial(_answers, http, url, last_host, last_status),
                     timeout, f"{url} Host: {last_host} -> {last_status}")
         w = self.writer()
 
@@ -438,6 +439,14 @@ class Lab:
         except Exception as exc:  # noqa: BLE001 - status must always print
             return f"unhealthy: {exc}"
         return ""
+
+
+def _answers_200(url: str) -> bool:
+    return httpx.get(url, timeout=1).status_code == 200
+
+
+def _answers(http: httpx.Client, url: str, host: str, status: int) -> bool:
+    return http.get(url, headers={"Host": host}).status_code == status
 
 
 def _htpasswd_line(user: str, password: str) -> str:

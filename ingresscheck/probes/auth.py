@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 
-from .. import annotations
+from .. import annotations as nginx_annotations
 from ..errors import UsageError
 from ..results import Severity, Step
 from ._contract import CheckSpec, Probe, ProbeContext
@@ -143,12 +143,12 @@ class AuthProbe(Probe):
 
 def _typos(ctx: ProbeContext) -> None:
     target = ctx.require_target
-    unknown = annotations.unknown(target.annotations)
+    unknown = nginx_annotations.unknown(target.annotations)
     if not unknown:
-        if annotations.nginx_names(target.annotations):
+        if nginx_annotations.nginx_names(target.annotations):
             ctx.passed("auth.annotation_typos", "every nginx annotation name is known")
         return
-    parts = [f"{annotations.PREFIX}{name}" + (f" (did you mean {suggestion}?)" if suggestion else "")
+    parts = [f"{nginx_annotations.PREFIX}{name}" + (f" (did you mean {suggestion}?)" if suggestion else "")
              for name, suggestion in unknown]
     ctx.warned("auth.annotation_typos", "unknown annotation " + "; ".join(parts) + ": it is silently ignored",
                unknown=[{"annotation": n, "suggestion": s} for n, s in unknown])

@@ -45,8 +45,8 @@ class RoutingProbe(Probe):
         port = ctx.profile.https_port
         addresses, _ = await ctx.net.addresses_for(target.host, port)
         if not addresses:
-            for c in self.checks:
-                ctx.skipped(c.id, f"no address to connect to for {target.host}")
+            for spec in self.checks:
+                ctx.skipped(spec.id, f"no address to connect to for {target.host}")
             return
         address = addresses[0]
         unknown = await _unknown_host(ctx, address)

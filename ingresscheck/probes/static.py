@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from typing import Any
 
 from cryptography import x509
 
-from .. import annotations
+from .. import annotations as nginx_annotations
 from ..discovery.model import Obj
 from ..hostname import covered_by, dns_names
 from ..results import Severity, Status, Step
@@ -103,6 +104,10 @@ class StaticProbe(Probe):
             ctx.report("static.endpoints", Status.SKIP, f"Service {ns}/{service} is ExternalName", **where)
             return
         ready = ctx.inventory.ready_endpoints(ns, service)
+        if ready == 0 and ctx.inventory.offline and (svc.get("spec") or {}).get("selector"):
+            ctx.report("static.endpoints", Status.SKIP, f"Service {ns}/{service} selects pods: its endpoints exist "
+                       f"only in a cluster, not in manifests", **where)
+            return
         if ready == 0:
             ctx.report("static.endpoints", Status.FAIL, f"Service {ns}/{service} has 0 ready endpoints", **where)
         else:
@@ -118,7 +123,7 @@ class StaticProbe(Probe):
             else:
                 ctx.report("static.ingress_class", Status.WARN, "no ingressClassName and no default IngressClass: "
                            "whether a controller serves it depends on its settings", **where)
-        elif classes or ctx.inventory.context != "manifests":
+        elif classes or not ctx.inventory.offline:
             if name in classes:
                 controller = (classes[name].get("spec") or {}).get("controller")
                 ctx.report("static.ingress_class", Status.PASS, f"IngressClass {name} exists ({controller})", **where)
@@ -128,16 +133,16 @@ class StaticProbe(Probe):
 
     def _annotations(self, ctx: ProbeContext, ann: dict[str, str], where: dict[str, str]) -> None:
         controller = ctx.profile.controller
-        if not annotations.nginx_names(ann):
+        if not nginx_annotations.nginx_names(ann):
             return
         if controller is None:
             ctx.report("static.ignored_annotations", Status.SKIP, "the profile does not name the controller "
                        "(controller: traefik | ingress-nginx)", **where)
             return
-        ignored = annotations.ignored_by(controller, ann)
+        ignored = nginx_annotations.ignored_by(controller, ann)
         if ignored:
             ctx.report("static.ignored_annotations", Status.WARN, f"{controller} ignores " + ", ".join(
-                annotations.PREFIX + n for n in ignored), ignored=ignored, **where)
+                nginx_annotations.PREFIX + n for n in ignored), ignored=ignored, **where)
         else:
             ctx.report("static.ignored_annotations", Status.PASS, f"{controller} implements every nginx annotation "
                        f"set", **where)
@@ -151,7 +156,7 @@ class StaticProbe(Probe):
         if info is None:
             ctx.report("static.tls_secret", Status.FAIL, f"Secret {ns}/{name} does not exist", **where)
             return
-        ev = {"secret": f"{ns}/{name}", "type": info.type, "keys": list(info.keys)}
+        ev: dict[str, Any] = {"secret": f"{ns}/{name}", "type": info.type, "keys": list(info.keys)}
         if info.type != "kubernetes.io/tls":
             ctx.report("static.tls_secret", Status.FAIL, f"Secret {ns}/{name} is of type {info.type}, not "
                        f"kubernetes.io/tls", **ev, **where)

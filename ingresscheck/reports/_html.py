@@ -80,6 +80,15 @@ def _counts(rows: list[dict[str, Any]]) -> dict[str, int]:
     return {s.value: n for s in Status if (n := sum(r["status"] == s.value for r in rows))}
 
 
+def _step_ms(rows: list[dict[str, Any]]) -> float:
+    """A result's duration is the time its probe had run when it was reported, so a probe's time in a
+    step is its latest result there; a step's time adds up its probes."""
+    latest: dict[str, float] = {}
+    for r in rows:
+        latest[r["probe"]] = max(latest.get(r["probe"], 0.0), r["duration_ms"])
+    return sum(latest.values())
+
+
 def _host_block(host: str, rows: list[dict[str, Any]]) -> Block:
     boxes = []
     for step in Step:
@@ -90,7 +99,7 @@ def _host_block(host: str, rows: list[dict[str, Any]]) -> Block:
             title=step.label,
             state=state,
             label="not checked" if state == NOT_CHECKED else state,
-            timing=format_ms(sum(r["duration_ms"] for r in mine)) if mine else "—",
+            timing=format_ms(_step_ms(mine)) if mine else "—",
             count=len(mine),
         ))
     ingresses = sorted({r["where"] for r in rows if r["where"]})
