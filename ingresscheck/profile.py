@@ -64,6 +64,7 @@ class Thresholds:
     cert_expiry_warning_days: int = 21
     concurrency_per_lb: int = 32  # requests in flight to one load-balancer address
     max_body_bytes: int = 1 << 20  # responses are read up to this much
+    reload_p95_ms: float = 10_000.0  # a change slower than this to reach the data plane (p95) warns
 
 
 @dataclass(frozen=True)

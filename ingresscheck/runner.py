@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,6 +74,7 @@ class Runner:
         self.options = options or RunOptions()
         self.on_target_done = on_target_done
         self.by_name = {p.name: p for p in probes}
+        self.sections: dict[str, Any] = {}
 
     @property
     def deadline(self) -> float:
@@ -108,9 +110,10 @@ class Runner:
         finally:
             await net.aclose()
         return Report(started=started, finished=dt.datetime.now(dt.UTC), context=self.inventory.context,
-                      server=self.inventory.server, results=results)
+                      server=self.inventory.server, results=results, sections=self.sections)
 
     async def _run_chain(self, probes: list[type[Probe]], target: Target | None, net: Net) -> list[Result]:
+        """Run ``probes`` in order for one target (None: cluster-wide), skipping where gates failed."""
         facts: dict[str, dict[str, Any]] = {}
         done: dict[str, list[Result]] = {}
         out: list[Result] = []
@@ -128,6 +131,7 @@ class Runner:
                 await self._run_one(probe_cls, ctx)
             done[probe_cls.name] = ctx.results
             out += ctx.results
+            self.sections.update(ctx.sections)
         return out
 
     async def _run_one(self, probe_cls: type[Probe], ctx: ProbeContext) -> None:
@@ -156,8 +160,24 @@ class Runner:
 
 def run(probes: list[type[Probe]], profile: Profile, inventory: Inventory, options: RunOptions | None = None,
         on_target_done: Callable[[str, list[Result]], None] | None = None) -> Report:
+    async def main() -> Report:
+        # SIGTERM cancels like Ctrl-C does, so probes that change the cluster clean up in `finally`
+        loop, task = asyncio.get_running_loop(), asyncio.current_task()
+        assert task is not None
+        try:
+            loop.add_signal_handler(signal.SIGTERM, task.cancel)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
+            pass
+        try:
+            return await Runner(probes, profile, inventory, options, on_target_done).run()
+        finally:
+            try:
+                loop.remove_signal_handler(signal.SIGTERM)
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass
+
     with asyncio.Runner(loop_factory=_loop_factory()) as loop:
-        return loop.run(Runner(probes, profile, inventory, options, on_target_done).run())
+        return loop.run(main())
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from collections.abc import Sequence
 
@@ -33,6 +34,13 @@ def build_parser() -> argparse.ArgumentParser:
     from .run import add_arguments
 
     add_arguments(run)
+
+    from .reload import add_cleanup_arguments, add_reload_arguments
+
+    reload = sub.add_parser("reload", help="measure how fast Ingress changes reach the data plane, under load")
+    add_reload_arguments(reload)
+    cleanup = sub.add_parser("cleanup", help="remove canary Ingresses left by a killed reload run")
+    add_cleanup_arguments(cleanup)
 
     lab = sub.add_parser("lab", help="run the local lab: etcd, kube-apiserver, Traefik, HAProxy, dnsmasq, echo pods")
     lab.add_argument("--lab-dir", default=".lab", help="where the lab keeps its state (default: .lab)")
@@ -81,11 +89,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .run import execute
 
             return execute(args)
+        if args.command == "reload":
+            from .reload import execute_reload
+
+            return execute_reload(args)
+        if args.command == "cleanup":
+            from .reload import execute_cleanup
+
+            return execute_cleanup(args)
     except IngresscheckError as exc:
         print(f"ingresscheck: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("ingresscheck: interrupted", file=sys.stderr)
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        print("ingresscheck: interrupted; objects it created were removed", file=sys.stderr)
         return 130
     return 0
 

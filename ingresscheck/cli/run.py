@@ -98,7 +98,8 @@ def execute(args: argparse.Namespace) -> int:
     targets = inventory.targets
     progress = _Progress(len(targets) + 1, enabled=not args.no_progress and sys.stderr.isatty())
     options = runner.RunOptions(concurrency=args.concurrency, allow_mutations=args.allow_mutations,
-                                use_auth_secrets=args.use_auth_secrets)
+                                use_auth_secrets=args.use_auth_secrets,
+                                extra=getattr(args, "extra_options", None) or {})
     with progress:
         report = runner.run(probes, profile, inventory, options, on_target_done=progress.done)
     paths = _write_reports(report, args)

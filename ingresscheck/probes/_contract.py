@@ -71,6 +71,7 @@ class ProbeContext:
     results: list[Result] = field(default_factory=list)
     started: float = field(default_factory=time.perf_counter)
     cleanup: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    sections: dict[str, Any] = field(default_factory=dict)  # figures for the report (e.g. "reload")
 
     # --- reporting --------------------------------------------------------------------
     def report(self, check: str, status: Status, message: str, *, host: str | None = None,

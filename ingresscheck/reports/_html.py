@@ -13,6 +13,7 @@ import jinja2
 
 from ..results import Report, Status, Step
 from ._json import report_dict, write_text
+from ._reload import reload_view
 
 NOT_CHECKED = "none"  # the state of a chain step no result looked at
 
@@ -155,7 +156,7 @@ def render_html(report: Report, data: dict[str, Any] | None = None) -> str:
         steps=list(Step),
         hosts=hosts,
         cluster=cluster if unhosted else None,
-        reload_rows=_section_rows(reload) if reload is not None else None,
+        reload=reload_view(reload) if reload is not None else None,
         started=started.strftime("%Y-%m-%d %H:%M:%S UTC"),
         finished=finished.strftime("%Y-%m-%d %H:%M:%S UTC"),
         duration=format_duration(max((finished - started).total_seconds(), 0.0)),

@@ -414,9 +414,27 @@ def parse_html(text: str) -> Node:
     return builder.root
 
 
+RELOAD_SECTION = {
+    "propagation": {"create": {"p50": 180.5, "p95": 912.0, "max": 1200.0, "n": 3, "failed": 0},
+                    "update": {"p50": 90.0, "p95": 120.0, "max": 130.0, "n": 3, "failed": 0},
+                    "delete": {"p50": 70.0, "p95": 80.0, "max": 81.0, "n": 3, "failed": 1}},
+    "traffic": {"target_rate": 100, "achieved_rate": 99.8, "sent": 300, "counts": {"ok": 298, "bad_status": 2},
+                "latency_ms": {"corrected": {"p50": 2.0, "p99": 350.0, "max": 400.0},
+                               "uncorrected": {"p50": 2.0, "p99": 9.0, "max": 12.0}},
+                "timeline": [{"t": 0, "sent": 100, "ok": 100, "errors": 0, "p50_ms": 2, "p99_ms": 5},
+                             {"t": 1, "sent": 100, "ok": 98, "errors": 2, "p50_ms": 3, "p99_ms": 350},
+                             {"t": 2, "sent": 100, "ok": 100, "errors": 0, "p50_ms": 2, "p99_ms": 6}],
+                "events": [{"label": "round 1 create", "t_ms": 1100.0}],
+                "errors": [{"t_ms": 1200.0, "kind": "bad_status", "status": 502, "detail": "Bad Gateway",
+                            "after_event": "round 1 create", "since_event_ms": 100.0}]},
+    "scale": [{"ingresses": 10, "create": {"p95": 900.0}, "update": {"p95": 100.0}, "delete": {"p95": 80.0}},
+              {"ingresses": 1000, "create": {"p95": 2900.0}, "update": {"p95": 400.0}, "delete": {"p95": 300.0}}],
+}
+
+
 @pytest.fixture(scope="module")
 def html_text(tmp_path_factory: pytest.TempPathFactory) -> str:
-    report = make_report(sections={"reload": {"p50_ms": 180.5, "p99_ms": 912.0, "by_node": {"a": 3}}})
+    report = make_report(sections={"reload": RELOAD_SECTION})
     return write_html(report, tmp_path_factory.mktemp("html") / "report.html").read_text(encoding="utf-8")
 
 
@@ -516,12 +534,16 @@ def test_html_escapes_result_text(tmp_path: Path) -> None:
 
 
 def test_html_renders_the_reload_section(html_text: str) -> None:
-    """Given a reload section, then its figures are a key/value table."""
+    """Given reload figures, then the propagation table, charts with change markers, errors and scale show."""
     doc = parse_html(html_text)
-    figures = {n.attrs["data-figure"]: n.find_all("td")[0].content() for n in doc.find_all("tr")
-               if "data-figure" in n.attrs}
-
-    assert figures == {"p50_ms": "180.5", "p99_ms": "912.0", "by_node.a": "3"}
+    phases = {n.attrs["data-phase"]: [td.content() for td in n.find_all("td")] for n in doc.find_all("tr")
+              if "data-phase" in n.attrs}
+    assert phases["create"] == ["180 ms", "912 ms", "1,200 ms", "3", "0"]
+    assert phases["delete"][-1] == "1"
+    assert html_text.count("<svg") == 3  # rate+errors, latency, scale
+    assert "round 1 create" in html_text and 'class="marker"' in html_text
+    assert "Bad Gateway" in html_text and "(+100 ms)" in html_text
+    assert "2,900 ms" in html_text
 
 
 def test_html_without_reload_has_no_reload_block(tmp_path: Path) -> None:

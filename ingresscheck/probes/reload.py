@@ -1,0 +1,91 @@
+"""reload: how long the controller takes to apply an Ingress change, and whether existing traffic
+suffers meanwhile. Creates, patches and deletes canary Ingresses (so it only runs with
+--allow-mutations) while an open-loop prober calls the existing routes; removes every canary."""
+
+from __future__ import annotations
+
+from ..kube import Resources, connect
+from ..results import Severity, Step
+from ._contract import CheckSpec, Probe, ProbeContext, Scope
+
+
+class ReloadProbe(Probe):
+    name = "reload"
+    scope = Scope.CLUSTER
+    mutates = True
+    checks = (
+        CheckSpec("reload.propagation", Step.INGRESS, Severity.MAJOR,
+                  "every canary create, update and delete reaches the data plane, p95 under the threshold",
+                  "Slow or missing propagation: look at the controller's sync/throttle settings, its status "
+                  "updates (client QPS), reload costs as the configuration grows, and its logs."),
+        CheckSpec("reload.traffic", Step.BACKEND, Severity.CRITICAL,
+                  "existing routes answer without errors while Ingresses change",
+                  "Requests fail when the configuration changes: the controller drops connections on reload "
+                  "(e.g. nginx reloads with short worker drain); use dynamic reconfiguration or longer drains."),
+        CheckSpec("reload.cleanup", Step.INGRESS, Severity.MINOR, "every canary Ingress was removed",
+                  "Run `ingresscheck cleanup` to remove leftover canaries (label ingresscheck.io/canary).",
+                  gates=False),
+    )
+
+    async def run(self, ctx: ProbeContext) -> None:
+        from ..reload.campaign import run_campaign
+        from ..reload.canary import LABEL
+
+        profile = ctx.profile
+        resources = Resources(connect(profile.kubeconfig, profile.context).api)
+        rounds = int(ctx.options.get("reload_rounds", 3))
+        rate = float(ctx.options.get("reload_rate", 100.0))
+        try:
+            result = await run_campaign(profile, ctx.inventory, resources, rounds=rounds, rate=rate,
+                                        domain=ctx.options.get("reload_domain"),
+                                        under_load=int(ctx.options.get("reload_under_load") or 0))
+        except (LookupError, ValueError) as exc:
+            for c in self.checks:
+                ctx.skipped(c.id, f"cannot measure reload latency: {exc}")
+            return
+        ctx.sections["reload"] = result.to_section()
+        prop = result.propagation()
+        summary = "; ".join(f"{phase} p50 {_ms(v['p50'])} p95 {_ms(v['p95'])}" for phase, v in prop.items())
+        never = {phase: v["failed"] for phase, v in prop.items() if v["failed"]}
+        slow = {phase: v["p95"] for phase, v in prop.items()
+                if v["p95"] is not None and v["p95"] > profile.thresholds.reload_p95_ms}
+        evidence = {"propagation_ms": prop, "rounds": [r.to_dict() for r in result.rounds]}
+        if never:
+            ctx.failed("reload.propagation", "changes never reached the data plane: " + ", ".join(
+                f"{phase} in {n} of {rounds} rounds" for phase, n in never.items()) + f" ({summary})", **evidence)
+        elif slow:
+            ctx.warned("reload.propagation", f"p95 over {_ms(profile.thresholds.reload_p95_ms)}: " + ", ".join(
+                f"{phase} {_ms(v)}" for phase, v in slow.items()) + f" ({summary})", **evidence)
+        else:
+            ctx.passed("reload.propagation", f"{rounds} rounds: {summary}", **evidence)
+
+        if result.traffic is None:
+            ctx.skipped("reload.traffic", "no existing auth-free route to keep calling")
+        else:
+            t = result.traffic.to_dict()
+            lat = t["latency_ms"]["corrected"]
+            errors = t["errors"]
+            tev = {"counts": t["counts"], "latency_ms": t["latency_ms"], "errors": errors[:20],
+                   "rate": t["achieved_rate"], "routes": result.routes}
+            bad = t["sent"] - t["counts"].get("ok", 0)
+            if bad:
+                first = errors[0] if errors else {}
+                ctx.failed("reload.traffic", f"{bad} of {t['sent']} requests to existing routes failed during the "
+                           f"changes; first: {first.get('kind')} {first.get('status') or ''} "
+                           f"{'after ' + first['after_event'] if first.get('after_event') else ''}".rstrip(), **tev)
+            else:
+                ctx.passed("reload.traffic", f"{t['sent']} requests at {t['achieved_rate']:.0f}/s to "
+                           f"{len(result.routes)} routes, no errors; p99 {_ms(lat['p99'])} (corrected)", **tev)
+
+        leftovers = resources.list("Ingress", label_selector=LABEL)
+        if leftovers:
+            names = ", ".join(f"{i['metadata']['namespace']}/{i['metadata']['name']}" for i in leftovers)
+            ctx.failed("reload.cleanup", f"canary Ingresses remain: {names}")
+        else:
+            ctx.passed("reload.cleanup", "no canary Ingress remains")
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value / 1000:.2f} s" if value >= 1000 else f"{value:.0f} ms"

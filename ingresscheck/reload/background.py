@@ -1,0 +1,75 @@
+"""Background load for a reload campaign: locust in its own process (it monkey-patches the standard
+library, so it never runs inside ingresscheck's process), with a hard time cap, stopped when the
+rounds are done. Its CSV and HTML stats land under reports/."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..errors import UsageError
+from ..profile import Profile
+
+LOCUSTFILE = Path(__file__).resolve().parents[2] / "loadtests" / "locustfile.py"
+
+
+class BackgroundLoad:
+    def __init__(self, profile: Profile, urls: list[str], users: int, max_seconds: int,
+                 reports_dir: Path = Path("reports")) -> None:
+        if not LOCUSTFILE.is_file():
+            raise UsageError(f"--under-load needs the locustfile of a checkout ({LOCUSTFILE} is missing)")
+        if not 1 <= users <= 200:
+            raise UsageError("--under-load takes 1 to 200 users")
+        self.profile, self.urls, self.users, self.max_seconds = profile, urls, users, max_seconds
+        self.reports_dir = reports_dir
+        self.stats_prefix = reports_dir / "reload-load"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.reports_dir.mkdir(parents=True, exist_ok=True)
+        targets = self.reports_dir / "reload-load-targets.json"
+        port = self.profile.https_port
+        doc = {"ca_bundle": self.profile.ca_bundle, "targets": [
+            {"url": u, "address": self.profile.resolve_override(u.split("/")[2].split(":")[0], port)
+             or self.profile.load_balancers[0], "port": port} for u in self.urls]}
+        targets.write_text(json.dumps(doc, indent=2))
+        env = {**os.environ, "INGRESSCHECK_TARGETS": str(targets), "INGRESSCHECK_SHAPE": "none",
+               "INGRESSCHECK_MAX_SECONDS": str(self.max_seconds)}
+        log = (self.reports_dir / "reload-load.log").open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "-u", str(self.users),
+             "-r", str(self.users), "-t", f"{self.max_seconds}s", "--csv", str(self.stats_prefix),
+             "--html", f"{self.stats_prefix}.html", "--only-summary"],
+            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        log.close()
+
+    def stop(self) -> dict[str, Any] | None:
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)  # locust writes its stats on a graceful quit
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        return self.summary()
+
+    def summary(self) -> dict[str, Any] | None:
+        stats = Path(f"{self.stats_prefix}_stats.csv")
+        if not stats.exists():
+            return None
+        with stats.open() as f:
+            rows = list(csv.DictReader(f))
+        agg = next((r for r in rows if r.get("Name") == "Aggregated"), None)
+        if agg is None:
+            return None
+        return {"users": self.users, "requests": int(agg["Request Count"]), "failures": int(agg["Failure Count"]),
+                "rps": round(float(agg["Requests/s"]), 1), "median_ms": float(agg["Median Response Time"]),
+                "p95_ms": float(agg.get("95%") or 0), "csv": str(stats), "html": f"{self.stats_prefix}.html"}

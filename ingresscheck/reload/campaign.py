@@ -1,0 +1,128 @@
+"""A reload campaign: canary rounds while an open-loop prober measures existing traffic, optionally
+under background locust load; figures for the report's reload section and the reload checks.
+
+Bounded by construction: the prober's rate and duration have hard caps, rounds are finite, each
+phase has a timeout, and background load runs with a hard time limit in its own process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..discovery import Inventory, Target
+from ..kube import Resources
+from ..load.prober import ChangeEvent, OpenLoopProber, ProberResult, targets_for
+from ..net import Net
+from ..profile import Profile
+from .canary import CanaryBackend, CanaryRunner, Round
+
+PHASES = ("create", "update", "delete")
+
+
+@dataclass
+class CampaignResult:
+    rounds: list[Round]
+    traffic: ProberResult | None
+    events: list[ChangeEvent]
+    interrupted: bool = False
+    load: dict[str, Any] | None = None
+    routes: list[str] = field(default_factory=list)
+
+    def propagation(self) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for phase in PHASES:
+            values = sorted(p.ms for r in self.rounds for p in r.phases if p.name == phase and p.ms is not None)
+            failed = sum(1 for r in self.rounds for p in r.phases if p.name == phase and p.ms is None)
+            out[phase] = {"n": len(values), "failed": failed, **_percentiles(values)}
+        return out
+
+    def to_section(self) -> dict[str, Any]:
+        section: dict[str, Any] = {
+            "rounds": [r.to_dict() for r in self.rounds],
+            "propagation": self.propagation(),
+            "routes": self.routes,
+            "interrupted": self.interrupted,
+        }
+        if self.traffic is not None:
+            section["traffic"] = self.traffic.to_dict()
+        if self.load is not None:
+            section["load"] = self.load
+        return section
+
+
+def _percentiles(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"p50": None, "p95": None, "max": None}
+    def pick(q: float) -> float:
+        return values[min(len(values) - 1, max(0, round(q * len(values) + 0.5) - 1))]
+    return {"p50": round(statistics.median(values), 1), "p95": round(pick(0.95), 1), "max": round(values[-1], 1)}
+
+
+def choose_backend(inventory: Inventory) -> tuple[CanaryBackend, list[Target]]:
+    """A serving backend for the canaries (a Service with ready endpoints, no auth), and the routes
+    the prober keeps calling: every other rule of hosts without auth."""
+    candidates = [t for t in inventory.targets if not t.auth_type]
+    for t in candidates:
+        for rule in t.paths:
+            if rule.service and inventory.ready_endpoints(t.namespace, rule.service) > 0:
+                return CanaryBackend(t.namespace, rule.service, rule.port or 80, t.ingress_class), candidates
+    raise LookupError("no Ingress backend with ready endpoints to point canaries at (auth-free hosts only)")
+
+
+def route_urls(profile: Profile, targets: list[Target], limit: int = 50) -> list[str]:
+    port = profile.https_port
+    authority = "" if port == 443 else f":{port}"
+    urls = []
+    for t in targets:
+        for rule in t.paths:
+            if rule.service and not any(c in rule.path for c in "()[]*+?^$\\{}|"):
+                urls.append(f"https://{t.host}{authority}{rule.path}")
+    return sorted(set(urls))[:limit]
+
+
+async def run_campaign(profile: Profile, inventory: Inventory, resources: Resources, *, rounds: int = 10,
+                       rate: float = 100.0, domain: str | None = None, phase_timeout: float = 60.0,
+                       under_load: int = 0, runner_hook: Any = None) -> CampaignResult:
+    """Canary rounds while the prober sends ``rate`` requests/s to existing routes."""
+    domain = domain or profile.reload_domain
+    if not domain:
+        raise ValueError("no domain for canary hosts: set reload.domain in the profile or pass --domain")
+    backend, routes = choose_backend(inventory)
+    urls = route_urls(profile, routes)
+    events: list[ChangeEvent] = []
+    net = Net(profile)
+    canary = CanaryRunner(resources, net, backend, domain, phase_timeout=phase_timeout, on_event=events.append)
+    if runner_hook is not None:
+        runner_hook(canary)
+    result = CampaignResult([], None, events, routes=urls)
+    # the prober's schedule covers the worst case; it is stopped as soon as the rounds are done
+    prober = OpenLoopProber(targets_for(profile, urls), rate, duration=min(600.0, rounds * 3 * phase_timeout + 5),
+                            timeout=profile.thresholds.timeout) if urls else None
+    background = None
+    if under_load:
+        from .background import BackgroundLoad
+
+        background = BackgroundLoad(profile, urls, under_load, max_seconds=int(min(600, rounds * 3 * phase_timeout)))
+        background.start()
+        await asyncio.sleep(3.0)  # let the users start before the baseline
+    probing = asyncio.ensure_future(prober.run(events)) if prober else None
+    try:
+        await asyncio.sleep(1.0 if prober else 0)  # a baseline second before the first change
+        for i in range(1, rounds + 1):
+            result.rounds.append(await canary.round(i))
+        await asyncio.sleep(1.0 if prober else 0)
+    except asyncio.CancelledError:
+        result.interrupted = True
+        raise
+    finally:
+        canary.remove_all()
+        if background is not None:
+            result.load = await asyncio.to_thread(background.stop)
+        if prober is not None and probing is not None:
+            prober.stop()
+            result.traffic = await probing
+        await net.aclose()
+    return result

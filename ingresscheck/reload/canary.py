@@ -1,0 +1,167 @@
+"""Canary Ingresses: create, patch and delete one, timing each change from the API's answer to the
+data plane serving it, as N consecutive correct responses polled at most every 20 ms (the
+Gateway API suite's "eventually consistent" primitive).
+
+Every object is labelled ``ingresscheck.io/canary=<run id>`` and recorded the moment it exists,
+so ``remove_all`` can take it away on success, failure, Ctrl-C or SIGTERM; ``ingresscheck
+cleanup`` finds leftovers of a killed run by the label alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubernetes.client.exceptions import ApiException
+
+from ..kube import Resources
+from ..load.prober import ChangeEvent
+from ..net import Net
+
+LABEL = "ingresscheck.io/canary"
+MAX_POLL_INTERVAL = 0.02
+
+
+@dataclass(frozen=True)
+class CanaryBackend:
+    """Where canaries point: an existing Service (and its namespace and class) that serves."""
+
+    namespace: str
+    service: str
+    port: int | str
+    ingress_class: str | None
+
+
+@dataclass
+class Phase:
+    name: str  # create | update | delete
+    ms: float | None  # None: never converged within the timeout
+    polls: int
+    detail: str = ""
+
+
+@dataclass
+class Round:
+    index: int
+    host: str
+    phases: list[Phase] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"round": self.index, "host": self.host,
+                **{p.name + "_ms": (round(p.ms, 1) if p.ms is not None else None) for p in self.phases},
+                "polls": {p.name: p.polls for p in self.phases},
+                "problems": [f"{p.name}: {p.detail}" for p in self.phases if p.ms is None]}
+
+
+class CanaryRunner:
+    def __init__(self, resources: Resources, net: Net, backend: CanaryBackend, domain: str, *,
+                 consecutive: int = 3, poll_interval: float = MAX_POLL_INTERVAL, phase_timeout: float = 60.0,
+                 on_event: Callable[[ChangeEvent], None] | None = None) -> None:
+        if poll_interval > MAX_POLL_INTERVAL:
+            raise ValueError(f"poll interval must be at most {MAX_POLL_INTERVAL * 1000:.0f} ms")
+        self.res = resources
+        self.net = net
+        self.backend = backend
+        self.domain = domain
+        self.consecutive = consecutive
+        self.poll_interval = poll_interval
+        self.phase_timeout = phase_timeout
+        self.on_event = on_event or (lambda e: None)
+        self.run_id = secrets.token_hex(4)
+        self.created: dict[str, dict[str, Any]] = {}  # name -> object, until deleted
+
+    # --- objects ------------------------------------------------------------------------
+    def _ingress(self, name: str, host: str, path: str) -> dict[str, Any]:
+        b = self.backend
+        port: dict[str, Any] = {"number": b.port} if isinstance(b.port, int) else {"name": b.port}
+        spec: dict[str, Any] = {"rules": [{"host": host, "http": {"paths": [{
+            "path": path, "pathType": "Prefix", "backend": {"service": {"name": b.service, "port": port}}}]}}]}
+        if b.ingress_class:
+            spec["ingressClassName"] = b.ingress_class
+        return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+                "metadata": {"name": name, "namespace": b.namespace, "labels": {LABEL: self.run_id}}, "spec": spec}
+
+    def remove_all(self) -> list[str]:
+        """Delete every canary this runner created and has not deleted yet (blocking, safe to repeat)."""
+        removed = []
+        for name, obj in list(self.created.items()):
+            try:
+                self.res.delete(obj)
+            except ApiException:
+                continue
+            self.created.pop(name, None)
+            removed.append(name)
+        return removed
+
+    # --- one round ----------------------------------------------------------------------
+    async def round(self, index: int) -> Round:
+        name = f"ingresscheck-canary-{self.run_id}-{index}"
+        host = f"{name}.{self.domain}"
+        path_a, path_b = f"/ic-{secrets.token_hex(3)}", f"/ic-{secrets.token_hex(3)}"
+        result = Round(index, host)
+        obj = self._ingress(name, host, path_a)
+
+        self.on_event(ChangeEvent(f"round {index} create", time.monotonic()))
+        self.created[name] = obj  # recorded before the call: a Ctrl-C mid-call still gets cleaned up
+        await asyncio.to_thread(self.res.create, obj)
+        result.phases.append(await self._until(host, path_a, serving=True, name="create"))
+
+        patch = {"spec": {"rules": [{"host": host, "http": {"paths": [{
+            **obj["spec"]["rules"][0]["http"]["paths"][0], "path": path_b}]}}]}}
+        self.on_event(ChangeEvent(f"round {index} update", time.monotonic()))
+        await asyncio.to_thread(self.res.patch, obj, patch)
+        result.phases.append(await self._until(host, path_b, serving=True, name="update"))
+
+        self.on_event(ChangeEvent(f"round {index} delete", time.monotonic()))
+        await asyncio.to_thread(self.res.delete, obj)
+        self.created.pop(name, None)
+        result.phases.append(await self._until(host, path_b, serving=False, name="delete"))
+        return result
+
+    async def _until(self, host: str, path: str, *, serving: bool, name: str) -> Phase:
+        """Time from now (the API has answered) until ``consecutive`` correct answers in a row."""
+        started = time.monotonic()
+        deadline = started + self.phase_timeout
+        streak_start: float | None = None
+        streak = polls = 0
+        last = ""
+        port = self.net.profile.https_port
+        url = f"https://{host}{'' if port == 443 else f':{port}'}{path}"
+        while True:
+            polls += 1
+            sent = time.monotonic()
+            addresses, _ = await self.net.addresses_for(host, port)
+            ok, last = await self._correct(url, addresses[0] if addresses else None, serving)
+            received = time.monotonic()
+            if ok:
+                if streak == 0:
+                    streak_start = received  # the first correct response of the streak
+                streak += 1
+                if streak >= self.consecutive:
+                    assert streak_start is not None
+                    return Phase(name, (streak_start - started) * 1000, polls)
+            else:
+                streak = 0
+            if time.monotonic() > deadline:
+                return Phase(name, None, polls, f"not {('serving' if serving else 'gone')} after "
+                                                f"{self.phase_timeout:g} s (last: {last})")
+            await asyncio.sleep(max(0.0, self.poll_interval - (time.monotonic() - sent)))
+
+    async def _correct(self, url: str, address: str | None, serving: bool) -> tuple[bool, str]:
+        if address is None:
+            return False, "no address"
+        try:
+            ex = await self.net.request("GET", url, address, max_body=65536)
+        except Exception as exc:  # noqa: BLE001 - a failed poll is just not correct yet
+            return False, f"{type(exc).__name__}"
+        if not serving:
+            return ex.status == 404, str(ex.status)
+        from ..probes.routing import identity
+
+        seen = identity(ex)
+        ok = ex.status == 200 and (seen is None or seen.service == self.backend.service)
+        return ok, f"{ex.status}" + (f" from {seen.service}" if seen else "")

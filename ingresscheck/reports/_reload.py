@@ -1,0 +1,71 @@
+"""The report's reload section, from ``sections["reload"]``: the propagation table, the traffic
+timeline with change events marked, the errors tied to the change they followed, the scale chart."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from markupsafe import Markup
+
+from ._charts import PALETTE, Series, line_chart
+
+PHASES = ("create", "update", "delete")
+
+
+def _ms(value: Any) -> str:
+    if value is None:
+        return "—"
+    return f"{value:,.0f} ms" if value >= 100 else f"{value:.1f} ms"
+
+
+def reload_view(section: dict[str, Any]) -> dict[str, Any]:
+    prop = section.get("propagation") or {}
+    propagation = [{"phase": p, **{k: _ms((prop.get(p) or {}).get(k)) for k in ("p50", "p95", "max")},
+                    "n": (prop.get(p) or {}).get("n", 0), "failed": (prop.get(p) or {}).get("failed", 0)}
+                   for p in PHASES if p in prop]
+    traffic = section.get("traffic") or {}
+    timeline = traffic.get("timeline") or []
+    events = traffic.get("events") or section.get("events") or []
+    markers = [(e.get("t_ms", 0) / 1000, e.get("label", "")) for e in events]
+    charts = []
+    if timeline:
+        charts.append(Markup(line_chart(
+            [Series("sent/s", [(t["t"], t.get("sent", 0)) for t in timeline], PALETTE[3]),
+             Series("errors/s", [(t["t"], t.get("errors", 0)) for t in timeline], PALETTE[1])],
+            title="Existing traffic during the changes (open loop); lines mark changes",
+            x_label="seconds", y_label="requests", markers=markers)))
+        charts.append(Markup(line_chart(
+            [Series("p50 (corrected)", [(t["t"], t.get("p50_ms") or 0) for t in timeline], PALETTE[0]),
+             Series("p99 (corrected)", [(t["t"], t.get("p99_ms") or 0) for t in timeline], PALETTE[2])],
+            title="Latency of existing traffic, from intended send time", x_label="seconds", y_label="ms",
+            markers=markers)))
+    latency = traffic.get("latency_ms") or {}
+    traffic_rows = []
+    for kind in ("corrected", "uncorrected"):
+        lat = latency.get(kind) or {}
+        traffic_rows.append({"kind": kind, "p50": _ms(lat.get("p50")), "p99": _ms(lat.get("p99")),
+                             "max": _ms(lat.get("max"))})
+    scale = section.get("scale") or []
+    scale_chart = None
+    if scale:
+        ticks: list[tuple[float, str]] = [(float(i), str(row["ingresses"])) for i, row in enumerate(scale)]
+        scale_chart = Markup(line_chart(
+            [Series(f"{p} p95", [(i, (row.get(p) or {}).get("p95") or 0) for i, row in enumerate(scale)], PALETTE[j])
+             for j, p in enumerate(PHASES)],
+            title="Propagation p95 as the number of Ingresses grows", x_label="existing Ingresses",
+            y_label="ms", x_ticks=ticks))
+    return {
+        "propagation": propagation,
+        "rounds": section.get("rounds") or [],
+        "charts": charts,
+        "traffic": traffic_rows,
+        "counts": traffic.get("counts") or {},
+        "rate": {"target": traffic.get("target_rate"), "achieved": traffic.get("achieved_rate"),
+                 "sent": traffic.get("sent")},
+        "errors": (traffic.get("errors") or [])[:50],
+        "errors_total": len(traffic.get("errors") or []) + int(traffic.get("errors_dropped") or 0),
+        "scale": [{"ingresses": row["ingresses"], **{p: _ms((row.get(p) or {}).get("p95")) for p in PHASES}}
+                  for row in scale],
+        "scale_chart": scale_chart,
+        "load": section.get("load"),
+    }
