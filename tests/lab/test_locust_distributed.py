@@ -74,7 +74,10 @@ def run_distributed(workdir: Path, targets: Path, *, workers: int = 2, users: in
                 p.wait(timeout=10)
     master_log = logs[0].read_text(errors="replace")
     stats = workdir / "stats_stats.csv"
-    rows = list(csv.DictReader(stats.open())) if stats.exists() else []
+    rows: list[dict[str, str]] = []
+    if stats.exists():
+        with stats.open() as f:
+            rows = list(csv.DictReader(f))
     return code, rows, master_log
 
 
