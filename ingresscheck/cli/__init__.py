@@ -35,12 +35,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_arguments(run)
 
-    from .reload import add_cleanup_arguments, add_reload_arguments
+    from .reload import add_cleanup_arguments, add_reload_arguments, add_targets_arguments
 
     reload = sub.add_parser("reload", help="measure how fast Ingress changes reach the data plane, under load")
     add_reload_arguments(reload)
     cleanup = sub.add_parser("cleanup", help="remove canary Ingresses left by a killed reload run")
     add_cleanup_arguments(cleanup)
+    targets = sub.add_parser("load-targets", help="write the locust targets file (loadtests/) from discovery")
+    add_targets_arguments(targets)
 
     lab = sub.add_parser("lab", help="run the local lab: etcd, kube-apiserver, Traefik, HAProxy, dnsmasq, echo pods")
     lab.add_argument("--lab-dir", default=".lab", help="where the lab keeps its state (default: .lab)")
@@ -93,6 +95,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .reload import execute_reload
 
             return execute_reload(args)
+        if args.command == "load-targets":
+            from .reload import execute_targets
+
+            return execute_targets(args)
         if args.command == "cleanup":
             from .reload import execute_cleanup
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from ..errors import UsageError
 
@@ -19,6 +20,33 @@ def add_reload_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--domain", help="domain for canary hosts (default: the profile's reload.domain)")
     g.add_argument("--under-load", type=int, default=0, metavar="USERS",
                    help="also run a locust background load with USERS users during the rounds")
+
+
+def add_targets_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--kubeconfig")
+    p.add_argument("--context")
+    p.add_argument("--profile")
+    p.add_argument("-n", "--namespace")
+    p.add_argument("--out", default="reports/load-targets.json", help="where to write (default: %(default)s)")
+
+
+def execute_targets(args: argparse.Namespace) -> int:
+    """Write the locust targets file from discovery: every rule of every host, auth hosts expecting 401."""
+    from ..discovery.kube import discover
+    from ..kube import check_reachable, connect
+    from ..profile import Profile, load
+    from ..reload.background import write_targets
+    from ..reload.campaign import route_urls
+
+    profile = load(args.profile) if args.profile else Profile()
+    cluster = connect(args.kubeconfig or profile.kubeconfig, args.context or profile.context)
+    check_reachable(cluster)
+    targets = discover(cluster, args.namespace).targets
+    urls = [(u, (200,)) for u in route_urls(profile, [t for t in targets if not t.auth_type], limit=10_000)]
+    urls += [(u, (401,)) for u in route_urls(profile, [t for t in targets if t.auth_type], limit=10_000)]
+    path = write_targets(profile, urls, Path(args.out))
+    print(f"{len(urls)} targets written to {path}")
+    return 0
 
 
 def add_cleanup_arguments(p: argparse.ArgumentParser) -> None:

@@ -72,28 +72,36 @@ def binary_path(layout: LabLayout, name: str) -> Path:
     return layout.cache / "bin" / f"{name}-{version}"
 
 
-def ensure_etcd(layout: LabLayout, say: Say) -> Path:
-    target = binary_path(layout, "etcd")
+def _go_build(layout: LabLayout, say: Say, name: str, version: str, main_pkg: str, require: str,
+              replaces: Callable[[str, Path, Path], dict[str, str]], ldflags: str, note: str = "") -> Path:
+    """Build ``main_pkg`` through a wrapper module into the cache, once per version."""
+    target = binary_path(layout, name)
     if target.exists():
         return target
     go = _go()
-    work = layout.cache / "src" / f"etcd-{ETCD_VERSION}"
-    log = layout.cache / "logs" / f"build-etcd-{ETCD_VERSION}.log"
+    work = layout.cache / "src" / f"{name}-{version}"
+    log = layout.cache / "logs" / f"build-{name}-{version}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text("")
-    say(f"building etcd {ETCD_VERSION} (once; cached in {target.parent})")
+    work.mkdir(parents=True, exist_ok=True)
+    say(f"building {name} {version} (once{note}; cached in {target.parent})")
     started = time.monotonic()
+    _wrapper(work, f"{name}-build", require, replaces(go, work, log), main_pkg)
+    _run([go, "mod", "tidy"], work, log, f"{name} build")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _run([go, "build", "-trimpath", "-ldflags", ldflags, "-o", str(target) + ".tmp", main_pkg], work, log,
+         f"{name} build")
+    os.replace(str(target) + ".tmp", target)
+    say(f"built {name} in {time.monotonic() - started:.0f} s")
+    return target
+
+
+def ensure_etcd(layout: LabLayout, say: Say) -> Path:
     siblings = ["go.etcd.io/etcd/api/v3", "go.etcd.io/etcd/client/pkg/v3", "go.etcd.io/etcd/client/v3",
                 "go.etcd.io/etcd/pkg/v3"]
-    _wrapper(work, "etcdbuild", f"go.etcd.io/etcd/server/v3 {ETCD_VERSION}",
-             {m: ETCD_VERSION for m in siblings}, "go.etcd.io/etcd/server/v3")
-    _run([go, "mod", "tidy"], work, log, "etcd build")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _run([go, "build", "-trimpath", "-ldflags", "-s -w", "-o", str(target) + ".tmp", "go.etcd.io/etcd/server/v3"],
-         work, log, "etcd build")
-    os.replace(str(target) + ".tmp", target)
-    say(f"built etcd in {time.monotonic() - started:.0f} s")
-    return target
+    return _go_build(layout, say, "etcd", ETCD_VERSION, "go.etcd.io/etcd/server/v3",
+                     f"go.etcd.io/etcd/server/v3 {ETCD_VERSION}", lambda go, work, log: dict.fromkeys(
+                         siblings, ETCD_VERSION), "-s -w")
 
 
 def staging_modules(kubernetes_gomod: str) -> list[str]:
@@ -107,40 +115,26 @@ def staging_modules(kubernetes_gomod: str) -> list[str]:
 
 
 def ensure_kube_apiserver(layout: LabLayout, say: Say) -> Path:
-    target = binary_path(layout, "kube-apiserver")
-    if target.exists():
-        return target
-    go = _go()
-    work = layout.cache / "src" / f"kube-apiserver-{KUBERNETES_VERSION}"
-    log = layout.cache / "logs" / f"build-kube-apiserver-{KUBERNETES_VERSION}.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    log.write_text("")
-    work.mkdir(parents=True, exist_ok=True)
-    say(f"building kube-apiserver {KUBERNETES_VERSION} (once, several minutes; cached in {target.parent})")
-    started = time.monotonic()
-    if not (work / "go.mod").exists():
-        (work / "go.mod").write_text("module ingresscheck.local/probe\n\ngo 1.25.0\n")
-    gomod = _module_gomod(go, f"k8s.io/kubernetes@{KUBERNETES_VERSION}", work, log, "kube-apiserver build")
-    staging = staging_modules(gomod.read_text())
-    if not staging:
-        raise LabError("kube-apiserver build", f"no staging modules found in {gomod}", str(log))
-    minor = KUBERNETES_VERSION.split(".")[1]
     staging_version = "v0." + ".".join(KUBERNETES_VERSION.lstrip("v").split(".")[1:])
-    _wrapper(work, "kubebuild", f"k8s.io/kubernetes {KUBERNETES_VERSION}",
-             {m: staging_version for m in staging}, "k8s.io/kubernetes/cmd/kube-apiserver")
-    _run([go, "mod", "tidy"], work, log, "kube-apiserver build")
+
+    def replaces(go: str, work: Path, log: Path) -> dict[str, str]:
+        # every staging module pinned to the matching v0.x release, read from k8s.io/kubernetes' go.mod
+        if not (work / "go.mod").exists():
+            (work / "go.mod").write_text("module ingresscheck.local/probe\n\ngo 1.25.0\n")
+        gomod = _module_gomod(go, f"k8s.io/kubernetes@{KUBERNETES_VERSION}", work, log, "kube-apiserver build")
+        staging = staging_modules(gomod.read_text())
+        if not staging:
+            raise LabError("kube-apiserver build", f"no staging modules found in {gomod}", str(log))
+        return dict.fromkeys(staging, staging_version)
+
     ldflags = " ".join([
         "-s -w",
         f"-X k8s.io/component-base/version.gitVersion={KUBERNETES_VERSION}",
         "-X k8s.io/component-base/version.gitMajor=1",
-        f"-X k8s.io/component-base/version.gitMinor={minor}",
+        f"-X k8s.io/component-base/version.gitMinor={KUBERNETES_VERSION.split('.')[1]}",
     ])
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _run([go, "build", "-trimpath", "-ldflags", ldflags, "-o", str(target) + ".tmp",
-          "k8s.io/kubernetes/cmd/kube-apiserver"], work, log, "kube-apiserver build")
-    os.replace(str(target) + ".tmp", target)
-    say(f"built kube-apiserver in {time.monotonic() - started:.0f} s")
-    return target
+    return _go_build(layout, say, "kube-apiserver", KUBERNETES_VERSION, "k8s.io/kubernetes/cmd/kube-apiserver",
+                     f"k8s.io/kubernetes {KUBERNETES_VERSION}", replaces, ldflags, ", several minutes")
 
 
 def system_binary(name: str, package: str) -> Path:

@@ -19,6 +19,22 @@ from ..profile import Profile
 LOCUSTFILE = Path(__file__).resolve().parents[2] / "loadtests" / "locustfile.py"
 
 
+def write_targets(profile: Profile, urls: list[tuple[str, tuple[int, ...]]], path: Path) -> Path:
+    """The locustfiles' targets file (see loadtests/common.py): each URL dialed at its LB address."""
+    port = profile.https_port
+    targets = []
+    for url, statuses in urls:
+        host = url.split("/")[2].split(":")[0]
+        address = profile.resolve_override(host, port) or (profile.load_balancers[0] if profile.load_balancers
+                                                            else None)
+        if address is None:
+            raise UsageError(f"no address for {host}: give load_balancers in the profile or a --resolve override")
+        targets.append({"url": url, "address": address, "port": port, "sni": host, "expect_status": list(statuses)})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"ca_bundle": profile.ca_bundle, "targets": targets}, indent=2))
+    return path
+
+
 class BackgroundLoad:
     def __init__(self, profile: Profile, urls: list[str], users: int, max_seconds: int,
                  reports_dir: Path = Path("reports")) -> None:
@@ -32,13 +48,8 @@ class BackgroundLoad:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        self.reports_dir.mkdir(parents=True, exist_ok=True)
-        targets = self.reports_dir / "reload-load-targets.json"
-        port = self.profile.https_port
-        doc = {"ca_bundle": self.profile.ca_bundle, "targets": [
-            {"url": u, "address": self.profile.resolve_override(u.split("/")[2].split(":")[0], port)
-             or self.profile.load_balancers[0], "port": port} for u in self.urls]}
-        targets.write_text(json.dumps(doc, indent=2))
+        targets = write_targets(self.profile, [(u, (200,)) for u in self.urls],
+                                self.reports_dir / "reload-load-targets.json")
         env = {**os.environ, "INGRESSCHECK_TARGETS": str(targets), "INGRESSCHECK_SHAPE": "none",
                "INGRESSCHECK_MAX_SECONDS": str(self.max_seconds)}
         log = (self.reports_dir / "reload-load.log").open("wb")

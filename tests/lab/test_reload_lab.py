@@ -99,3 +99,19 @@ def test_run_skips_reload_without_allow_mutations(lab: Lab, tmp_path: Path) -> N
     results = json.loads((tmp_path / "r.json").read_text())["results"]
     assert {r["status"] for r in results} == {"skip"}
     assert "--allow-mutations" in results[0]["message"]
+
+
+def test_load_targets_file_covers_every_rule(lab: Lab, tmp_path: Path) -> None:
+    """Given the demo, then every rule is a locust target; auth hosts expect their 401."""
+    out = tmp_path / "targets.json"
+    done = subprocess.run([sys.executable, "-m", "ingresscheck", "load-targets", "--profile",
+                           str(lab.layout.profile), "-n", "demo", "--out", str(out)],
+                          capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(out.read_text())
+    by_url = {t["url"]: t for t in doc["targets"]}
+    assert set(by_url) == {"https://api.example.test/v1", "https://api.example.test/healthz",
+                           "https://api.example.test/docs", "https://shop.apps.test/", "https://wordpress.example.test/"}
+    assert by_url["https://wordpress.example.test/"]["expect_status"] == [401]
+    assert {t["address"] for t in doc["targets"]} == {lab.layout.vip}
+    assert doc["ca_bundle"] == str(lab.layout.pki / "ingress-ca.crt")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -64,8 +65,9 @@ Handler = Callable[[BaseHTTPRequestHandler], tuple[int, dict[str, str], bytes]]
 
 
 @contextmanager
-def http_server(handler: Handler, ip: str = "127.0.0.1") -> Iterator[tuple[str, int]]:
-    """Serve every request with ``handler(request) -> (status, headers, body)``."""
+def http_server(handler: Handler, ip: str = "127.0.0.1",
+                tls: ssl.SSLContext | None = None) -> Iterator[tuple[str, int]]:
+    """Serve every request with ``handler(request) -> (status, headers, body)``; over TLS with ``tls``."""
 
     class _H(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
@@ -80,8 +82,16 @@ def http_server(handler: Handler, ip: str = "127.0.0.1") -> Iterator[tuple[str, 
         def log_message(self, *args: object) -> None:
             pass
 
+        def handle(self) -> None:
+            try:
+                super().handle()
+            except (ConnectionError, ssl.SSLError, TimeoutError):
+                pass  # the client gave up (a probe's timeout or bounded read): nothing to serve
+
     server = ThreadingHTTPServer((ip, 0), _H)
     server.daemon_threads = True
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
