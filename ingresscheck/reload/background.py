@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from ..profile import Profile
 LOCUSTFILE = Path(__file__).resolve().parents[2] / "loadtests" / "locustfile.py"
 
 
-def write_targets(profile: Profile, urls: list[tuple[str, tuple[int, ...]]], path: Path) -> Path:
+def write_targets(profile: Profile, urls: Sequence[tuple[str, tuple[int, ...]]], path: Path) -> Path:
     """The locustfiles' targets file (see loadtests/common.py): each URL dialed at its LB address."""
     port = profile.https_port
     targets = []
