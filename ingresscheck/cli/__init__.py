@@ -1,4 +1,7 @@
-"""The `ingresscheck` command line. Every error is one line on stderr and a non-zero exit."""
+"""ingresscheck: is traffic really getting into the cluster? Walks DNS, the load balancer's redirect,
+TLS, Host routing and auth for every Ingress host, and measures reload latency.
+
+Every error is one line on stderr and a non-zero exit (2: usage or configuration)."""
 
 from __future__ import annotations
 
