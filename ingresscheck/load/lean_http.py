@@ -7,10 +7,11 @@ the schedule collapses (measured: -47% of the asked rate). This transport does t
 (HTTP/1.1, keep-alive, TLS with the request's ``sni_hostname``) for a small fraction of that, so the
 prober keeps its schedule and the time it measures is the server's, not the client's.
 
-Scope, on purpose: HTTP/1.1 only (no HTTP/2, no upgrades, no proxies), responses framed by
-Content-Length, chunked or connection close, interim 1xx skipped, bodies kept up to ``max_body``
-bytes (the rest is read and dropped). A request that fails on a reused connection is NOT retried:
-the prober counts such resets, they are what clients suffered.
+Responses are parsed by llhttp (Node's HTTP parser, through ``httptools`` as uvicorn uses it); this
+module only writes requests and keeps connections. Scope, on purpose: HTTP/1.1 only (no HTTP/2, no
+upgrades, no proxies), responses framed by Content-Length, chunked or connection close, interim 1xx
+skipped, bodies kept up to ``max_body`` bytes (the rest is read and dropped). A request that fails on
+a reused connection is NOT retried: the prober counts such resets, they are what clients suffered.
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import cast
 
+import httptools
 import httpx
 
-_MAX_HEAD = 64 * 1024  # bytes of status line + headers
-_HEAD, _BODY, _CHUNK_SIZE, _CHUNK_DATA, _CHUNK_CRLF, _TRAILERS, _UNTIL_CLOSE, _IDLE = range(8)
+_MAX_HEAD = 64 * 1024  # bytes of status line + headers (and of trailers)
 
 
 class _ParseError(Exception):
@@ -53,7 +54,13 @@ class _Body(httpx.AsyncByteStream):
 
 
 class _Conn(asyncio.Protocol):
-    """One connection; one request at a time. The response is parsed as bytes arrive."""
+    """One connection; one request at a time. llhttp (httptools) parses the response as bytes arrive.
+
+    A fresh parser per exchange: a response to HEAD ends with its headers, whatever framing they
+    announce, and httptools cannot tell llhttp so (it ignores on_headers_complete's return value),
+    so after a HEAD the old parser is simply dropped. httptools has no end-of-input call either:
+    a close-delimited body is completed here, in connection_lost.
+    """
 
     def __init__(self, max_body: int) -> None:
         self.transport: asyncio.Transport | None = None
@@ -63,7 +70,6 @@ class _Conn(asyncio.Protocol):
         self.max_body = max_body
         self.waiter: asyncio.Future[_Raw] | None = None
         self.head_only = False
-        self.buf = bytearray()
         self.last_data = 0.0
         self.got_bytes = False
         self._timer: asyncio.TimerHandle | None = None
@@ -71,14 +77,19 @@ class _Conn(asyncio.Protocol):
         self._start()
 
     def _start(self) -> None:
-        self.state = _HEAD
+        self.parser = httptools.HttpResponseParser(self)
         self.version = b""
         self.status = 0
         self.reason = b""
         self.headers: list[tuple[bytes, bytes]] = []
+        self.headers_done = False  # of the final (non-1xx) response
         self.body = bytearray()
-        self.remaining = 0
+        # bytes since the last body bytes, checked per read (so up to one read more): bounds the status
+        # line and headers, and trailers (httptools holds a header line in memory until it ends)
+        self.unframed = 0
         self.keep_alive = True
+        self.complete = False
+        self.extra = False  # bytes after the complete response
 
     # --- asyncio.Protocol -------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -90,11 +101,19 @@ class _Conn(asyncio.Protocol):
             return
         self.last_data = time.monotonic()
         self.got_bytes = True
-        self.buf += data
+        self.unframed += len(data)
         try:
-            self._parse()
-        except (_ParseError, ValueError) as exc:
-            self._fail(httpx.RemoteProtocolError(f"malformed response: {exc}"))
+            self.parser.feed_data(data)
+            if self.unframed > _MAX_HEAD and not self.complete:
+                raise _ParseError(f"more than {_MAX_HEAD} bytes of status line, headers or trailers")
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade, _ParseError) as exc:
+            if not self.complete:
+                cause = exc.__context__ if isinstance(exc.__context__, _ParseError) else exc
+                self._fail(httpx.RemoteProtocolError(f"malformed response: {cause}"))
+                return
+            self.extra = True  # a complete response followed by garbage: answer it, drop the connection
+        if self.complete:
+            self._finish()
 
     def eof_received(self) -> bool | None:
         return None  # close the transport; connection_lost settles the waiter
@@ -104,14 +123,69 @@ class _Conn(asyncio.Protocol):
         if not self.lost.done():
             self.lost.set_result(None)
         if self.waiter is not None and not self.waiter.done():
-            if self.state == _UNTIL_CLOSE:
-                self._complete()
+            if self.headers_done and self._until_close():
+                self.keep_alive = False
+                self._finish()
             elif exc is not None:
                 self._fail(httpx.ReadError(f"connection lost: {type(exc).__name__}: {exc}".rstrip(": ")))
             elif self.got_bytes:
                 self._fail(httpx.RemoteProtocolError("server closed the connection in the middle of the response"))
             else:
                 self._fail(httpx.RemoteProtocolError("server disconnected without sending a response"))
+
+    # --- httptools callbacks ----------------------------------------------------------
+    def on_message_begin(self) -> None:
+        if self.complete:
+            self.extra = True
+
+    def on_status(self, reason: bytes) -> None:
+        if not self.complete:
+            self.reason += reason  # may arrive in pieces
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if not self.headers_done:  # trailers are not kept
+            self.headers.append((name, value.rstrip(b" \t")))
+
+    def on_headers_complete(self) -> None:
+        if self.complete:
+            return
+        parser = self.parser
+        status, version = parser.get_status_code(), parser.get_http_version()
+        if not version.startswith("1."):
+            raise _ParseError(f"HTTP/{version} is not HTTP/1.x")
+        if status < 200:
+            if status == 101:
+                raise _ParseError("101 Switching Protocols is not supported")
+            self.reason, self.headers = b"", []  # interim response: the final one follows
+            return
+        self.headers_done = True
+        # kept here: bytes after the response would start a new message in the same parser
+        self.version, self.status = b"HTTP/" + version.encode(), status
+        if self.head_only:
+            self.keep_alive = parser.should_keep_alive()
+            self.complete = True
+
+    def on_body(self, body: bytes) -> None:
+        if self.complete:
+            self.extra = True
+            return
+        self.unframed = 0
+        room = self.max_body - len(self.body)
+        if room > 0:
+            self.body += body[:room] if len(body) > room else body
+
+    def on_message_complete(self) -> None:
+        if self.headers_done and not self.complete:
+            self.keep_alive = self.parser.should_keep_alive()  # llhttp clears its flags right after
+            self.complete = True
+
+    def _until_close(self) -> bool:
+        """Whether the body ends with the connection (llhttp's rule): no Content-Length and no chunked
+        Transfer-Encoding. Only asked when the connection ends mid-response."""
+        te = [v for n, v in self.headers if n.lower() == b"transfer-encoding"]
+        if te:
+            return not te[-1].lower().endswith(b"chunked")
+        return not any(n.lower() == b"content-length" for n, _ in self.headers)
 
     # --- one exchange -----------------------------------------------------------------
     async def roundtrip(self, data: bytes, read_timeout: float | None, head_only: bool) -> _Raw:
@@ -152,13 +226,14 @@ class _Conn(asyncio.Protocol):
             self.waiter.set_exception(exc)
         self.close()
 
-    def _complete(self) -> None:
-        raw = _Raw(self.version, self.status, self.reason, self.headers, bytes(self.body),
-                   self.keep_alive and not self.buf and not self.closed)
-        self._start()
-        self.state = _IDLE
+    def _finish(self) -> None:
+        keep_alive = self.keep_alive and not self.extra and not self.closed
+        raw = _Raw(self.version, self.status, self.reason, self.headers, bytes(self.body), keep_alive)
+        self.headers, self.body = [], bytearray()
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_result(raw)
+        if self.extra:
+            self.close()  # whatever follows cannot be trusted
 
     @property
     def usable(self) -> bool:
@@ -168,126 +243,6 @@ class _Conn(asyncio.Protocol):
         self.closed = True
         if self.transport is not None and not self.transport.is_closing():
             self.transport.close()
-
-    # --- parsing ----------------------------------------------------------------------
-    def _take_body(self, n: int) -> None:
-        room = self.max_body - len(self.body)
-        if room > 0:
-            self.body += self.buf[:min(n, room)]
-        del self.buf[:n]
-
-    def _parse(self) -> None:
-        buf = self.buf
-        while True:
-            state = self.state
-            if state == _HEAD:
-                end = buf.find(b"\r\n\r\n")
-                if end < 0:
-                    if len(buf) > _MAX_HEAD:
-                        raise _ParseError(f"status line and headers longer than {_MAX_HEAD} bytes")
-                    return
-                self._head(bytes(buf[:end]))
-                del buf[:end + 4]
-            elif state == _BODY:
-                if not buf:
-                    return
-                take = min(self.remaining, len(buf))
-                self._take_body(take)
-                self.remaining -= take
-                if self.remaining == 0:
-                    self._complete()
-                    return
-            elif state == _CHUNK_SIZE:
-                end = buf.find(b"\r\n")
-                if end < 0:
-                    if len(buf) > 1024:
-                        raise _ParseError("chunk size line too long")
-                    return
-                size = int(bytes(buf[:end]).split(b";", 1)[0].strip(), 16)
-                del buf[:end + 2]
-                if size < 0:
-                    raise _ParseError("negative chunk size")
-                self.remaining, self.state = size, (_CHUNK_DATA if size else _TRAILERS)
-            elif state == _CHUNK_DATA:
-                if not buf:
-                    return
-                take = min(self.remaining, len(buf))
-                self._take_body(take)
-                self.remaining -= take
-                if self.remaining == 0:
-                    self.state = _CHUNK_CRLF
-            elif state == _CHUNK_CRLF:
-                if len(buf) < 2:
-                    return
-                if buf[:2] != b"\r\n":
-                    raise _ParseError("chunk data not followed by CRLF")
-                del buf[:2]
-                self.state = _CHUNK_SIZE
-            elif state == _TRAILERS:
-                end = buf.find(b"\r\n")
-                if end < 0:
-                    if len(buf) > _MAX_HEAD:
-                        raise _ParseError("trailers too long")
-                    return
-                del buf[:end + 2]
-                if end == 0:
-                    self._complete()
-                    return
-            elif state == _UNTIL_CLOSE:
-                self._take_body(len(buf))
-                return
-            else:  # _IDLE: a complete response; anything more is unexpected
-                if buf:
-                    raise _ParseError(f"{len(buf)} unexpected bytes after the response")
-                return
-
-    def _head(self, head: bytes) -> None:
-        lines = head.split(b"\r\n")
-        parts = lines[0].split(b" ", 2)
-        if len(parts) < 2 or not parts[0].startswith(b"HTTP/1."):
-            raise _ParseError(f"bad status line {lines[0][:80]!r}")
-        version, status = parts[0], int(parts[1])
-        headers = []
-        length: int | None = None
-        chunked = False
-        connection = b""
-        for line in lines[1:]:
-            name, sep, value = line.partition(b":")
-            if not sep or not name or name != name.strip():
-                raise _ParseError(f"bad header line {line[:80]!r}")
-            value = value.strip()
-            headers.append((name, value))
-            lower = name.lower()
-            if lower == b"content-length":
-                n = int(value)
-                if n < 0 or (length is not None and n != length):
-                    raise _ParseError("bad or conflicting Content-Length")
-                length = n
-            elif lower == b"transfer-encoding":
-                chunked = value.lower().rstrip().endswith(b"chunked")
-            elif lower == b"connection":
-                connection += b"," + value.lower()
-        if 100 <= status < 200:
-            if status == 101:
-                raise _ParseError("101 Switching Protocols is not supported")
-            return  # interim response: the final one follows
-        self.version, self.status = version, status
-        self.reason = parts[2] if len(parts) > 2 else b""
-        self.headers = headers
-        tokens = {t.strip() for t in connection.split(b",")}
-        self.keep_alive = (b"close" not in tokens) if version == b"HTTP/1.1" else (b"keep-alive" in tokens)
-        if self.head_only or status in (204, 304):
-            self._complete()
-        elif chunked:
-            self.state = _CHUNK_SIZE
-        elif length is not None:
-            self.remaining = length
-            self.state = _BODY
-            if length == 0:
-                self._complete()
-        else:
-            self.keep_alive = False
-            self.state = _UNTIL_CLOSE
 
 
 class LeanTransport(httpx.AsyncBaseTransport):
