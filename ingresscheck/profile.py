@@ -82,6 +82,7 @@ class Profile:
     domains: tuple[str, ...] = ()
     reload_domain: str | None = None
     controller: str | None = None  # "traefik" or "ingress-nginx": which annotations it ignores
+    lb_redirects: bool = True  # the load balancer redirects all plain HTTP to https (the seed's setup)
     node_port_range: tuple[int, int] = (30000, 32767)
     source: str = "defaults"
 
@@ -126,7 +127,7 @@ def load(path: str | os.PathLike[str]) -> Profile:
     if not isinstance(doc, dict):
         raise _fail(p, "must be a mapping of fields")
     known = {"kubeconfig", "context", "dns", "load_balancers", "ports", "ca_bundle", "resolve", "credentials",
-             "thresholds", "domains", "reload", "controller", "node_port_range"}
+             "thresholds", "domains", "reload", "controller", "node_port_range", "lb_redirects"}
     unknown = sorted(set(doc) - known)
     if unknown:
         raise _fail(p, f"unknown field {unknown[0]!r} (known: {', '.join(sorted(known))})")
@@ -196,6 +197,7 @@ def load(path: str | os.PathLike[str]) -> Profile:
         domains=tuple(doc.get("domains") or ()),
         reload_domain=(doc.get("reload") or {}).get("domain"),
         controller=controller,
+        lb_redirects=bool(doc.get("lb_redirects", True)),
         node_port_range=(int(lo), int(hi)),
         source=p,
     )

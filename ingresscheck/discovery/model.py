@@ -61,6 +61,13 @@ class Target:
     def auth_realm(self) -> str | None:
         return self.annotation("auth-realm")
 
+    def redirect_expected(self, lb_redirects: bool) -> bool:
+        """Whether http:// must redirect: the LB does it for everyone, or the Ingress asks the controller to
+        (force-ssl-redirect, or a tls block with ssl-redirect not turned off, as ingress-nginx does)."""
+        if lb_redirects or (self.annotation("force-ssl-redirect") or "").lower() == "true":
+            return True
+        return self.tls_secret is not None and (self.annotation("ssl-redirect") or "true").lower() != "false"
+
     @property
     def sample_path(self) -> str:
         """A path this host serves, for requests that need one: the first plain path rule."""

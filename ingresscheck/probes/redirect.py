@@ -36,6 +36,12 @@ class RedirectProbe(Probe):
 
     async def run(self, ctx: ProbeContext) -> None:
         target = ctx.require_target
+        if not target.redirect_expected(ctx.profile.lb_redirects):
+            why = ("no redirect expected: the profile says the load balancer does not redirect (lb_redirects: "
+                   "false) and the Ingress asks for none")
+            ctx.skipped("redirect.https", why)
+            ctx.skipped("redirect.loop", why)
+            return
         port = ctx.profile.http_port
         addresses, source = await ctx.net.addresses_for(target.host, port)
         if not addresses:

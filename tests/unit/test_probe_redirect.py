@@ -85,3 +85,26 @@ def test_server_header_tells_who_redirected() -> None:
 
     r = one(_run(nginx), "redirect.https")
     assert "via: 1.1 edge-lb" in r.message
+
+
+def test_no_redirect_expected_when_neither_lb_nor_ingress_asks() -> None:
+    """Given lb_redirects false and no ssl-redirect, then the checks skip; force-ssl-redirect makes it expected."""
+    from ingresscheck.discovery import targets_of
+
+    plain = targets_of([ingress("a", "a.test")])[0]
+    force = {"nginx.ingress.kubernetes.io/force-ssl-redirect": "true"}
+    forced = targets_of([ingress("b", "b.test", annotations=force)])[0]
+    tls = targets_of([ingress("c", "c.test", tls_secret="c-tls")])[0]
+    opted_out = targets_of([ingress("d", "d.test", tls_secret="d-tls",
+                                    annotations={"nginx.ingress.kubernetes.io/ssl-redirect": "false"})])[0]
+    assert [t.redirect_expected(False) for t in (plain, forced, tls, opted_out)] == [False, True, True, False]
+    assert all(t.redirect_expected(True) for t in (plain, forced, tls, opted_out))
+
+    def ok(req: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
+        return 200, {}, b"plain http site"
+
+    with http_server(ok) as (ip, port), dns_server({"a.test": [ip]}) as dns:
+        profile = Profile(dns_servers=(dns,), http_port=port, lb_redirects=False)
+        report = run_probes(["dns", "redirect"], profile, [ingress("a", "a.test")])
+    r = one(report, "redirect.https")
+    assert r.status is Status.SKIP and "lb_redirects: false" in r.message
