@@ -137,10 +137,11 @@ class Runner:
     async def _run_one(self, probe_cls: type[Probe], ctx: ProbeContext) -> None:
         probe = probe_cls()
         reported_before = len(ctx.results)
+        deadline = probe_cls.deadline(self.profile, ctx.options) or self.deadline
         try:
-            await asyncio.wait_for(probe.run(ctx), timeout=self.deadline)
+            await asyncio.wait_for(probe.run(ctx), timeout=deadline)
         except TimeoutError:
-            self._error_rest(ctx, reported_before, f"did not finish within {self.deadline:g} s")
+            self._error_rest(ctx, reported_before, f"did not finish within {deadline:g} s")
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - any probe failure is that probe's error result
@@ -161,20 +162,22 @@ class Runner:
 def run(probes: list[type[Probe]], profile: Profile, inventory: Inventory, options: RunOptions | None = None,
         on_target_done: Callable[[str, list[Result]], None] | None = None) -> Report:
     async def main() -> Report:
-        # SIGTERM cancels like Ctrl-C does, so probes that change the cluster clean up in `finally`
+        # Ctrl-C and SIGTERM cancel the run through the loop's own signal handling (also under uvloop),
+        # so probes that change the cluster clean up in their `finally` blocks before the exit
         loop, task = asyncio.get_running_loop(), asyncio.current_task()
         assert task is not None
-        try:
-            loop.add_signal_handler(signal.SIGTERM, task.cancel)
-        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
-            pass
+        handled = []
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, task.cancel)
+                handled.append(sig)
+            except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
+                pass
         try:
             return await Runner(probes, profile, inventory, options, on_target_done).run()
         finally:
-            try:
-                loop.remove_signal_handler(signal.SIGTERM)
-            except (NotImplementedError, RuntimeError, ValueError):
-                pass
+            for sig in handled:
+                loop.remove_signal_handler(sig)
 
     with asyncio.Runner(loop_factory=_loop_factory()) as loop:
         return loop.run(main())

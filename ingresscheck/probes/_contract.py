@@ -48,6 +48,12 @@ class Probe:
     scope: ClassVar[Scope] = Scope.TARGET
     network: ClassVar[bool] = True  # sends traffic; offline runs (--manifests) leave it out unless asked
 
+    @classmethod
+    def deadline(cls, profile: Profile, options: dict[str, Any]) -> float | None:
+        """How long one run of this probe may take; None: the runner's default (a few network timeouts).
+        Probes that measure over time (reload) bound themselves more widely."""
+        return None
+
     async def run(self, ctx: ProbeContext) -> None:
         raise NotImplementedError
 

@@ -4,9 +4,14 @@ suffers meanwhile. Creates, patches and deletes canary Ingresses (so it only run
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..kube import Resources, connect
+from ..profile import Profile
 from ..results import Severity, Step
 from ._contract import CheckSpec, Probe, ProbeContext, Scope
+
+PHASE_TIMEOUT = 60.0  # seconds one change may take to reach the data plane before it counts as never
 
 
 class ReloadProbe(Probe):
@@ -27,6 +32,11 @@ class ReloadProbe(Probe):
                   gates=False),
     )
 
+    @classmethod
+    def deadline(cls, profile: Profile, options: dict[str, Any]) -> float | None:
+        # every phase of every round may take its timeout, plus baselines and background-load start
+        return int(options.get("reload_rounds", 3)) * 3 * PHASE_TIMEOUT + 60
+
     async def run(self, ctx: ProbeContext) -> None:
         from ..reload.campaign import run_campaign
         from ..reload.canary import LABEL
@@ -37,6 +47,7 @@ class ReloadProbe(Probe):
         rate = float(ctx.options.get("reload_rate", 100.0))
         try:
             result = await run_campaign(profile, ctx.inventory, resources, rounds=rounds, rate=rate,
+                                        phase_timeout=PHASE_TIMEOUT,
                                         domain=ctx.options.get("reload_domain"),
                                         under_load=int(ctx.options.get("reload_under_load") or 0))
         except (LookupError, ValueError) as exc:
