@@ -83,8 +83,8 @@ class _State:
         self.inventory_file: str | None = None
         self.error: str | None = None
         self.cache: dict[tuple[str, str], list[Result]] = {}
-        self.collected: dict[tuple[Any, ...], dict[str, Any]] = {}
         self.started = dt.datetime.now(dt.UTC)
+        self.written: dict[str, Path] = {}
         self._profile: Any = None
 
     @property
@@ -308,10 +308,10 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     base = Path("reports") / f"ingresscheck-pytest-{state.inventory.context}-{stamp}"
     written = reports.write_all(report, html=config.option.ic_html or f"{base}.html",
                                 json=config.option.ic_json or f"{base}.json")
-    state.written = written  # type: ignore[attr-defined]
+    state.written = written
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     state = config.stash.get(_STATE, None)
-    for kind, path in (getattr(state, "written", None) or {}).items():
+    for kind, path in (state.written if state else {}).items():
         terminalreporter.write_line(f"ingresscheck {kind} report: {path}")
