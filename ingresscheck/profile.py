@@ -100,15 +100,23 @@ def _fail(path: str, what: str) -> UsageError:
     return UsageError(f"profile {path}: {what}")
 
 
-def _server(path: str, text: Any) -> tuple[str, int]:
-    if not isinstance(text, str):
-        raise _fail(path, f"dns.servers entry {text!r} must be a string ADDRESS[:PORT]")
-    host, _, port = text.rpartition(":") if text.count(":") == 1 else (text, "", "53")
+def parse_dns_server(text: Any) -> tuple[str, int]:
+    """``ADDRESS[:PORT]`` (IPv6 in brackets when a port is given) -> (address, port), port 53 by default."""
+    if isinstance(text, str):
+        host, _, port = text.rpartition(":") if text.count(":") == 1 or text.startswith("[") else (text, "", "53")
+        try:
+            ipaddress.ip_address(host.strip("[]"))
+            return host.strip("[]"), int(port)
+        except ValueError:
+            pass
+    raise UsageError(f"DNS server {text!r} must be ADDRESS[:PORT]")
+
+
+def parse_address(text: Any, what: str) -> str:
     try:
-        ipaddress.ip_address(host.strip("[]"))
-        return host.strip("[]"), int(port)
+        return str(ipaddress.ip_address(str(text)))
     except ValueError:
-        raise _fail(path, f"dns.servers entry {text!r} must be ADDRESS[:PORT]") from None
+        raise UsageError(f"{what} {text!r} is not an IP address") from None
 
 
 def load(path: str | os.PathLike[str]) -> Profile:
@@ -146,11 +154,11 @@ def load(path: str | os.PathLike[str]) -> Profile:
     lbs = doc.get("load_balancers") or []
     if not isinstance(lbs, list):
         raise _fail(p, "load_balancers must be a list of IP addresses")
-    for lb in lbs:
-        try:
-            ipaddress.ip_address(str(lb))
-        except ValueError:
-            raise _fail(p, f"load_balancers entry {lb!r} is not an IP address") from None
+    try:
+        servers = tuple(parse_dns_server(x) for x in dns.get("servers", []))
+        lbs = [parse_address(x, "load_balancers entry") for x in lbs]
+    except UsageError as exc:
+        raise _fail(p, str(exc)) from None
     ports = doc.get("ports") or {}
     if not isinstance(ports, dict) or not all(isinstance(v, int) and 0 < v < 65536 for v in ports.values()):
         raise _fail(p, "ports must map http/https to port numbers")
@@ -186,7 +194,7 @@ def load(path: str | os.PathLike[str]) -> Profile:
     return Profile(
         kubeconfig=rel(doc.get("kubeconfig"), "kubeconfig"),
         context=doc.get("context"),
-        dns_servers=tuple(_server(p, s) for s in dns.get("servers", [])),
+        dns_servers=servers,
         load_balancers=tuple(str(x) for x in lbs),
         http_port=int(ports.get("http", 80)),
         https_port=int(ports.get("https", 443)),

@@ -128,30 +128,38 @@ class _State:
         return self.inventory
 
     def results_for(self, probe: str, target: Target | None) -> list[Result]:
-        """Run ``probe`` (and the probes it needs) for one target, once per process."""
-        from . import runner
-        from .probes import registry
+        """The results of ``probe`` for one target (None: cluster-wide), run once per process.
 
-        key = (probe, target.id if target else "cluster")
-        if key not in self.cache:
+        A target's chain runs against the whole inventory, so it sees what `ingresscheck run` sees
+        (other Ingresses of the same host, every Service); cluster-wide probes run once and are
+        filtered per target."""
+        from .probes import Scope, registry
+
+        available = registry()
+        if probe not in available:
+            raise CheckError(f"probe {probe!r} is not installed")
+        if available[probe].scope is Scope.CLUSTER:
+            found = self._run(available, probe, None)
+            if target is None:
+                return found
+            return [r for r in found if r.host == target.host and r.ingress in (None, target.ingress)]
+        assert target is not None, f"probe {probe} runs per target"
+        return self._run(available, probe, target)
+
+    def _run(self, available: dict[str, Any], probe: str, target: Target | None) -> list[Result]:
+        from . import runner
+
+        where = target.id if target else "cluster"
+        if (probe, where) not in self.cache:
             inventory = self.load()
             assert inventory is not None
-            available = registry()
-            if probe not in available:
-                raise CheckError(f"probe {probe!r} is not installed")
             names = _with_needs(available, probe)
-            one = Inventory(inventory.context, inventory.server,
-                            [i for i in inventory.ingresses if target is None or _is_of(i, target)],
-                            inventory.ingress_classes, inventory.services, inventory.endpoint_slices,
-                            inventory.nodes, inventory.secrets)
-            if target is None or available[probe].scope.value == "cluster":
-                one = inventory
             options = runner.RunOptions(allow_mutations=bool(self.config.option.ic_mutations))
-            report = runner.run(runner.plan(available, names, None), self.profile, one, options)
+            report = runner.run(runner.plan(available, names, None), self.profile, inventory, options,
+                                targets=[target] if target else [])
             for name in names:
-                self.cache[(name, key[1])] = [r for r in report.results if r.probe == name and (
-                    target is None or (r.host == target.host and r.ingress in (None, target.ingress)))]
-        return self.cache[key]
+                self.cache[(name, where)] = [r for r in report.results if r.probe == name]
+        return self.cache[(probe, where)]
 
 
 _STATE = pytest.StashKey[_State]()
@@ -169,11 +177,6 @@ def _with_needs(available: dict[str, Any], probe: str) -> list[str]:
 
     visit(probe)
     return out
-
-
-def _is_of(ingress: dict[str, Any], target: Target) -> bool:
-    meta = ingress.get("metadata", {})
-    return meta.get("namespace") == target.namespace and meta.get("name") == target.ingress
 
 
 # --- parametrization ----------------------------------------------------------------------------

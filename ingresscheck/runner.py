@@ -67,8 +67,10 @@ def _gate_failure(probe: type[Probe], done: dict[str, list[Result]], by_name: di
 class Runner:
     def __init__(self, probes: list[type[Probe]], profile: Profile, inventory: Inventory,
                  options: RunOptions | None = None,
-                 on_target_done: Callable[[str, list[Result]], None] | None = None) -> None:
+                 on_target_done: Callable[[str, list[Result]], None] | None = None,
+                 targets: list[Target] | None = None) -> None:
         self.probes = probes
+        self.targets = targets  # None: every target of the inventory
         self.profile = profile
         self.inventory = inventory
         self.options = options or RunOptions()
@@ -87,7 +89,7 @@ class Runner:
         results: list[Result] = []
         sem = asyncio.Semaphore(max(1, self.options.concurrency))
         try:
-            targets = self.inventory.targets
+            targets = self.inventory.targets if self.targets is None else self.targets
             target_probes = [p for p in self.probes if p.scope is Scope.TARGET]
             cluster_probes = [p for p in self.probes if p.scope is Scope.CLUSTER]
 
@@ -160,7 +162,9 @@ class Runner:
 
 
 def run(probes: list[type[Probe]], profile: Profile, inventory: Inventory, options: RunOptions | None = None,
-        on_target_done: Callable[[str, list[Result]], None] | None = None) -> Report:
+        on_target_done: Callable[[str, list[Result]], None] | None = None,
+        targets: list[Target] | None = None) -> Report:
+    """Run ``probes`` over ``targets`` (default: all of the inventory's) and the cluster-wide ones once."""
     async def main() -> Report:
         # Ctrl-C and SIGTERM cancel the run through the loop's own signal handling (also under uvloop),
         # so probes that change the cluster clean up in their `finally` blocks before the exit
@@ -174,7 +178,7 @@ def run(probes: list[type[Probe]], profile: Profile, inventory: Inventory, optio
             except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
                 pass
         try:
-            return await Runner(probes, profile, inventory, options, on_target_done).run()
+            return await Runner(probes, profile, inventory, options, on_target_done, targets).run()
         finally:
             for sig in handled:
                 loop.remove_signal_handler(sig)

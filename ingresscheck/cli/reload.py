@@ -20,6 +20,7 @@ def add_reload_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--domain", help="domain for canary hosts (default: the profile's reload.domain)")
     g.add_argument("--under-load", type=int, default=0, metavar="USERS",
                    help="also run a locust background load with USERS users during the rounds")
+    p.set_defaults(handler=execute_reload)
 
 
 def add_targets_arguments(p: argparse.ArgumentParser) -> None:
@@ -28,6 +29,7 @@ def add_targets_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile")
     p.add_argument("-n", "--namespace")
     p.add_argument("--out", default="reports/load-targets.json", help="where to write (default: %(default)s)")
+    p.set_defaults(handler=execute_targets)
 
 
 def execute_targets(args: argparse.Namespace) -> int:
@@ -53,6 +55,7 @@ def add_cleanup_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kubeconfig")
     p.add_argument("--context")
     p.add_argument("--profile")
+    p.set_defaults(handler=execute_cleanup)
 
 
 def execute_reload(args: argparse.Namespace) -> int:

@@ -5,14 +5,21 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from ..errors import UsageError
-from ..profile import Profile, Resolve, load
+from ..profile import Profile, Resolve, load, parse_address, parse_dns_server
 from ..results import Report, Result, Status
 
 
+def add_run_arguments(run: argparse.ArgumentParser) -> None:
+    add_arguments(run)
+    run.set_defaults(handler=execute)
+
+
 def add_arguments(run: argparse.ArgumentParser) -> None:
+    """The options `run` and `reload` share: cluster, environment, probe selection, reports."""
     conn = run.add_argument_group("cluster (like kubectl)")
     conn.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)")
     conn.add_argument("--context", help="kubeconfig context")
@@ -49,20 +56,15 @@ def _profile(args: argparse.Namespace) -> Profile:
     if args.timeout is not None:
         if args.timeout <= 0:
             raise UsageError("--timeout must be more than 0 seconds")
-        from dataclasses import replace
-
         thresholds = replace(thresholds, timeout=args.timeout)
-    dns = None
-    if args.dns_server:
-        from ..profile import _server
-
-        dns = tuple(_server("--dns-server", s) for s in args.dns_server)
+    dns = tuple(parse_dns_server(s) for s in args.dns_server) if args.dns_server else None
+    lbs = tuple(parse_address(a, "--lb") for a in args.lb) if args.lb else None
     resolve = tuple(Resolve.parse(r) for r in args.resolve) + profile.resolve if args.resolve else None
     if args.ca_bundle and not Path(args.ca_bundle).is_file():
         raise UsageError(f"--ca-bundle {args.ca_bundle} does not exist")
     return profile.with_overrides(
         kubeconfig=args.kubeconfig, context=args.context, dns_servers=dns,
-        load_balancers=tuple(args.lb) if args.lb else None, ca_bundle=args.ca_bundle, resolve=resolve,
+        load_balancers=lbs, ca_bundle=args.ca_bundle, resolve=resolve,
         thresholds=thresholds,
     )
 

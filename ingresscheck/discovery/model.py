@@ -7,6 +7,7 @@ need is kept (type, key names, the public certificate, htpasswd line counts), ne
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 Obj = dict[str, Any]
@@ -87,15 +88,53 @@ class Inventory:
     endpoint_slices: list[Obj] = field(default_factory=list)
     nodes: list[Obj] = field(default_factory=list)
     secrets: dict[tuple[str, str], SecretInfo | None] = field(default_factory=dict)  # None: referenced, missing
-    problems: list[tuple[Obj, str]] = field(default_factory=list)  # Ingresses that yield no target, and why
     offline: bool = False  # from manifests: no cluster state (endpoints, statuses) to compare with
     # (namespace, auth secret) -> (username, password), only with --use-auth-secrets; never reported
     credentials: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict, repr=False)
 
+    # Derived once, on first use: discovery fills the object lists before anything reads them.
+    @cached_property
+    def _derived(self) -> tuple[list[Target], list[tuple[Obj, str]]]:
+        problems: list[tuple[Obj, str]] = []
+        return targets_of(self.ingresses, problems), problems
+
     @property
     def targets(self) -> list[Target]:
-        self.problems.clear()
-        return targets_of(self.ingresses, self.problems)
+        return self._derived[0]
+
+    @property
+    def problems(self) -> list[tuple[Obj, str]]:
+        """Ingresses (or rules) that yield no target to check, and why."""
+        return self._derived[1]
+
+    @cached_property
+    def _rules_by_host(self) -> dict[str, list[tuple[str, PathRule]]]:
+        by_host: dict[str, list[tuple[str, PathRule]]] = {}
+        for t in self.targets:
+            by_host.setdefault(t.host, []).extend((t.namespace, r) for r in t.paths)
+        return by_host
+
+    def rules_for_host(self, host: str) -> list[tuple[str, PathRule]]:
+        """Every (namespace, rule) of every Ingress naming ``host``: controllers merge them."""
+        return self._rules_by_host.get(host, [])
+
+    @cached_property
+    def _services(self) -> dict[tuple[str, str], Obj]:
+        return {(s["metadata"].get("namespace", "default"), s["metadata"]["name"]): s for s in self.services}
+
+    @cached_property
+    def _ready(self) -> dict[tuple[str, str], int]:
+        ready: dict[tuple[str, str], int] = {}
+        for sl in self.endpoint_slices:
+            meta = sl["metadata"]
+            service = (meta.get("labels") or {}).get("kubernetes.io/service-name")
+            if not service:
+                continue
+            key = (meta.get("namespace", "default"), service)
+            for ep in sl.get("endpoints") or []:
+                if (ep.get("conditions") or {}).get("ready", True) is not False:
+                    ready[key] = ready.get(key, 0) + len(ep.get("addresses") or [])
+        return ready
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data, to hand one discovery to other processes (pytest-xdist workers). No credentials."""
@@ -121,21 +160,10 @@ class Inventory:
         return inv
 
     def service(self, namespace: str, name: str) -> Obj | None:
-        for s in self.services:
-            if s["metadata"]["namespace"] == namespace and s["metadata"]["name"] == name:
-                return s
-        return None
+        return self._services.get((namespace, name))
 
     def ready_endpoints(self, namespace: str, service: str) -> int:
-        count = 0
-        for sl in self.endpoint_slices:
-            meta = sl["metadata"]
-            if meta.get("namespace") == namespace and meta.get("labels", {}).get(
-                    "kubernetes.io/service-name") == service:
-                for ep in sl.get("endpoints") or []:
-                    if (ep.get("conditions") or {}).get("ready", True) is not False:
-                        count += len(ep.get("addresses") or [])
-        return count
+        return self._ready.get((namespace, service), 0)
 
 
 def targets_of(ingresses: list[Obj], problems: list[tuple[Obj, str]] | None = None) -> list[Target]:

@@ -56,7 +56,7 @@ class RoutingProbe(Probe):
             for c in ("routing.backend", "routing.path_type"):
                 ctx.skipped(c, f"{target.host} asks for basic auth and the profile has no credentials for it")
             return
-        rules = _rules_for_host(ctx, target.host)
+        rules = ctx.inventory.rules_for_host(target.host)
         for rule in target.paths:
             if rule.service is None:
                 continue
@@ -169,11 +169,6 @@ def _endpoint_story(ctx: ProbeContext, target: Target, rule: PathRule) -> str:
 
 
 # --- path semantics -----------------------------------------------------------------------
-def _rules_for_host(ctx: ProbeContext, host: str) -> list[tuple[str, PathRule]]:
-    """Every (namespace, rule) of every Ingress naming this host: controllers merge them."""
-    return [(t.namespace, r) for t in ctx.inventory.targets if t.host == host for r in t.paths]
-
-
 def expected_rule(rules: list[tuple[str, PathRule]], path: str) -> tuple[str, PathRule] | None:
     """The rule the Ingress API says serves ``path``: Exact first, then the longest element-wise Prefix."""
     exact = [(ns, r) for ns, r in rules if r.path_type == "Exact" and r.path == path]

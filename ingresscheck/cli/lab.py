@@ -1,0 +1,53 @@
+"""`ingresscheck lab up | build | down | status | sync`."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got {value}")
+    return value
+
+
+def add_lab_arguments(lab: argparse.ArgumentParser, parser_class: Any) -> None:
+    lab.add_argument("--lab-dir", default=".lab", help="where the lab keeps its state (default: .lab)")
+    lab_sub = lab.add_subparsers(dest="lab_command", required=True, parser_class=parser_class)
+    up = lab_sub.add_parser("up", help="start the lab and wait until routes serve")
+    up.add_argument("--extra-hosts", type=_positive_int, default=0, metavar="N",
+                    help="add N generated Ingresses with their own backends (for benchmarks)")
+    lab_sub.add_parser("build", help="build etcd and kube-apiserver once (cached by version)")
+    lab_sub.add_parser("down", help="stop every lab process (by PID) and remove the cluster state")
+    lab_sub.add_parser("status", help="show each lab component")
+    lab_sub.add_parser("sync", help="re-render the apps.test DNS records from the Ingresses")
+    lab.set_defaults(handler=execute_lab)
+
+
+def execute_lab(args: argparse.Namespace) -> int:
+    from ..lab.lab import Lab
+    from ..lab.layout import LabLayout
+
+    lab = Lab(LabLayout.at(args.lab_dir), say=lambda m: print(m, flush=True))
+    if args.lab_command == "up":
+        lab.up(extra_hosts=args.extra_hosts)
+    elif args.lab_command == "build":
+        for name, path in lab.build().items():
+            print(f"{name:<15} {path}")
+    elif args.lab_command == "down":
+        lab.down()
+    elif args.lab_command == "sync":
+        lab.sync()
+    elif args.lab_command == "status":
+        rows = lab.status()
+        for row in rows:
+            state = "up  " if row.running else "DOWN"
+            pid = str(row.pid) if row.pid else "-"
+            print(f"{state} {row.name:<22} pid {pid:<8} {row.detail}")
+        return 0 if all(r.running for r in rows) else 1
+    return 0
