@@ -148,9 +148,6 @@ class Runner:
             raise
         except Exception as exc:  # noqa: BLE001 - any probe failure is that probe's error result
             self._error_rest(ctx, reported_before, f"{type(exc).__name__}: {exc}".rstrip(": "))
-        finally:
-            for cleanup in reversed(ctx.cleanup):
-                await cleanup()
 
     @staticmethod
     def _error_rest(ctx: ProbeContext, reported_before: int, reason: str) -> None:

@@ -12,7 +12,6 @@ The runner owns the rest: order, concurrency, deadlines, timing, turning excepti
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -76,7 +75,6 @@ class ProbeContext:
     options: dict[str, Any] = field(default_factory=dict)  # run options: use_auth_secrets, allow_mutations...
     results: list[Result] = field(default_factory=list)
     started: float = field(default_factory=time.perf_counter)
-    cleanup: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     sections: dict[str, Any] = field(default_factory=dict)  # figures for the report (e.g. "reload")
 
     # --- reporting --------------------------------------------------------------------

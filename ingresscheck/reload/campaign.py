@@ -85,7 +85,7 @@ def route_urls(profile: Profile, targets: list[Target], limit: int = 50) -> list
 
 async def run_campaign(profile: Profile, inventory: Inventory, resources: Resources, *, rounds: int = 10,
                        rate: float = 100.0, domain: str | None = None, phase_timeout: float = 60.0,
-                       under_load: int = 0, runner_hook: Any = None) -> CampaignResult:
+                       under_load: int = 0) -> CampaignResult:
     """Canary rounds while the prober sends ``rate`` requests/s to existing routes."""
     domain = domain or profile.reload_domain
     if not domain:
@@ -95,8 +95,6 @@ async def run_campaign(profile: Profile, inventory: Inventory, resources: Resour
     events: list[ChangeEvent] = []
     net = Net(profile)
     canary = CanaryRunner(resources, net, backend, domain, phase_timeout=phase_timeout, on_event=events.append)
-    if runner_hook is not None:
-        runner_hook(canary)
     result = CampaignResult([], None, events, routes=urls)
     # the prober's schedule covers the worst case; it is stopped as soon as the rounds are done
     prober = OpenLoopProber(targets_for(profile, urls), rate, duration=min(600.0, rounds * 3 * phase_timeout + 5),

@@ -108,24 +108,6 @@ def _host_block(host: str, rows: list[dict[str, Any]]) -> Block:
                  counts=_counts(rows))
 
 
-def _figure(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-
-
-def _section_rows(section: Any, prefix: str = "") -> list[tuple[str, str]]:
-    """Flatten a section into (key, value) rows: nested mappings get dotted keys, the rest is JSON."""
-    if not isinstance(section, dict):
-        return [(prefix or "value", _figure(section))]
-    rows: list[tuple[str, str]] = []
-    for key, value in section.items():
-        name = f"{prefix}.{key}" if prefix else str(key)
-        if isinstance(value, dict) and value:
-            rows.extend(_section_rows(value, name))
-        else:
-            rows.append((name, _figure(value)))
-    return rows
-
-
 def _environment() -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.PackageLoader("ingresscheck.reports", "templates"),
