@@ -61,10 +61,15 @@ class Result:
     step: Step
     host: str | None = None
     namespace: str | None = None
-    ingress: str | None = None
+    ingress: str | None = None  # the Ingress's name, for Ingress targets (kept for report/v1 readers)
     evidence: dict[str, Any] = field(default_factory=dict)
     remediation: str = ""
     duration_ms: float = 0.0
+    kind: str | None = None  # the object the result is about: "Ingress", "HTTPRoute", "Gateway", "Service"...
+    name: str | None = None  # that object's name (= ``ingress`` for Ingress targets)
+    # what exactly this verdict is about when a check covers several: an address ("127.0.0.10:443"),
+    # a rule ("/v1 Prefix"), a node, a Secret ("demo/shop-tls"). None: the target as a whole.
+    subject: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -46,6 +46,12 @@ class Target:
     ingress_class: str | None = None
     tls_secret: str | None = None  # the secretName of the tls block that covers this host
     status_addresses: tuple[str, ...] = ()
+    kind: str = "Ingress"  # or "HTTPRoute": then ``ingress`` holds the route's name
+
+    @property
+    def name(self) -> str:
+        """The name of the object this target comes from, whatever its kind."""
+        return self.ingress
 
     @property
     def id(self) -> str:

@@ -79,15 +79,21 @@ class ProbeContext:
 
     # --- reporting --------------------------------------------------------------------
     def report(self, check: str, status: Status, message: str, *, host: str | None = None,
-               namespace: str | None = None, ingress: str | None = None, **evidence: Any) -> Result:
+               namespace: str | None = None, ingress: str | None = None, subject: str | None = None,
+               kind: str | None = None, name: str | None = None, **evidence: Any) -> Result:
         spec = self.probe.spec(check)
         t = self.target
+        if ingress is not None:
+            kind, name = kind or "Ingress", name or ingress
+        elif t is not None and host is None and namespace is None:
+            kind, name = kind or t.kind, name or t.name
         result = Result(
             probe=self.probe.name, check=check, status=status, severity=spec.severity, message=message,
             step=spec.step,
             host=host if host is not None else (t.host if t else None),
             namespace=namespace if namespace is not None else (t.namespace if t else None),
-            ingress=ingress if ingress is not None else (t.ingress if t else None),
+            ingress=ingress if ingress is not None else (t.ingress if t and t.kind == "Ingress" else None),
+            kind=kind, name=name, subject=subject,
             evidence=evidence,
             remediation=spec.remediation if status in (Status.FAIL, Status.WARN, Status.ERROR) else "",
             duration_ms=round((time.perf_counter() - self.started) * 1000, 3),

@@ -16,7 +16,7 @@ from typing import Any
 from ..results import Report, Result
 from ._redact import redact
 
-SCHEMA = "ingresscheck.report/v1"
+SCHEMA = "ingresscheck.report/v2"
 
 
 def utc_iso(moment: dt.datetime) -> str:
@@ -75,6 +75,9 @@ def _result_dict(result: Result) -> dict[str, Any]:
         "host": result.host,
         "namespace": result.namespace,
         "ingress": result.ingress,
+        "kind": result.kind,
+        "name": result.name,
+        "subject": result.subject,
         "message": result.message,
         "evidence": jsonable(result.evidence),
         "duration_ms": float(result.duration_ms),
@@ -117,6 +120,6 @@ def write_text(path: str | os.PathLike[str], text: str) -> Path:
 
 
 def write_json(report: Report, path: str | os.PathLike[str], data: dict[str, Any] | None = None) -> Path:
-    """Write the report as ``ingresscheck.report/v1`` JSON; returns the path written."""
+    """Write the report as ``ingresscheck.report/v2`` JSON; returns the path written."""
     text = json.dumps(data if data is not None else report_dict(report), indent=2, ensure_ascii=False, allow_nan=False)
     return write_text(path, text + "\n")

@@ -157,7 +157,7 @@ def test_json_has_the_v1_shape(tmp_path: Path) -> None:
     data = json.loads(write_json(report, tmp_path / "report.json").read_text(encoding="utf-8"))
 
     assert set(data) == {"schema", "started", "finished", "cluster", "summary", "results"}
-    assert data["schema"] == "ingresscheck.report/v1"
+    assert data["schema"] == "ingresscheck.report/v2"
     assert data["cluster"] == {"context": "ingress-lab", "server": "https://admin:[redacted]@127.0.0.1:6443"}
     assert data["summary"] == {"pass": 10, "fail": 3, "warn": 2, "skip": 1, "error": 1}
     assert sum(data["summary"].values()) == len(data["results"]) == len(report.results)
