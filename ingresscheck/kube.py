@@ -37,6 +37,13 @@ _RESOURCES: dict[str, tuple[str, str, bool]] = {
     "IngressClass": ("/apis/networking.k8s.io/v1", "ingressclasses", False),
     "ClusterRole": ("/apis/rbac.authorization.k8s.io/v1", "clusterroles", False),
     "ClusterRoleBinding": ("/apis/rbac.authorization.k8s.io/v1", "clusterrolebindings", False),
+    "CustomResourceDefinition": ("/apis/apiextensions.k8s.io/v1", "customresourcedefinitions", False),
+    # Gateway API (standard channel, v1.6): ReferenceGrant is still stored as v1beta1, v1 is served
+    "GatewayClass": ("/apis/gateway.networking.k8s.io/v1", "gatewayclasses", False),
+    "Gateway": ("/apis/gateway.networking.k8s.io/v1", "gateways", True),
+    "ListenerSet": ("/apis/gateway.networking.k8s.io/v1", "listenersets", True),
+    "HTTPRoute": ("/apis/gateway.networking.k8s.io/v1", "httproutes", True),
+    "ReferenceGrant": ("/apis/gateway.networking.k8s.io/v1", "referencegrants", True),
 }
 
 
@@ -154,6 +161,11 @@ class Resources:
 
     def replace(self, obj: Obj) -> Obj:
         return self._call("PUT", resource_path(obj), obj)
+
+    def apply(self, obj: Obj, field_manager: str = "ingresscheck") -> Obj:
+        """Server-side apply (idempotent create-or-update, owned fields tracked per manager)."""
+        path = resource_path(obj) + "?" + urlencode({"fieldManager": field_manager, "force": "true"})
+        return self._call("PATCH", path, json.dumps(obj), content_type="application/apply-patch+yaml")
 
     def get(self, obj: Obj) -> Obj | None:
         try:
