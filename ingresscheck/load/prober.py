@@ -85,7 +85,7 @@ def targets_for(profile: Profile, urls: Sequence[str], *, expect_status: tuple[i
         parsed = httpx.URL(url)
         port = parsed.port or (profile.https_port if parsed.scheme == "https" else profile.http_port)
         override = profile.resolve_override(parsed.host, port)
-        addresses = [override] if override else list(profile.load_balancers)
+        addresses = list(override) or list(profile.load_balancers)
         if not addresses:
             raise ValueError(f"{url}: no address to dial (no --resolve override for {parsed.host}:{port} "
                              "and no load_balancers in the profile)")
