@@ -10,6 +10,7 @@ from kubernetes.client.exceptions import ApiException
 
 from ..errors import UsageError
 from ..kube import Cluster, Resources
+from .gateway import route_secret_refs
 from .model import NGINX_PREFIX, Inventory, Obj, SecretInfo, targets_of
 
 
@@ -35,14 +36,16 @@ def discover(cluster: Cluster, namespace: str | None = None, selector: str | Non
                 "services": pool.submit(res.list, "Service", namespace),
                 "slices": pool.submit(res.list, "EndpointSlice", namespace),
                 "nodes": pool.submit(_optional, res, "Node"),
+                **{kind: pool.submit(_gateway_api, res, kind, namespace) for kind in GATEWAY_KINDS},
             }
             inv = Inventory(
                 context=cluster.context, server=cluster.server, ingresses=ingresses,
                 ingress_classes=futures["classes"].result(), services=futures["services"].result(),
                 endpoint_slices=futures["slices"].result(), nodes=futures["nodes"].result(),
+                **{field: futures[kind].result() for kind, field in GATEWAY_KINDS.items()},
             )
             # LoadBalancer/NodePort Services outside the namespace filter still matter for exposure
-            refs = secret_refs(ingresses)
+            refs = secret_refs(ingresses) | route_secret_refs(inv.gateways, inv.listener_sets)
             raw = list(pool.map(lambda ref: (ref, _secret_object(res, *ref)), sorted(refs)))
     except ApiException as exc:
         raise UsageError(f"API server {cluster.server} refused a list: HTTP {exc.status} {exc.reason}") from None
@@ -50,6 +53,23 @@ def discover(cluster: Cluster, namespace: str | None = None, selector: str | Non
     if read_credentials:
         inv.credentials = {ref: creds for ref, obj in raw if obj and (creds := plain_credentials(obj))}
     return inv
+
+
+# Gateway API kinds -> Inventory field. GatewayClasses are cluster-wide; Gateways are listed in every
+# namespace (a route in the selected namespace may attach to a Gateway elsewhere).
+GATEWAY_KINDS = {"GatewayClass": "gateway_classes", "Gateway": "gateways", "ListenerSet": "listener_sets",
+                 "HTTPRoute": "http_routes", "ReferenceGrant": "reference_grants"}
+
+
+def _gateway_api(res: Resources, kind: str, namespace: str | None) -> list[Obj]:
+    """A Gateway API list; empty when the cluster does not serve that kind (no CRD: 404) or forbids it."""
+    scoped = namespace if kind in ("HTTPRoute",) else None
+    try:
+        return res.list(kind, scoped)
+    except ApiException as exc:
+        if exc.status in (403, 404):
+            return []
+        raise
 
 
 def _optional(res: Resources, kind: str) -> list[Obj]:

@@ -7,11 +7,12 @@ from pathlib import Path
 import yaml
 
 from ..errors import UsageError
-from .kube import secret_info, secret_refs
+from .gateway import route_secret_refs
+from .kube import GATEWAY_KINDS, secret_info, secret_refs
 from .model import Inventory, Obj
 
 _KINDS = {"Ingress": "ingresses", "IngressClass": "ingress_classes", "Service": "services",
-          "EndpointSlice": "endpoint_slices", "Node": "nodes"}
+          "EndpointSlice": "endpoint_slices", "Node": "nodes", **GATEWAY_KINDS}
 
 
 def _documents(path: Path) -> list[Obj]:
@@ -51,14 +52,16 @@ def discover(directory: str, namespace: str | None = None) -> Inventory:
     for f in files:
         for obj in _documents(f):
             meta = obj.setdefault("metadata", {})
-            if obj["kind"] in ("Ingress", "Service", "EndpointSlice", "Secret"):
+            if obj["kind"] in ("Ingress", "Service", "EndpointSlice", "Secret", "Gateway", "HTTPRoute",
+                               "ListenerSet", "ReferenceGrant"):
                 meta.setdefault("namespace", "default")
-            if namespace and meta.get("namespace") not in (None, namespace) and obj["kind"] != "Node":
+            if namespace and meta.get("namespace") not in (None, namespace) and obj["kind"] not in (
+                    "Node", "Gateway", "ListenerSet", "ReferenceGrant", "Secret"):
                 continue
             if obj["kind"] == "Secret":
                 secrets[(meta["namespace"], meta.get("name", "?"))] = obj
             elif obj["kind"] in _KINDS:
                 getattr(inv, _KINDS[obj["kind"]]).append(obj)
     inv.secrets = {ref: (secret_info(secrets[ref]) if ref in secrets else None)
-                   for ref in sorted(secret_refs(inv.ingresses))}
+                   for ref in sorted(secret_refs(inv.ingresses) | route_secret_refs(inv.gateways, inv.listener_sets))}
     return inv

@@ -16,11 +16,37 @@ NGINX_PREFIX = "nginx.ingress.kubernetes.io/"
 
 
 @dataclass(frozen=True)
+class BackendRef:
+    """One weighted backend of an HTTPRoute rule (Ingress rules have exactly one, unweighted)."""
+
+    namespace: str
+    service: str
+    port: int | str | None
+    weight: int = 1
+
+
+@dataclass(frozen=True)
 class PathRule:
     path: str
-    path_type: str
-    service: str | None
+    path_type: str  # Prefix | Exact | ImplementationSpecific; HTTPRoutes also RegularExpression
+    service: str | None  # the backend (for a weighted HTTPRoute rule: the heaviest one)
     port: int | str | None
+    # HTTPRoute only: the backend's namespace when it is not the route's; headers the rule requires
+    # (a request without them must not reach this backend); every weighted backend of the rule.
+    namespace: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    backends: tuple[BackendRef, ...] = ()
+
+
+@dataclass(frozen=True)
+class RedirectFilter:
+    """What an HTTPRoute RequestRedirect filter promises (Gateway API spec defaults applied)."""
+
+    scheme: str | None  # None: keep the request's
+    hostname: str | None  # None: keep the request's
+    port: int | None  # None: the scheme's well-known port (omitted from Location)
+    status_code: int  # 301 or 302 (spec default 302)
+    route: str  # "namespace/name" of the route that carries the filter
 
 
 @dataclass(frozen=True)
@@ -32,6 +58,21 @@ class SecretInfo:
     cert_pem: bytes | None = None  # tls.crt: public, needed to compare with the served certificate
     htpasswd_lines: int | None = None  # for auth secrets: how many valid user:hash lines
     htpasswd_invalid: int | None = None
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A referenced Secret discovery could not read, and why: not the same as a missing one.
+
+    ``outcome`` is an ``errors.Outcome`` value ("forbidden", "unreachable", "timeout", ...);
+    ``reason`` is one sentence naming the verb and resource, e.g. "the credentials may not get
+    secrets in namespace demo (HTTP 403 ...)".
+    """
+
+    namespace: str
+    name: str
+    outcome: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -47,6 +88,15 @@ class Target:
     tls_secret: str | None = None  # the secretName of the tls block that covers this host
     status_addresses: tuple[str, ...] = ()
     kind: str = "Ingress"  # or "HTTPRoute": then ``ingress`` holds the route's name
+    # HTTPRoute targets: the parent Gateway ("namespace/name") and listener (sectionName) this effective
+    # hostname is served on, the listener's protocol and hostname, where the TLS Secret lives (the
+    # Gateway's namespace), and the RequestRedirect filter that answers plain HTTP for this host.
+    gateway: str | None = None
+    listener: str | None = None
+    listener_protocol: str | None = None  # HTTP | HTTPS
+    listener_hostname: str | None = None
+    tls_secret_namespace: str | None = None
+    redirect: RedirectFilter | None = None
 
     @property
     def name(self) -> str:
@@ -61,6 +111,13 @@ class Target:
         return self.annotations.get(NGINX_PREFIX + name)
 
     @property
+    def tls_secret_ref(self) -> tuple[str, str] | None:
+        """(namespace, name) of the TLS Secret serving this host: the Ingress's own namespace, or the Gateway's."""
+        if not self.tls_secret:
+            return None
+        return (self.tls_secret_namespace or self.namespace, self.tls_secret)
+
+    @property
     def auth_type(self) -> str | None:
         return self.annotation("auth-type")
 
@@ -70,7 +127,11 @@ class Target:
 
     def redirect_expected(self, lb_redirects: bool) -> bool:
         """Whether http:// must redirect: the LB does it for everyone, or the Ingress asks the controller to
-        (force-ssl-redirect, or a tls block with ssl-redirect not turned off, as ingress-nginx does)."""
+        (force-ssl-redirect, or a tls block with ssl-redirect not turned off, as ingress-nginx does).
+        For an HTTPRoute target the Gateway owns plain HTTP: a redirect is expected exactly when a RequestRedirect
+        filter on an HTTP listener covers the host (``self.redirect`` says to what)."""
+        if self.kind == "HTTPRoute":
+            return self.redirect is not None
         if lb_redirects or (self.annotation("force-ssl-redirect") or "").lower() == "true":
             return True
         return self.tls_secret is not None and (self.annotation("ssl-redirect") or "true").lower() != "false"
@@ -94,19 +155,37 @@ class Inventory:
     endpoint_slices: list[Obj] = field(default_factory=list)
     nodes: list[Obj] = field(default_factory=list)
     secrets: dict[tuple[str, str], SecretInfo | None] = field(default_factory=dict)  # None: referenced, missing
+    # referenced Secrets that could not be read (403, timeout...): absent from ``secrets``, never "missing"
+    unreadable: dict[tuple[str, str], Unreadable] = field(default_factory=dict)
     offline: bool = False  # from manifests: no cluster state (endpoints, statuses) to compare with
     # (namespace, auth secret) -> (username, password), only with --use-auth-secrets; never reported
     credentials: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict, repr=False)
+    # Gateway API (empty when the cluster serves no Gateway API CRDs)
+    gateway_classes: list[Obj] = field(default_factory=list)
+    gateways: list[Obj] = field(default_factory=list)
+    listener_sets: list[Obj] = field(default_factory=list)
+    http_routes: list[Obj] = field(default_factory=list)
+    reference_grants: list[Obj] = field(default_factory=list)
 
     # Derived once, on first use: discovery fills the object lists before anything reads them.
     @cached_property
-    def _derived(self) -> tuple[list[Target], list[tuple[Obj, str]]]:
+    def _derived(self) -> tuple[list[Target], list[tuple[Obj, str]], list[tuple[Obj, str]]]:
+        from .gateway import route_targets
+
         problems: list[tuple[Obj, str]] = []
-        return targets_of(self.ingresses, problems), problems
+        route_problems: list[tuple[Obj, str]] = []
+        return (targets_of(self.ingresses, problems) + route_targets(self, route_problems), problems,
+                route_problems)
 
     @property
     def targets(self) -> list[Target]:
+        """One per Ingress rule host, then one per HTTPRoute effective hostname on each parent listener."""
         return self._derived[0]
+
+    @property
+    def route_problems(self) -> list[tuple[Obj, str]]:
+        """HTTPRoutes (or parents) that yield no target to check over the wire, and why."""
+        return self._derived[2]
 
     @property
     def problems(self) -> list[tuple[Obj, str]]:
@@ -148,28 +227,40 @@ class Inventory:
             "context": self.context, "server": self.server, "ingresses": self.ingresses,
             "ingress_classes": self.ingress_classes, "services": self.services,
             "endpoint_slices": self.endpoint_slices, "nodes": self.nodes, "offline": self.offline,
+            **{k: getattr(self, k) for k in GATEWAY_FIELDS},
             "secrets": [[ns, name, None if info is None else {
                 **{k: v for k, v in info.__dict__.items() if k != "cert_pem"},
                 "keys": list(info.keys),
                 "cert_pem": info.cert_pem.decode() if info.cert_pem is not None else None}]
                 for (ns, name), info in self.secrets.items()],
+            "unreadable": [u.__dict__ for u in self.unreadable.values()],
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Inventory:
         inv = cls(d["context"], d["server"], d["ingresses"], d["ingress_classes"], d["services"],
-                  d["endpoint_slices"], d["nodes"], offline=d.get("offline", False))
+                  d["endpoint_slices"], d["nodes"], offline=d.get("offline", False),
+                  **{k: d.get(k, []) for k in GATEWAY_FIELDS})
         for ns, name, info in d["secrets"]:
             inv.secrets[(ns, name)] = None if info is None else SecretInfo(**{
                 **info, "keys": tuple(info["keys"]),
                 "cert_pem": info["cert_pem"].encode() if info["cert_pem"] is not None else None})
+        for u in d.get("unreadable", []):
+            inv.unreadable[(u["namespace"], u["name"])] = Unreadable(**u)
         return inv
+
+    def secret_unreadable(self, namespace: str, name: str) -> Unreadable | None:
+        """Why a referenced Secret could not be read (forbidden, timeout...), or None if it was read or is missing."""
+        return self.unreadable.get((namespace, name))
 
     def service(self, namespace: str, name: str) -> Obj | None:
         return self._services.get((namespace, name))
 
     def ready_endpoints(self, namespace: str, service: str) -> int:
         return self._ready.get((namespace, service), 0)
+
+
+GATEWAY_FIELDS = ("gateway_classes", "gateways", "listener_sets", "http_routes", "reference_grants")
 
 
 def targets_of(ingresses: list[Obj], problems: list[tuple[Obj, str]] | None = None) -> list[Target]:

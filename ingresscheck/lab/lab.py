@@ -24,11 +24,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from kubernetes.client.exceptions import ApiException
 
 from ..errors import LabError
 from ..kube import Resources, connect
-from . import build, objects, pki, processes, render
-from .layout import APPS_DOMAIN, EXAMPLE_DOMAIN, LabLayout
+from . import build, gateway_api, objects, pki, processes, render
+from .layout import APPS_DOMAIN, EXAMPLE_DOMAIN, GW_DOMAIN, LabLayout
 
 Say = Callable[[str], None]
 
@@ -75,6 +76,7 @@ class Lab:
             "traefik": build.traefik_binary(),
             "haproxy": build.system_binary("haproxy", "haproxy"),
             "dnsmasq": build.system_binary("dnsmasq", "dnsmasq-base"),
+            "gateway-api-crds": gateway_api.ensure_crds(self.layout, self.say),
         }
 
     # --- up -------------------------------------------------------------------------------
@@ -91,7 +93,7 @@ class Lab:
             self._prepare_files()
             self._start_etcd(binaries["etcd"])
             self._start_apiserver(binaries["kube-apiserver"])
-            self._seed(extra_hosts)
+            self._seed(extra_hosts, binaries["gateway-api-crds"])
             self._start_echo(extra_hosts)
             self._start_dnsmasq(binaries["dnsmasq"])
             self._start_traefik(binaries["traefik"])
@@ -132,13 +134,20 @@ class Lab:
             pki.write_pair(L.pki, "controller-default", pki.issue(
                 pki.load_pair(L.pki, "ingress-ca"), "ingress controller default",
                 dns_names=(f"default.ingress.{APPS_DOMAIN}",)))
+        if not (L.pki / "wildcard-gw-test.crt").exists():
+            # the Gateway's HTTPS listener certificate (certificateRefs): covers one label under gw.test
+            pki.write_pair(L.pki, "wildcard-gw-test", pki.issue(
+                pki.load_pair(L.pki, "ingress-ca"), f"*.{GW_DOMAIN}", dns_names=(f"*.{GW_DOMAIN}",)))
         # Fresh tokens and demo password for every lab; written only to 0600 files.
-        tokens = {"admin": secrets.token_urlsafe(32), "traefik": secrets.token_urlsafe(32)}
+        tokens = {"admin": secrets.token_urlsafe(32), "traefik": secrets.token_urlsafe(32),
+                  "traefik-replica": secrets.token_urlsafe(32)}
         pki.write_private(L.secrets / "tokens.csv", render.tokens_csv([
             (tokens["admin"], ADMIN_USER, "uid-lab-admin", ("system:masters",)),
             (tokens["traefik"], objects.CONTROLLER_USER, "uid-traefik", ()),
+            (tokens["traefik-replica"], objects.REPLICA_USER, "uid-traefik-replica", ()),
         ]).encode())
         pki.write_private(L.secrets / "traefik.token", tokens["traefik"].encode())
+        pki.write_private(L.secrets / "traefik-replica.token", tokens["traefik-replica"].encode())
         pki.write_private(L.kubeconfig, render.kubeconfig(
             L, (L.pki / "cluster-ca.crt").read_bytes(), ADMIN_USER, tokens["admin"]).encode())
         pki.write_private(L.secrets / "wordpress.password", secrets.token_urlsafe(12).encode())
@@ -191,13 +200,17 @@ class Lab:
             "--enable-priority-and-fairness=false", "--profiling=false", "-v=1",
         ], listens=((L.apiserver_ip, L.apiserver_port),)), ready, 60, "GET /readyz")
 
-    def _seed(self, extra_hosts: int) -> None:
+    def _seed(self, extra_hosts: int, crd_folder: Path) -> None:
         L = self.layout
         w = self.writer()
         htpasswd = _htpasswd_line(objects.WORDPRESS_USER, (L.secrets / "wordpress.password").read_text())
         shop = pki.load_pair(L.pki, "shop-apps-test")
-        self.say("lab: creating the controller wiring and the demo content")
-        for obj in objects.controller_objects(L) + objects.demo_objects(L, htpasswd, shop.cert_pem, shop.key_pem):
+        gw_cert = pki.load_pair(L.pki, "wildcard-gw-test")
+        self.say(f"lab: installing the Gateway API {gateway_api.GATEWAY_API_VERSION} CRDs")
+        gateway_api.install_crds(w, crd_folder)
+        self.say("lab: creating the controller wiring and the demo content (Ingresses and Gateway API)")
+        for obj in (objects.controller_objects(L) + objects.demo_objects(L, htpasswd, shop.cert_pem, shop.key_pem)
+                    + objects.gateway_objects(L, gw_cert.cert_pem, gw_cert.key_pem)):
             w.create(obj)
         extra = objects.extra_objects(L, extra_hosts)
         if extra:
@@ -254,8 +267,8 @@ class Lab:
         dynamic.write_text(render.traefik_dynamic(L.pki / "controller-default.crt", L.pki / "controller-default.key"))
         for node in L.nodes:
             conf = L.conf / f"traefik-{node.name}.yaml"
-            conf.write_text(render.traefik_yaml(L, node, L.secrets / "traefik.token", L.pki / "cluster-ca.crt",
-                                                dynamic))
+            token = L.secrets / ("traefik.token" if node == L.nodes[0] else "traefik-replica.token")
+            conf.write_text(render.traefik_yaml(L, node, token, L.pki / "cluster-ca.crt", dynamic))
             self.say(f"lab: starting traefik on {node.name} ({node.ip})")
             url = f"http://{node.ip}:{L.node_ping_port}/ping"
             self._spawn(processes.Spec(f"traefik-{node.name}", [str(binary), f"--configFile={conf}"],
@@ -319,7 +332,8 @@ class Lab:
         self.say("lab: waiting for routes to serve through the whole chain")
         ctx = ssl.create_default_context(cafile=str(L.pki / "ingress-ca.crt"))
         checks = [(f"api.{EXAMPLE_DOMAIN}", "/v1/ready", 200), (f"shop.{APPS_DOMAIN}", "/", 200),
-                  (f"wordpress.{EXAMPLE_DOMAIN}", "/", 401)]
+                  (f"wordpress.{EXAMPLE_DOMAIN}", "/", 401), (objects.GW_HOSTS["app"], "/v1/ready", 200),
+                  (objects.GW_HOSTS["team"], "/", 200)]
         if extra_hosts:
             checks.append((f"host-{extra_hosts - 1:04d}.{EXAMPLE_DOMAIN}", "/", 200))
         haproxy = processes.find(L, "haproxy")
@@ -348,9 +362,23 @@ class Lab:
             lb = ing.get("status", {}).get("loadBalancer", {}).get("ingress", [])
             return any(a.get("ip") == L.vip for a in lb)
 
+        def gateway_status_published() -> bool:
+            gw = w.get({"kind": "Gateway", "metadata": {"name": objects.GATEWAY_NAME,
+                                                        "namespace": objects.GATEWAY_NS}}) or {}
+            status = gw.get("status") or {}
+            programmed = any(c.get("type") == "Programmed" and c.get("status") == "True"
+                             for c in status.get("conditions") or [])
+            routes = [w.get(r) or {} for r in objects.gateway_objects(L, b"", b"") if r["kind"] == "HTTPRoute"]
+            accepted = all(any(c.get("type") == "Accepted" and c.get("status") == "True"
+                               for p in (r.get("status") or {}).get("parents") or [] for c in p.get("conditions") or [])
+                           for r in routes)
+            return programmed and accepted and any(a.get("value") == L.vip for a in status.get("addresses") or [])
+
         traefik = processes.find(L, "traefik-lab-node-1")
         assert traefik is not None
         processes.wait_ready(traefik, status_published, 30, "Ingress status set to the VIP")
+        processes.wait_ready(traefik, gateway_status_published, 30,
+                             "Gateway Programmed with the VIP, every demo HTTPRoute Accepted")
         self.write_profile()
 
     def write_profile(self) -> None:
@@ -362,10 +390,18 @@ class Lab:
 
     # --- sync -----------------------------------------------------------------------------
     def sync(self, *, quiet: bool = False, signal_dns: bool = True) -> int:
-        """Re-render the apps.test records from the Ingress objects; dnsmasq re-reads them on SIGHUP."""
-        hosts = [rule.get("host", "") for ing in self.writer().list("Ingress")
-                 for rule in ing.get("spec", {}).get("rules", [])]
-        text = render.apps_hosts(self.layout, hosts)
+        """Re-render the apps.test records from the Ingress objects and the gw.test records from the HTTPRoute
+        hostnames; dnsmasq re-reads them on SIGHUP."""
+        w = self.writer()
+        hosts = [rule.get("host", "") for ing in w.list("Ingress") for rule in ing.get("spec", {}).get("rules", [])]
+        try:
+            routes = w.list("HTTPRoute")
+        except ApiException as exc:
+            if exc.status != 404:  # 404: no Gateway API CRDs (yet)
+                raise
+            routes = []
+        route_hosts = [h for r in routes for h in (r.get("spec") or {}).get("hostnames") or []]
+        text = render.apps_hosts(self.layout, hosts, route_hosts)
         (self.layout.conf / "apps.hosts").write_text(text)
         count = sum(1 for line in text.splitlines() if line and not line.startswith("#"))
         if signal_dns:
@@ -374,7 +410,7 @@ class Lab:
                 raise LabError("dnsmasq", "is not running; run `ingresscheck lab up`")
             processes.signal_process(running, signal.SIGHUP)
         if not quiet:
-            self.say(f"lab: {count} {APPS_DOMAIN} records rendered")
+            self.say(f"lab: {count} {APPS_DOMAIN} and {GW_DOMAIN} records rendered")
         return count
 
     # --- down and status ------------------------------------------------------------------

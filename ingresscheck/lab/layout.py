@@ -17,6 +17,7 @@ KUBERNETES_VERSION = "v1.35.4"
 
 EXAMPLE_DOMAIN = "example.test"  # wildcard DNS + wildcard certificate at the LB (the seed's design)
 APPS_DOMAIN = "apps.test"  # one DNS record per Ingress host, TLS passed through to the controller
+GW_DOMAIN = "gw.test"  # Gateway API routes: one DNS record per route hostname, TLS ends at the Gateway's listener
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class LabLayout:
     controller_namespace: str = "ingress-system"
     controller_service: str = "traefik"
     extra_pod_network: str = "127.1.0.0/16"
-    domains: tuple[str, ...] = field(default=(EXAMPLE_DOMAIN, APPS_DOMAIN))
+    domains: tuple[str, ...] = field(default=(EXAMPLE_DOMAIN, APPS_DOMAIN, GW_DOMAIN))
 
     @classmethod
     def at(cls, root: Path | str = ".lab", cache: Path | str | None = None) -> LabLayout:

@@ -12,12 +12,19 @@ import base64
 from dataclasses import dataclass
 from typing import Any
 
-from .layout import APPS_DOMAIN, EXAMPLE_DOMAIN, LabLayout
+from .layout import APPS_DOMAIN, EXAMPLE_DOMAIN, GW_DOMAIN, LabLayout
 
 Obj = dict[str, Any]
 
 LAB_LABEL = "ingresscheck.io/lab"
 CONTROLLER_USER = "ingresscheck:traefik-controller"
+# The second node's user: reads everything the first reads, writes no Gateway API status.
+REPLICA_USER = "ingresscheck:traefik-replica"
+GATEWAY_NS = "demo"  # the lab Gateway lives beside the demo Services
+GATEWAY_NAME = "lab-gateway"
+GATEWAY_CLASS = "traefik"
+GATEWAY_CONTROLLER = "traefik.io/gateway-controller"
+TEAM_NS = "gw-team"  # a route in another namespace: its backend in demo needs a ReferenceGrant
 DEMO_NS = "demo"
 EXTRA_NS = "bench"
 WORDPRESS_REALM = "WordPress - authentication required"
@@ -99,6 +106,16 @@ def ingress(
     return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": meta, "spec": spec}
 
 
+def _binding(role: str, users: tuple[str, ...]) -> Obj:
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": _meta(role),
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": u} for u in users],
+    }
+
+
 def controller_objects(layout: LabLayout) -> list[Obj]:
     """RBAC for the controller's least-privilege user, the IngressClass, the Nodes and the LB Service."""
     objs: list[Obj] = [namespace(layout.controller_namespace)]
@@ -116,14 +133,31 @@ def controller_objects(layout: LabLayout) -> list[Obj]:
             {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses/status"], "verbs": ["update"]},
         ],
     })
+    objs.append(_binding("ingresscheck-traefik-controller", (CONTROLLER_USER, REPLICA_USER)))
+    gateway_kinds = ["gatewayclasses", "gateways", "listenersets", "httproutes", "grpcroutes", "tlsroutes",
+                     "tcproutes", "referencegrants", "backendtlspolicies"]
+    # What Traefik's kubernetesGateway provider reads (its published RBAC, plus the v1.6 kinds it watches).
     objs.append({
         "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "ClusterRoleBinding",
-        "metadata": _meta("ingresscheck-traefik-controller"),
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-                    "name": "ingresscheck-traefik-controller"},
-        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": CONTROLLER_USER}],
+        "kind": "ClusterRole",
+        "metadata": _meta("ingresscheck-traefik-gateway-read"),
+        "rules": [
+            {"apiGroups": [""], "resources": ["namespaces", "services", "secrets", "configmaps"],
+             "verbs": ["get", "list", "watch"]},
+            {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": ["gateway.networking.k8s.io"], "resources": gateway_kinds,
+             "verbs": ["get", "list", "watch"]},
+        ],
     })
+    objs.append(_binding("ingresscheck-traefik-gateway-read", (CONTROLLER_USER, REPLICA_USER)))
+    objs.append({
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": _meta("ingresscheck-traefik-gateway-status"),
+        "rules": [{"apiGroups": ["gateway.networking.k8s.io"], "resources": [k + "/status" for k in gateway_kinds],
+                   "verbs": ["update"]}],
+    })
+    objs.append(_binding("ingresscheck-traefik-gateway-status", (CONTROLLER_USER,)))
     objs.append({
         "apiVersion": "networking.k8s.io/v1",
         "kind": "IngressClass",
@@ -166,6 +200,9 @@ def demo_pods(layout: LabLayout) -> list[Pod]:
         Pod("api", "api-1", DEMO_NS, "127.0.0.13"),
         Pod("api-docs", "api-docs-0", DEMO_NS, "127.0.0.14"),
         Pod("shop", "shop-0", DEMO_NS, "127.0.0.15"),
+        # the canary HTTPRoute splits 90/10 between these two
+        Pod("web-stable", "web-stable-0", DEMO_NS, "127.0.0.16"),
+        Pod("web-canary", "web-canary-0", DEMO_NS, "127.0.0.17"),
     ]
 
 
@@ -225,4 +262,99 @@ def extra_objects(layout: LabLayout, count: int) -> list[Obj]:
         # takes minutes. Traefik skips the write when the status already matches.
         ing["status"] = {"loadBalancer": {"ingress": [{"ip": layout.vip}]}}
         objs.append(ing)
+    return objs
+
+
+# --- Gateway API ----------------------------------------------------------------------------------
+
+
+def http_route(name: str, ns: str, hostnames: list[str], rules: list[Obj], *, section: str = "https",
+               gateway_ns: str = GATEWAY_NS) -> Obj:
+    parent: Obj = {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": GATEWAY_NAME,
+                   "sectionName": section}
+    if gateway_ns != ns:
+        parent["namespace"] = gateway_ns
+    return {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute", "metadata": _meta(name, ns),
+            "spec": {"parentRefs": [parent], "hostnames": hostnames, "rules": rules}}
+
+
+def backend(service: str, *, port: int = 80, weight: int | None = None, namespace: str | None = None) -> Obj:
+    ref: Obj = {"name": service, "port": port}
+    if namespace:
+        ref["namespace"] = namespace
+    if weight is not None:
+        ref["weight"] = weight
+    return ref
+
+
+def rule(path_type: str | None = None, path: str | None = None, backends: list[Obj] | None = None, *,
+         headers: dict[str, str] | None = None, filters: list[Obj] | None = None) -> Obj:
+    out: Obj = {}
+    match: Obj = {}
+    if path_type:
+        match["path"] = {"type": path_type, "value": path}
+    if headers:
+        match["headers"] = [{"type": "Exact", "name": k, "value": v} for k, v in headers.items()]
+    if match:
+        out["matches"] = [match]
+    if filters:
+        out["filters"] = filters
+    if backends:
+        out["backendRefs"] = backends
+    return out
+
+
+def redirect_filter(layout: LabLayout) -> Obj:
+    spec: Obj = {"scheme": "https", "statusCode": 301}
+    if layout.lb_https_port != 443:  # the spec's default is the scheme's well-known port
+        spec["port"] = layout.lb_https_port
+    return {"type": "RequestRedirect", "requestRedirect": spec}
+
+
+GW_HOSTS = {"app": f"app.{GW_DOMAIN}", "canary": f"canary.{GW_DOMAIN}", "team": f"team.{GW_DOMAIN}"}
+
+
+def gateway_objects(layout: LabLayout, cert_pem: bytes, key_pem: bytes) -> list[Obj]:
+    """The GatewayClass, the Gateway (HTTP + HTTPS listeners for *.gw.test, TLS from a Secret), and the demo
+    routes: an HTTP→HTTPS redirect on the HTTP listener; path matches of each type and a header match; a 90/10
+    canary; a route in another namespace whose backend needs (and has) a ReferenceGrant."""
+    objs: list[Obj] = [namespace(TEAM_NS)]
+    objs.append({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass", "metadata": _meta(
+        GATEWAY_CLASS), "spec": {"controllerName": GATEWAY_CONTROLLER}})
+    objs.append({
+        "apiVersion": "v1", "kind": "Secret", "metadata": _meta("gw-wildcard-tls", GATEWAY_NS),
+        "type": "kubernetes.io/tls",
+        "data": {"tls.crt": base64.b64encode(cert_pem).decode(), "tls.key": base64.b64encode(key_pem).decode()},
+    })
+    everyone = {"namespaces": {"from": "All"}}
+    objs.append({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway", "metadata": _meta(GATEWAY_NAME, GATEWAY_NS),
+        "spec": {"gatewayClassName": GATEWAY_CLASS, "listeners": [
+            # listener ports are Traefik's entry point ports (the nodes' web and websecure)
+            {"name": "http", "protocol": "HTTP", "port": layout.node_port_http, "hostname": f"*.{GW_DOMAIN}",
+             "allowedRoutes": everyone},
+            {"name": "https", "protocol": "HTTPS", "port": layout.node_port_https, "hostname": f"*.{GW_DOMAIN}",
+             "allowedRoutes": everyone,
+             "tls": {"mode": "Terminate", "certificateRefs": [{"kind": "Secret", "name": "gw-wildcard-tls"}]}},
+        ]},
+    })
+    objs.append(http_route("gw-redirect", DEMO_NS, sorted(GW_HOSTS.values()),
+                           [rule(filters=[redirect_filter(layout)])], section="http"))
+    objs.append(http_route("app", DEMO_NS, [GW_HOSTS["app"]], [
+        rule("PathPrefix", "/v1", [backend("api")]),
+        rule("Exact", "/healthz", [backend("api")]),
+        rule("RegularExpression", "/reports/[0-9]+", [backend("api-docs")]),
+        rule("PathPrefix", "/docs", [backend("api-docs")], headers={"X-Docs-Version": "v2"}),
+        rule("PathPrefix", "/docs", [backend("shop")]),
+    ]))
+    objs.append(http_route("canary", DEMO_NS, [GW_HOSTS["canary"]], [
+        rule(backends=[backend("web-stable", weight=90), backend("web-canary", weight=10)])]))
+    objs.append(http_route("team", TEAM_NS, [GW_HOSTS["team"]], [
+        rule(backends=[backend("shop", namespace=DEMO_NS)])]))
+    objs.append({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "ReferenceGrant",
+        "metadata": _meta("team-routes-to-shop", DEMO_NS),
+        "spec": {"from": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "namespace": TEAM_NS}],
+                 "to": [{"group": "", "kind": "Service", "name": "shop"}]},
+    })
     return objs

@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from .layout import APPS_DOMAIN, EXAMPLE_DOMAIN, LabLayout, Node
+from .layout import APPS_DOMAIN, EXAMPLE_DOMAIN, GW_DOMAIN, LabLayout, Node
 
 _env = Environment(
     loader=PackageLoader("ingresscheck.lab", "templates"),
@@ -32,21 +32,22 @@ class LbFaults:
 
 def haproxy_cfg(layout: LabLayout, wildcard_pem: Path, faults: LbFaults | None = None) -> str:
     return _env.get_template("haproxy.cfg.j2").render(
-        L=layout, wildcard_pem=wildcard_pem, apps_domain=APPS_DOMAIN, faults=faults or LbFaults(),
+        L=layout, wildcard_pem=wildcard_pem, apps_domain=APPS_DOMAIN, gw_domain=GW_DOMAIN, faults=faults or LbFaults(),
     )
 
 
 def dnsmasq_conf(layout: LabLayout, hosts_file: Path) -> str:
     return _env.get_template("dnsmasq.conf.j2").render(
-        L=layout, hosts_file=hosts_file, example_domain=EXAMPLE_DOMAIN, apps_domain=APPS_DOMAIN
+        L=layout, hosts_file=hosts_file, example_domain=EXAMPLE_DOMAIN, apps_domain=APPS_DOMAIN, gw_domain=GW_DOMAIN
     )
 
 
-def apps_hosts(layout: LabLayout, ingress_hosts: Iterable[str]) -> str:
-    """The addn-hosts file: one record per Ingress host under apps.test, pointing at the VIP."""
-    suffix = "." + APPS_DOMAIN
-    hosts = sorted({h.lower() for h in ingress_hosts if h and h.lower().endswith(suffix) and "*" not in h})
-    lines = ["# Rendered by ingresscheck lab sync from the cluster's Ingress hosts."]
+def apps_hosts(layout: LabLayout, ingress_hosts: Iterable[str], route_hosts: Iterable[str] = ()) -> str:
+    """The addn-hosts file: one record per Ingress host under apps.test and per HTTPRoute hostname
+    under gw.test, pointing at the VIP. Wildcards get no record: they are not names."""
+    wanted = [(h, "." + APPS_DOMAIN) for h in ingress_hosts] + [(h, "." + GW_DOMAIN) for h in route_hosts]
+    hosts = sorted({h.lower() for h, suffix in wanted if h and h.lower().endswith(suffix) and "*" not in h})
+    lines = ["# Rendered by ingresscheck lab sync from the cluster's Ingress hosts and HTTPRoute hostnames."]
     lines += [f"{layout.vip} {h}" for h in hosts]
     return "\n".join(lines) + "\n"
 

@@ -64,6 +64,8 @@ class StaticProbe(Probe):
         claims: dict[tuple[str, str, str], list[str]] = defaultdict(list)
         checked_classes: set[tuple[str, str]] = set()
         for t in inv.targets:
+            if t.kind != "Ingress":
+                continue  # HTTPRoute targets: the gateway probe checks their objects
             where = {"host": t.host, "namespace": t.namespace, "ingress": t.ingress}
             backends = dict.fromkeys((rule.service, rule.port) for rule in t.paths)
             for rule in t.paths:
