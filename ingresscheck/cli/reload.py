@@ -6,8 +6,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 from ..errors import UsageError
+
+if TYPE_CHECKING:
+    from ..session import Session
 
 
 def add_reload_arguments(p: argparse.ArgumentParser) -> None:
@@ -24,30 +28,28 @@ def add_reload_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def add_targets_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--kubeconfig")
-    p.add_argument("--context")
-    p.add_argument("--profile")
-    p.add_argument("-n", "--namespace")
+    from ..session import add_cli_flags
+
+    add_cli_flags(p)
     p.add_argument("--out", default="reports/load-targets.json", help="where to write (default: %(default)s)")
     p.set_defaults(handler=execute_targets)
 
 
 def execute_targets(args: argparse.Namespace) -> int:
     """Write the locust targets file from discovery: every rule of every host, auth hosts expecting 401."""
-    from ..discovery.kube import discover
-    from ..kube import check_reachable, connect
-    from ..profile import Profile, load
     from ..reload.background import write_targets
     from ..reload.campaign import route_urls
+    from ..session import Request, open_session
 
-    profile = load(args.profile) if args.profile else Profile()
-    cluster = connect(args.kubeconfig or profile.kubeconfig, args.context or profile.context)
-    check_reachable(cluster)
-    targets = discover(cluster, args.namespace).targets
+    session = open_session(Request.from_args(args))
+    profile, targets = session.profile, session.inventory.targets
     urls = [(u, (200,)) for u in route_urls(profile, [t for t in targets if not t.auth_type], limit=10_000)]
     urls += [(u, (401,)) for u in route_urls(profile, [t for t in targets if t.auth_type], limit=10_000)]
+    if not urls and not args.allow_empty:
+        raise UsageError(f"nothing matched: no Ingress rule with a plain path and a backend in {session.scope}; "
+                         "--allow-empty writes an empty targets file")
     path = write_targets(profile, urls, Path(args.out))
-    print(f"{len(urls)} targets written to {path}")
+    print(f"{len(urls)} targets ({len(targets)} hosts of {session.scope}) written to {path}")
     return 0
 
 
@@ -59,7 +61,7 @@ def add_cleanup_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def execute_reload(args: argparse.Namespace) -> int:
-    from .run import execute
+    from .run import run_session, session_for
 
     if not args.allow_mutations:
         raise UsageError("reload creates, changes and deletes canary Ingresses: run it with --allow-mutations")
@@ -67,20 +69,40 @@ def execute_reload(args: argparse.Namespace) -> int:
         raise UsageError("--rounds must be between 1 and 1000")
     if not 0 < args.rate <= 2000:
         raise UsageError("--rate must be more than 0 and at most 2000 requests/s")
+    if args.probes not in (None, "reload"):
+        raise UsageError("reload runs the reload probe only; use `ingresscheck run --allow-mutations` for all")
     args.probes = "reload"
-    args.skip = None
-    args.extra_options = {"reload_rounds": args.rounds, "reload_rate": args.rate, "reload_domain": args.domain,
-                          "reload_under_load": args.under_load}
-    return execute(args)
+    session = session_for(args, {"reload_rounds": args.rounds, "reload_rate": args.rate, "reload_domain": args.domain,
+                                 "reload_under_load": args.under_load})
+    try:
+        return run_session(session, args)
+    finally:
+        _print_propagation(session, sys.stderr if args.output == "json" else sys.stdout)
+
+
+def _print_propagation(session: Session, out: TextIO) -> None:
+    """The figures a reload run is for, on the terminal too (the report has the full table)."""
+    section = session.last_report.sections.get("reload") if session.last_report else None
+    if not section:
+        return
+    for phase, v in section.get("propagation", {}).items():
+        def ms(x: float | None) -> str:
+            return "n/a" if x is None else f"{x:.0f} ms"
+        print(f"reload {phase:<6} p50 {ms(v.get('p50'))}  p95 {ms(v.get('p95'))}  max {ms(v.get('max'))}"
+              f"  ({v.get('n', 0)} ok, {v.get('failed', 0)} never)", file=out)
+    load = section.get("load")
+    if load:
+        print(f"background load: {load.get('users')} users, {load.get('requests')} requests, "
+              f"{load.get('failures')} failures; stats {load.get('csv')}", file=out)
 
 
 def execute_cleanup(args: argparse.Namespace) -> int:
     from ..kube import Resources, check_reachable, connect
-    from ..profile import Profile, load
     from ..reload.canary import LABEL
+    from ..session import Request, build_profile
 
-    profile = load(args.profile) if args.profile else Profile()
-    cluster = connect(args.kubeconfig or profile.kubeconfig, args.context or profile.context)
+    profile = build_profile(Request(profile=args.profile, kubeconfig=args.kubeconfig, context=args.context))
+    cluster = connect(profile.kubeconfig, profile.context)
     check_reachable(cluster)
     res = Resources(cluster.api)
     leftovers = res.list("Ingress", label_selector=LABEL)

@@ -1,16 +1,18 @@
-"""`ingresscheck run`: discover, probe, report. Exit 0 clean, 1 something failed, 2 bad input."""
+"""`ingresscheck run`: discover, probe, report. Exit 0 clean, 1 something failed, 2 bad input or a
+scope that matched nothing."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
-from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from ..errors import UsageError
-from ..profile import Profile, Resolve, load, parse_address, parse_dns_server
 from ..results import Report, Result, Status
+from ..session import Request, Session, add_cli_flags, open_session
 
 
 def add_run_arguments(run: argparse.ArgumentParser) -> None:
@@ -19,94 +21,63 @@ def add_run_arguments(run: argparse.ArgumentParser) -> None:
 
 
 def add_arguments(run: argparse.ArgumentParser) -> None:
-    """The options `run` and `reload` share: cluster, environment, probe selection, reports."""
-    conn = run.add_argument_group("cluster (like kubectl)")
-    conn.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)")
-    conn.add_argument("--context", help="kubeconfig context")
-    conn.add_argument("-n", "--namespace", help="only Ingresses of this namespace")
-    conn.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace (the default)")
-    conn.add_argument("-l", "--selector", help="label selector for Ingresses, e.g. app=shop")
-    conn.add_argument("--manifests", metavar="DIR", help="check manifests offline instead of a cluster")
-    env = run.add_argument_group("environment")
-    env.add_argument("--profile", help="profile YAML: DNS servers, LB addresses, CA bundle, credentials...")
-    env.add_argument("--dns-server", action="append", metavar="ADDR[:PORT]", help="resolver to use (repeatable)")
-    env.add_argument("--lb", action="append", metavar="ADDR", help="expected load-balancer address (repeatable)")
-    env.add_argument("--ca-bundle", help="CA bundle for TLS verification (default: system store)")
-    env.add_argument("--resolve", action="append", metavar="HOST:PORT:ADDR",
-                     help="connect to ADDR for HOST:PORT, like curl --resolve (repeatable)")
-    env.add_argument("--use-auth-secrets", action="store_true",
-                     help="allow reading basic-auth credentials from the cluster's Secrets")
-    env.add_argument("--allow-mutations", action="store_true", help="allow probes that change the cluster")
-    sel = run.add_argument_group("probes")
-    sel.add_argument("--probes", help="comma-separated probes to run (default: all)")
-    sel.add_argument("--skip", help="comma-separated probes to leave out")
-    sel.add_argument("--concurrency", type=int, default=32, help="targets checked at once (default 32)")
-    sel.add_argument("--timeout", type=float, help="seconds for one network operation (default 5)")
-    out = run.add_argument_group("reports")
+    """The options `run` and `reload` share: the session's flags (the same as the pytest plugin's),
+    concurrency, reports and exit policy."""
+    add_cli_flags(run)
+    extra = run.add_argument_group("run")
+    extra.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace (the default)")
+    extra.add_argument("--concurrency", type=int, default=32, help="targets checked at once (default 32)")
+    extra.add_argument("--fail-on", choices=("fail", "warn"), default="fail",
+                       help="exit 1 on a failed or undecided check (fail, the default), or on a warning too (warn)")
+    out = run.add_argument_group("output and reports")
+    out.add_argument("-o", "--output", choices=("text", "json"), default="text",
+                     help="json: the JSON report on stdout (findings and paths then go to stderr); "
+                          "no default report files are written")
     out.add_argument("--html", help="HTML report path")
     out.add_argument("--json", help="JSON report path")
     out.add_argument("--junit", help="JUnit XML report path")
-    out.add_argument("--reports-dir", default="reports", help="where default report names go (default: reports)")
+    out.add_argument("--reports-dir", default="reports",
+                     help="where reports go when no path is named (default: reports)")
+    out.add_argument("--no-reports", action="store_true", help="write no report file")
     out.add_argument("--no-progress", action="store_true", help="no live progress bar")
 
 
-def _profile(args: argparse.Namespace) -> Profile:
-    profile = load(args.profile) if args.profile else Profile()
-    thresholds = profile.thresholds
-    if args.timeout is not None:
-        if args.timeout <= 0:
-            raise UsageError("--timeout must be more than 0 seconds")
-        thresholds = replace(thresholds, timeout=args.timeout)
-    dns = tuple(parse_dns_server(s) for s in args.dns_server) if args.dns_server else None
-    lbs = tuple(parse_address(a, "--lb") for a in args.lb) if args.lb else None
-    resolve = tuple(Resolve.parse(r) for r in args.resolve) + profile.resolve if args.resolve else None
-    if args.ca_bundle and not Path(args.ca_bundle).is_file():
-        raise UsageError(f"--ca-bundle {args.ca_bundle} does not exist")
-    return profile.with_overrides(
-        kubeconfig=args.kubeconfig, context=args.context, dns_servers=dns,
-        load_balancers=lbs, ca_bundle=args.ca_bundle, resolve=resolve,
-        thresholds=thresholds,
-    )
-
-
-def _names(text: str | None) -> list[str] | None:
-    return [n.strip() for n in text.split(",") if n.strip()] if text else None
-
-
-def execute(args: argparse.Namespace) -> int:
-    from .. import runner
-    from ..probes import registry
-
+def session_for(args: argparse.Namespace, extra: dict[str, Any] | None = None) -> Session:
     if args.concurrency < 1:
         raise UsageError("--concurrency must be at least 1")
     if args.namespace and args.all_namespaces:
         raise UsageError("give either -n/--namespace or -A/--all-namespaces")
-    profile = _profile(args)
-    probes = runner.plan(registry(), _names(args.probes), _names(args.skip))
-    if args.manifests:
-        from ..discovery.manifests import discover as from_manifests
+    return open_session(Request.from_args(args), extra={"reports_dir": args.reports_dir, **(extra or {})})
 
-        inventory = from_manifests(args.manifests, args.namespace)
-    else:
-        from ..discovery.kube import discover
-        from ..kube import check_reachable, connect
 
-        cluster = connect(profile.kubeconfig, profile.context)
-        check_reachable(cluster)
-        inventory = discover(cluster, args.namespace, args.selector, read_credentials=args.use_auth_secrets)
-    if args.manifests and not args.probes:
-        # offline, before deploying: the hosts are not live yet, so only probes without traffic apply
-        probes = [p for p in probes if not p.network]
-    targets = inventory.targets
-    progress = _Progress(len(targets) + 1, enabled=not args.no_progress and sys.stderr.isatty())
-    options = runner.RunOptions(concurrency=args.concurrency, allow_mutations=args.allow_mutations,
-                                use_auth_secrets=args.use_auth_secrets,
-                                extra=getattr(args, "extra_options", None) or {})
+def execute(args: argparse.Namespace) -> int:
+    session = session_for(args, getattr(args, "extra_options", None))
+    return run_session(session, args)
+
+
+def run_session(session: Session, args: argparse.Namespace) -> int:
+    total = len(session.inventory.targets) + 1
+    progress = _Progress(total, enabled=not args.no_progress and sys.stderr.isatty())
     with progress:
-        report = runner.run(probes, profile, inventory, options, on_target_done=progress.done)
+        report = session.run(concurrency=args.concurrency, on_target_done=progress.done)
     paths = _write_reports(report, args)
-    _summary(report, paths)
-    return 1 if report.failed else 0
+    out = sys.stderr if args.output == "json" else sys.stdout
+    if args.output == "json":
+        from ..reports import report_dict
+
+        json.dump(report_dict(report), sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+    _summary(report, paths, out)
+    empty = session.nothing_checked(report)
+    if empty:
+        raise UsageError(empty)
+    return exit_code(report, args.fail_on)
+
+
+def exit_code(report: Report, fail_on: str) -> int:
+    bad = {Status.FAIL, Status.ERROR} | ({Status.WARN} if fail_on == "warn" else set())
+    return 1 if any(r.status in bad for r in report.results) else 0
 
 
 class _Progress:
@@ -135,51 +106,62 @@ class _Progress:
 
     def done(self, name: str, results: list[Result]) -> None:
         self.count += 1
-        worst = max((r.status for r in results), key=lambda s: s.rank, default=Status.PASS)
+        worst = max((r.status for r in results), key=lambda s: s.rank).value if results else "-"
         if self._bar is not None and self._task is not None:
             self._bar.update(self._task, advance=1, description=name)
         else:
-            print(f"[{self.count}/{self.total}] {worst.value:<5} {name}", file=sys.stderr, flush=True)
+            print(f"[{self.count}/{self.total}] {worst:<5} {name}", file=sys.stderr, flush=True)
+
+
+def report_paths(report: Report, args: argparse.Namespace) -> dict[str, Path]:
+    """Named paths only, when any is named; none with --no-reports or -o json; else all three under
+    --reports-dir, named by context and time."""
+    named = {k: Path(v) for k, v in (("html", args.html), ("json", args.json), ("junit", args.junit)) if v}
+    if named or args.no_reports or args.output == "json":
+        return {} if args.no_reports else named
+    stamp = report.started.strftime("%Y%m%dT%H%M%SZ")
+    context = re.sub(r"[^A-Za-z0-9_.-]+", "_", report.context) or "cluster"
+    base = Path(args.reports_dir) / f"ingresscheck-{context}-{stamp}"
+    return {"html": Path(f"{base}.html"), "json": Path(f"{base}.json"), "junit": Path(f"{base}.xml")}
 
 
 def _write_reports(report: Report, args: argparse.Namespace) -> dict[str, Path]:
     from .. import reports
 
-    stamp = report.started.strftime("%Y%m%dT%H%M%SZ")
-    context = re.sub(r"[^A-Za-z0-9_.-]+", "_", report.context) or "cluster"
-    base = Path(args.reports_dir) / f"ingresscheck-{context}-{stamp}"
-    out = {"html": Path(args.html or f"{base}.html"), "json": Path(args.json or f"{base}.json"),
-           "junit": Path(args.junit or f"{base}.xml")}
+    out = report_paths(report, args)
+    if not out:
+        return {}
     try:
-        reports.write_all(report, html=out["html"], json=out["json"], junit=out["junit"])
+        return reports.write_all(report, html=out.get("html"), json=out.get("json"), junit=out.get("junit"))
     except OSError as exc:
         raise UsageError(f"cannot write report: {exc.filename}: {exc.strerror}") from None
-    return out
 
 
-def _summary(report: Report, paths: dict[str, Path]) -> None:
+def _where(r: Result) -> str:
+    where = "/".join(x for x in (r.namespace, r.name or r.ingress, r.host) if x) or "cluster"
+    return f"{where} [{r.subject}]" if r.subject else where
+
+
+def _summary(report: Report, paths: dict[str, Path], out: Any) -> None:
+    """Findings, two lines each so check IDs and targets stay whole at 80 columns; then the counts."""
     from rich.console import Console
-    from rich.table import Table
+    from rich.markup import escape
 
-    console = Console(highlight=False)
+    console = Console(file=out, highlight=False)
     colours = {"pass": "green", "fail": "red", "warn": "yellow", "skip": "dim", "error": "magenta"}
-    table = Table(title=f"ingresscheck: {report.context} ({report.server})", show_lines=False)
-    table.add_column("status")
-    table.add_column("check")
-    table.add_column("target")
-    table.add_column("message", overflow="fold")
-    notable = [r for r in sorted(report.results, key=lambda r: -r.status.rank)
+    notable = [r for r in sorted(report.results, key=lambda r: (-r.status.rank, r.check, _where(r)))
                if r.status not in (Status.PASS, Status.SKIP)]
+    if notable:
+        console.print(f"ingresscheck: {escape(report.context)} ({escape(report.server)})")
     for r in notable:
-        target = "/".join(x for x in (r.namespace, r.ingress, r.host) if x) or "cluster"
         if console.is_terminal:
-            table.add_row(f"[{colours[r.status.value]}]{r.status.value}[/]", r.check, target, r.message)
+            console.print(f"[{colours[r.status.value]}]{r.status.value:<5}[/] [bold]{escape(r.check)}[/] "
+                          f"{escape(_where(r))}", overflow="fold")
+            console.print(f"      {escape(r.message)}", overflow="fold")
         else:  # logs and CI: one greppable line per finding, never wrapped
-            print(f"{r.status.value:<5} {r.check:<22} {target}: {r.message}")
-    if table.row_count:
-        console.print(table)
+            print(f"{r.status.value:<5} {r.check} {_where(r)}: {r.message}", file=out)
     counts = "  ".join(f"[{colours[k]}]{k} {v}[/]" for k, v in report.summary.items())
     took = (report.finished - report.started).total_seconds()
     console.print(f"{len(report.results)} checks in {took:.1f} s: {counts}")
     for kind, path in paths.items():
-        console.print(f"{kind:<5} report: {path}")
+        console.print(f"{kind:<5} report: {escape(str(path))}", overflow="fold")

@@ -1,36 +1,104 @@
 """Probes: one module per probe, one contract for all (see ``_contract``).
 
-Built-in probes register through the same entry-point group third-party packages use,
-``ingresscheck.probes`` (see pyproject.toml); ``registry()`` loads them all.
+Built-in probes are listed explicitly in ``_builtin`` (one line each), so a plain checkout works
+without installed entry points. Third-party packages add probes through the ``ingresscheck.probes``
+entry-point group; a plugin that cannot be loaded is reported as that plugin's error while every
+other probe runs (``load_probes().broken``).
+
+Writing a probe needs only this module and ``ingresscheck.results``::
+
+    from ingresscheck.probes import CheckSpec, Probe, ProbeContext, Severity, Step
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 
 from ..errors import UsageError
+from ..results import Severity, Status, Step
 from ._contract import CheckSpec, Probe, ProbeContext, Scope
 
 ENTRY_POINT_GROUP = "ingresscheck.probes"
 
 
-def registry() -> dict[str, type[Probe]]:
-    """name -> probe class, from every installed ``ingresscheck.probes`` entry point."""
-    found: dict[str, type[Probe]] = {}
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
+def _builtin() -> tuple[type[Probe], ...]:
+    """The built-in probes, in the order of the request chain (dependencies decide the run order).
+    Adding a probe: its module, and one line here."""
+    from .auth import AuthProbe
+    from .dns import DnsProbe
+    from .exposure import ExposureProbe
+    from .redirect import RedirectProbe
+    from .reload import ReloadProbe
+    from .routing import RoutingProbe
+    from .static import StaticProbe
+    from .tls import TlsProbe
+
+    return (DnsProbe, RedirectProbe, TlsProbe, RoutingProbe, AuthProbe, StaticProbe, ExposureProbe, ReloadProbe)
+
+
+@dataclass(frozen=True)
+class BrokenPlugin:
+    """A third-party probe entry point that could not be loaded, and why (one line)."""
+
+    name: str
+    value: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"probe plugin {self.name!r} ({self.value}) cannot be loaded: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Probes:
+    """Every probe that can run (name -> class, chain order first) and the plugins that cannot load."""
+
+    available: dict[str, type[Probe]]
+    broken: tuple[BrokenPlugin, ...] = field(default=())
+
+    def check_ids(self) -> dict[str, str]:
+        """check ID -> the probe declaring it."""
+        return {c.id: p.name for p in self.available.values() for c in p.checks}
+
+
+def load_probes() -> Probes:
+    """The built-in probes, then every ``ingresscheck.probes`` entry point that is not one of them."""
+    found: dict[str, type[Probe]] = {p.name: p for p in _builtin()}
+    builtin_paths = {f"{p.__module__}:{p.__qualname__}" for p in found.values()}
+    broken: list[BrokenPlugin] = []
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        if ep.value in builtin_paths:
+            continue  # the package's own entry points, when it is pip-installed
         try:
             cls = ep.load()
         except Exception as exc:  # noqa: BLE001 - a broken plugin must not hide the others
-            raise UsageError(f"probe plugin {ep.name!r} ({ep.value}) cannot be loaded: {exc}") from None
+            first = (str(exc).splitlines() or [""])[0]
+            broken.append(BrokenPlugin(ep.name, ep.value, f"{type(exc).__name__}: {first}".rstrip(": ")))
+            continue
         if not (isinstance(cls, type) and issubclass(cls, Probe)):
-            raise UsageError(f"probe plugin {ep.name!r} ({ep.value}) is not an ingresscheck Probe class")
-        if cls.name != ep.name:
-            raise UsageError(f"probe plugin {ep.name!r} ({ep.value}) declares name {cls.name!r}")
-        found[cls.name] = cls
-    return dict(sorted(found.items(), key=lambda kv: ORDER.index(kv[0]) if kv[0] in ORDER else len(ORDER)))
+            broken.append(BrokenPlugin(ep.name, ep.value, "not an ingresscheck Probe class"))
+        elif getattr(cls, "name", None) != ep.name:
+            broken.append(BrokenPlugin(ep.name, ep.value, f"declares name {getattr(cls, 'name', None)!r}"))
+        elif ep.name in found:
+            broken.append(BrokenPlugin(ep.name, ep.value, f"name {ep.name!r} is already taken by "
+                                                          f"{found[ep.name].__module__}"))
+        else:
+            found[ep.name] = cls
+    return Probes(found, tuple(broken))
 
 
-# The order of the request chain, for listing and reports; dependencies decide the run order.
-ORDER = ["dns", "redirect", "tls", "routing", "auth", "static", "exposure", "reload"]
+def registry() -> dict[str, type[Probe]]:
+    """name -> probe class: the built-in probes and every third-party probe that loads."""
+    return load_probes().available
 
-__all__ = ["CheckSpec", "ENTRY_POINT_GROUP", "Probe", "ProbeContext", "Scope", "registry"]
+
+def require(probes: Probes, names: list[str]) -> None:
+    """A probe named on the command line must exist; a broken one says why it cannot run."""
+    broken = {b.name: b for b in probes.broken}
+    for name in names:
+        if name in broken:
+            raise UsageError(str(broken[name]))
+
+
+__all__ = ["BrokenPlugin", "CheckSpec", "ENTRY_POINT_GROUP", "Probe", "ProbeContext", "Probes", "Scope", "Severity",
+           "Status", "Step", "load_probes", "registry"]

@@ -4,6 +4,7 @@ suffers meanwhile. Creates, patches and deletes canary Ingresses (so it only run
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from ..kube import Resources, connect
@@ -37,6 +38,14 @@ class ReloadProbe(Probe):
         # every phase of every round may take its timeout, plus baselines and background-load start
         return int(options.get("reload_rounds", 3)) * 3 * PHASE_TIMEOUT + 60
 
+    @classmethod
+    def preflight(cls, profile: Profile, options: dict[str, Any]) -> str | None:
+        """Why it cannot run at all (a configuration error, exit 2), or None."""
+        if not (options.get("reload_domain") or profile.reload_domain):
+            return ("no domain for canary hosts: set reload.domain in the profile (see README, Profile) "
+                    "or pass --domain")
+        return None
+
     async def run(self, ctx: ProbeContext) -> None:
         from ..reload.campaign import run_campaign
         from ..reload.canary import LABEL
@@ -49,7 +58,8 @@ class ReloadProbe(Probe):
             result = await run_campaign(profile, ctx.inventory, resources, rounds=rounds, rate=rate,
                                         phase_timeout=PHASE_TIMEOUT,
                                         domain=ctx.options.get("reload_domain"),
-                                        under_load=int(ctx.options.get("reload_under_load") or 0))
+                                        under_load=int(ctx.options.get("reload_under_load") or 0),
+                                        reports_dir=Path(ctx.options.get("reports_dir") or "reports"))
         except (LookupError, ValueError) as exc:
             for c in self.checks:
                 ctx.skipped(c.id, f"cannot measure reload latency: {exc}")

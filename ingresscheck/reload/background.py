@@ -1,6 +1,6 @@
 """Background load for a reload campaign: locust in its own process (it monkey-patches the standard
 library, so it never runs inside ingresscheck's process), with a hard time cap, stopped when the
-rounds are done. Its CSV and HTML stats land under reports/."""
+rounds are done. Its CSV and HTML stats land in the run's reports directory (--reports-dir)."""
 
 from __future__ import annotations
 
@@ -26,11 +26,11 @@ def write_targets(profile: Profile, urls: Sequence[tuple[str, tuple[int, ...]]],
     targets = []
     for url, statuses in urls:
         host = url.split("/")[2].split(":")[0]
-        address = profile.resolve_override(host, port) or (profile.load_balancers[0] if profile.load_balancers
-                                                            else None)
-        if address is None:
+        addresses = profile.resolve_override(host, port) or list(profile.load_balancers[:1])
+        if not addresses:
             raise UsageError(f"no address for {host}: give load_balancers in the profile or a --resolve override")
-        targets.append({"url": url, "address": address, "port": port, "sni": host, "expect_status": list(statuses)})
+        targets.append({"url": url, "address": addresses[0], "port": port, "sni": host,
+                        "expect_status": list(statuses)})
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"ca_bundle": profile.ca_bundle, "targets": targets}, indent=2))
     return path
@@ -45,6 +45,7 @@ class BackgroundLoad:
             raise UsageError("--under-load takes 1 to 200 users")
         self.profile, self.urls, self.users, self.max_seconds = profile, urls, users, max_seconds
         self.reports_dir = reports_dir
+        reports_dir.mkdir(parents=True, exist_ok=True)
         self.stats_prefix = reports_dir / "reload-load"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -82,6 +83,8 @@ class BackgroundLoad:
         agg = next((r for r in rows if r.get("Name") == "Aggregated"), None)
         if agg is None:
             return None
+        html = Path(f"{self.stats_prefix}.html")
         return {"users": self.users, "requests": int(agg["Request Count"]), "failures": int(agg["Failure Count"]),
                 "rps": round(float(agg["Requests/s"]), 1), "median_ms": float(agg["Median Response Time"]),
-                "p95_ms": float(agg.get("95%") or 0), "csv": str(stats), "html": f"{self.stats_prefix}.html"}
+                "p95_ms": float(agg.get("95%") or 0), "csv": str(stats),
+                **({"html": str(html)} if html.is_file() else {})}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ..discovery import Inventory, Target
@@ -85,7 +86,7 @@ def route_urls(profile: Profile, targets: list[Target], limit: int = 50) -> list
 
 async def run_campaign(profile: Profile, inventory: Inventory, resources: Resources, *, rounds: int = 10,
                        rate: float = 100.0, domain: str | None = None, phase_timeout: float = 60.0,
-                       under_load: int = 0) -> CampaignResult:
+                       under_load: int = 0, reports_dir: Path = Path("reports")) -> CampaignResult:
     """Canary rounds while the prober sends ``rate`` requests/s to existing routes."""
     domain = domain or profile.reload_domain
     if not domain:
@@ -103,7 +104,8 @@ async def run_campaign(profile: Profile, inventory: Inventory, resources: Resour
     if under_load:
         from .background import BackgroundLoad
 
-        background = BackgroundLoad(profile, urls, under_load, max_seconds=int(min(600, rounds * 3 * phase_timeout)))
+        background = BackgroundLoad(profile, urls, under_load, max_seconds=int(min(600, rounds * 3 * phase_timeout)),
+                                    reports_dir=reports_dir)
         background.start()
         await asyncio.sleep(3.0)  # let the users start before the baseline
     probing = asyncio.ensure_future(prober.run(events)) if prober else None
