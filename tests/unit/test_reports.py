@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from ingresscheck.reports import redact, report_dict, write_html, write_json, write_junit
+from ingresscheck.reports._html import read_embedded
 from ingresscheck.results import Report, Result, Severity, Status, Step
 
 # --- a realistic report -----------------------------------------------------------------------
@@ -151,8 +152,9 @@ WRITERS: dict[str, Callable[[Report, Path], Path]] = {
 
 # --- JSON -------------------------------------------------------------------------------------
 
-def test_json_has_the_v1_shape(tmp_path: Path) -> None:
-    """Given a report, when written as JSON, then the file has exactly the v1 keys and counts."""
+def test_json_has_the_v2_shape(tmp_path: Path) -> None:
+    """Given a report, when written as JSON, then the file has exactly the v2 keys (v1's plus kind, name,
+    subject) and counts."""
     report = make_report()
     data = json.loads(write_json(report, tmp_path / "report.json").read_text(encoding="utf-8"))
 
@@ -162,7 +164,7 @@ def test_json_has_the_v1_shape(tmp_path: Path) -> None:
     assert data["summary"] == {"pass": 10, "fail": 3, "warn": 2, "skip": 1, "error": 1}
     assert sum(data["summary"].values()) == len(data["results"]) == len(report.results)
     required = {"probe", "check", "status", "severity", "host", "namespace", "ingress", "message", "evidence",
-                "duration_ms", "step", "remediation"}
+                "duration_ms", "step", "remediation", "kind", "name", "subject"}
     for written, original in zip(data["results"], report.results, strict=True):
         assert set(written) == required
         assert (written["check"], written["status"], written["step"]) == (
@@ -286,6 +288,8 @@ def test_redact_never_mutates_its_input() -> None:
 def test_no_credential_reaches_any_output(tmp_path: Path, kind: str) -> None:
     """Given evidence holding credentials, when each writer runs, then no credential is in the file."""
     text = WRITERS[kind](make_report(), tmp_path / f"report.{kind}").read_text(encoding="utf-8")
+    if kind == "html":  # the evidence travels compressed: look inside too
+        text += json.dumps(read_embedded(text), ensure_ascii=False)
 
     for secret in SECRETS:
         assert secret not in text, f"{secret!r} leaked into the {kind} report"
@@ -345,6 +349,30 @@ def test_junit_testcases_describe_each_result(tmp_path: Path) -> None:
     # results without a host: the check, then namespace/name when they have one
     assert "static.backend_service [shop/legacy]" in cases
     assert "static.ingress_class" in cases
+
+
+def test_junit_testcase_names_are_unique_per_subject(tmp_path: Path) -> None:
+    """Given one check judging several rules and addresses of one host, then each testcase name says
+    which, and no name repeats within a suite (issue 14: path_type repeated six times)."""
+    base = {"host": "api.example.test", "namespace": "demo", "ingress": "api"}
+    results = [Result(probe="routing", check="routing.path_type", status=Status.PASS, severity=Severity.MAJOR,
+                      message="ok", step=Step.INGRESS, subject=subject, **base)
+               for subject in ("/v1 Prefix", "/v1/exact Exact", "/ Prefix")]
+    results += [Result(probe="tls", check="tls.handshake", status=Status.PASS, severity=Severity.CRITICAL,
+                       message="ok", step=Step.TLS, subject=a, **base) for a in ("127.0.0.10:443", "127.0.0.11:443")]
+    results += [Result(probe="tls", check="tls.handshake", status=Status.PASS, severity=Severity.CRITICAL,
+                       message="again", step=Step.TLS, subject="127.0.0.10:443", **base)]
+    root = ET.parse(write_junit(make_report(results), tmp_path / "j.xml")).getroot()
+
+    names = [c.get("name") for c in root.iter("testcase")]
+    assert names == [
+        "routing.path_type [demo/api/api.example.test] /v1 Prefix",
+        "routing.path_type [demo/api/api.example.test] /v1/exact Exact",
+        "routing.path_type [demo/api/api.example.test] / Prefix",
+        "tls.handshake [demo/api/api.example.test] 127.0.0.10:443",
+        "tls.handshake [demo/api/api.example.test] 127.0.0.11:443",
+        "tls.handshake [demo/api/api.example.test] 127.0.0.10:443 #2",
+    ]
 
 
 def test_junit_escapes_markup_and_control_characters(tmp_path: Path) -> None:
@@ -438,60 +466,89 @@ def html_text(tmp_path_factory: pytest.TempPathFactory) -> str:
     return write_html(report, tmp_path_factory.mktemp("html") / "report.html").read_text(encoding="utf-8")
 
 
-def test_html_shows_every_host_with_the_five_steps(html_text: str) -> None:
-    """Given hosts in the report, then each has a block, sorted, with the five steps in chain order."""
-    doc = parse_html(html_text)
-    blocks = [n for n in doc.find_all("section") if n.attrs.get("data-host")]
+def _matrix_rows(doc: Node) -> list[Node]:
+    return [n for n in doc.find_all("tr") if "hostrow" in (n.attrs.get("class") or "")]
 
-    assert [b.attrs["data-host"] for b in blocks] == HOSTS
-    for block in blocks:
-        boxes = block.find_all("li")
-        assert [b.attrs["data-step"] for b in boxes] == [s.value for s in Step]
-        titles = [t.content() for b in boxes for t in b.walk() if t.attrs.get("class") == "step-title"]
-        assert titles == [s.label for s in Step] == ["DNS", "Load balancer", "TLS", "Ingress", "Backend"]
-        rows = block.find_all("tr")[1:]
-        assert rows and {r.attrs["data-host"] for r in rows} == {block.attrs["data-host"]}
+
+def test_html_matrix_has_a_row_per_host_failures_first(html_text: str) -> None:
+    """Given three hosts, then the matrix has a row each, worst first, with the five steps in chain order."""
+    doc = parse_html(html_text)
+    rows = _matrix_rows(doc)
+
+    # shop has an error and fails, api only a warning, docs passes
+    assert [r.attrs["data-host"] for r in rows] == ["shop.example.test", "api.example.test", "docs.example.test"]
+    assert [r.attrs["data-worst"] for r in rows] == ["error", "warn", "pass"]
+    heads = [th.attrs.get("data-sort") for th in doc.find_all("th") if th.attrs.get("data-sort")]
+    assert heads == ["host", "worst", *[s.value for s in Step], "bad"]
+    for row in rows:
+        assert [c.attrs["data-step"] for c in row.find_all("td") if "data-step" in c.attrs] == [s.value for s in Step]
 
 
 def test_html_colours_steps_by_their_worst_result(html_text: str) -> None:
-    """Given results per step, then a box takes the worst status and its probes' time (latest result each)."""
+    """Given results per step, then a cell takes the worst status and its probes' time (latest result each)."""
     doc = parse_html(html_text)
 
-    def box(host: str, step: Step) -> Node:
-        (block,) = doc.find_all("section", **{"data-host": host})
-        (found,) = block.find_all("li", **{"data-step": step.value})
+    def cell(host: str, step: Step) -> Node:
+        (row,) = [r for r in _matrix_rows(doc) if r.attrs["data-host"] == host]
+        (found,) = row.find_all("td", **{"data-step": step.value})
         return found
 
-    assert box("shop.example.test", Step.TLS).attrs["data-state"] == "fail"
-    assert box("shop.example.test", Step.INGRESS).attrs["data-state"] == "error"
-    assert box("shop.example.test", Step.BACKEND).attrs["data-state"] == "skip"
-    assert box("api.example.test", Step.INGRESS).attrs["data-state"] == "warn"
-    dns = box("api.example.test", Step.DNS)
+    assert cell("shop.example.test", Step.TLS).attrs["data-state"] == "fail"
+    assert cell("shop.example.test", Step.INGRESS).attrs["data-state"] == "error"
+    assert cell("shop.example.test", Step.BACKEND).attrs["data-state"] == "skip"
+    assert cell("api.example.test", Step.INGRESS).attrs["data-state"] == "warn"
+    dns = cell("api.example.test", Step.DNS)
     assert dns.attrs["data-state"] == "pass" and "st-pass" in (dns.attrs["class"] or "")
     dns_rows = [r for r in make_results() if r.host == "api.example.test" and r.step is Step.DNS]
-    assert f"{max(r.duration_ms for r in dns_rows):g} ms" in dns.content()
-    unchecked = box("docs.example.test", Step.INGRESS)
-    assert unchecked.attrs["data-state"] == "none" and "not checked" in unchecked.content()
+    assert f"{max(r.duration_ms for r in dns_rows):g} ms" in (dns.attrs["title"] or "")
+    unchecked = cell("docs.example.test", Step.INGRESS)
+    assert unchecked.attrs["data-state"] == "none" and "0 results" in (unchecked.attrs["title"] or "")
 
 
-def test_html_tables_rows_carry_data_attributes(html_text: str) -> None:
-    """Given the report, then every result is one row with status, check and host attributes."""
-    doc = parse_html(html_text)
-    rows = [r for r in doc.find_all("tr") if "data-status" in r.attrs]
+def test_html_findings_group_the_same_finding_across_hosts(tmp_path: Path) -> None:
+    """Given one warning on 40 hosts and one failure on 1, then there are two findings, the failure first,
+    the warning listing its 40 hosts once each, linked to their matrix rows."""
+    hosts = [f"h{i:02d}.example.test" for i in range(40)]
+    results = [result("dns.wildcard", Status.WARN, Step.DNS, f"{h} falls under the wildcard *.example.test",
+                      host=h, ingress=f"ing-{i}", severity=Severity.MINOR) for i, h in enumerate(hosts)]
+    results += [result("dns.wildcard", Status.WARN, Step.DNS, "h07.example.test falls under the wildcard "
+                        "*.example.test", host="h07.example.test", ingress="ing-7", severity=Severity.MINOR)]
+    results += [result("tls.expiry", Status.FAIL, Step.TLS, "the certificate expired 3 days ago",
+                       host="h05.example.test", severity=Severity.CRITICAL)]
+    doc = parse_html(write_html(make_report(results), tmp_path / "r.html").read_text(encoding="utf-8"))
+
+    findings = [n for n in doc.find_all("li") if "data-finding" in n.attrs]
+    assert [(f.attrs["data-status"], f.find_all("code")[0].content()) for f in findings] == [
+        ("fail", "tls.expiry"), ("warn", "dns.wildcard")]
+    wildcard = findings[1]
+    links = [a for a in wildcard.find_all("a") if "hostlink" in (a.attrs.get("class") or "")]
+    assert sorted(a.content() for a in links) == hosts
+    assert "40 hosts" in wildcard.content() and "and 34 more" in wildcard.content()
+    index = {r.attrs["data-host"]: r.attrs["id"] for r in _matrix_rows(doc)}
+    assert all(a.attrs["href"] == f"#{index[a.content()]}" for a in links)
+    assert index["h05.example.test"] == "host-0"  # the failing host leads the matrix
+
+
+def test_html_embeds_every_result_with_its_evidence(html_text: str) -> None:
+    """Given the report, then every result travels in the page (compressed), redacted, linked to its finding."""
+    embedded = read_embedded(html_text)
     expected = sorted((r.status.value, r.check, r.host or "") for r in make_results())
 
-    found = sorted((r.attrs["data-status"] or "", r.attrs["data-check"] or "", r.attrs["data-host"] or "")
-                   for r in rows)
-    assert found == expected
-    (cluster,) = [n for n in doc.find_all("section") if n.attrs.get("data-host") == ""]
-    assert "Cluster-wide" in cluster.content()
-    assert {r.attrs["data-check"] for r in cluster.find_all("tr")[1:]} == {
-        "static.backend_service", "static.ingress_class", "exposure.callback"}
-    row = next(r for r in rows if r.attrs["data-check"] == "static.backend_service")
-    assert "Create Service shop/legacy-svc" in row.content()
-    (details,) = row.find_all("details")
-    evidence = json.loads(details.find_all("pre")[0].content())
-    assert evidence["backend"] == {"service": "legacy-svc", "port": 8080}
+    assert sorted((r["status"], r["check"], r["host"] or "") for r in embedded["results"]) == expected
+    row = next(r for r in embedded["results"] if r["check"] == "static.backend_service")
+    assert row["evidence"]["backend"] == {"service": "legacy-svc", "port": 8080}
+    assert "Create Service shop/legacy-svc" in row["remediation"]
+    for r, finding in zip(embedded["results"], embedded["finding"], strict=True):
+        assert (finding >= 0) == (r["status"] in ("fail", "error", "warn"))
+    text = json.dumps(embedded)
+    assert "SEKRIT" not in text and "[redacted]" in text
+
+
+def test_html_cluster_wide_block_counts_results_without_a_host(html_text: str) -> None:
+    """Given results without a host, then a cluster-wide block counts them, its rows opened on demand."""
+    doc = parse_html(html_text)
+    (cluster,) = [n for n in doc.find_all("section") if n.attrs.get("id") == "cluster"]
+    assert "Cluster-wide" in cluster.content() and "Show 3 results" in cluster.content()
 
 
 def test_html_header_has_summary_cluster_and_times(html_text: str) -> None:
@@ -500,7 +557,7 @@ def test_html_header_has_summary_cluster_and_times(html_text: str) -> None:
     summary = {n.attrs["data-summary"]: [c.content() for c in n.children]
                for n in doc.walk() if "data-summary" in n.attrs}
 
-    assert summary == {"total": ["17", "checks"], "pass": ["10", "pass"], "fail": ["3", "fail"],
+    assert summary == {"total": ["17", "checks"], "hosts": ["3", "hosts · 1 failing"], "pass": ["10", "pass"], "fail": ["3", "fail"],
                        "warn": ["2", "warn"], "skip": ["1", "skip"], "error": ["1", "error"]}
     meta = {n.attrs["data-meta"]: n.content() for n in doc.walk() if "data-meta" in n.attrs}
     assert meta == {"context": "ingress-lab", "server": "https://admin:[redacted]@127.0.0.1:6443",
@@ -520,7 +577,8 @@ def test_html_loads_no_external_resources(html_text: str) -> None:
     assert not [n for n in doc.find_all("link") if n.attrs.get("rel") == "stylesheet"]
     css = " ".join(s.content() for s in doc.find_all("style"))
     assert "@import" not in css and not re.search(r"url\(", css)
-    assert "https://kubernetes.io/docs/concepts/services-networking/ingress/" in html_text  # as text only
+    # a link in the evidence is data, never a reference the page follows
+    assert "https://kubernetes.io/docs/concepts/services-networking/ingress/" in json.dumps(read_embedded(html_text))
 
 
 def test_html_escapes_result_text(tmp_path: Path) -> None:
