@@ -26,15 +26,19 @@ def _builtin() -> tuple[type[Probe], ...]:
     """The built-in probes, in the order of the request chain (dependencies decide the run order).
     Adding a probe: its module, and one line here."""
     from .auth import AuthProbe
+    from .canary import CanaryProbe
     from .dns import DnsProbe
     from .exposure import ExposureProbe
+    from .gateway import GatewayProbe
+    from .httproute import HttpRouteProbe
     from .redirect import RedirectProbe
     from .reload import ReloadProbe
     from .routing import RoutingProbe
     from .static import StaticProbe
     from .tls import TlsProbe
 
-    return (DnsProbe, RedirectProbe, TlsProbe, RoutingProbe, AuthProbe, StaticProbe, ExposureProbe, ReloadProbe)
+    return (DnsProbe, RedirectProbe, TlsProbe, RoutingProbe, AuthProbe, StaticProbe, ExposureProbe, GatewayProbe,
+            HttpRouteProbe, CanaryProbe, ReloadProbe)
 
 
 @dataclass(frozen=True)
