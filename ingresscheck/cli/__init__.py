@@ -20,11 +20,13 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .compare import add_compare_arguments
     from .lab import add_lab_arguments
     from .reload import add_cleanup_arguments, add_reload_arguments, add_targets_arguments
     from .run import add_run_arguments
 
     parser = _Parser(prog="ingresscheck", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"ingresscheck {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     add_run_arguments(sub.add_parser("run", help="check every Ingress host's request chain and write reports"))
     add_reload_arguments(sub.add_parser(
@@ -32,9 +34,23 @@ def build_parser() -> argparse.ArgumentParser:
     add_cleanup_arguments(sub.add_parser("cleanup", help="remove canary Ingresses left by a killed reload run"))
     add_targets_arguments(sub.add_parser(
         "load-targets", help="write the locust targets file (loadtests/) from discovery"))
+    add_compare_arguments(sub.add_parser(
+        "compare", help="the same hosts on two data planes (before a migration): behaviour diffed, "
+                        "differences classified"))
     add_lab_arguments(sub.add_parser(
         "lab", help="run the local lab: etcd, kube-apiserver, Traefik, HAProxy, dnsmasq, echo pods"), _Parser)
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("ingresscheck")
+    except PackageNotFoundError:  # a plain checkout
+        from .. import __version__
+
+        return __version__
 
 
 def main(argv: Sequence[str] | None = None) -> int:
