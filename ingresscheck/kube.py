@@ -3,7 +3,11 @@ generic writer for plain-dict objects (create, replace status, delete) used by t
 mutating checks.
 
 Connection errors become ``UsageError`` with one line: an unreadable kubeconfig, an unknown
-context, or an API server that does not answer are configuration problems, not crashes.
+context, or an API server that does not answer are configuration problems, not crashes. The
+kubeconfig is validated by a declared schema (the fields the client reads, with their types) before
+the client sees it, so a broken one is named with its file, line and field. Failed calls are
+classified (``classify``: forbidden, unauthorized, not found, invalid, unreachable, timeout) from
+the HTTP status or the exception class, never from message text.
 """
 
 from __future__ import annotations
@@ -16,11 +20,14 @@ from typing import Any
 from urllib.parse import urlencode
 
 import urllib3
+import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .errors import UsageError
+from . import _yaml
+from .errors import KubeError, Outcome, UsageError
 
 Obj = dict[str, Any]
 
@@ -47,6 +54,161 @@ _RESOURCES: dict[str, tuple[str, str, bool]] = {
 }
 
 
+class _KcModel(BaseModel):
+    # kubeconfigs carry more than the client reads (extensions, preferences): allowed, not checked
+    model_config = ConfigDict(extra="allow", strict=True, populate_by_name=True)
+
+
+class _KcCluster(_KcModel):
+    server: str
+    certificate_authority: str | None = Field(default=None, alias="certificate-authority")
+    certificate_authority_data: str | None = Field(default=None, alias="certificate-authority-data")
+    insecure_skip_tls_verify: bool | None = Field(default=None, alias="insecure-skip-tls-verify")
+    tls_server_name: str | None = Field(default=None, alias="tls-server-name")
+
+
+class _KcNamedCluster(_KcModel):
+    name: str
+    cluster: _KcCluster
+
+
+class _KcUser(_KcModel):
+    token: str | None = None
+    token_file: str | None = Field(default=None, alias="tokenFile")
+    client_certificate: str | None = Field(default=None, alias="client-certificate")
+    client_certificate_data: str | None = Field(default=None, alias="client-certificate-data")
+    client_key: str | None = Field(default=None, alias="client-key")
+    client_key_data: str | None = Field(default=None, alias="client-key-data")
+    username: str | None = None
+    password: str | None = None
+    exec: dict[str, Any] | None = None
+
+
+class _KcNamedUser(_KcModel):
+    name: str
+    user: _KcUser | None = None
+
+
+class _KcContext(_KcModel):
+    cluster: str
+    user: str | None = None
+    namespace: str | None = None
+
+
+class _KcNamedContext(_KcModel):
+    name: str
+    context: _KcContext
+
+
+class _Kubeconfig(_KcModel):
+    clusters: list[_KcNamedCluster] | None = None
+    users: list[_KcNamedUser] | None = None
+    contexts: list[_KcNamedContext] | None = None
+    current_context: str | None = Field(default=None, alias="current-context")
+
+
+def validate_kubeconfig(path: str) -> None:
+    """Read one kubeconfig file and check it against the schema; a problem is one line (file, line, field)."""
+    try:
+        text = Path(path).read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"kubeconfig {path} cannot be read: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        docs = _yaml.load_all(text)
+    except yaml.YAMLError as exc:
+        line = _yaml.error_line(exc)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise UsageError(f"kubeconfig {path}:{line or '?'}: invalid YAML: {problem}") from None
+    docs = [d for d in docs if d.data is not None]
+    if not docs:
+        raise UsageError(f"kubeconfig {path} is empty")
+    if len(docs) > 1 or not isinstance(docs[0].data, dict):
+        raise UsageError(f"kubeconfig {path}: expected one mapping (apiVersion: v1, kind: Config)")
+    doc = docs[0]
+    try:
+        kc = _Kubeconfig.model_validate(doc.data)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        loc = tuple(err["loc"])
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+        msg = err["msg"].replace("Input should be", "expected")
+        given = err.get("input")
+        if err["type"] != "missing" and isinstance(given, (str, int, float, bool)) and "password" not in where \
+                and "token" not in where and not where.endswith("-data"):
+            msg += f", got {given!r}"
+        raise UsageError(f"kubeconfig {path}:{doc.line(loc) or '?'}: {where}: {msg}") from None
+    clusters = {c.name for c in kc.clusters or []}
+    users = {u.name for u in kc.users or []}
+    for i, ctx in enumerate(kc.contexts or []):
+        if ctx.context.cluster not in clusters:
+            raise UsageError(f"kubeconfig {path}:{doc.line(('contexts', i, 'context', 'cluster'))}: context "
+                             f"{ctx.name!r} names cluster {ctx.context.cluster!r}, which the file does not have "
+                             f"(it has: {', '.join(sorted(clusters)) or 'none'})")
+        if ctx.context.user is not None and ctx.context.user not in users:
+            raise UsageError(f"kubeconfig {path}:{doc.line(('contexts', i, 'context', 'user'))}: context "
+                             f"{ctx.name!r} names user {ctx.context.user!r}, which the file does not have")
+
+
+def _unwrap(exc: BaseException) -> BaseException:
+    while isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
+        exc = exc.reason
+    return exc
+
+
+def classify(exc: BaseException) -> tuple[Outcome, str]:
+    """The outcome of one failed API call and a short detail, from the status or the exception class."""
+    if isinstance(exc, ApiException):
+        status = exc.status or 0
+        outcome = {401: Outcome.UNAUTHORIZED, 403: Outcome.FORBIDDEN, 404: Outcome.NOT_FOUND,
+                   400: Outcome.INVALID, 422: Outcome.INVALID, 408: Outcome.TIMEOUT,
+                   504: Outcome.TIMEOUT}.get(status, Outcome.ERROR)
+        message = ""
+        try:
+            message = str(json.loads(exc.body or "{}").get("message") or "")
+        except (ValueError, AttributeError):
+            pass
+        return outcome, f"HTTP {status}" + (f" ({message})" if message else f" {exc.reason or ''}".rstrip())
+    inner = _unwrap(exc)
+    if isinstance(inner, urllib3.exceptions.NewConnectionError):  # subclasses ConnectTimeoutError: first
+        cause = inner.__cause__ or inner.__context__
+        why = cause.strerror if isinstance(cause, OSError) and cause.strerror else _short(inner)
+        return Outcome.UNREACHABLE, f"cannot connect: {why.lower()}"
+    if isinstance(inner, (urllib3.exceptions.TimeoutError, TimeoutError)):
+        return Outcome.TIMEOUT, "no answer in time (" + _short(inner) + ")"
+    if isinstance(inner, urllib3.exceptions.SSLError):
+        return Outcome.ERROR, "TLS handshake failed (" + _short(inner) + ")"
+    if isinstance(inner, (urllib3.exceptions.ProtocolError, ConnectionError)):
+        return Outcome.UNREACHABLE, "the connection was closed (" + _short(inner) + ")"
+    if isinstance(inner, OSError):
+        return Outcome.UNREACHABLE, inner.strerror or _short(inner)
+    return Outcome.ERROR, _short(inner)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    # urllib3 prefixes messages with the connection object's repr: keep what comes after it
+    if text.startswith("<") and ">: " in text:
+        text = text.split(">: ", 1)[1]
+    return text
+
+
+def api_error(exc: BaseException, cluster_server: str, verb: str, kind: str, namespace: str | None = None,
+              name: str | None = None) -> KubeError:
+    """A classified one-line error for one call: ``API server S: list ingresses... in namespace N: forbidden: ...``."""
+    outcome, detail = classify(exc)
+    resource = resource_name(kind) + (f" {name}" if name else "")
+    return KubeError(outcome, cluster_server, verb, resource, detail, namespace)
+
+
+def resource_name(kind: str) -> str:
+    """``ingresses.networking.k8s.io``, ``secrets``: how RBAC and kubectl name a resource."""
+    if kind not in _RESOURCES:
+        return kind
+    prefix, plural, _ = _RESOURCES[kind]
+    group = prefix.removeprefix("/apis/").rsplit("/", 1)[0] if prefix.startswith("/apis/") else ""
+    return f"{plural}.{group}" if group else plural
+
+
 @dataclass(frozen=True)
 class Cluster:
     """A connected API client plus what a report says about the cluster."""
@@ -68,8 +230,10 @@ def connect(
     path = str(kubeconfig) if kubeconfig else os.environ.get("KUBECONFIG") or str(Path("~/.kube/config").expanduser())
     try:
         if kubeconfig or Path(path).exists():
-            if not Path(path).is_file():
-                raise UsageError(f"kubeconfig {path} cannot be read: no such file")
+            for one in path.split(os.pathsep):  # KUBECONFIG may list several files, merged like kubectl
+                if not Path(one).is_file():
+                    raise UsageError(f"kubeconfig {one} cannot be read: no such file")
+                validate_kubeconfig(one)
             contexts, current = config.list_kube_config_contexts(config_file=path)
             names = [c["name"] for c in contexts]
             if context and context not in names:
@@ -83,7 +247,7 @@ def connect(
             raise UsageError("no kubeconfig found: give --kubeconfig, set KUBECONFIG, or run in a cluster")
     except ConfigException as exc:
         raise UsageError(f"kubeconfig {path} cannot be used: {str(exc).splitlines()[0]}") from None
-    except (OSError, ValueError) as exc:  # yaml errors are ValueErrors too
+    except (OSError, ValueError, yaml.YAMLError) as exc:
         raise UsageError(f"kubeconfig {path} cannot be read: {str(exc).splitlines()[0]}") from None
     cfg.connection_pool_maxsize = pool_size
     cfg.retries = False
@@ -97,12 +261,17 @@ def check_reachable(cluster: Cluster) -> None:
     try:
         client.VersionApi(cluster.api).get_code(_request_timeout=5)
     except ApiException as exc:
-        if exc.status in (401, 403):
-            raise UsageError(f"API server {cluster.server} refused the credentials (HTTP {exc.status})") from None
-        raise UsageError(f"API server {cluster.server} answered HTTP {exc.status}") from None
+        outcome, detail = classify(exc)
+        if outcome in (Outcome.UNAUTHORIZED, Outcome.FORBIDDEN):
+            raise KubeError(outcome, cluster.server, "get", "/version", detail, summary=(
+                f"API server {cluster.server} refused the credentials: {outcome.value}: {detail}")) from None
+        raise KubeError(outcome, cluster.server, "get", "/version", detail) from None
     except (urllib3.exceptions.HTTPError, OSError) as exc:
-        reason = getattr(exc, "reason", None) or exc
-        raise UsageError(f"API server {cluster.server} is unreachable: {reason}") from None
+        outcome, detail = classify(exc)
+        word = "is unreachable" if outcome is Outcome.UNREACHABLE else "did not answer in 5 s" \
+            if outcome is Outcome.TIMEOUT else "failed"
+        raise KubeError(outcome, cluster.server, "get", "/version", detail,
+                        summary=f"API server {cluster.server} {word}: {detail}") from None
 
 
 def resource_path(obj: Obj, *, named: bool = True, subresource: str | None = None) -> str:

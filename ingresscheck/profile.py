@@ -2,40 +2,50 @@
 
 Flags override profile fields. Credentials are referenced (environment variable or file), never
 written inline, and read only when a check asks for them.
+
+The file is validated by a declared schema (pydantic models below, ``extra="forbid"``, strict
+types): every wrong field, type or value is one line naming the file, the field and what is
+expected (``profile p.yaml: thresholds.timeout: expected a number of seconds > 0, got 'abc'``).
+Flags that set the same things go through the same validators.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic.fields import FieldInfo
 
 from .errors import UsageError
 
 
 @dataclass(frozen=True)
 class Resolve:
-    """curl --resolve semantics: connect to ``address`` for ``host:port`` (host may be ``*``)."""
+    """curl --resolve semantics: connect to ``addresses`` for ``host:port`` (host may be ``*``); like curl,
+    ``HOST:PORT:ADDR1,ADDR2`` gives several (IPv6 in brackets), and they stand in for DNS."""
 
     host: str
     port: int
-    address: str
+    addresses: tuple[str, ...]
+
+    @property
+    def address(self) -> str:
+        """The first address (callers that dial one)."""
+        return self.addresses[0]
 
     @classmethod
-    def parse(cls, text: str) -> Resolve:
-        parts = text.split(":", 2)
-        if len(parts) != 3 or not parts[1].isdigit():
-            raise UsageError(f"--resolve {text!r}: expected HOST:PORT:ADDRESS")
-        address = parts[2].strip("[]")
+    def parse(cls, text: str, what: str = "--resolve") -> Resolve:
         try:
-            ipaddress.ip_address(address)
-        except ValueError:
-            raise UsageError(f"--resolve {text!r}: {address!r} is not an IP address") from None
-        return cls(parts[0].lower(), int(parts[1]), address)
+            return _resolve_entry(text)
+        except ValueError as exc:
+            raise UsageError(f"{what} {text!r}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,15 @@ class Credential:
                 raise UsageError(f"credentials: cannot read {self.password_file}: {exc.strerror}") from None
         raise UsageError(f"credentials for {self.username}: give password_env or password_file")
 
+    def unavailable(self) -> str | None:
+        """Why the password cannot be had (a sentence naming the variable or file), or None."""
+        if self.password_env and os.environ.get(self.password_env) is None:
+            return f"password_env: environment variable {self.password_env} is not set"
+        if self.password_file and not os.access(self.password_file, os.R_OK):
+            why = "does not exist" if not os.path.exists(self.password_file) else "is not readable"
+            return f"password_file: {self.password_file} {why}"
+        return None
+
 
 @dataclass(frozen=True)
 class Thresholds:
@@ -65,6 +84,8 @@ class Thresholds:
     concurrency_per_lb: int = 32  # requests in flight to one load-balancer address
     max_body_bytes: int = 1 << 20  # responses are read up to this much
     reload_p95_ms: float = 10_000.0  # a change slower than this to reach the data plane (p95) warns
+    canary_requests: int = 200  # requests sent to check the observed split of a weighted HTTPRoute rule
+    canary_confidence: float = 0.99  # a split is inconsistent with its weights when p < 1 - confidence
 
 
 @dataclass(frozen=True)
@@ -89,34 +110,246 @@ class Profile:
     def with_overrides(self, **changes: Any) -> Profile:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
-    def resolve_override(self, host: str, port: int) -> str | None:
+    def resolve_override(self, host: str, port: int) -> list[str]:
+        """The addresses --resolve gives for host:port (the first matching entry, curl's rule); [] for none."""
         for r in self.resolve:
             if r.port == port and (r.host == host.lower() or r.host == "*"):
-                return r.address
-        return None
+                return list(r.addresses)
+        return []
+
+    def check_credentials(self) -> None:
+        """A profile that asks for credentials that cannot be had is a configuration error (exit 2)."""
+        for host, cred in sorted(self.credentials.items()):
+            why = cred.unavailable()
+            if why:
+                raise UsageError(f"profile {self.source}: credentials.{host}.{why}")
+
+
+# --- the values, one validator each (shared by the file schema and the flags) ---------------------
+
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+
+
+def _dns_server(text: str) -> tuple[str, int]:
+    if text.startswith("["):
+        host, _, port = text[1:].partition("]")
+        port = port.removeprefix(":") or "53"
+    elif text.count(":") == 1:
+        host, _, port = text.partition(":")
+    else:
+        host, port = text, "53"
+    try:
+        address = str(ipaddress.ip_address(host))
+    except ValueError:
+        raise ValueError("expected ADDRESS[:PORT] with an IP address") from None
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError("expected ADDRESS[:PORT] with a port from 1 to 65535")
+    return address, int(port)
+
+
+def _ip(text: str) -> str:
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise ValueError("not an IP address") from None
+
+
+def _resolve_entry(text: str) -> Resolve:
+    parts = text.split(":", 2)
+    if len(parts) != 3 or not parts[1].isdigit() or not parts[0]:
+        raise ValueError("expected HOST:PORT:ADDRESS[,ADDRESS...]")
+    if not 0 < int(parts[1]) < 65536:
+        raise ValueError(f"port {parts[1]} is not from 1 to 65535")
+    addresses = []
+    for item in parts[2].split(","):
+        address = item.strip().removeprefix("[").removesuffix("]")
+        try:
+            addresses.append(str(ipaddress.ip_address(address)))
+        except ValueError:
+            raise ValueError(f"{address!r} is not an IP address") from None
+    return Resolve(parts[0].lower(), int(parts[1]), tuple(dict.fromkeys(addresses)))
+
+
+def _domain(text: str) -> str:
+    name = text.lower().rstrip(".")
+    if text != text.strip() or not name or len(name) > 253 or not all(
+            _DNS_LABEL.fullmatch(label) for label in name.split(".")):
+        raise ValueError("not a DNS domain (lowercase letters, digits, '-' and '.')")
+    return name
+
+
+def _port_range(text: str) -> tuple[int, int]:
+    lo, _, hi = text.partition("-")
+    if not (lo.isdigit() and hi.isdigit() and 0 < int(lo) <= int(hi) < 65536):
+        raise ValueError("expected LOW-HIGH, e.g. 30000-32767")
+    return int(lo), int(hi)
+
+
+def _seconds(value: float) -> float:
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError("must be a finite number of seconds > 0")
+    return float(value)
+
+
+DnsServer = Annotated[str, AfterValidator(_dns_server)]
+Address = Annotated[str, AfterValidator(_ip)]
+ResolveEntry = Annotated[str, AfterValidator(_resolve_entry)]
+Domain = Annotated[str, AfterValidator(_domain)]
+Seconds = Annotated[float, Field(allow_inf_nan=True), AfterValidator(_seconds)]
+Port = Annotated[int, Field(gt=0, lt=65536)]
+
+
+def parse_dns_server(text: Any, what: str = "DNS server") -> tuple[str, int]:
+    """``ADDRESS[:PORT]`` (IPv6 in brackets when a port is given) -> (address, port), port 53 by default."""
+    try:
+        return _dns_server(str(text))
+    except ValueError as exc:
+        raise UsageError(f"{what} {text!r}: {exc}") from None
+
+
+def parse_address(text: Any, what: str) -> str:
+    try:
+        return _ip(str(text))
+    except ValueError:
+        raise UsageError(f"{what} {text!r} is not an IP address") from None
+
+
+def parse_timeout(value: float, what: str = "--timeout") -> float:
+    """Seconds for one network operation: finite and > 0 (nan and inf are refused)."""
+    try:
+        return _seconds(value)
+    except ValueError as exc:
+        raise UsageError(f"{what} {value}: {exc}") from None
+
+
+# --- the file's schema ---------------------------------------------------------------------------
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class _Dns(_Model):
+    servers: list[DnsServer] = Field(default=[], description="a list of ADDRESS[:PORT]")
+
+
+class _Ports(_Model):
+    http: Port = Field(default=80, description="a port number from 1 to 65535")
+    https: Port = Field(default=443, description="a port number from 1 to 65535")
+
+
+class _Credential(_Model):
+    username: str = Field(description="a user name")
+    password_env: str | None = Field(default=None, min_length=1, description="an environment variable name")
+    password_file: str | None = Field(default=None, min_length=1, description="a file path")
+    password: Any = Field(default=None, exclude=True, description="nothing: inline passwords are refused")
+
+    @model_validator(mode="after")
+    def _one_reference(self) -> _Credential:
+        if self.password is not None:
+            raise ValueError("inline passwords are refused; use password_env or password_file")
+        if bool(self.password_env) == bool(self.password_file):
+            raise ValueError("give exactly one of password_env or password_file")
+        return self
+
+
+class _Thresholds(_Model):
+    timeout: Seconds = Field(default=5.0, description="a number of seconds > 0")
+    cert_expiry_warning_days: int = Field(default=21, ge=0, description="a number of days >= 0")
+    concurrency_per_lb: int = Field(default=32, ge=1, description="an integer >= 1")
+    max_body_bytes: int = Field(default=1 << 20, ge=1, description="a number of bytes >= 1")
+    reload_p95_ms: float = Field(default=10_000.0, gt=0, allow_inf_nan=False, description="milliseconds > 0")
+    canary_requests: int = Field(default=200, ge=10, le=5000, description="an integer from 10 to 5000")
+    canary_confidence: float = Field(default=0.99, gt=0.5, lt=1, description="a probability between 0.5 and 1")
+
+
+class _Reload(_Model):
+    domain: Domain | None = Field(default=None, description="a DNS domain for canary hosts")
+
+
+class _ProfileFile(_Model):
+    kubeconfig: str | None = Field(default=None, description="a file path")
+    context: str | None = Field(default=None, description="a kubeconfig context name")
+    dns: _Dns = Field(default_factory=_Dns, description="a mapping {servers: [ADDRESS[:PORT], ...]}")
+    load_balancers: list[Address] = Field(default=[], description="a list of IP addresses")
+    ports: _Ports = Field(default_factory=_Ports, description="a mapping {http: PORT, https: PORT}")
+    ca_bundle: str | None = Field(default=None, description="a file path")
+    resolve: list[ResolveEntry] = Field(default=[], description="a list of HOST:PORT:ADDRESS")
+    credentials: dict[str, _Credential] = Field(
+        default={}, description="a mapping of host to {username, password_env | password_file}")
+    thresholds: _Thresholds = Field(default_factory=_Thresholds, description="a mapping of threshold: value")
+    domains: list[Domain] = Field(default=[], description="a list of DNS domains")
+    reload: _Reload = Field(default_factory=_Reload, description="a mapping {domain: DOMAIN}")
+    controller: Literal["traefik", "ingress-nginx"] | None = Field(
+        default=None, description="one of: traefik, ingress-nginx")
+    node_port_range: Annotated[str, AfterValidator(_port_range)] = Field(
+        default="30000-32767", description="LOW-HIGH, e.g. 30000-32767")
+    lb_redirects: bool = Field(default=True, description="true or false")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nulls_are_defaults(cls, data: Any) -> Any:
+        # `dns:` with nothing after it is YAML null: the same as leaving the field out
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if v is not None}
+        return data
 
 
 def _fail(path: str, what: str) -> UsageError:
     return UsageError(f"profile {path}: {what}")
 
 
-def parse_dns_server(text: Any) -> tuple[str, int]:
-    """``ADDRESS[:PORT]`` (IPv6 in brackets when a port is given) -> (address, port), port 53 by default."""
-    if isinstance(text, str):
-        host, _, port = text.rpartition(":") if text.count(":") == 1 or text.startswith("[") else (text, "", "53")
-        try:
-            ipaddress.ip_address(host.strip("[]"))
-            return host.strip("[]"), int(port)
-        except ValueError:
-            pass
-    raise UsageError(f"DNS server {text!r} must be ADDRESS[:PORT]")
+def _field_info(loc: tuple[int | str, ...]) -> tuple[type[BaseModel] | None, FieldInfo | None]:
+    """The model holding the last field of ``loc``, and that field's declaration."""
+    model: type[BaseModel] | None = _ProfileFile
+    info: FieldInfo | None = None
+    for part in loc:
+        if model is None or not isinstance(part, str) or part not in model.model_fields:
+            if model is _ProfileFile or not isinstance(part, str):
+                continue  # a list index or a mapping key (credentials.HOST)
+            return model, None
+        info = model.model_fields[part]
+        nested = info.annotation
+        args = getattr(nested, "__args__", ())
+        candidates = [nested, *args, *(getattr(a, "__args__", ()) for a in args)]
+        flat = [c for group in candidates for c in (group if isinstance(group, tuple) else (group,))]
+        model = next((c for c in flat if isinstance(c, type) and issubclass(c, BaseModel)), None)
+    return model, info
 
 
-def parse_address(text: Any, what: str) -> str:
-    try:
-        return str(ipaddress.ip_address(str(text)))
-    except ValueError:
-        raise UsageError(f"{what} {text!r} is not an IP address") from None
+def _where(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _describe(err: Any) -> str:
+    """One clause for one pydantic error: the field, what is expected, what was given."""
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    kind, msg, given = err["type"], err["msg"], err.get("input")
+    if kind == "extra_forbidden":
+        holder, _ = _field_info(loc[:-1])
+        known = sorted((holder or _ProfileFile).model_fields)
+        known = [k for k in known if k != "password"]
+        return f"unknown field {loc[-1]!r} (known: {', '.join(known)})" if len(loc) == 1 else \
+            f"{_where(loc[:-1])}: unknown field {loc[-1]!r} (known: {', '.join(known)})"
+    _, info = _field_info(loc)
+    where = _where(loc) or "the file"
+    if kind == "missing":
+        return f"{where}: is required" + (f" ({info.description})" if info and info.description else "")
+    if kind == "value_error":
+        text = msg.removeprefix("Value error, ")
+    elif kind.endswith("_type") or kind in ("model_attributes_type", "dict_type", "model_type"):
+        expected = info.description if info and info.description and not isinstance(loc[-1], int) else None
+        text = f"expected {expected}" if expected else msg.replace("Input should be", "expected")
+    else:
+        text = msg.replace("Input should be", "must be")
+    secret = any(p in ("password",) for p in loc if isinstance(p, str))
+    if not secret and isinstance(given, (str, int, float, bool)) and kind != "value_error":
+        text += f", got {given!r}"
+    elif not secret and kind == "value_error" and isinstance(given, str) and given not in text:
+        text = f"{given!r}: {text}"
+    return f"{where}: {text}"
 
 
 def load(path: str | os.PathLike[str]) -> Profile:
@@ -125,6 +358,8 @@ def load(path: str | os.PathLike[str]) -> Profile:
         doc = yaml.safe_load(Path(p).read_text())
     except OSError as exc:
         raise _fail(p, f"cannot be read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise _fail(p, "cannot be read: not UTF-8 text") from None
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
         raise _fail(p, f"invalid YAML at line {line}: {exc.problem}") from None
@@ -134,78 +369,41 @@ def load(path: str | os.PathLike[str]) -> Profile:
         doc = {}
     if not isinstance(doc, dict):
         raise _fail(p, "must be a mapping of fields")
-    known = {"kubeconfig", "context", "dns", "load_balancers", "ports", "ca_bundle", "resolve", "credentials",
-             "thresholds", "domains", "reload", "controller", "node_port_range", "lb_redirects"}
-    unknown = sorted(set(doc) - known)
-    if unknown:
-        raise _fail(p, f"unknown field {unknown[0]!r} (known: {', '.join(sorted(known))})")
+    if any(not isinstance(k, str) for k in doc):
+        raise _fail(p, "field names must be strings")
+    try:
+        spec = _ProfileFile.model_validate(doc)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise _fail(p, _describe(errors[0]) + more) from None
     base = Path(p).resolve().parent
 
-    def rel(value: Any, name: str) -> str | None:
+    def rel(value: str | None) -> str | None:
         if value is None:
             return None
-        if not isinstance(value, str):
-            raise _fail(p, f"{name} must be a path")
+        value = os.path.expanduser(value)
         return str((base / value).resolve()) if not os.path.isabs(value) else value
 
-    dns = doc.get("dns") or {}
-    if not isinstance(dns, dict) or not isinstance(dns.get("servers", []), list):
-        raise _fail(p, "dns.servers must be a list of ADDRESS[:PORT]")
-    lbs = doc.get("load_balancers") or []
-    if not isinstance(lbs, list):
-        raise _fail(p, "load_balancers must be a list of IP addresses")
-    try:
-        servers = tuple(parse_dns_server(x) for x in dns.get("servers", []))
-        lbs = [parse_address(x, "load_balancers entry") for x in lbs]
-    except UsageError as exc:
-        raise _fail(p, str(exc)) from None
-    ports = doc.get("ports") or {}
-    if not isinstance(ports, dict) or not all(isinstance(v, int) and 0 < v < 65536 for v in ports.values()):
-        raise _fail(p, "ports must map http/https to port numbers")
-    creds: dict[str, Credential] = {}
-    for host, c in (doc.get("credentials") or {}).items():
-        if not isinstance(c, dict) or "username" not in c:
-            raise _fail(p, f"credentials.{host} needs a username and password_env or password_file")
-        if "password" in c:
-            raise _fail(p, f"credentials.{host}: inline passwords are refused; use password_env or password_file")
-        if not (c.get("password_env") or c.get("password_file")):
-            raise _fail(p, f"credentials.{host}: give password_env or password_file")
-        creds[str(host).lower()] = Credential(str(c["username"]), c.get("password_env"),
-                                              rel(c.get("password_file"), f"credentials.{host}.password_file"))
-    th = doc.get("thresholds") or {}
-    if not isinstance(th, dict):
-        raise _fail(p, "thresholds must be a mapping")
-    try:
-        thresholds = Thresholds(**th)
-    except TypeError as exc:
-        raise _fail(p, f"thresholds: {exc}") from None
-    if thresholds.timeout <= 0 or thresholds.concurrency_per_lb < 1:
-        raise _fail(p, "thresholds.timeout must be > 0 and concurrency_per_lb >= 1")
-    controller = doc.get("controller")
-    if controller is not None and controller not in ("traefik", "ingress-nginx"):
-        raise _fail(p, f"controller {controller!r} is not one of: traefik, ingress-nginx")
-    npr = str(doc.get("node_port_range", "30000-32767"))
-    lo, _, hi = npr.partition("-")
-    if not (lo.isdigit() and hi.isdigit() and 0 < int(lo) <= int(hi) < 65536):
-        raise _fail(p, f"node_port_range {npr!r} must be LOW-HIGH, e.g. 30000-32767")
-    ca = rel(doc.get("ca_bundle"), "ca_bundle")
+    ca = rel(spec.ca_bundle)
     if ca and not Path(ca).is_file():
-        raise _fail(p, f"ca_bundle {ca} does not exist")
+        raise _fail(p, f"ca_bundle: {ca} does not exist")
     return Profile(
-        kubeconfig=rel(doc.get("kubeconfig"), "kubeconfig"),
-        context=doc.get("context"),
-        dns_servers=servers,
-        load_balancers=tuple(str(x) for x in lbs),
-        http_port=int(ports.get("http", 80)),
-        https_port=int(ports.get("https", 443)),
+        kubeconfig=rel(spec.kubeconfig),
+        context=spec.context,
+        dns_servers=tuple(spec.dns.servers),  # type: ignore[arg-type]  # validated into (address, port)
+        load_balancers=tuple(spec.load_balancers),
+        http_port=spec.ports.http,
+        https_port=spec.ports.https,
         ca_bundle=ca,
-        resolve=tuple(Resolve.parse(str(r)) for r in doc.get("resolve") or []),
-        credentials=creds,
-        thresholds=thresholds,
-        domains=tuple(doc.get("domains") or ()),
-        reload_domain=(doc.get("reload") or {}).get("domain"),
-        controller=controller,
-        lb_redirects=bool(doc.get("lb_redirects", True)),
-        node_port_range=(int(lo), int(hi)),
+        resolve=tuple(spec.resolve),  # type: ignore[arg-type]  # validated into Resolve
+        credentials={host.lower(): Credential(c.username, c.password_env, rel(c.password_file))
+                     for host, c in spec.credentials.items()},
+        thresholds=Thresholds(**spec.thresholds.model_dump()),
+        domains=tuple(spec.domains),
+        reload_domain=spec.reload.domain,
+        controller=spec.controller,
+        lb_redirects=spec.lb_redirects,
+        node_port_range=spec.node_port_range,  # type: ignore[arg-type]  # validated into (low, high)
         source=p,
     )

@@ -62,7 +62,12 @@ def test_unreachable_api_server(tmp_path: Path) -> None:
     ("colour: blue\n", "unknown field 'colour'"),
     ("load_balancers: [not-an-ip]\n", "not an IP address"),
     ("credentials:\n  a.test: {username: u, password: hunter2}\n", "inline passwords are refused"),
-    ("thresholds: {timeout: -1}\n", "timeout must be > 0"),
+    ("thresholds: {timeout: -1}\n", "thresholds.timeout: must be a finite number of seconds > 0"),
+    ('thresholds: {timeout: "abc"}\n', "thresholds.timeout: expected a number"),
+    ("credentials: [a, b]\n", "credentials: expected a mapping"),
+    ("domains: 5\n", "domains: expected a list of DNS domains"),
+    ("reload: [x]\n", "reload: expected a mapping"),
+    ("resolve: a\n", "resolve: expected a list of HOST:PORT:ADDRESS"),
 ])
 def test_bad_profile(tmp_path: Path, content: str, needle: str) -> None:
     profile = tmp_path / "p.yaml"
@@ -89,3 +94,47 @@ def test_unknown_probe_and_bad_flags(tmp_path: Path) -> None:
                      "unknown probe 'nope'")
     _assert_one_line(_run("run", "--concurrency", "x", cwd=tmp_path), "--concurrency")
     _assert_one_line(_run("lab", "up", "--extra-hosts", "-3", cwd=tmp_path), "--extra-hosts")
+
+
+def test_kubeconfig_with_broken_yaml_names_file_and_line(tmp_path: Path) -> None:
+    """Given `clusters: [` unterminated, then one line with the file and line, exit 2 (was a traceback)."""
+    bad = tmp_path / "kc"
+    bad.write_text("apiVersion: v1\nkind: Config\nclusters: [\n")
+    _assert_one_line(_run("run", "--kubeconfig", str(bad), cwd=tmp_path), f"kubeconfig {bad}:", "invalid YAML")
+
+
+@pytest.mark.parametrize("change, needle", [
+    ({"clusters": [{"name": "c", "cluster": {"server": 5}}]}, "clusters[0].cluster.server: expected a valid string"),
+    ({"clusters": "c"}, "clusters: expected a valid list"),
+    ({"contexts": [{"name": "lab", "context": {"cluster": "nope", "user": "u"}}]}, "names cluster 'nope'"),
+])
+def test_kubeconfig_of_the_wrong_shape_names_the_field(tmp_path: Path, change: dict, needle: str) -> None:
+    kc = _kubeconfig(tmp_path / "kc", "https://127.0.0.1:1")
+    doc = yaml.safe_load(kc.read_text())
+    doc.update(change)
+    kc.write_text(yaml.safe_dump(doc))
+    _assert_one_line(_run("run", "--kubeconfig", str(kc), cwd=tmp_path), f"kubeconfig {kc}:", needle)
+
+
+@pytest.mark.parametrize("flags, needle", [
+    (("--timeout", "nan"), "--timeout nan: must be a finite number of seconds > 0"),
+    (("--timeout", "inf"), "--timeout inf: must be a finite number of seconds > 0"),
+    (("--probes", ","), "--probes ',' names no probe"),
+    (("--skip", " , "), "--skip ' , ' names no probe"),
+])
+def test_flags_that_name_nothing_or_no_number(tmp_path: Path, flags: tuple[str, ...], needle: str) -> None:
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "a.yaml").write_text("kind: Namespace\nmetadata: {name: a}\n")
+    _assert_one_line(_run("run", "--manifests", str(tmp_path / "m"), *flags, cwd=tmp_path), needle)
+
+
+def test_profile_credentials_from_an_unset_variable_are_a_configuration_error(tmp_path: Path) -> None:
+    """Given credentials.<host>.password_env naming an unset variable, then exit 2 naming it (was: exit 0 and
+    auth.good_credentials skipped as if the profile had no credentials)."""
+    profile = tmp_path / "p.yaml"
+    profile.write_text("credentials:\n  wp.test: {username: u, password_env: IC_UNSET_PASSWORD_VAR}\n")
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "a.yaml").write_text("kind: Namespace\nmetadata: {name: a}\n")
+    out = _run("run", "--profile", str(profile), "--manifests", str(tmp_path / "m"), "--probes", "auth",
+               cwd=tmp_path)
+    _assert_one_line(out, "credentials.wp.test.password_env", "IC_UNSET_PASSWORD_VAR is not set")
