@@ -218,6 +218,24 @@ class Cluster:
     server: str
 
 
+# connect(IN_CLUSTER): the pod's service account (`run --in-cluster`), whatever kubeconfig exists
+IN_CLUSTER = "in-cluster"
+SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+
+
+def _load_in_cluster(cfg: client.Configuration) -> None:
+    host, port = os.environ.get("KUBERNETES_SERVICE_HOST"), os.environ.get("KUBERNETES_SERVICE_PORT")
+    if not host or not port:
+        raise UsageError("--in-cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set "
+                         "(not running in a pod?)")
+    token, ca = SERVICE_ACCOUNT_DIR / "token", SERVICE_ACCOUNT_DIR / "ca.crt"
+    for needed in (token, ca):
+        if not needed.is_file():
+            raise UsageError(f"--in-cluster: {needed} does not exist (no service account token mounted?)")
+    config.incluster_config.InClusterConfigLoader(
+        token_filename=str(token), cert_filename=str(ca)).load_and_set(cfg)
+
+
 def connect(
     kubeconfig: str | os.PathLike[str] | None = None,
     context: str | None = None,
@@ -229,7 +247,10 @@ def connect(
     cfg = client.Configuration()
     path = str(kubeconfig) if kubeconfig else os.environ.get("KUBECONFIG") or str(Path("~/.kube/config").expanduser())
     try:
-        if kubeconfig or Path(path).exists():
+        if str(kubeconfig) == IN_CLUSTER:
+            _load_in_cluster(cfg)
+            chosen = IN_CLUSTER
+        elif kubeconfig or Path(path).exists():
             for one in path.split(os.pathsep):  # KUBECONFIG may list several files, merged like kubectl
                 if not Path(one).is_file():
                     raise UsageError(f"kubeconfig {one} cannot be read: no such file")

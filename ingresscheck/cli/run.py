@@ -40,6 +40,12 @@ def add_arguments(run: argparse.ArgumentParser) -> None:
                      help="where reports go when no path is named (default: reports)")
     out.add_argument("--no-reports", action="store_true", help="write no report file")
     out.add_argument("--no-progress", action="store_true", help="no live progress bar")
+    out.add_argument("--prometheus", metavar="FILE",
+                     help="write Prometheus metrics (text format, for node_exporter's textfile collector)")
+    out.add_argument("--pushgateway", metavar="URL", help="push the same metrics to a Pushgateway, e.g. "
+                     "http://pushgateway:9091 (job ingresscheck, grouped by context)")
+    extra.add_argument("--in-cluster", action="store_true",
+                       help="connect with the pod's service account (inside a cluster), ignoring any kubeconfig")
 
 
 def session_for(args: argparse.Namespace, extra: dict[str, Any] | None = None) -> Session:
@@ -47,6 +53,16 @@ def session_for(args: argparse.Namespace, extra: dict[str, Any] | None = None) -
         raise UsageError("--concurrency must be at least 1")
     if args.namespace and args.all_namespaces:
         raise UsageError("give either -n/--namespace or -A/--all-namespaces")
+    if getattr(args, "pushgateway", None):
+        from ..reports._prometheus import check_pushgateway_url
+
+        check_pushgateway_url(args.pushgateway)
+    if getattr(args, "in_cluster", False):
+        from ..kube import IN_CLUSTER
+
+        if args.kubeconfig:
+            raise UsageError("give either --kubeconfig or --in-cluster")
+        args.kubeconfig = IN_CLUSTER
     return open_session(Request.from_args(args), extra={"reports_dir": args.reports_dir, **(extra or {})})
 
 
@@ -129,10 +145,12 @@ def _write_reports(report: Report, args: argparse.Namespace) -> dict[str, Path]:
     from .. import reports
 
     out = report_paths(report, args)
-    if not out:
+    metrics, push = getattr(args, "prometheus", None), getattr(args, "pushgateway", None)
+    if not out and not metrics and not push:
         return {}
     try:
-        return reports.write_all(report, html=out.get("html"), json=out.get("json"), junit=out.get("junit"))
+        return reports.write_all(report, html=out.get("html"), json=out.get("json"), junit=out.get("junit"),
+                                 prometheus=metrics, pushgateway=push)
     except OSError as exc:
         raise UsageError(f"cannot write report: {exc.filename}: {exc.strerror}") from None
 
