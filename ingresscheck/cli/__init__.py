@@ -21,6 +21,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     from .compare import add_compare_arguments
+    from .diff import add_diff_arguments
     from .lab import add_lab_arguments
     from .reload import add_cleanup_arguments, add_reload_arguments, add_targets_arguments
     from .run import add_run_arguments
@@ -37,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_compare_arguments(sub.add_parser(
         "compare", help="the same hosts on two data planes (before a migration): behaviour diffed, "
                         "differences classified"))
+    add_diff_arguments(sub.add_parser(
+        "diff", help="what changed between two runs' JSON reports (exit 1 on a new failure)"))
     add_lab_arguments(sub.add_parser(
         "lab", help="run the local lab: etcd, kube-apiserver, Traefik, HAProxy, dnsmasq, echo pods"), _Parser)
     return parser

@@ -1,0 +1,240 @@
+"""What changed between two runs (two JSON reports): the check an SRE runs before and after a change.
+
+A verdict is identified by (check, host, namespace, kind, name, subject); reports of schema v1 have
+no kind/name/subject and match on the rest. Sections:
+
+* new failures: a verdict that is fail or error now and was not (or did not exist) before;
+* fixed: a verdict that was fail or error and now is pass, warn or skip;
+* gone failures: a failing verdict of the old run that the new run does not have (its host is still there);
+* other status changes (pass -> warn, warn -> pass, ...);
+* hosts added and removed;
+* certificates changed: the served leaf's SHA-256 per host and address (TLS evidence
+  ``certificate.sha256`` / ``served_sha256`` / ``host_certificate.sha256``, with ``not_after``);
+* latency changed: per host and probe, the slowest ``timings_ms.total`` of its results (else the
+  probe's ``duration_ms``), flagged when it moved by more than a threshold AND a factor.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from ..errors import UsageError
+from ._json import write_text
+
+BAD = ("fail", "error")
+Key = tuple[str, str, str, str, str, str]
+
+
+@dataclass(frozen=True)
+class Change:
+    check: str
+    host: str
+    where: str  # namespace/name
+    subject: str
+    old: str  # the old status, "" when the verdict did not exist
+    new: str  # the new status, "" when it no longer exists
+    message: str  # the new message (the old one when the verdict is gone)
+    severity: str
+
+    @property
+    def target(self) -> str:
+        return " ".join(p for p in (self.host or self.where or "cluster", self.subject) if p)
+
+
+@dataclass(frozen=True)
+class CertChange:
+    host: str
+    address: str
+    old_sha256: str
+    new_sha256: str
+    old_not_after: str
+    new_not_after: str
+
+
+@dataclass(frozen=True)
+class LatencyChange:
+    host: str
+    probe: str
+    old_ms: float
+    new_ms: float
+
+
+@dataclass
+class Diff:
+    old_label: str
+    new_label: str
+    new_failures: list[Change] = field(default_factory=list)
+    fixed: list[Change] = field(default_factory=list)
+    gone_failures: list[Change] = field(default_factory=list)
+    other_changes: list[Change] = field(default_factory=list)
+    hosts_added: list[str] = field(default_factory=list)
+    hosts_removed: list[str] = field(default_factory=list)
+    certificates: list[CertChange] = field(default_factory=list)
+    latency: list[LatencyChange] = field(default_factory=list)
+    threshold_ms: float = 100.0
+    factor: float = 2.0
+
+    @property
+    def regressed(self) -> bool:
+        return bool(self.new_failures)
+
+    @property
+    def empty(self) -> bool:
+        return not any((self.new_failures, self.fixed, self.gone_failures, self.other_changes, self.hosts_added,
+                        self.hosts_removed, self.certificates, self.latency))
+
+
+def load_report(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A JSON report of ingresscheck, or a one-line UsageError naming the file."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot be read: {exc.strerror}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(f"{path}: not JSON ({str(exc).splitlines()[0]})") from None
+    if not isinstance(data, dict) or not str(data.get("schema", "")).startswith("ingresscheck.report/"):
+        raise UsageError(f"{path}: not an ingresscheck JSON report (no ingresscheck.report/* schema)")
+    results = data.get("results")
+    if not isinstance(results, list) or not all(isinstance(r, dict) and "check" in r and "status" in r
+                                                 for r in results):
+        raise UsageError(f"{path}: its results are not a list of results with check and status")
+    return data
+
+
+def _key(r: dict[str, Any]) -> Key:
+    return (str(r["check"]), r.get("host") or "", r.get("namespace") or "", r.get("kind") or "",
+            r.get("name") or r.get("ingress") or "", r.get("subject") or "")
+
+
+def _change(r: dict[str, Any], old: str, new: str) -> Change:
+    where = "/".join(p for p in (r.get("namespace"), r.get("name") or r.get("ingress")) if p)
+    return Change(check=str(r["check"]), host=r.get("host") or "", where=where, subject=r.get("subject") or "",
+                  old=old, new=new, message=str(r.get("message") or ""), severity=str(r.get("severity") or ""))
+
+
+def _verdicts(data: dict[str, Any]) -> dict[Key, dict[str, Any]]:
+    rank = {"skip": 0, "pass": 1, "warn": 2, "fail": 3, "error": 4}
+    out: dict[Key, dict[str, Any]] = {}
+    for r in data["results"]:
+        k = _key(r)
+        if k not in out or rank.get(r["status"], 0) > rank.get(out[k]["status"], 0):
+            out[k] = r  # one check saying two things of one subject: the worse counts
+    return out
+
+
+def _certificates(data: dict[str, Any]) -> dict[tuple[str, str], tuple[str, str]]:
+    """(host, address) -> (leaf sha256, not_after) from the TLS results' evidence."""
+    out: dict[tuple[str, str], tuple[str, str]] = {}
+    for r in data["results"]:
+        ev = r.get("evidence")
+        if r.get("probe") != "tls" or not r.get("host") or not isinstance(ev, dict):
+            continue
+        sha, not_after = "", ""
+        for holder in (ev.get("certificate"), ev.get("host_certificate")):
+            if isinstance(holder, dict) and holder.get("sha256"):
+                sha, not_after = str(holder["sha256"]), str(holder.get("not_after") or "")
+                break
+        sha = sha or str(ev.get("served_sha256") or "")
+        if not sha:
+            continue
+        address = ev.get("address") or r.get("subject") or ""
+        if address and ev.get("port") and ":" not in str(address):
+            address = f"{address}:{ev['port']}"
+        out.setdefault((r["host"], str(address)), (sha, not_after or str(ev.get("not_after") or "")))
+    return out
+
+
+def _latencies(data: dict[str, Any]) -> dict[tuple[str, str], float]:
+    """(host, probe) -> ms: the slowest evidence ``timings_ms.total`` of its results, else its duration."""
+    totals: dict[tuple[str, str], float] = {}
+    durations: dict[tuple[str, str], float] = {}
+    for r in data["results"]:
+        if not r.get("host"):
+            continue
+        k = (r["host"], str(r.get("probe") or r["check"].split(".")[0]))
+        durations[k] = max(durations.get(k, 0.0), float(r.get("duration_ms") or 0.0))
+        ev = r.get("evidence") if isinstance(r.get("evidence"), dict) else {}
+        for holder in (ev, ev.get("response")):
+            timings = holder.get("timings_ms") if isinstance(holder, dict) else None
+            if isinstance(timings, dict) and isinstance(timings.get("total"), (int, float)):
+                totals[k] = max(totals.get(k, 0.0), float(timings["total"]))
+    return {k: totals.get(k, v) for k, v in durations.items()}
+
+
+def diff_reports(old: dict[str, Any], new: dict[str, Any], *, threshold_ms: float = 100.0, factor: float = 2.0,
+                 old_label: str = "old", new_label: str = "new") -> Diff:
+    result = Diff(old_label=old_label, new_label=new_label, threshold_ms=threshold_ms, factor=factor)
+    before, after = _verdicts(old), _verdicts(new)
+    old_hosts = {r["host"] for r in old["results"] if r.get("host")}
+    new_hosts = {r["host"] for r in new["results"] if r.get("host")}
+    result.hosts_added = sorted(new_hosts - old_hosts)
+    result.hosts_removed = sorted(old_hosts - new_hosts)
+    for k, r in after.items():
+        was = before[k]["status"] if k in before else ""
+        now = r["status"]
+        if now in BAD and was not in BAD:
+            result.new_failures.append(_change(r, was, now))
+        elif was in BAD and now not in BAD:
+            result.fixed.append(_change(r, was, now))
+        elif was and was != now:
+            result.other_changes.append(_change(r, was, now))
+    for k, r in before.items():
+        if k not in after and r["status"] in BAD and (not r.get("host") or r["host"] in new_hosts):
+            result.gone_failures.append(_change(r, r["status"], ""))
+    old_certs, new_certs = _certificates(old), _certificates(new)
+    for k in sorted(old_certs.keys() & new_certs.keys()):
+        if old_certs[k][0] != new_certs[k][0]:
+            result.certificates.append(CertChange(k[0], k[1], old_certs[k][0], new_certs[k][0], old_certs[k][1],
+                                                  new_certs[k][1]))
+    old_lat, new_lat = _latencies(old), _latencies(new)
+    for k in sorted(old_lat.keys() & new_lat.keys()):
+        a, b = old_lat[k], new_lat[k]
+        lo, hi = min(a, b), max(a, b)
+        if hi - lo > threshold_ms and hi > lo * factor:
+            result.latency.append(LatencyChange(k[0], k[1], a, b))
+    order = {"error": 0, "fail": 1, "warn": 2, "pass": 3, "skip": 4, "": 5}
+    for changes in (result.new_failures, result.fixed, result.gone_failures, result.other_changes):
+        changes.sort(key=lambda c: (order.get(c.new, 9), c.check, c.host, c.where, c.subject))
+    return result
+
+
+def diff_text(d: Diff) -> str:
+    lines = [f"ingresscheck diff: {d.old_label} -> {d.new_label}"]
+
+    def section(title: str, rows: list[str]) -> None:
+        lines.append(f"{title}: {len(rows)}")
+        lines.extend(f"  {row}" for row in rows)
+
+    def verdict(c: Change) -> str:
+        return f"{c.old or 'absent'} -> {c.new or 'absent'}  {c.check}  {c.target}: {c.message}"
+
+    section("new failures", [verdict(c) for c in d.new_failures])
+    section("fixed", [verdict(c) for c in d.fixed])
+    section("failures no longer checked", [verdict(c) for c in d.gone_failures])
+    section("other status changes", [verdict(c) for c in d.other_changes])
+    section("hosts added", d.hosts_added)
+    section("hosts removed", d.hosts_removed)
+    section("certificates changed", [f"{c.host} {c.address}: {c.old_sha256[:16]}… -> {c.new_sha256[:16]}… "
+                                     f"(not after {c.old_not_after or '?'} -> {c.new_not_after or '?'})"
+                                     for c in d.certificates])
+    section(f"latency changed (> {d.threshold_ms:g} ms and x{d.factor:g})",
+            [f"{c.host} {c.probe}: {c.old_ms:.1f} ms -> {c.new_ms:.1f} ms" for c in d.latency])
+    return "\n".join(lines) + "\n"
+
+
+def diff_html(d: Diff) -> str:
+    env = jinja2.Environment(loader=jinja2.PackageLoader("ingresscheck.reports", "templates"), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    return env.get_template("diff.html.j2").render(d=d)
+
+
+def write_diff_html(d: Diff, path: str | os.PathLike[str]) -> Path:
+    return write_text(path, diff_html(d))
