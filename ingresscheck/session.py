@@ -274,14 +274,19 @@ def select_probes(found: Probes, only: list[str] | None, skip: Iterable[str]) ->
     return runner.plan(found.available, only, skip_probes), skip_checks
 
 
-def open_session(req: Request, *, extra: dict[str, Any] | None = None, network_only_online: bool = True) -> Session:
+def open_session(req: Request, *, extra: dict[str, Any] | None = None, network_only_online: bool = True,
+                 inventory: Inventory | None = None) -> Session:
     """Profile + flags, probes, cluster connection and discovery: everything a run needs, or one
-    ``UsageError`` line (exit 2) saying what is wrong."""
+    ``UsageError`` line (exit 2) saying what is wrong. ``inventory``: a discovery made elsewhere (the
+    pytest-xdist controller's), used instead of discovering again."""
     found = load_probes()
     probes, skip_checks = select_probes(found, req.probe_names, req.skip_names)
     profile = build_profile(req)
     cluster = None
-    if req.manifests:
+    if inventory is not None:
+        if req.manifests and network_only_online and req.probes is None:
+            probes = [p for p in probes if not p.network]
+    elif req.manifests:
         from .discovery.manifests import discover as from_manifests
 
         if req.selector:
