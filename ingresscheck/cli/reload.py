@@ -22,6 +22,8 @@ def add_reload_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--rounds", type=int, default=10, help="canary create/update/delete rounds (default 10)")
     g.add_argument("--rate", type=float, default=100.0, help="open-loop requests/s to existing routes (default 100)")
     g.add_argument("--domain", help="domain for canary hosts (default: the profile's reload.domain)")
+    g.add_argument("--kind", choices=("ingress", "httproute"), default="ingress",
+                   help="what the canaries are: Ingresses (default) or HTTPRoutes on an existing Gateway listener")
     g.add_argument("--under-load", type=int, default=0, metavar="USERS",
                    help="also run a locust background load with USERS users during the rounds")
     p.set_defaults(handler=execute_reload)
@@ -73,7 +75,7 @@ def execute_reload(args: argparse.Namespace) -> int:
         raise UsageError("reload runs the reload probe only; use `ingresscheck run --allow-mutations` for all")
     args.probes = "reload"
     session = session_for(args, {"reload_rounds": args.rounds, "reload_rate": args.rate, "reload_domain": args.domain,
-                                 "reload_under_load": args.under_load})
+                                 "reload_under_load": args.under_load, "reload_kind": args.kind})
     try:
         return run_session(session, args)
     finally:
@@ -97,6 +99,8 @@ def _print_propagation(session: Session, out: TextIO) -> None:
 
 
 def execute_cleanup(args: argparse.Namespace) -> int:
+    from kubernetes.client.exceptions import ApiException
+
     from ..kube import Resources, check_reachable, connect
     from ..reload.canary import LABEL
     from ..session import Request, build_profile
@@ -106,8 +110,13 @@ def execute_cleanup(args: argparse.Namespace) -> int:
     check_reachable(cluster)
     res = Resources(cluster.api)
     leftovers = res.list("Ingress", label_selector=LABEL)
+    try:
+        leftovers += res.list("HTTPRoute", label_selector=LABEL)
+    except ApiException as exc:
+        if exc.status != 404:  # 404: the cluster serves no Gateway API
+            raise
     for obj in leftovers:
         res.delete(obj)
-        print(f"removed Ingress {obj['metadata']['namespace']}/{obj['metadata']['name']}")
+        print(f"removed {obj['kind']} {obj['metadata']['namespace']}/{obj['metadata']['name']}")
     print(f"cleanup: {len(leftovers)} canary Ingress(es) removed", file=sys.stderr if not leftovers else sys.stdout)
     return 0

@@ -41,7 +41,8 @@ class ReloadProbe(Probe):
     @classmethod
     def preflight(cls, profile: Profile, options: dict[str, Any]) -> str | None:
         """Why it cannot run at all (a configuration error, exit 2), or None."""
-        if not (options.get("reload_domain") or profile.reload_domain):
+        if options.get("reload_kind", "ingress") == "ingress" and not (options.get("reload_domain")
+                                                                       or profile.reload_domain):
             return ("no domain for canary hosts: set reload.domain in the profile (see README, Profile) "
                     "or pass --domain")
         return None
@@ -59,7 +60,8 @@ class ReloadProbe(Probe):
                                         phase_timeout=PHASE_TIMEOUT,
                                         domain=ctx.options.get("reload_domain"),
                                         under_load=int(ctx.options.get("reload_under_load") or 0),
-                                        reports_dir=Path(ctx.options.get("reports_dir") or "reports"))
+                                        reports_dir=Path(ctx.options.get("reports_dir") or "reports"),
+                                        kind=str(ctx.options.get("reload_kind") or "ingress"))
         except (LookupError, ValueError) as exc:
             for c in self.checks:
                 ctx.skipped(c.id, f"cannot measure reload latency: {exc}")

@@ -18,7 +18,7 @@ from ..kube import Resources
 from ..load.prober import ChangeEvent, OpenLoopProber, ProberResult, targets_for
 from ..net import Net
 from ..profile import Profile
-from .canary import CanaryBackend, CanaryRunner, Round
+from .canary import CanaryBackend, CanaryRunner, HttpRouteCanaryRunner, Round, choose_route_parent
 
 PHASES = ("create", "update", "delete")
 
@@ -31,6 +31,7 @@ class CampaignResult:
     interrupted: bool = False
     load: dict[str, Any] | None = None
     routes: list[str] = field(default_factory=list)
+    kind: str = "ingress"  # what the canaries were: "ingress" or "httproute"
 
     def propagation(self) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
@@ -46,6 +47,7 @@ class CampaignResult:
             "propagation": self.propagation(),
             "routes": self.routes,
             "interrupted": self.interrupted,
+            "kind": self.kind,
         }
         if self.traffic is not None:
             section["traffic"] = self.traffic.to_dict()
@@ -86,17 +88,26 @@ def route_urls(profile: Profile, targets: list[Target], limit: int = 50) -> list
 
 async def run_campaign(profile: Profile, inventory: Inventory, resources: Resources, *, rounds: int = 10,
                        rate: float = 100.0, domain: str | None = None, phase_timeout: float = 60.0,
-                       under_load: int = 0, reports_dir: Path = Path("reports")) -> CampaignResult:
-    """Canary rounds while the prober sends ``rate`` requests/s to existing routes."""
-    domain = domain or profile.reload_domain
-    if not domain:
-        raise ValueError("no domain for canary hosts: set reload.domain in the profile or pass --domain")
-    backend, routes = choose_backend(inventory)
-    urls = route_urls(profile, routes)
+                       under_load: int = 0, reports_dir: Path = Path("reports"),
+                       kind: str = "ingress") -> CampaignResult:
+    """Canary rounds (Ingresses, or HTTPRoutes with ``kind="httproute"``) while the prober sends ``rate``
+    requests/s to existing routes."""
     events: list[ChangeEvent] = []
     net = Net(profile)
-    canary = CanaryRunner(resources, net, backend, domain, phase_timeout=phase_timeout, on_event=events.append)
-    result = CampaignResult([], None, events, routes=urls)
+    canary: CanaryRunner
+    if kind == "httproute":
+        backend, parent = choose_route_parent(inventory)
+        routes = [t for t in inventory.targets if not t.auth_type]
+        canary = HttpRouteCanaryRunner(resources, net, backend, parent, phase_timeout=phase_timeout,
+                                       on_event=events.append)
+    else:
+        domain = domain or profile.reload_domain
+        if not domain:
+            raise ValueError("no domain for canary hosts: set reload.domain in the profile or pass --domain")
+        backend, routes = choose_backend(inventory)
+        canary = CanaryRunner(resources, net, backend, domain, phase_timeout=phase_timeout, on_event=events.append)
+    urls = route_urls(profile, routes)
+    result = CampaignResult([], None, events, routes=urls, kind=kind)
     # the prober's schedule covers the worst case; it is stopped as soon as the rounds are done
     prober = OpenLoopProber(targets_for(profile, urls), rate, duration=min(600.0, rounds * 3 * phase_timeout + 5),
                             timeout=profile.thresholds.timeout) if urls else None

@@ -85,6 +85,15 @@ class CanaryRunner:
         return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
                 "metadata": {"name": name, "namespace": b.namespace, "labels": {LABEL: self.run_id}}, "spec": spec}
 
+    def _path_patch(self, obj: dict[str, Any], host: str, path: str) -> dict[str, Any]:
+        """The merge patch that moves the canary to ``path``."""
+        return {"spec": {"rules": [{"host": host, "http": {"paths": [{
+            **obj["spec"]["rules"][0]["http"]["paths"][0], "path": path}]}}]}}
+
+    async def _addresses(self, host: str, port: int) -> list[str]:
+        addresses, _ = await self.net.addresses_for(host, port)
+        return list(addresses)
+
     def remove_all(self) -> list[str]:
         """Delete every canary this runner created and has not deleted yet (blocking, safe to repeat)."""
         removed = []
@@ -110,8 +119,7 @@ class CanaryRunner:
         await asyncio.to_thread(self.res.create, obj)
         result.phases.append(await self._until(host, path_a, serving=True, name="create"))
 
-        patch = {"spec": {"rules": [{"host": host, "http": {"paths": [{
-            **obj["spec"]["rules"][0]["http"]["paths"][0], "path": path_b}]}}]}}
+        patch = self._path_patch(obj, host, path_b)
         self.on_event(ChangeEvent(f"round {index} update", time.monotonic()))
         await asyncio.to_thread(self.res.patch, obj, patch)
         result.phases.append(await self._until(host, path_b, serving=True, name="update"))
@@ -134,7 +142,7 @@ class CanaryRunner:
         while True:
             polls += 1
             sent = time.monotonic()
-            addresses, _ = await self.net.addresses_for(host, port)
+            addresses = await self._addresses(host, port)
             ok, last = await self._correct(url, addresses[0] if addresses else None, serving)
             received = time.monotonic()
             if ok:
@@ -165,3 +173,60 @@ class CanaryRunner:
         seen = identity(ex)
         ok = ex.status == 200 and (seen is None or seen.service == self.backend.service)
         return ok, f"{ex.status}" + (f" from {seen.service}" if seen else "")
+
+
+# --- HTTPRoute canaries (`ingresscheck reload --kind httproute`) ------------------------------------
+
+@dataclass(frozen=True)
+class RouteParent:
+    """Where HTTPRoute canaries attach: a Gateway listener that serves, and the address to reach it."""
+
+    gateway_namespace: str
+    gateway_name: str
+    listener: str
+    domain: str  # a canary hostname is <name>.<domain>, inside the listener's wildcard
+    addresses: tuple[str, ...]  # the Gateway's status addresses: canary names need no DNS record
+
+
+def choose_route_parent(inventory: Any) -> tuple[CanaryBackend, RouteParent]:
+    """A serving backend of an existing HTTPRoute target on an HTTPS listener with a wildcard hostname."""
+    for t in inventory.targets:
+        if t.kind != "HTTPRoute" or t.listener_protocol != "HTTPS" or not (t.listener_hostname or "").startswith(
+                "*.") or not t.status_addresses:
+            continue
+        for rule in t.paths:
+            ns = rule.namespace or t.namespace
+            if rule.service and not rule.headers and inventory.ready_endpoints(ns, rule.service) > 0:
+                gw_ns, gw_name = (t.gateway or "/").split("/", 1)
+                return (CanaryBackend(ns, rule.service, rule.port or 80, None),
+                        RouteParent(gw_ns, gw_name, t.listener or "", t.listener_hostname[2:], t.status_addresses))
+    raise LookupError("no HTTPRoute on an HTTPS wildcard listener with a Gateway address and a backend with ready "
+                      "endpoints to point canaries at")
+
+
+class HttpRouteCanaryRunner(CanaryRunner):
+    """Canary HTTPRoutes in the backend's namespace, attached to one Gateway listener, polled at the Gateway's
+    address with the same convergence rule (N consecutive correct answers) as Ingress canaries."""
+
+    def __init__(self, resources: Resources, net: Net, backend: CanaryBackend, parent: RouteParent, **kw: Any) -> None:
+        super().__init__(resources, net, backend, parent.domain, **kw)
+        self.parent = parent
+
+    def _ingress(self, name: str, host: str, path: str) -> dict[str, Any]:
+        b, p = self.backend, self.parent
+        ref: dict[str, Any] = {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": p.gateway_name,
+                               "namespace": p.gateway_namespace, "sectionName": p.listener}
+        return {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+                "metadata": {"name": name, "namespace": b.namespace, "labels": {LABEL: self.run_id}},
+                "spec": {"parentRefs": [ref], "hostnames": [host], "rules": [self._rule(path)]}}
+
+    def _rule(self, path: str) -> dict[str, Any]:
+        return {"matches": [{"path": {"type": "PathPrefix", "value": path}}],
+                "backendRefs": [{"name": self.backend.service, "port": self.backend.port}]}
+
+    def _path_patch(self, obj: dict[str, Any], host: str, path: str) -> dict[str, Any]:
+        return {"spec": {"rules": [self._rule(path)]}}
+
+    async def _addresses(self, host: str, port: int) -> list[str]:
+        override = self.net.profile.resolve_override(host, port)
+        return list(override) if override else list(self.parent.addresses)
