@@ -13,6 +13,8 @@ from ..results import Severity, Step
 from ._contract import CheckSpec, Probe, ProbeContext, Scope
 
 PHASE_TIMEOUT = 60.0  # seconds one change may take to reach the data plane before it counts as never
+# HTTPRoute changes: the Gateway API conformance suite's MaxTimeToConsistency (3 consecutive correct answers)
+ROUTE_PHASE_TIMEOUT = 30.0
 
 
 class ReloadProbe(Probe):
@@ -57,7 +59,8 @@ class ReloadProbe(Probe):
         rate = float(ctx.options.get("reload_rate", 100.0))
         try:
             result = await run_campaign(profile, ctx.inventory, resources, rounds=rounds, rate=rate,
-                                        phase_timeout=PHASE_TIMEOUT,
+                                        phase_timeout=(ROUTE_PHASE_TIMEOUT if ctx.options.get("reload_kind") ==
+                                                       "httproute" else PHASE_TIMEOUT),
                                         domain=ctx.options.get("reload_domain"),
                                         under_load=int(ctx.options.get("reload_under_load") or 0),
                                         reports_dir=Path(ctx.options.get("reports_dir") or "reports"),
