@@ -6,12 +6,16 @@ import base64
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import urllib3
 from kubernetes.client.exceptions import ApiException
 
-from ..errors import UsageError
-from ..kube import Cluster, Resources
+from ..errors import Outcome
+from ..kube import Cluster, Resources, api_error, classify, resource_name
 from .gateway import route_secret_refs
-from .model import NGINX_PREFIX, Inventory, Obj, SecretInfo, targets_of
+from .model import NGINX_PREFIX, Inventory, Obj, SecretInfo, Unreadable, targets_of
+
+# what a failed call may raise: an HTTP answer, or no usable answer (refused, reset, timed out)
+_CALL_ERRORS = (ApiException, urllib3.exceptions.HTTPError, OSError)
 
 
 def _select(items: list[Obj], namespace: str | None) -> list[Obj]:
@@ -28,30 +32,38 @@ def discover(cluster: Cluster, namespace: str | None = None, selector: str | Non
     the htpasswd ``auth`` key) lend them to the auth checks; they are kept out of every report.
     """
     res = Resources(cluster.api)
-    try:
-        ingresses = res.list("Ingress", namespace, selector)
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            futures = {
-                "classes": pool.submit(res.list, "IngressClass"),
-                "services": pool.submit(res.list, "Service", namespace),
-                "slices": pool.submit(res.list, "EndpointSlice", namespace),
-                "nodes": pool.submit(_optional, res, "Node"),
-                **{kind: pool.submit(_gateway_api, res, kind, namespace) for kind in GATEWAY_KINDS},
-            }
-            inv = Inventory(
-                context=cluster.context, server=cluster.server, ingresses=ingresses,
-                ingress_classes=futures["classes"].result(), services=futures["services"].result(),
-                endpoint_slices=futures["slices"].result(), nodes=futures["nodes"].result(),
-                **{field: futures[kind].result() for kind, field in GATEWAY_KINDS.items()},
-            )
-            # LoadBalancer/NodePort Services outside the namespace filter still matter for exposure
-            refs = secret_refs(ingresses) | route_secret_refs(inv.gateways, inv.listener_sets)
-            raw = list(pool.map(lambda ref: (ref, _secret_object(res, *ref)), sorted(refs)))
-    except ApiException as exc:
-        raise UsageError(f"API server {cluster.server} refused a list: HTTP {exc.status} {exc.reason}") from None
-    inv.secrets = {ref: (secret_info(obj) if obj else None) for ref, obj in raw}
+
+    def listed(kind: str, ns: str | None = None, sel: str | None = None) -> list[Obj]:
+        try:
+            return res.list(kind, ns, sel)
+        except _CALL_ERRORS as exc:
+            # one line naming the verb, the resource and the scope: "list ingresses.networking.k8s.io
+            # cluster-wide: forbidden: ...", never a traceback and never a guess
+            raise api_error(exc, cluster.server, "list", kind, ns) from None
+
+    ingresses = listed("Ingress", namespace, selector)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        futures = {
+            "classes": pool.submit(listed, "IngressClass"),
+            "services": pool.submit(listed, "Service", namespace),
+            "slices": pool.submit(listed, "EndpointSlice", namespace),
+            "nodes": pool.submit(_optional, res, cluster.server, "Node"),
+            **{kind: pool.submit(_gateway_api, res, cluster.server, kind, namespace) for kind in GATEWAY_KINDS},
+        }
+        inv = Inventory(
+            context=cluster.context, server=cluster.server, ingresses=ingresses,
+            ingress_classes=futures["classes"].result(), services=futures["services"].result(),
+            endpoint_slices=futures["slices"].result(), nodes=futures["nodes"].result(),
+            **{field: futures[kind].result() for kind, field in GATEWAY_KINDS.items()},
+        )
+        # LoadBalancer/NodePort Services outside the namespace filter still matter for exposure
+        refs = secret_refs(ingresses) | route_secret_refs(inv.gateways, inv.listener_sets)
+        raw = list(pool.map(lambda ref: (ref, _secret_object(res, *ref)), sorted(refs)))
+    inv.secrets = {ref: (secret_info(obj) if obj else None) for ref, obj in raw if not isinstance(obj, Unreadable)}
+    inv.unreadable = {ref: obj for ref, obj in raw if isinstance(obj, Unreadable)}
     if read_credentials:
-        inv.credentials = {ref: creds for ref, obj in raw if obj and (creds := plain_credentials(obj))}
+        inv.credentials = {ref: creds for ref, obj in raw
+                           if isinstance(obj, dict) and (creds := plain_credentials(obj))}
     return inv
 
 
@@ -61,7 +73,7 @@ GATEWAY_KINDS = {"GatewayClass": "gateway_classes", "Gateway": "gateways", "List
                  "HTTPRoute": "http_routes", "ReferenceGrant": "reference_grants"}
 
 
-def _gateway_api(res: Resources, kind: str, namespace: str | None) -> list[Obj]:
+def _gateway_api(res: Resources, server: str, kind: str, namespace: str | None) -> list[Obj]:
     """A Gateway API list; empty when the cluster does not serve that kind (no CRD: 404) or forbids it."""
     scoped = namespace if kind in ("HTTPRoute",) else None
     try:
@@ -69,17 +81,21 @@ def _gateway_api(res: Resources, kind: str, namespace: str | None) -> list[Obj]:
     except ApiException as exc:
         if exc.status in (403, 404):
             return []
-        raise
+        raise api_error(exc, server, "list", kind, scoped) from None
+    except _CALL_ERRORS as exc:
+        raise api_error(exc, server, "list", kind, scoped) from None
 
 
-def _optional(res: Resources, kind: str) -> list[Obj]:
+def _optional(res: Resources, server: str, kind: str) -> list[Obj]:
     """Nodes need cluster-wide read; without it, exposure checks say so instead of failing discovery."""
     try:
         return res.list(kind)
     except ApiException as exc:
         if exc.status == 403:
             return []
-        raise
+        raise api_error(exc, server, "list", kind) from None
+    except _CALL_ERRORS as exc:
+        raise api_error(exc, server, "list", kind) from None
 
 
 def secret_refs(ingresses: list[Obj]) -> set[tuple[str, str]]:
@@ -97,13 +113,19 @@ def secret_refs(ingresses: list[Obj]) -> set[tuple[str, str]]:
     return refs
 
 
-def _secret_object(res: Resources, namespace: str, name: str) -> Obj | None:
+def _secret_object(res: Resources, namespace: str, name: str) -> Obj | Unreadable | None:
+    """The Secret, None when it does not exist (404), or why it could not be read (403, timeout...)."""
     try:
         return res.get({"kind": "Secret", "metadata": {"namespace": namespace, "name": name}})
-    except ApiException as exc:
-        if exc.status == 403:
-            return None
-        raise
+    except _CALL_ERRORS as exc:
+        outcome, detail = classify(exc)
+        verb = f"get {resource_name('Secret')} in namespace {namespace}"
+        why = {Outcome.FORBIDDEN: f"the credentials may not {verb}",
+               Outcome.UNAUTHORIZED: f"the credentials were refused to {verb}",
+               Outcome.TIMEOUT: f"the API server did not answer in time to {verb}",
+               Outcome.UNREACHABLE: f"the API server could not be reached to {verb}"}.get(
+            outcome, f"{verb} failed")
+        return Unreadable(namespace, name, outcome.value, f"{why} ({detail})")
 
 
 def plain_credentials(obj: Obj) -> tuple[str, str] | None:

@@ -151,6 +151,12 @@ class StaticProbe(Probe):
 
     def _tls(self, ctx: ProbeContext, ns: str, name: str, host: str, warn_days: int, where: dict[str, str]) -> None:
         key = (ns, name)
+        unreadable = ctx.inventory.secret_unreadable(ns, name)
+        if unreadable is not None:
+            # forbidden is not missing: the check could not decide, and says what the credentials may not do
+            ctx.report("static.tls_secret", Status.ERROR, f"Secret {ns}/{name} could not be read: "
+                       f"{unreadable.reason}", secret=f"{ns}/{name}", outcome=unreadable.outcome, **where)
+            return
         if key not in ctx.inventory.secrets:
             ctx.report("static.tls_secret", Status.SKIP, f"Secret {ns}/{name} was not read", **where)
             return

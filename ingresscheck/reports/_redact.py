@@ -5,7 +5,9 @@
 * By key (case-insensitive): the value of a sensitive key (``authorization``, ``cookie``,
   ``password``, ``token``, ``*_token``, ...) becomes ``[redacted]``, whatever it holds. A ``secret``
   key holding a mapping (the summary of a Kubernetes Secret) keeps its metadata (name, type, which
-  keys exist), but its ``data``/``stringData`` are masked.
+  keys exist), but its ``data``/``stringData`` are masked; one holding a reference to a Secret,
+  ``namespace/name`` as the API spells them (a DNS-1123 label, a slash, a DNS-1123 subdomain), is kept:
+  it says which Secret, not what is in it. Any other string under ``secret`` is masked.
 * A two-item header pair whose name is sensitive (``("Cookie", "a=b")``) has its value masked.
 * Inside every string: the password of ``scheme://user:password@host``, sensitive query or form
   parameters (``?access_token=...``), ``Basic``/``Bearer`` credentials, sensitive ``"key": "value"``
@@ -29,6 +31,8 @@ _SENSITIVE_KEYS = frozenset({
 _SENSITIVE_SUFFIXES = ("token", "password")
 # masked only below a key named "secret": a Kubernetes Secret's payload
 _SECRET_PAYLOAD_KEYS = frozenset({"data", "stringdata"})
+# evidence["secret"] = "demo/shop-tls": a Secret's namespace/name (Kubernetes naming rules), not its value
+_SECRET_REFERENCE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?/[a-z0-9]([-.a-z0-9]{0,251}[a-z0-9])?")
 
 
 def is_sensitive_key(key: str) -> bool:
@@ -119,6 +123,8 @@ def _redact(obj: Any, *, under_secret: bool) -> Any:
             elif name == "secret" and isinstance(value, dict):
                 # a Secret's summary: its name and type help, its payload must not leak
                 out[key] = _redact(value, under_secret=True)
+            elif name == "secret" and isinstance(value, str) and _SECRET_REFERENCE.fullmatch(value):
+                out[key] = value  # which Secret (namespace/name), not what it holds
             elif is_sensitive_key(name) or (under_secret and name in _SECRET_PAYLOAD_KEYS):
                 out[key] = REDACTED
             else:
