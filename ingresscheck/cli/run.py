@@ -4,13 +4,14 @@ scope that matched nothing."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import re
 import sys
 from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError
+from ..errors import Interrupted, UsageError
 from ..results import Report, Result, Status
 from ..session import Request, Session, add_cli_flags, open_session
 
@@ -75,7 +76,11 @@ def run_session(session: Session, args: argparse.Namespace) -> int:
     total = len(session.inventory.targets) + 1
     progress = _Progress(total, enabled=not args.no_progress and sys.stderr.isatty())
     with progress:
-        report = session.run(concurrency=args.concurrency, on_target_done=progress.done)
+        try:
+            report = session.run(concurrency=args.concurrency, on_target_done=progress.done)
+        except asyncio.CancelledError as exc:
+            # the runner cancels with the signal's name (SIGINT, SIGTERM): exit 130 or 143, as shells expect
+            raise Interrupted(str(exc.args[0]) if exc.args else "SIGINT") from None
     paths = _write_reports(report, args)
     out = sys.stderr if args.output == "json" else sys.stdout
     if args.output == "json":
