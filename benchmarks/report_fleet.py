@@ -83,7 +83,8 @@ def host_results(i: int, rng: random.Random) -> list[Result]:
     add("dns.resolves", Status.PASS, Step.DNS, Severity.CRITICAL, f"{host} resolves to 127.0.0.10", dns_ev)
     add("dns.lb_address", Status.PASS, Step.DNS, Severity.MAJOR, "every address is an expected load balancer",
         {**dns_ev, "expected": ["127.0.0.10"]})
-    add("dns.wildcard", Status.WARN, Step.DNS, Severity.MINOR, "fleet.example.test has a wildcard record (*.fleet.example.test)",
+    add("dns.wildcard", Status.WARN, Step.DNS, Severity.MINOR,
+        "fleet.example.test has a wildcard record (*.fleet.example.test)",
         {"probe_name": f"ingresscheck-{i}.fleet.example.test", "answers": ["127.0.0.10"]},
         remediation="Remove the wildcard record unless every name under it is meant to reach the load balancer.")
     redirect_bad = broken < 0.02

@@ -190,16 +190,16 @@ def diff_reports(old: dict[str, Any], new: dict[str, Any], *, threshold_ms: floa
         if k not in after and r["status"] in BAD and (not r.get("host") or r["host"] in new_hosts):
             result.gone_failures.append(_change(r, r["status"], ""))
     old_certs, new_certs = _certificates(old), _certificates(new)
-    for k in sorted(old_certs.keys() & new_certs.keys()):
-        if old_certs[k][0] != new_certs[k][0]:
-            result.certificates.append(CertChange(k[0], k[1], old_certs[k][0], new_certs[k][0], old_certs[k][1],
-                                                  new_certs[k][1]))
+    for host, address in sorted(old_certs.keys() & new_certs.keys()):
+        (old_sha, old_end), (new_sha, new_end) = old_certs[host, address], new_certs[host, address]
+        if old_sha != new_sha:
+            result.certificates.append(CertChange(host, address, old_sha, new_sha, old_end, new_end))
     old_lat, new_lat = _latencies(old), _latencies(new)
-    for k in sorted(old_lat.keys() & new_lat.keys()):
-        a, b = old_lat[k], new_lat[k]
+    for host, probe in sorted(old_lat.keys() & new_lat.keys()):
+        a, b = old_lat[host, probe], new_lat[host, probe]
         lo, hi = min(a, b), max(a, b)
         if hi - lo > threshold_ms and hi > lo * factor:
-            result.latency.append(LatencyChange(k[0], k[1], a, b))
+            result.latency.append(LatencyChange(host, probe, a, b))
     order = {"error": 0, "fail": 1, "warn": 2, "pass": 3, "skip": 4, "": 5}
     for changes in (result.new_failures, result.fixed, result.gone_failures, result.other_changes):
         changes.sort(key=lambda c: (order.get(c.new, 9), c.check, c.host, c.where, c.subject))

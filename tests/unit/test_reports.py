@@ -557,7 +557,8 @@ def test_html_header_has_summary_cluster_and_times(html_text: str) -> None:
     summary = {n.attrs["data-summary"]: [c.content() for c in n.children]
                for n in doc.walk() if "data-summary" in n.attrs}
 
-    assert summary == {"total": ["17", "checks"], "hosts": ["3", "hosts · 1 failing"], "pass": ["10", "pass"], "fail": ["3", "fail"],
+    assert summary == {"total": ["17", "checks"], "hosts": ["3", "hosts · 1 failing"], "pass": ["10", "pass"],
+                       "fail": ["3", "fail"],
                        "warn": ["2", "warn"], "skip": ["1", "skip"], "error": ["1", "error"]}
     meta = {n.attrs["data-meta"]: n.content() for n in doc.walk() if "data-meta" in n.attrs}
     assert meta == {"context": "ingress-lab", "server": "https://admin:[redacted]@127.0.0.1:6443",
