@@ -50,6 +50,29 @@ class RedirectFilter:
 
 
 @dataclass(frozen=True)
+class Endpoint:
+    """One address of a Service's EndpointSlice, with the pod behind it when the slice names one."""
+
+    address: str
+    ports: tuple[tuple[str, int], ...]  # (port name, port number) of the slice
+    ready: bool
+    pod: str | None
+    pod_namespace: str
+
+    def port_for(self, service_port: Obj | None) -> int | None:
+        """The endpoint port serving ``service_port`` (matched by name, as kube-proxy and controllers do)."""
+        if not self.ports:
+            return None
+        if service_port is None:
+            return self.ports[0][1]
+        name = service_port.get("name") or ""
+        for port_name, number in self.ports:
+            if port_name == name:
+                return number
+        return self.ports[0][1] if len(self.ports) == 1 else None
+
+
+@dataclass(frozen=True)
 class SecretInfo:
     namespace: str
     name: str
@@ -258,6 +281,29 @@ class Inventory:
 
     def ready_endpoints(self, namespace: str, service: str) -> int:
         return self._ready.get((namespace, service), 0)
+
+    @cached_property
+    def _endpoints(self) -> dict[tuple[str, str], list[Endpoint]]:
+        found: dict[tuple[str, str], list[Endpoint]] = {}
+        for sl in self.endpoint_slices:
+            meta = sl["metadata"]
+            service = (meta.get("labels") or {}).get("kubernetes.io/service-name")
+            if not service:
+                continue
+            ns = meta.get("namespace", "default")
+            ports = tuple((p.get("name") or "", p.get("port")) for p in sl.get("ports") or [] if p.get("port"))
+            for ep in sl.get("endpoints") or []:
+                ref = ep.get("targetRef") or {}
+                ready = (ep.get("conditions") or {}).get("ready", True) is not False
+                for address in ep.get("addresses") or []:
+                    found.setdefault((ns, service), []).append(Endpoint(
+                        address, ports, ready, ref.get("name") if ref.get("kind", "Pod") == "Pod" else None,
+                        ref.get("namespace") or ns))
+        return found
+
+    def endpoints(self, namespace: str, service: str, *, ready_only: bool = True) -> list[Endpoint]:
+        """The Service's endpoints from its EndpointSlices: address, ports, and the pod behind each."""
+        return [e for e in self._endpoints.get((namespace, service), []) if e.ready or not ready_only]
 
 
 GATEWAY_FIELDS = ("gateway_classes", "gateways", "listener_sets", "http_routes", "reference_grants")

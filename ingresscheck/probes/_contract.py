@@ -20,8 +20,12 @@ from ..results import Result, Severity, Status, Step
 
 if TYPE_CHECKING:
     from ..discovery import Inventory, Target
-    from ..net import Net
+    from ..net import Attempt, Net
     from ..profile import Profile
+
+# Outcomes that establish something about the subject (it refused, reset, spoke no HTTP...): a verdict.
+# The others (timeout, unreachable, DNS trouble) leave the question open: an error, "could not decide".
+_ESTABLISHED = frozenset({"refused", "reset", "tls_error", "http_error", "too_large", "nxdomain"})
 
 
 class Scope(str, Enum):
@@ -115,6 +119,16 @@ class ProbeContext:
 
     def errored(self, check: str, message: str, **evidence: Any) -> Result:
         return self.report(check, Status.ERROR, message, **evidence)
+
+    def not_completed(self, check: str, attempt: Attempt, *, subject: str | None = None, what: str = "",
+                      **evidence: Any) -> Result:
+        """Report an attempt that did not complete against ``check``, for its subject: a refusal, a reset or
+        a failed handshake is established (fail); a timeout or an unreachable address is not (error)."""
+        status = Status.FAIL if attempt.outcome.value in _ESTABLISHED else Status.ERROR
+        prefix = "" if status is Status.FAIL else "could not decide: "
+        message = f"{prefix}{what + ': ' if what else ''}{attempt.reason}"
+        return self.report(check, status, message, subject=subject or attempt.subject.where,
+                           **{**attempt.evidence(), **evidence})
 
     # --- sharing ----------------------------------------------------------------------
     def share(self, **facts: Any) -> None:

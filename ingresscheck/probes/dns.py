@@ -29,39 +29,56 @@ class DnsProbe(Probe):
 
     async def run(self, ctx: ProbeContext) -> None:
         target = ctx.require_target
-        answer = await ctx.net.lookup(target.host)
-        evidence = {"query": target.host, "resolver": answer.server, "rcode": answer.rcode,
-                    "answers": list(answer.addresses), "timings_ms": {"dns": round(answer.ms, 2)}}
-        if answer.rcode == "NXDOMAIN":
-            ctx.failed("dns.resolves", f"{target.host} has an Ingress but does not resolve: NXDOMAIN from "
-                                       f"{answer.server}", **evidence)
+        attempt = await ctx.net.lookup(target.host)
+        answer = attempt.dns
+        addresses = list(answer.addresses) if answer else []
+        evidence = attempt.evidence()
+        pinned = sorted({a for port in (ctx.profile.http_port, ctx.profile.https_port)
+                         for a in ctx.profile.resolve_override(target.host, port)})
+        if pinned:
+            # curl semantics: --resolve stands in for DNS for this host; say what DNS says, do not gate on it
+            evidence["resolve_override"] = pinned
+            said = (f"DNS gives {', '.join(addresses)}" if attempt.ok and addresses else
+                    f"DNS: {attempt.reason or 'no A or AAAA record'}")
+            if attempt.ok and addresses and set(addresses) == set(pinned):
+                ctx.passed("dns.resolves", f"{target.host} resolves to {', '.join(addresses)}, the --resolve "
+                                           f"address(es) too", **evidence)
+            else:
+                ctx.warned("dns.resolves", f"checked at {', '.join(pinned)} from --resolve (DNS not used for "
+                                           f"this host, as curl does); {said}", **evidence)
+            ctx.share(addresses=pinned)
+            ctx.skipped("dns.lb_address", f"the addresses come from --resolve ({', '.join(pinned)}), not DNS",
+                        **evidence)
+            await self._wildcard(ctx)
             return
-        if answer.rcode != "NOERROR":
-            ctx.errored("dns.resolves", f"could not decide: {answer.rcode} from {answer.server}"
-                                        + (f" ({answer.error})" if answer.error else ""), **evidence)
+        if not attempt.ok:
+            if attempt.outcome.value == "nxdomain":
+                ctx.failed("dns.resolves", f"{target.host} has an Ingress but does not resolve: {attempt.reason}",
+                           **evidence)
+            else:
+                ctx.errored("dns.resolves", f"could not decide: {attempt.reason}", **evidence)
             return
-        if not answer.addresses:
+        if not addresses:
             ctx.failed("dns.resolves", f"{target.host} exists but has no A or AAAA record", **evidence)
             return
-        ctx.share(addresses=list(answer.addresses))
-        ctx.passed("dns.resolves", f"{target.host} resolves to {', '.join(answer.addresses)}", **evidence)
+        ctx.share(addresses=addresses)
+        ctx.passed("dns.resolves", f"{target.host} resolves to {', '.join(addresses)}", **evidence)
 
         expected = set(ctx.profile.load_balancers) | set(target.status_addresses)
         if not expected:
             ctx.skipped("dns.lb_address", "no expected address known: give load_balancers in the profile, or "
                                           "let the controller publish the Ingress status", **evidence)
         else:
-            stray = [a for a in answer.addresses if a not in expected]
             evidence["expected"] = sorted(expected)
-            if stray:
-                v6 = [a for a in stray if ":" in a]
-                extra = (" (IPv6 clients connect there)" if v6 else "")
-                ctx.failed("dns.lb_address", f"{target.host} resolves to {', '.join(stray)}, which is not a "
-                                             f"load-balancer address (expected {', '.join(sorted(expected))})"
-                                             + extra, **evidence)
-            else:
-                ctx.passed("dns.lb_address", f"every answer is a load-balancer address ({', '.join(expected)})",
-                           **evidence)
+            for address in addresses:
+                if address in expected:
+                    ctx.passed("dns.lb_address", f"{address} is a load-balancer address", subject=address,
+                               **evidence)
+                else:
+                    v6 = " (IPv6 clients connect there)" if ":" in address else ""
+                    ctx.failed("dns.lb_address", f"{target.host} resolves to {address}, which is not a load-balancer "
+                                                 f"address (expected {', '.join(sorted(expected))}){v6}",
+                               subject=address, **evidence)
 
         await self._wildcard(ctx)
 
@@ -77,16 +94,19 @@ class DnsProbe(Probe):
                 label = f"ingresscheck-{secrets.token_hex(6)}"
                 ctx.net.memo[key] = await ctx.net.lookup(f"{label}.{parent}", cached=False)
         probe = ctx.net.memo[key]
-        evidence = {"query": probe.name, "rcode": probe.rcode, "answers": list(probe.addresses),
-                    "resolver": probe.server}
-        if probe.rcode == "NOERROR" and probe.addresses:
+        evidence = probe.evidence()
+        answer = probe.dns
+        if probe.ok and answer is not None and answer.addresses:
             typo = _typo(host)
             ctx.warned("dns.wildcard", f"*.{parent} is a wildcard record: typo hosts such as {typo} resolve to "
-                                       f"{', '.join(probe.addresses)} and end at the controller's 404", **evidence)
-        elif probe.rcode in ("NXDOMAIN", "NOERROR"):
-            ctx.passed("dns.wildcard", f"no wildcard under {parent}: a random name gets {probe.rcode}", **evidence)
+                                       f"{', '.join(answer.addresses)} and end at the controller's 404",
+                       subject=f"*.{parent}", **evidence)
+        elif probe.ok or probe.outcome.value == "nxdomain":
+            rcode = answer.rcode if answer else "NXDOMAIN"
+            ctx.passed("dns.wildcard", f"no wildcard under {parent}: a random name gets {rcode}",
+                       subject=f"*.{parent}", **evidence)
         else:
-            ctx.errored("dns.wildcard", f"could not decide: {probe.rcode} for {probe.name}", **evidence)
+            ctx.errored("dns.wildcard", f"could not decide: {probe.reason}", subject=f"*.{parent}", **evidence)
 
 
 def _typo(host: str) -> str:

@@ -11,8 +11,6 @@ import secrets
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-import httpx
-
 from ..results import Severity, Step
 from ._contract import CheckSpec, Probe, ProbeContext
 
@@ -54,60 +52,78 @@ class RedirectProbe(Probe):
         url = f"http://{authority}{path}?{query}"
         https_authority = target.host if ctx.profile.https_port == 443 else f"{target.host}:{ctx.profile.https_port}"
         expected = f"https://{https_authority}{path}?{query}"
-        first: str | None = None
+        # every address a client may be sent to is its own subject: one answering well hides no other
         for address in addresses:
-            ex = await ctx.net.request("GET", url, address)
-            evidence: dict[str, Any] = {**ex.summary(), "expected_location": expected, "address_from": source,
-                                        "redirected_by": _who(ex.headers)}
-            if ex.status not in REDIRECT_CODES:
-                ctx.failed("redirect.https", f"{url} answered {ex.status} {ex.reason} instead of redirecting to "
-                                             f"https (via {address})", **evidence)
+            attempt = await ctx.net.request("GET", url, address, keep_alive=False)
+            subject = attempt.subject.where
+            if not attempt.ok:
+                ctx.not_completed("redirect.https", attempt, what=f"GET {url}", address_from=source)
+                ctx.skipped("redirect.loop", f"skipped for {subject}: the first request did not complete",
+                            subject=subject)
                 continue
-            location = ex.headers.get("location")
-            if not location:
-                ctx.failed("redirect.https", f"{url} answered {ex.status} without a Location header", **evidence)
-                continue
-            absolute = urljoin(url, location)
-            evidence["location"] = location
-            problem = _compare(absolute, expected)
-            if problem:
-                ctx.failed("redirect.https", f"{problem}: expected {expected}, got {absolute}", **evidence)
+            response = attempt.response
+            assert response is not None
+            evidence: dict[str, Any] = {**attempt.evidence(), "expected_location": expected, "address_from": source,
+                                        "redirected_by": _who(response.header_map)}
+            location = response.header("location")
+            if response.status not in REDIRECT_CODES:
+                ctx.failed("redirect.https", f"{url} answered {response.status} {response.reason} instead of "
+                                             f"redirecting to https (via {subject})", subject=subject, **evidence)
+            elif not location:
+                ctx.failed("redirect.https", f"{url} answered {response.status} without a Location header (via "
+                                             f"{subject})", subject=subject, **evidence)
             else:
-                ctx.passed("redirect.https", f"{ex.status} to {absolute} (via {address}; "
-                                             f"{evidence['redirected_by']})", **evidence)
-            first = first or absolute
-        if first is None:
-            ctx.skipped("redirect.loop", "skipped: the first request was not redirected")
-            return
-        await self._follow(ctx, url, first)
+                absolute = urljoin(url, location)
+                evidence["location"] = location
+                problem = _compare(absolute, expected)
+                if problem:
+                    ctx.failed("redirect.https", f"{problem}: expected {expected}, got {absolute} (via {subject})",
+                               subject=subject, **evidence)
+                else:
+                    ctx.passed("redirect.https", f"{response.status} to {absolute} (via {subject}; "
+                                                 f"{evidence['redirected_by']})", subject=subject, **evidence)
+                await self._follow(ctx, url, absolute, address, subject)
+                continue
+            ctx.skipped("redirect.loop", f"skipped for {subject}: the first request was not redirected",
+                        subject=subject)
 
-    async def _follow(self, ctx: ProbeContext, start: str, location: str) -> None:
-        hops: list[dict[str, Any]] = [{"url": start, "redirect_to": location}]
+    async def _follow(self, ctx: ProbeContext, start: str, location: str, first_address: str, subject: str) -> None:
+        """Follow the redirects that started at ``first_address``; the verdict belongs to that address."""
+        hops: list[dict[str, Any]] = [{"url": start, "address": first_address, "redirect_to": location}]
         seen = [start]
         url = location
         for _ in range(MAX_HOPS):
             if url in seen:
                 chain = " → ".join(seen + [url])
-                ctx.failed("redirect.loop", f"redirect loop: {chain}", hops=hops)
-                return
-            seen.append(url)
-            parts = httpx.URL(url)
-            port = parts.port or (443 if parts.scheme == "https" else 80)
-            addresses, _ = await ctx.net.addresses_for(parts.host, port)
-            if not addresses:
-                ctx.failed("redirect.loop", f"the redirect goes to {parts.host}, which does not resolve", hops=hops)
-                return
-            ex = await ctx.net.request("GET", url, addresses[0])
-            hop = {"url": url, "status": ex.status, "address": addresses[0], "redirected_by": _who(ex.headers),
-                   "timings_ms": ex.summary()["timings_ms"]}
-            hops.append(hop)
-            if ex.status not in REDIRECT_CODES or "location" not in ex.headers:
-                ctx.passed("redirect.loop", f"{len(hops) - 1} redirect(s), ending at {url} with {ex.status}",
+                ctx.failed("redirect.loop", f"redirect loop starting at {subject}: {chain}", subject=subject,
                            hops=hops)
                 return
-            url = urljoin(url, ex.headers["location"])
+            seen.append(url)
+            parts = urlsplit(url)
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+            host = parts.hostname or ""
+            addresses, _ = await ctx.net.addresses_for(host, port)
+            if not addresses:
+                ctx.failed("redirect.loop", f"the redirect from {subject} goes to {host}, which does not resolve",
+                           subject=subject, hops=hops)
+                return
+            attempt = await ctx.net.request("GET", url, addresses[0])
+            hop: dict[str, Any] = {"url": url, "address": addresses[0], **attempt.evidence()}
+            hops.append(hop)
+            if not attempt.ok:
+                ctx.not_completed("redirect.loop", attempt, subject=subject, what=f"following the redirects from "
+                                                                               f"{subject}, GET {url}", hops=hops)
+                return
+            response = attempt.response
+            assert response is not None
+            if response.status not in REDIRECT_CODES or "location" not in response:
+                ctx.passed("redirect.loop", f"{len(hops) - 1} redirect(s) from {subject}, ending at {url} with "
+                                            f"{response.status}", subject=subject, hops=hops)
+                return
+            url = urljoin(url, response.header("location"))
             hop["redirect_to"] = url
-        ctx.failed("redirect.loop", f"more than {MAX_HOPS} redirects starting at {start}", hops=hops)
+        ctx.failed("redirect.loop", f"more than {MAX_HOPS} redirects starting at {start} (via {subject})",
+                   subject=subject, hops=hops)
 
 
 def _compare(got: str, expected: str) -> str | None:

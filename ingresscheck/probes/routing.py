@@ -1,24 +1,36 @@
 """routing: each rule's host+path reaches the backend the Ingress names, over the real chain.
 
-Requests go to the host's resolved address with the right Host and SNI. The backend is known by
-what it says about itself (echo JSON with service/namespace, or X-Echo-* headers); a backend that
-says nothing is compared with the answer to a random unknown host on the same LB: identical
-answers mean the request fell through to the default backend. Path semantics (Exact vs Prefix,
-which matches whole path elements) are checked on derived paths.
+Requests go to every address of the host with the right Host and SNI, over the TLS connection the
+tls probe opened there; each rule on each address is its own subject. The backend is identified
+by membership, then by comparison, never by what it claims:
+
+1. a self-identifying backend (echo JSON or X-Echo-* headers naming its pod) passes when that pod is
+   one of the named Service's ready endpoints (EndpointSlice targetRef), whatever Service it names;
+2. a backend that says nothing is compared with the Service's own answer to the same request,
+   fetched directly from one of its ready endpoints (reachable in-cluster or on the lab): same
+   status, content type and normalised body fingerprint;
+3. when neither is possible the result says what was established (not the default backend, not an
+   auth wall) and that the backend could not be identified: a warning, never a plain pass.
+
+Path semantics (Exact vs Prefix, which matches whole path elements) are checked on derived paths.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
 
 from ..discovery import PathRule, Target
-from ..net import Exchange
+from ..discovery.model import Endpoint
+from ..net import Attempt, HttpResponse
 from ..results import Severity, Step
 from ._contract import CheckSpec, Probe, ProbeContext
+
+AUTH_WALL = (401, 407)
 
 
 class RoutingProbe(Probe):
@@ -43,42 +55,48 @@ class RoutingProbe(Probe):
     async def run(self, ctx: ProbeContext) -> None:
         target = ctx.require_target
         port = ctx.profile.https_port
-        addresses, _ = await ctx.net.addresses_for(target.host, port)
+        addresses = ctx.fact("tls", "addresses") or (await ctx.net.addresses_for(target.host, port))[0]
         if not addresses:
             for spec in self.checks:
                 ctx.skipped(spec.id, f"no address to connect to for {target.host}")
             return
-        address = addresses[0]
-        unknown = await _unknown_host(ctx, address)
-        _report_unknown(ctx, unknown)
         auth = _credentials(ctx)
-        if target.auth_type and auth is None:
-            for c in ("routing.backend", "routing.path_type"):
-                ctx.skipped(c, f"{target.host} asks for basic auth and the profile has no credentials for it")
-            return
         rules = ctx.inventory.rules_for_host(target.host)
-        for rule in target.paths:
-            if rule.service is None:
+        for address in addresses:
+            where = f"{address}:{port}" if ":" not in address else f"[{address}]:{port}"
+            unknown = await _unknown_host(ctx, address)
+            _report_unknown(ctx, unknown, where)
+            if target.auth_type and auth is None:
+                for c in ("routing.backend", "routing.path_type"):
+                    ctx.skipped(c, f"{target.host} asks for basic auth and the profile has no credentials for it: "
+                                   f"the backend is behind the password", subject=where)
                 continue
-            if _is_regex(rule.path):
-                ctx.skipped("routing.backend", f"path {rule.path!r} is a regular expression; no sample path derived")
-                continue
-            ex = await ctx.net.request("GET", f"https://{target.host}{_authority_port(port)}{rule.path}", address,
-                                       auth=auth)
-            _judge_backend(ctx, target, rule, ex, unknown)
-            for path, expected in _derived(rule, rules):
-                ex = await ctx.net.request("GET", f"https://{target.host}{_authority_port(port)}{path}", address,
-                                           auth=auth)
-                _judge_path(ctx, target, rule, path, expected, ex)
+            for rule in target.paths:
+                subject = f"{rule.path} ({rule.path_type}) via {where}"
+                if rule.service is None:
+                    ctx.skipped("routing.backend", f"{rule.path} has a resource backend, not a Service: nothing "
+                                                   f"to identify over the wire", subject=subject)
+                    continue
+                if _is_regex(rule.path) or rule.path_type == "RegularExpression":
+                    ctx.skipped("routing.backend", f"path {rule.path!r} is a regular expression; no sample path "
+                                                   f"derived", subject=subject)
+                    continue
+                url = f"https://{target.host}{_authority_port(port)}{rule.path}"
+                attempt = await ctx.net.request("GET", url, address, auth=auth)
+                await _judge_backend(ctx, target, rule, attempt, unknown, subject)
+                for path, expected in _derived(rule, rules):
+                    url = f"https://{target.host}{_authority_port(port)}{path}"
+                    attempt = await ctx.net.request("GET", url, address, auth=auth)
+                    _judge_path(ctx, target, rule, path, expected, attempt, f"{path} via {where}")
 
 
 # --- the unknown host ---------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Fingerprint:
     host: str
-    status: int
+    attempt: Attempt
+    status: int | None
     digest: str
-    evidence: dict[str, Any]
 
 
 async def _unknown_host(ctx: ProbeContext, address: str) -> _Fingerprint:
@@ -88,25 +106,40 @@ async def _unknown_host(ctx: ProbeContext, address: str) -> _Fingerprint:
     async with ctx.net.memo_locks[key]:
         if key not in ctx.net.memo:
             host = f"ingresscheck-{secrets.token_hex(5)}.{parent}"
-            ex = await ctx.net.request("GET", f"https://{host}{_authority_port(ctx.profile.https_port)}/", address)
-            ctx.net.memo[key] = _Fingerprint(host, ex.status, _digest(ex), ex.summary())
+            attempt = await ctx.net.request("GET", f"https://{host}{_authority_port(ctx.profile.https_port)}/",
+                                            address, keep_alive=False)
+            ctx.net.memo[key] = _Fingerprint(host, attempt, attempt.status,
+                                             _digest(attempt.response) if attempt.response else "")
     fp: _Fingerprint = ctx.net.memo[key]
     return fp
 
 
-def _report_unknown(ctx: ProbeContext, fp: _Fingerprint) -> None:
-    if fp.status == 404:
-        ctx.passed("routing.unknown_host", f"unknown host {fp.host} gets 404", **fp.evidence)
-    elif fp.status >= 500:
-        ctx.failed("routing.unknown_host", f"unknown host {fp.host} gets {fp.status}: the default backend is "
-                                           f"broken", **fp.evidence)
+def _report_unknown(ctx: ProbeContext, fp: _Fingerprint, where: str) -> None:
+    ev = fp.attempt.evidence()
+    if not fp.attempt.ok:
+        ctx.not_completed("routing.unknown_host", fp.attempt, subject=where, what=f"unknown host {fp.host}")
+    elif fp.status == 404:
+        ctx.passed("routing.unknown_host", f"unknown host {fp.host} gets 404 via {where}", subject=where, **ev)
+    elif (fp.status or 0) >= 500:
+        ctx.failed("routing.unknown_host", f"unknown host {fp.host} gets {fp.status} via {where}: the default "
+                                           f"backend is broken", subject=where, **ev)
     else:
-        ctx.failed("routing.unknown_host", f"unknown host {fp.host} gets {fp.status} instead of 404: a typo "
-                                           f"host looks like a working site", **fp.evidence)
+        ctx.failed("routing.unknown_host", f"unknown host {fp.host} gets {fp.status} instead of 404 via {where}: a "
+                                           f"typo host looks like a working site", subject=where, **ev)
 
 
-def _digest(ex: Exchange) -> str:
-    return hashlib.sha256(ex.body).hexdigest()
+_VOLATILE = re.compile(rb"\d+|ingresscheck[0-9a-f]*|[0-9a-f]{16,}")
+
+
+def _digest(response: HttpResponse) -> str:
+    return hashlib.sha256(response.body).hexdigest()
+
+
+def fingerprint(response: HttpResponse) -> str:
+    """A body fingerprint that ignores what changes between two answers of one backend: numbers (dates,
+    counters, lengths), long hex tokens, our own random path tokens, whitespace and case."""
+    body = _VOLATILE.sub(b"0", response.body.lower())
+    return hashlib.sha256(b"".join(body.split())).hexdigest()[:16]
 
 
 # --- backend identity ---------------------------------------------------------------------
@@ -117,55 +150,150 @@ class Identity:
     pod: str | None
 
 
-def identity(ex: Exchange) -> Identity | None:
+def identity(response: HttpResponse | None) -> Identity | None:
     """What the backend says about itself: echo JSON, or X-Echo-* headers."""
-    if ex.headers.get("content-type", "").startswith("application/json"):
+    if response is None:
+        return None
+    if response.header("content-type").startswith("application/json"):
         try:
-            body = json.loads(ex.body)
+            body = json.loads(response.body)
         except ValueError:
             body = None
-        if isinstance(body, dict) and "service" in body:
+        if isinstance(body, dict) and ("pod" in body or "service" in body):
             return Identity(body.get("namespace"), body.get("service"), body.get("pod"))
-    if "x-echo-service" in ex.headers:
-        return Identity(ex.headers.get("x-echo-namespace"), ex.headers["x-echo-service"], ex.headers.get("x-echo-pod"))
+    if "x-echo-pod" in response or "x-echo-service" in response:
+        return Identity(response.header("x-echo-namespace") or None, response.header("x-echo-service") or None,
+                        response.header("x-echo-pod") or None)
     return None
 
 
-def _judge_backend(ctx: ProbeContext, target: Target, rule: PathRule, ex: Exchange, unknown: _Fingerprint) -> None:
-    want = f"{target.namespace}/{rule.service}"
-    evidence = {**ex.summary(), "rule": {"path": rule.path, "pathType": rule.path_type, "service": want,
-                                         "port": rule.port}}
-    url = ex.url
-    if ex.status >= 500:
-        ctx.failed("routing.backend", f"{url} answered {ex.status} {ex.reason}: {_endpoint_story(ctx, target, rule)}",
+def _service_port(ctx: ProbeContext, namespace: str, rule: PathRule) -> dict[str, Any] | None:
+    svc = ctx.inventory.service(namespace, rule.service or "")
+    for port in ((svc or {}).get("spec") or {}).get("ports") or []:
+        if rule.port in (port.get("port"), port.get("name")):
+            return dict(port)
+    return None
+
+
+async def _judge_backend(ctx: ProbeContext, target: Target, rule: PathRule, attempt: Attempt,
+                         unknown: _Fingerprint, subject: str) -> None:
+    namespace = rule.namespace or target.namespace
+    want = f"{namespace}/{rule.service}"
+    rule_ev = {"path": rule.path, "pathType": rule.path_type, "service": want, "port": rule.port}
+    if not attempt.ok:
+        ctx.not_completed("routing.backend", attempt, subject=subject, what=f"GET {attempt.subject.url}", rule=rule_ev)
+        return
+    response = attempt.response
+    assert response is not None
+    evidence = {**attempt.evidence(), "rule": rule_ev}
+    url = attempt.subject.url
+    if response.status >= 500:
+        ctx.failed("routing.backend", f"{url} answered {response.status} {response.reason}: "
+                                      f"{_endpoint_story(ctx, namespace, rule)}", subject=subject, **evidence)
+        return
+    if response.status in AUTH_WALL:
+        ctx.errored("routing.backend", f"could not decide: {url} answered {response.status} (authentication): "
+                                       f"the controller knows the host, but the request did not reach a backend "
+                                       f"(check the credentials, see auth.*)", subject=subject, **evidence)
+        return
+    endpoints = ctx.inventory.endpoints(namespace, rule.service or "")
+    seen = identity(response)
+    if seen is not None and seen.pod:
+        members = {e.pod for e in endpoints if e.pod}
+        evidence["endpoints"] = sorted(members)
+        claimed = f" (it says it serves {seen.service})" if seen.service and seen.service != rule.service else ""
+        if seen.pod in members:
+            ctx.passed("routing.backend", f"{url} is served by pod {seen.pod}, a ready endpoint of {want}{claimed}",
+                       subject=subject, identified_by="endpoint membership", **evidence)
+        elif not endpoints:
+            ctx.failed("routing.backend", f"{url} is served by pod {seen.pod}, but {want} has no ready endpoint: "
+                                          f"another backend answers", subject=subject, **evidence)
+        else:
+            of = f" of {seen.service}" if seen.service else ""
+            ctx.failed("routing.backend", f"{url} should be served by {want} (pods {', '.join(sorted(members)) or '?'}) "
+                                          f"but pod {seen.pod}{of} answered",
+                       subject=subject, **evidence)
+        return
+    if response.status == unknown.status and unknown.digest and _digest(response) == unknown.digest:
+        ctx.failed("routing.backend", f"{url} fell through to the default backend: it gets the same {response.status} "
+                                      f"as the unknown host {unknown.host}", subject=subject, **evidence)
+        return
+    if response.status == 404:
+        ctx.failed("routing.backend", f"{url} answered 404: no route for it (is the {target.kind} accepted by the "
+                                      f"controller of class {target.ingress_class or '(none)'}?)", subject=subject,
                    **evidence)
         return
-    seen = identity(ex)
-    if seen is not None:
-        got = f"{seen.namespace or target.namespace}/{seen.service}"
-        pod = f" (pod {seen.pod})" if seen.pod else ""
-        if got == want:
-            ctx.passed("routing.backend", f"{url} is served by {want}{pod}", **evidence)
-        else:
-            ctx.failed("routing.backend", f"{url} should be served by {want} but {got}{pod} answered", **evidence)
+    await _compare_with_service(ctx, rule, namespace, attempt, endpoints, subject, evidence)
+
+
+async def _compare_with_service(ctx: ProbeContext, rule: PathRule, namespace: str, attempt: Attempt,
+                                endpoints: list[Endpoint], subject: str, evidence: dict[str, Any]) -> None:
+    """The backend did not say who it is: ask the Service's own endpoint the same question and compare."""
+    response = attempt.response
+    assert response is not None
+    url, want = attempt.subject.url or "", f"{namespace}/{rule.service}"
+    direct = await _endpoint_answer(ctx, rule, namespace, attempt, endpoints)
+    if isinstance(direct, str):
+        ctx.warned("routing.backend", f"{url} answered {response.status}, not the default backend's answer, but the "
+                                      f"backend does not say who it is and {direct}: {want} is not confirmed",
+                   subject=subject, identified_by="none", **evidence)
         return
-    if ex.status == unknown.status and _digest(ex) == unknown.digest:
-        ctx.failed("routing.backend", f"{url} fell through to the default backend: it gets the same {ex.status} "
-                                      f"as the unknown host {unknown.host}", **evidence)
-    elif ex.status == 404:
-        ctx.failed("routing.backend", f"{url} answered 404: no route for it (is the Ingress accepted by the "
-                                      f"controller of class {target.ingress_class or '(none)'}?)", **evidence)
+    endpoint, theirs = direct
+    assert theirs.response is not None
+    ours_type = response.header("content-type").split(";")[0].strip()
+    theirs_type = theirs.response.header("content-type").split(";")[0].strip()
+    evidence["compared_with"] = {"endpoint": f"{endpoint.address}", "pod": endpoint.pod,
+                                 "status": theirs.response.status, "content_type": theirs_type,
+                                 "fingerprint": fingerprint(theirs.response)}
+    evidence["fingerprint"] = fingerprint(response)
+    if theirs.response.status != response.status or theirs_type != ours_type:
+        ctx.failed("routing.backend", f"{url} answered {response.status} {ours_type or '(no type)'}, but {want}'s "
+                                      f"endpoint {endpoint.pod or endpoint.address} answers the same request "
+                                      f"{theirs.response.status} {theirs_type or '(no type)'}: another backend "
+                                      f"answers", subject=subject, identified_by="comparison", **evidence)
+    elif fingerprint(theirs.response) != fingerprint(response):
+        ctx.warned("routing.backend", f"{url} and {want}'s endpoint {endpoint.pod or endpoint.address} agree on "
+                                      f"{response.status} {ours_type} but their bodies differ (dynamic content, or "
+                                      f"another backend)", subject=subject, identified_by="comparison", **evidence)
     else:
-        ctx.passed("routing.backend", f"{url} answered {ex.status}, unlike an unknown host (the backend does not "
-                                      f"say who it is, so {want} is not confirmed by name)", **evidence)
+        ctx.passed("routing.backend", f"{url} answers like {want}'s endpoint {endpoint.pod or endpoint.address} "
+                                      f"(status, content type and body fingerprint)", subject=subject,
+                   identified_by="comparison", **evidence)
 
 
-def _endpoint_story(ctx: ProbeContext, target: Target, rule: PathRule) -> str:
-    svc = ctx.inventory.service(target.namespace, rule.service or "")
+async def _endpoint_answer(ctx: ProbeContext, rule: PathRule, namespace: str, attempt: Attempt,
+                           endpoints: list[Endpoint]) -> tuple[Endpoint, Attempt] | str:
+    """The same request sent straight to a ready endpoint of the Service, or why it could not be."""
+    if not endpoints:
+        return f"{namespace}/{rule.service} has no ready endpoint to compare with"
+    service_port = _service_port(ctx, namespace, rule)
+    key = ("routing.endpoint", namespace, rule.service)
+    if ctx.net.memo.get(key) == "unreachable":
+        return f"its endpoints are not reachable from here ({ctx.net.memo.get(key + ('why',))})"
+    url = attempt.subject.url or "/"
+    path = url.split(attempt.subject.host or "", 1)[-1].split("/", 1)[-1]
+    why = ""
+    for endpoint in endpoints[:2]:
+        port = endpoint.port_for(service_port)
+        if port is None:
+            why = f"no endpoint port matches the Service port {rule.port}"
+            continue
+        direct = f"http://{attempt.subject.host}:{port}/{path}"
+        theirs = await ctx.net.request("GET", direct, endpoint.address, keep_alive=False)
+        if theirs.ok:
+            return endpoint, theirs
+        why = theirs.reason
+    ctx.net.memo[key] = "unreachable"
+    ctx.net.memo[key + ("why",)] = why
+    return f"its endpoints are not reachable from here ({why})"
+
+
+def _endpoint_story(ctx: ProbeContext, namespace: str, rule: PathRule) -> str:
+    svc = ctx.inventory.service(namespace, rule.service or "")
     if svc is None:
-        return f"Service {target.namespace}/{rule.service} does not exist"
-    ready = ctx.inventory.ready_endpoints(target.namespace, rule.service or "")
-    return f"Service {target.namespace}/{rule.service} has {ready} ready endpoint{'s' if ready != 1 else ''}"
+        return f"Service {namespace}/{rule.service} does not exist"
+    ready = ctx.inventory.ready_endpoints(namespace, rule.service or "")
+    return f"Service {namespace}/{rule.service} has {ready} ready endpoint{'s' if ready != 1 else ''}"
 
 
 # --- path semantics -----------------------------------------------------------------------
@@ -198,36 +326,50 @@ def _derived(rule: PathRule, rules: list[tuple[str, PathRule]]) -> list[tuple[st
 
 
 def _judge_path(ctx: ProbeContext, target: Target, rule: PathRule, path: str,
-                expected: tuple[str, PathRule] | None, ex: Exchange) -> None:
-    seen = identity(ex)
-    evidence = {**ex.summary(), "rule": {"path": rule.path, "pathType": rule.path_type},
+                expected: tuple[str, PathRule] | None, attempt: Attempt, subject: str) -> None:
+    if not attempt.ok:
+        ctx.not_completed("routing.path_type", attempt, subject=subject, what=f"GET {path}")
+        return
+    response = attempt.response
+    assert response is not None
+    seen = identity(response)
+    evidence = {**attempt.evidence(), "rule": {"path": rule.path, "pathType": rule.path_type},
                 "expected": f"{expected[0]}/{expected[1].service}" if expected else "404"}
     why = f"{rule.path_type} {rule.path!r}"
+    status = response.status
+    if status in AUTH_WALL:
+        ctx.errored("routing.path_type", f"could not decide: {path} answered {status} (authentication)",
+                    subject=subject, **evidence)
+        return
     if expected is None:
-        if ex.status == 404:
-            ctx.passed("routing.path_type", f"{path} is not matched by {why}: 404 as expected", **evidence)
+        if status == 404:
+            ctx.passed("routing.path_type", f"{path} is not matched by {why}: 404 as expected", subject=subject,
+                       **evidence)
         elif seen is not None:
-            ctx.failed("routing.path_type", f"{path} must not be matched by {why}, but {seen.service} answered "
-                                            f"({ex.status})", **evidence)
+            ctx.failed("routing.path_type", f"{path} must not be matched by {why}, but {seen.pod or seen.service} "
+                                            f"answered ({status})", subject=subject, **evidence)
         else:
-            ctx.warned("routing.path_type", f"{path} should get 404 ({why} does not match it) but got "
-                                            f"{ex.status}", **evidence)
+            ctx.warned("routing.path_type", f"{path} should get 404 ({why} does not match it) but got {status}",
+                       subject=subject, **evidence)
         return
-    want = f"{expected[0]}/{expected[1].service}"
-    if seen is None:
-        if ex.status == 404:
-            ctx.failed("routing.path_type", f"{path} should match {expected[1].path_type} {expected[1].path!r} "
-                                            f"({want}) but got 404", **evidence)
+    ns, expected_rule_ = expected
+    want = f"{ns}/{expected_rule_.service}"
+    if seen is None or not seen.pod:
+        if status == 404:
+            ctx.failed("routing.path_type", f"{path} should match {expected_rule_.path_type} "
+                                            f"{expected_rule_.path!r} ({want}) but got 404", subject=subject, **evidence)
         else:
-            ctx.passed("routing.path_type", f"{path} answered {ex.status} (backend identity not shown)", **evidence)
+            ctx.warned("routing.path_type", f"{path} answered {status}, not 404, but the backend does not say who it "
+                                            f"is: {want} is not confirmed", subject=subject, **evidence)
         return
-    got = f"{seen.namespace or target.namespace}/{seen.service}"
-    if got == want:
-        ctx.passed("routing.path_type", f"{path} is served by {want} ({expected[1].path_type} "
-                                        f"{expected[1].path!r})", **evidence)
+    members = {e.pod for e in ctx.inventory.endpoints(expected_rule_.namespace or ns, expected_rule_.service or "")}
+    if seen.pod in members:
+        ctx.passed("routing.path_type", f"{path} is served by {want} (pod {seen.pod}; {expected_rule_.path_type} "
+                                        f"{expected_rule_.path!r})", subject=subject, **evidence)
     else:
-        ctx.failed("routing.path_type", f"{path} should be served by {want} ({expected[1].path_type} "
-                                        f"{expected[1].path!r}) but {got} answered", **evidence)
+        ctx.failed("routing.path_type", f"{path} should be served by {want} ({expected_rule_.path_type} "
+                                        f"{expected_rule_.path!r}) but pod {seen.pod} answered", subject=subject,
+                   **evidence)
 
 
 # --- helpers ------------------------------------------------------------------------------

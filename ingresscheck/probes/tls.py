@@ -2,12 +2,12 @@
 that verifies, covers the host, is in date, has a strong key, refuses TLS < 1.2, is not the
 controller's fake default certificate, and is the one the Ingress's TLS Secret holds.
 
-The served chain is read with pyOpenSSL (it gives the whole chain, even when it does not verify,
-and can still offer TLS 1.0/1.1 for the protocol check). Trust is decided by a second handshake
-with the stdlib ``ssl`` and the profile's CA bundle (else the system store), as clients do;
-validity dates are left out of that verification (they are ``tls.expiry``'s business) so that
-each check reports its own reason. Socket work runs in threads, each operation bounded by the
-profile timeout; verdicts are made in ``run``.
+Every handshake goes through the network layer (``ctx.net.handshake``): one handshake per address
+gives the whole served chain, the negotiated version and cipher and OpenSSL's trust verdict against
+the profile's CA bundle (else the system store; dates are left to ``tls.expiry`` so each check
+reports its own reason), and its connection stays open to carry the host's routing and auth
+requests. Verdicts are per address (the subject); addresses that served the same chain share one
+line of each certificate check, naming them all.
 """
 
 from __future__ import annotations
@@ -15,12 +15,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import functools
-import ipaddress
 import secrets
-import selectors
-import socket
-import ssl
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -33,12 +28,10 @@ from cryptography.x509.oid import NameOID
 from OpenSSL import SSL
 
 from .. import hostname
+from ..net import Attempt, Outcome, can_offer, client_context, ssl_reason
 from ..results import Severity, Step
 from ._contract import CheckSpec, Probe, ProbeContext, Scope
 
-# X509_V_FLAG_NO_CHECK_TIME: tls.chain judges trust only, tls.expiry judges the dates.
-NO_CHECK_TIME = 0x200000
-SECLEVEL0 = b"DEFAULT:@SECLEVEL=0"
 OLD_VERSIONS = (("TLS 1.1", SSL.TLS1_1_VERSION), ("TLS 1.0", SSL.TLS1_VERSION))
 MIN_BITS = {"RSA": 2048, "DSA": 2048, "EC": 256}
 
@@ -99,127 +92,29 @@ class Verification:
     code: int | None = None
 
 
-def _family(address: str) -> socket.AddressFamily:
-    return socket.AF_INET6 if ipaddress.ip_address(address).version == 6 else socket.AF_INET
+def handshake_of(attempt: Attempt) -> Handshake:
+    """The TLS facts of a network attempt, in the shape the verdicts below read."""
+    s = attempt.subject
+    address, port = s.address or "?", s.port or 0
+    connect_ms = attempt.timings.get("connect")
+    tls_ms = attempt.timings.get("tls")
+    if attempt.ok and attempt.tls is not None:
+        t = attempt.tls
+        return Handshake(address, port, s.sni, "ok", "", t.version, t.cipher, t.chain,
+                         round(connect_ms, 2) if connect_ms is not None else None,
+                         round(tls_ms, 2) if tls_ms is not None else None)
+    outcome = {Outcome.REFUSED: "refused", Outcome.UNREACHABLE: "connect_error"}.get(attempt.outcome, "tls_error")
+    if attempt.outcome is Outcome.TIMEOUT:
+        outcome = "connect_timeout" if attempt.phase == "connect" else "timeout"
+    return Handshake(address, port, s.sni, outcome, attempt.reason, connect_ms=connect_ms, tls_ms=tls_ms)
 
 
-def _ms(since: float) -> float:
-    return round((time.perf_counter() - since) * 1000, 2)
-
-
-def _ssl_reason(exc: SSL.Error) -> str:
-    if isinstance(exc, SSL.SysCallError):
-        code = exc.args[0] if exc.args else None
-        if code == -1 or not exc.args:
-            return "the server closed the connection during the handshake"
-        return f"connection error during the handshake: {exc.args[1] if len(exc.args) > 1 else code}"
-    parts = exc.args[0] if exc.args and isinstance(exc.args[0], list) else []
-    reasons = [p[2] for p in parts if isinstance(p, tuple) and len(p) == 3 and p[2]]
-    return "; ".join(reasons) or str(exc) or type(exc).__name__
-
-
-def _handshake(address: str, port: int, sni: str | None, timeout: float, context: SSL.Context) -> Handshake:
-    """Connect to address:port and complete a TLS handshake sending ``sni`` (None: no SNI at all).
-
-    The connect and the handshake are each bounded by ``timeout``; nothing is sent after the handshake.
-    """
-    sock = socket.socket(_family(address), socket.SOCK_STREAM)
-    try:
-        sock.settimeout(timeout)
-        started = time.perf_counter()
-        try:
-            sock.connect((address, port))
-        except ConnectionRefusedError:
-            return Handshake(address, port, sni, "refused", "connection refused", connect_ms=_ms(started))
-        except TimeoutError:
-            return Handshake(address, port, sni, "connect_timeout", f"no TCP connection within {timeout:g} s",
-                             connect_ms=_ms(started))
-        except OSError as exc:
-            return Handshake(address, port, sni, "connect_error", exc.strerror or str(exc), connect_ms=_ms(started))
-        connect_ms = _ms(started)
-        sock.setblocking(False)
-        conn = SSL.Connection(context, sock)
-        if sni:
-            conn.set_tlsext_host_name(sni.encode("ascii"))
-        conn.set_connect_state()
-        started = time.perf_counter()
-        deadline = time.monotonic() + timeout
-        with selectors.DefaultSelector() as selector:
-            while True:
-                try:
-                    conn.do_handshake()
-                    break
-                except SSL.WantReadError:
-                    events = selectors.EVENT_READ
-                except SSL.WantWriteError:
-                    events = selectors.EVENT_WRITE
-                except SSL.Error as exc:
-                    return Handshake(address, port, sni, "tls_error", _ssl_reason(exc), connect_ms=connect_ms,
-                                     tls_ms=_ms(started))
-                remaining = deadline - time.monotonic()
-                selector.register(sock, events)
-                ready = selector.select(max(remaining, 0)) if remaining > 0 else []
-                selector.unregister(sock)
-                if not ready:
-                    return Handshake(address, port, sni, "timeout", f"no TLS handshake within {timeout:g} s",
-                                     connect_ms=connect_ms, tls_ms=_ms(started))
-        tls_ms = _ms(started)
-        chain = conn.get_peer_cert_chain(as_cryptography=True) or []
-        if not chain:
-            leaf = conn.get_peer_certificate(as_cryptography=True)
-            chain = [leaf] if leaf is not None else []
-        return Handshake(address, port, sni, "ok", "", conn.get_protocol_version_name(), conn.get_cipher_name(),
-                         tuple(c.public_bytes(Encoding.DER) for c in chain), connect_ms, tls_ms)
-    finally:
-        sock.close()
-
-
-def _verify(address: str, port: int, sni: str, timeout: float, context: ssl.SSLContext) -> Verification:
-    """A handshake that verifies the served chain with ``context`` (stdlib), as a client would."""
-    sock = socket.socket(_family(address), socket.SOCK_STREAM)
-    try:
-        sock.settimeout(timeout)
-        sock.connect((address, port))
-        with context.wrap_socket(sock, server_hostname=sni) as tls:
-            tls.version()
+def verification_of(attempt: Attempt) -> Verification:
+    if not attempt.ok or attempt.tls is None:
+        return Verification("undecided", attempt.reason or "no handshake")
+    if attempt.tls.verified:
         return Verification("verified")
-    except ssl.SSLCertVerificationError as exc:
-        return Verification("unverified", exc.verify_message or exc.reason or str(exc), exc.verify_code)
-    except TimeoutError:
-        return Verification("undecided", f"the verifying handshake did not complete within {timeout:g} s")
-    except (ssl.SSLError, OSError) as exc:
-        return Verification("undecided", f"the verifying handshake failed: {exc.strerror or exc}")
-    finally:
-        sock.close()
-
-
-# --- contexts, built once per run -------------------------------------------------------------
-def _observe_context() -> SSL.Context:
-    """Accept any certificate: the probe judges it, the handshake only fetches it."""
-    context = SSL.Context(SSL.TLS_CLIENT_METHOD)
-    context.set_verify(SSL.VERIFY_NONE)
-    return context
-
-
-def _chain_context(ca_bundle: str | None) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=ca_bundle) if ca_bundle else ssl.create_default_context()
-    context.check_hostname = False  # tls.hostname's business, with our RFC 6125 rules
-    context.verify_flags |= NO_CHECK_TIME
-    return context
-
-
-def _can_offer(context: SSL.Context) -> str | None:
-    """None when this context produces a ClientHello; else the local OpenSSL's reason. No network."""
-    conn = SSL.Connection(context, None)
-    conn.set_connect_state()
-    conn.set_tlsext_host_name(b"ingresscheck.invalid")
-    try:
-        conn.do_handshake()
-    except SSL.WantReadError:
-        return None if conn.bio_read(65536) else "no ClientHello was produced"
-    except SSL.Error as exc:
-        return _ssl_reason(exc)
-    return "the handshake completed without a peer"
+    return Verification("unverified", attempt.tls.verify_reason, attempt.tls.verify_code)
 
 
 @dataclass(frozen=True)
@@ -233,20 +128,15 @@ class OldContext:
 def _old_context(label: str, version: int) -> OldContext:
     """A client context offering only ``version``; lowers SECLEVEL when the default refuses to."""
     reason = ""
-    for ciphers in (None, SECLEVEL0):
-        context = SSL.Context(SSL.TLS_CLIENT_METHOD)
-        context.set_verify(SSL.VERIFY_NONE)
+    for seclevel0 in (False, True):
         try:
-            context.set_min_proto_version(version)
-            context.set_max_proto_version(version)
-            if ciphers:
-                context.set_cipher_list(ciphers)
+            context = client_context(ca_bundle=None, verify=False, version=version, seclevel0=seclevel0)
         except SSL.Error as exc:
-            reason = _ssl_reason(exc)
+            reason = ssl_reason(exc)
             continue
-        reason = _can_offer(context) or ""
+        reason = can_offer(context) or ""
         if not reason:
-            return OldContext(label, context, ciphers.decode() if ciphers else "default")
+            return OldContext(label, context, "DEFAULT:@SECLEVEL=0" if seclevel0 else "default")
     return OldContext(label, None, "", reason)
 
 
@@ -381,7 +271,6 @@ class TlsProbe(Probe):
     async def run(self, ctx: ProbeContext) -> None:
         target = ctx.require_target
         port = ctx.profile.https_port
-        timeout = ctx.profile.thresholds.timeout
         sni = hostname.to_alabels(target.host)
         if sni is None:
             for check in self.checks:
@@ -393,26 +282,26 @@ class TlsProbe(Probe):
                 ctx.skipped(check.id, f"no address to connect to for {target.host}")
             return
 
-        observe = _memo(ctx, ("tls", "observe"), _observe_context)
-        ca_bundle = ctx.profile.ca_bundle
-        verify = _memo(ctx, ("tls", "chain", ca_bundle), lambda: _chain_context(ca_bundle))
-        outcomes = await asyncio.gather(
-            *(asyncio.to_thread(_handshake, a, port, sni, timeout, observe) for a in addresses),
-            *(asyncio.to_thread(_verify, a, port, sni, timeout, verify) for a in addresses))
-        shakes: list[Handshake] = list(outcomes[:len(addresses)])  # type: ignore[arg-type]
-        verifications: list[Verification] = list(outcomes[len(addresses):])  # type: ignore[arg-type]
+        # the handshake that carries the host's requests: its connection stays open for routing and auth
+        attempts = await asyncio.gather(*(ctx.net.handshake(a, port, sni, keep=True) for a in addresses))
+        shakes = [handshake_of(a) for a in attempts]
 
         groups: dict[tuple[bytes, ...], _Group] = {}
-        for shake, verification in zip(shakes, verifications, strict=True):
+        for attempt, shake in zip(attempts, shakes, strict=True):
             self._report_handshake(ctx, shake, source)
             if shake.ok and shake.chain:
-                group = groups.setdefault(shake.chain, _Group(shake, [], verification))
+                group = groups.setdefault(shake.chain, _Group(shake, [], verification_of(attempt)))
                 group.addresses.append(shake.address)
         if not groups:
             reason = "skipped: no TLS handshake succeeded (see tls.handshake), so there is nothing to check"
             for check in self.checks[1:]:
                 ctx.skipped(check.id, reason)
             return
+        for shake in shakes:  # each address that did not shake hands keeps its own line in every check
+            if not shake.ok:
+                for check in self.checks[1:]:
+                    ctx.skipped(check.id, f"skipped for {shake.where}: no TLS handshake there (see tls.handshake)",
+                                subject=shake.where)
 
         first = next(iter(groups.values()))
         ctx.share(leaf_sha256=_sha256(first.shake.leaf),  # type: ignore[arg-type]
@@ -421,6 +310,8 @@ class TlsProbe(Probe):
         several = len(groups) > 1
         for group in groups.values():
             evidence = self._evidence(group, source)
+            evidence["subject"] = ", ".join(f"{a}:{port}" if ":" not in a else f"[{a}]:{port}"
+                                            for a in group.addresses)
             via = f" (via {', '.join(group.addresses)})" if several else ""
             leaf = group.shake.leaf
             assert leaf is not None
@@ -430,12 +321,12 @@ class TlsProbe(Probe):
             self._key_strength(ctx, leaf, evidence, via)
             self._termination(ctx, target.host, leaf, evidence, via)
 
-        await self._protocols_and_default(ctx, first.shake, sni, timeout, observe)
+        await asyncio.gather(*(self._protocols_and_default(ctx, s, sni) for s in shakes if s.ok))
 
     # --- per address ----------------------------------------------------------------------
     @staticmethod
     def _report_handshake(ctx: ProbeContext, shake: Handshake, source: str) -> None:
-        evidence = {**shake.evidence(), "address_from": source}
+        evidence = {**shake.evidence(), "address_from": source, "subject": shake.where}
         where, sni = shake.where, shake.sni
         if shake.ok:
             ctx.passed("tls.handshake", f"TLS handshake with {where} (SNI {sni}): {shake.version}, {shake.cipher}",
@@ -596,28 +487,40 @@ class TlsProbe(Probe):
             ctx.failed("tls.termination", f"{why}{via}", terminates="unknown", **ev)
 
     # --- per host -------------------------------------------------------------------------
-    async def _protocols_and_default(self, ctx: ProbeContext, first: Handshake, sni: str, timeout: float,
-                                     observe: SSL.Context) -> None:
+    async def _protocols_and_default(self, ctx: ProbeContext, first: Handshake, sni: str) -> None:
         address, port = first.address, first.port
         olds = [_memo(ctx, ("tls", "old", version), functools.partial(_old_context, label, version))
                 for label, version in OLD_VERSIONS]
-        parent = sni.partition(".")[2] if sni.count(".") >= 2 else "invalid"
-        unknown = f"ingresscheck-{secrets.token_hex(6)}.{parent}"
         testable = [(o.label, o.context) for o in olds if o.context is not None]
-        outcomes = await asyncio.gather(
-            *(asyncio.to_thread(_handshake, address, port, sni, timeout, context) for _, context in testable),
-            asyncio.to_thread(_handshake, address, port, None, timeout, observe),
-            asyncio.to_thread(_handshake, address, port, unknown, timeout, observe))
-        old_shakes = dict(zip([label for label, _ in testable], outcomes[:len(testable)], strict=True))
+        old_attempts = await asyncio.gather(*(ctx.net.handshake(address, port, sni, context=context)
+                                              for _, context in testable))
+        old_shakes = {label: handshake_of(a) for (label, _), a in zip(testable, old_attempts, strict=True)}
         self._protocols(ctx, first, olds, old_shakes)
-        self._default(ctx, first, outcomes[-2], outcomes[-1])
+        no_sni, unknown = await self._defaults(ctx, address, port, sni)
+        self._default(ctx, first, no_sni, unknown)
+
+    @staticmethod
+    async def _defaults(ctx: ProbeContext, address: str, port: int, sni: str) -> tuple[Handshake, Handshake]:
+        """What the address serves without SNI and for an unknown name next to the host: the same for
+        every host of that domain on that address, so asked once per run."""
+        parent = sni.partition(".")[2] if sni.count(".") >= 2 else "invalid"
+        key = ("tls", "defaults", address, port, parent)
+        async with ctx.net.memo_locks[key]:
+            if key not in ctx.net.memo:
+                unknown = f"ingresscheck-{secrets.token_hex(6)}.{parent}"
+                observe = ctx.net.context(verify=False)
+                a, b = await asyncio.gather(ctx.net.handshake(address, port, None, context=observe),
+                                            ctx.net.handshake(address, port, unknown, context=observe))
+                ctx.net.memo[key] = (handshake_of(a), handshake_of(b))
+        found: tuple[Handshake, Handshake] = ctx.net.memo[key]
+        return found
 
     @staticmethod
     def _protocols(ctx: ProbeContext, first: Handshake, olds: list[OldContext],
                    shakes: dict[str, Handshake]) -> None:
         evidence: dict[str, Any] = {**first.evidence(), "negotiated_by_default": first.version,
                                     "local_openssl": SSL.OpenSSL_version(SSL.OPENSSL_VERSION).decode(),
-                                    "attempts": {}}
+                                    "attempts": {}, "subject": first.where}
         for old in olds:
             shake = shakes.get(old.label)
             evidence["attempts"][old.label] = (
@@ -654,7 +557,8 @@ class TlsProbe(Probe):
         host = ctx.require_target.host
         host_sha = _sha256(leaf)
         probes = (("without SNI", no_sni), (f"with the unknown SNI {unknown.sni}", unknown))
-        evidence: dict[str, Any] = {**first.evidence(), "host_certificate": _describe(leaf)}
+        evidence: dict[str, Any] = {**first.evidence(), "host_certificate": _describe(leaf),
+                                    "subject": first.where}
         for key, (_, shake) in zip(("no_sni", "unknown_sni"), probes, strict=True):
             evidence[key] = {**shake.evidence(), "certificate": _describe(shake.leaf) if shake.leaf else None}
         same = [label for label, s in probes if s.ok and s.leaf is not None and _sha256(s.leaf) == host_sha]

@@ -66,10 +66,13 @@ Handler = Callable[[BaseHTTPRequestHandler], tuple[int, dict[str, str], bytes]]
 
 @contextmanager
 def http_server(handler: Handler, ip: str = "127.0.0.1",
-                tls: ssl.SSLContext | None = None) -> Iterator[tuple[str, int]]:
-    """Serve every request with ``handler(request) -> (status, headers, body)``; over TLS with ``tls``."""
+                tls: ssl.SSLContext | None = None, keep_alive: bool = False) -> Iterator[tuple[str, int]]:
+    """Serve every request with ``handler(request) -> (status, headers, body)``; over TLS with ``tls``.
+    ``keep_alive``: speak HTTP/1.1 and keep connections open between requests."""
 
     class _H(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
             status, headers, body = handler(self)
             self.send_response(status)

@@ -1,0 +1,21 @@
+"""The network layer: the one owner of every dial ingresscheck makes.
+
+```
+Net (one per run; per-address slots, deadlines, TLS contexts, keep-alive pool)
+ ├─ lookup(name)                     -> Attempt(kind="dns", dns=DnsAnswer)
+ ├─ connect(address, port)           -> Attempt(kind="tcp")
+ ├─ handshake(address, port, sni)    -> Attempt(kind="tls", tls=TlsFacts)
+ └─ request(method, url, address)    -> Attempt(kind="http", response=HttpResponse, tls=TlsFacts)
+```
+
+Nothing here raises for network trouble: an attempt's ``outcome`` (``Outcome``: ok, refused, reset,
+timeout, unreachable, nxdomain, dns_error, tls_error, http_error, too_large) and ``phase`` say what
+happened and ``reason`` says it in words naming the address. Probes judge attempts.
+"""
+
+from ._attempt import Attempt, DnsAnswer, HttpResponse, Outcome, Subject, TlsFacts, where
+from ._net import Net
+from ._wire import can_offer, client_context, ssl_reason
+
+__all__ = ["Attempt", "DnsAnswer", "HttpResponse", "Net", "Outcome", "Subject", "TlsFacts", "can_offer",
+           "client_context", "ssl_reason", "where"]

@@ -1,0 +1,185 @@
+"""Attempts: what one network call did, as frozen data. Probes judge attempts; they never see sockets.
+
+An attempt names its subject (address, port, SNI, Host, URL), a typed outcome, the phase it ended
+in, per-phase timings (ms) and, when it got that far, the DNS answer, the TLS facts of the
+connection that carried it and the HTTP response. "Could not run" (refused, timeout, tls_error...)
+is an outcome, never an exception, so a probe reports it against the right subject.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class Outcome(str, Enum):
+    OK = "ok"
+    REFUSED = "refused"  # TCP RST on connect: nothing listens
+    RESET = "reset"  # the peer closed or reset an established connection before answering
+    TIMEOUT = "timeout"  # no progress within the deadline; ``phase`` says which (connect, tls, wait...)
+    UNREACHABLE = "unreachable"  # no route, host down, address not usable
+    NXDOMAIN = "nxdomain"
+    DNS_ERROR = "dns_error"  # SERVFAIL, REFUSED, no server answered...
+    TLS_ERROR = "tls_error"  # the handshake failed; ``reason`` is OpenSSL's
+    HTTP_ERROR = "http_error"  # bytes came back that are not an HTTP/1.x response
+    TOO_LARGE = "too_large"  # status line and headers beyond the limit
+
+    @property
+    def network_failure(self) -> bool:
+        """The subject could not be reached or did not finish: not a verdict on what it serves."""
+        return self is not Outcome.OK
+
+
+def where(address: str | None, port: int | None) -> str:
+    if address is None:
+        return "?"
+    shown = f"[{address}]" if _is_v6(address) else address
+    return shown if port is None else f"{shown}:{port}"
+
+
+def _is_v6(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).version == 6
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What an attempt was about. ``host`` is the Host header (or DNS name), ``sni`` what TLS sent."""
+
+    address: str | None = None
+    port: int | None = None
+    sni: str | None = None
+    host: str | None = None
+    url: str | None = None
+
+    @property
+    def where(self) -> str:
+        return where(self.address, self.port)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in (("address", self.address), ("port", self.port), ("sni", self.sni),
+                                  ("host", self.host), ("url", self.url)) if v is not None}
+
+
+@dataclass(frozen=True)
+class DnsAnswer:
+    name: str
+    rcode: str  # NOERROR, NXDOMAIN, SERVFAIL, TIMEOUT, ERROR
+    addresses: tuple[str, ...]
+    server: str
+
+    @property
+    def ipv4(self) -> tuple[str, ...]:
+        return tuple(a for a in self.addresses if not _is_v6(a))
+
+
+@dataclass(frozen=True)
+class TlsFacts:
+    """What one handshake established, read from the connection that carried the request."""
+
+    version: str
+    cipher: str
+    chain: tuple[bytes, ...]  # DER as served, leaf first
+    verified: bool  # the chain verifies against ``trust`` (dates left to the expiry check)
+    verify_code: int  # OpenSSL's X509 verify code, 0 when verified
+    verify_reason: str
+    trust: str  # "system" or the CA bundle's path
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"version": self.version, "cipher": self.cipher, "verified": self.verified,
+                "verify_code": self.verify_code, "verify_reason": self.verify_reason, "trust": self.trust,
+                "chain_length": len(self.chain)}
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    reason: str
+    headers: tuple[tuple[str, str], ...]  # names lowercased, in order
+    body: bytes  # the first ``max_body`` bytes
+    body_bytes: int  # bytes received (may exceed len(body))
+    truncated: bool  # the body was longer than kept; the connection was dropped
+
+    def header(self, name: str, default: str = "") -> str:
+        name = name.lower()
+        for n, v in self.headers:
+            if n == name:
+                return v
+        return default
+
+    def __contains__(self, name: str) -> bool:
+        name = name.lower()
+        return any(n == name for n, _ in self.headers)
+
+    @property
+    def header_map(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for n, v in self.headers:
+            out[n] = f"{out[n]}, {v}" if n in out else v
+        return out
+
+    def summary(self, body_head: int = 300) -> dict[str, Any]:
+        return {"status": self.status, "reason": self.reason, "headers": self.header_map,
+                "body_bytes": self.body_bytes, "body_truncated": self.truncated,
+                "body_head": self.body[:body_head].decode(errors="replace")}
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One network call: DNS lookup, TCP connect, TLS handshake or HTTP exchange."""
+
+    kind: str  # "dns", "tcp", "tls", "http"
+    subject: Subject
+    outcome: Outcome
+    reason: str = ""  # why it did not succeed, in words that name the subject
+    phase: str | None = None  # where it ended when not ok: dns, connect, tls, request, wait, transfer
+    timings: dict[str, float] = field(default_factory=dict, hash=False, compare=False)
+    method: str | None = None
+    dns: DnsAnswer | None = None
+    tls: TlsFacts | None = None
+    response: HttpResponse | None = None
+    reused: bool = False  # the request went over a kept-alive connection (TLS facts are that connection's)
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is Outcome.OK
+
+    @property
+    def status(self) -> int | None:
+        return self.response.status if self.response is not None else None
+
+    def describe(self) -> str:
+        """One line for a message: what happened, naming the subject."""
+        s = self.subject
+        if self.ok:
+            if self.response is not None:
+                return f"{s.url or s.host} via {s.where} answered {self.response.status} {self.response.reason}".rstrip()
+            if self.kind == "dns" and self.dns is not None:
+                return f"{s.host} resolves to {', '.join(self.dns.addresses) or 'no address'}"
+            return f"{self.kind} to {s.where} ok"
+        return self.reason or f"{self.outcome.value} at {s.where}"
+
+    def evidence(self) -> dict[str, Any]:
+        """What a person needs to believe a verdict made from this attempt."""
+        ev: dict[str, Any] = {"attempt": {"kind": self.kind, "outcome": self.outcome.value,
+                                          **({"phase": self.phase} if self.phase else {}),
+                                          **({"reason": self.reason} if self.reason else {}),
+                                          **({"reused_connection": True} if self.reused else {})},
+                              "timings_ms": {k: round(v, 2) for k, v in self.timings.items()}}
+        if self.kind == "http":
+            ev["request"] = {"method": self.method, "url": self.subject.url, "address": self.subject.address,
+                             "port": self.subject.port, **({"sni": self.subject.sni} if self.subject.sni else {})}
+        else:
+            ev["dialed"] = self.subject.as_dict()
+        if self.response is not None:
+            ev["response"] = self.response.summary()
+        if self.tls is not None:
+            ev["tls"] = self.tls.as_dict()
+        if self.dns is not None:
+            ev["dns"] = {"query": self.dns.name, "rcode": self.dns.rcode, "answers": list(self.dns.addresses),
+                         "resolver": self.dns.server}
+        return ev

@@ -1,0 +1,134 @@
+"""HTTP/1.1 exchanges over a channel: the request written here, the response parsed by llhttp
+(httptools). Bounded: status line and headers up to ``MAX_HEAD`` bytes (else ``too_large``), the body
+kept up to ``max_body`` bytes; past that the connection is dropped rather than drained, so a 50 MB
+answer costs neither the time nor the memory to read it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+import httptools
+
+from ._attempt import HttpResponse, Outcome
+from ._wire import Channel, WireError
+
+MAX_HEAD = 64 * 1024
+
+
+@dataclass
+class _Parse:
+    head_only: bool
+    max_body: int
+    status: int = 0
+    reason: bytearray = field(default_factory=bytearray)
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    headers_done: bool = False
+    body: bytearray = field(default_factory=bytearray)
+    body_bytes: int = 0
+    complete: bool = False
+    keep_alive: bool = True
+    head_bytes: int = 0
+
+    # httptools callbacks
+    def on_status(self, reason: bytes) -> None:
+        if not self.headers_done:
+            self.reason += reason
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if not self.headers_done:
+            self.headers.append((name.decode("latin-1").lower(), value.decode("latin-1").strip()))
+
+    def on_headers_complete(self) -> None:
+        parser = self.parser
+        status = parser.get_status_code()
+        if 100 <= status < 200 and status != 101:
+            self.reason, self.headers = bytearray(), []  # interim: the final response follows
+            return
+        self.status, self.headers_done = status, True
+        if self.head_only:
+            self.keep_alive = parser.should_keep_alive()
+            self.complete = True
+
+    def on_body(self, body: bytes) -> None:
+        self.body_bytes += len(body)
+        room = self.max_body - len(self.body)
+        if room > 0:
+            self.body += body[:room]
+
+    def on_message_complete(self) -> None:
+        if self.headers_done:
+            self.keep_alive = self.parser.should_keep_alive()
+            self.complete = True
+
+    parser: httptools.HttpResponseParser = field(init=False)
+
+
+def encode_request(method: str, target: str, host_header: str, headers: dict[str, str]) -> bytes:
+    lines = [f"{method} {target} HTTP/1.1", f"Host: {host_header}"]
+    lines += [f"{k}: {v}" for k, v in headers.items() if k.lower() != "host"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+async def exchange(channel: Channel, request: bytes, *, head_only: bool, max_body: int, timeout: float,
+                   timings: dict[str, float]) -> tuple[HttpResponse, bool]:
+    """Send one request and read its response. Returns it and whether the connection can be kept."""
+    started = time.perf_counter()
+    await channel.send(request)
+    sent = time.perf_counter()
+    timings["request"] = (sent - started) * 1000
+    p = _Parse(head_only, max_body)
+    p.parser = httptools.HttpResponseParser(p)
+    first_byte: float | None = None
+    truncated = False
+    while not p.complete:
+        phase = "wait" if first_byte is None else "transfer"
+        try:
+            async with asyncio.timeout(timeout):
+                data = await channel.recv()
+        except TimeoutError:
+            got = "no response" if first_byte is None else "the response stalled"
+            raise WireError(Outcome.TIMEOUT, phase, f"{got} from {channel.where} within {timeout:g} s") from None
+        if first_byte is None:
+            first_byte = time.perf_counter()
+            timings["wait"] = (first_byte - sent) * 1000
+        if not data:
+            if p.headers_done and not _framed(p.headers):
+                p.keep_alive, p.complete = False, True  # a body delimited by the connection's end
+                break
+            if first_byte is not None and not p.headers_done and p.head_bytes == 0:
+                raise WireError(Outcome.RESET, "wait", f"{channel.where} closed the connection without "
+                                                       f"answering")
+            raise WireError(Outcome.RESET, phase, f"{channel.where} closed the connection in the middle of the "
+                                                  f"response")
+        if not p.headers_done:
+            p.head_bytes += len(data)
+            if p.head_bytes > MAX_HEAD + len(data) and not p.headers_done:
+                raise WireError(Outcome.TOO_LARGE, "wait", f"{channel.where} sent more than {MAX_HEAD} bytes of "
+                                                           f"status line and headers")
+        try:
+            p.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            raise WireError(Outcome.HTTP_ERROR, phase, f"{channel.where} switched protocols") from None
+        except httptools.HttpParserError as exc:
+            if not p.complete:
+                raise WireError(Outcome.HTTP_ERROR, phase, f"{channel.where} sent a malformed HTTP response: "
+                                                           f"{exc}") from None
+            p.keep_alive = False
+        if not p.complete and p.headers_done and p.body_bytes > max_body:
+            truncated, p.keep_alive = True, False  # the rest is not worth reading
+            break
+    timings["transfer"] = (time.perf_counter() - (first_byte or sent)) * 1000
+    reason = p.reason.decode("latin-1", errors="replace")
+    response = HttpResponse(p.status, reason, tuple(p.headers), bytes(p.body), p.body_bytes,
+                            truncated or p.body_bytes > len(p.body))
+    return response, p.keep_alive and not truncated
+
+
+def _framed(headers: list[tuple[str, str]]) -> bool:
+    te = [v for n, v in headers if n == "transfer-encoding"]
+    if te:
+        return te[-1].lower().endswith("chunked")
+    return any(n == "content-length" for n, _ in headers)

@@ -1,0 +1,243 @@
+"""``Net``: one per run, the owner of every dial. DNS through the profile's resolvers, TCP connects,
+TLS handshakes and HTTP exchanges sent to a chosen address with the right Host and SNI; each call
+returns a frozen ``Attempt``. Every call to one address holds that address's slot (the profile's
+``concurrency_per_lb``) and is bounded by the profile's timeout per phase.
+
+HTTPS connections are kept alive per (address, port, SNI): a host's routing and auth requests ride
+the connection its TLS check opened, and the TLS facts of that connection travel with every attempt
+it carries. A connection is never shared between SNIs. Idle connections are bounded in number and
+closed when their host's checks are done (``release``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from collections import OrderedDict, defaultdict
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import dns.asyncresolver
+import dns.exception
+import dns.resolver
+from OpenSSL import SSL
+
+from .. import hostname as hostnames
+from ..profile import Profile
+from ._attempt import Attempt, DnsAnswer, Outcome, Subject
+from ._http import encode_request, exchange
+from ._wire import Channel, WireError, client_context, open_tcp, start_tls
+
+MAX_IDLE = 256  # kept-alive connections across the run; the oldest goes first
+
+
+class Net:
+    """Shared per run: resolver, per-address limits, TLS contexts, the keep-alive pool."""
+
+    def __init__(self, profile: Profile, *, timeout: float | None = None) -> None:
+        self.profile = profile
+        self.timeout = timeout if timeout is not None else profile.thresholds.timeout
+        self.max_body = profile.thresholds.max_body_bytes
+        limit = max(1, profile.thresholds.concurrency_per_lb)
+        self._slots: dict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(limit))
+        self._resolver = dns.asyncresolver.Resolver(configure=not profile.dns_servers)
+        if profile.dns_servers:
+            self._resolver.nameservers = [h for h, _ in profile.dns_servers]
+            self._resolver.port = profile.dns_servers[0][1]
+        self._resolver.lifetime = self.timeout
+        self._dns_cache: dict[str, Attempt] = {}
+        self._idle: OrderedDict[int, tuple[tuple[str, int, str | None], Channel]] = OrderedDict()
+        self._contexts: dict[Any, SSL.Context] = {}
+        self.memo: dict[Any, Any] = {}  # per-run memo for probes (one wildcard lookup per domain...)
+        self.memo_locks: dict[Any, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self.dials = 0  # connections opened, for benchmarks and tests of reuse
+
+    @property
+    def resolver_name(self) -> str:
+        if self.profile.dns_servers:
+            return ", ".join(f"{h}:{p}" for h, p in self.profile.dns_servers)
+        return "system resolver"
+
+    @property
+    def trust(self) -> str:
+        return self.profile.ca_bundle or "system"
+
+    def context(self, *, verify: bool = True, version: int | None = None, seclevel0: bool = False) -> SSL.Context:
+        key = (verify, version, seclevel0)
+        if key not in self._contexts:
+            self._contexts[key] = client_context(ca_bundle=self.profile.ca_bundle, verify=verify,
+                                                 version=version, seclevel0=seclevel0)
+        return self._contexts[key]
+
+    async def aclose(self) -> None:
+        for _, channel in self._idle.values():
+            channel.close()
+        self._idle.clear()
+
+    def release(self, sni: str | None) -> None:
+        """Close the idle connections made for ``sni``: its host's checks are done."""
+        for key in [k for k, (pool_key, _) in self._idle.items() if pool_key[2] == sni]:
+            self._idle.pop(key)[1].close()
+
+    # --- DNS --------------------------------------------------------------------------
+    async def lookup(self, name: str, *, cached: bool = True) -> Attempt:
+        """A and AAAA for ``name`` (in parallel). NOERROR without records is ok with no addresses."""
+        key = name.lower()
+        if cached and key in self._dns_cache:
+            return self._dns_cache[key]
+        subject = Subject(host=name)
+        started = time.perf_counter()
+        qname = hostnames.to_alabels(name)
+        if qname is None:
+            return Attempt("dns", subject, Outcome.DNS_ERROR, f"{name!r} is not a valid DNS name", "dns")
+        outcomes = await asyncio.gather(
+            *(self._resolver.resolve(qname, rdtype, raise_on_no_answer=False) for rdtype in ("A", "AAAA")),
+            return_exceptions=True)
+        addresses: list[str] = []
+        outcome, rcode, reason = Outcome.OK, "NOERROR", ""
+        for result in outcomes:
+            if isinstance(result, dns.resolver.NXDOMAIN):
+                outcome, rcode, reason = Outcome.NXDOMAIN, "NXDOMAIN", f"{name} does not exist (NXDOMAIN from " \
+                                                                       f"{self.resolver_name})"
+            elif isinstance(result, dns.resolver.NoNameservers):
+                outcome, rcode = Outcome.DNS_ERROR, "SERVFAIL"
+                reason = f"no server of {self.resolver_name} answered {name} usefully: {result}"
+            elif isinstance(result, dns.exception.Timeout):
+                outcome, rcode = Outcome.TIMEOUT, "TIMEOUT"
+                reason = f"no answer for {name} from {self.resolver_name} within {self.timeout:g} s"
+            elif isinstance(result, BaseException):
+                outcome, rcode = Outcome.DNS_ERROR, "ERROR"
+                reason = f"looking up {name} at {self.resolver_name} failed: {type(result).__name__}: {result}"
+            else:
+                addresses += [r.to_text() for r in result]
+        if outcome is not Outcome.OK:
+            addresses = []
+        ms = (time.perf_counter() - started) * 1000
+        attempt = Attempt("dns", subject, outcome, reason, None if outcome is Outcome.OK else "dns", {"dns": ms},
+                          dns=DnsAnswer(name, rcode, tuple(addresses), self.resolver_name))
+        self._dns_cache[key] = attempt
+        return attempt
+
+    async def addresses_for(self, host: str, port: int) -> tuple[list[str], str]:
+        """Where a client would connect for host:port: a --resolve override (curl semantics), else DNS."""
+        override = self.profile.resolve_override(host, port)
+        if override:
+            return ([override] if isinstance(override, str) else list(override)), "resolve override"
+        attempt = await self.lookup(host)
+        return list(attempt.dns.addresses) if attempt.dns else [], f"DNS ({self.resolver_name})"
+
+    # --- TCP --------------------------------------------------------------------------
+    async def connect(self, address: str, port: int) -> Attempt:
+        """A bare TCP connect (exposure checks): opened and closed again."""
+        subject = Subject(address, port)
+        async with self._slots[address]:
+            try:
+                channel, ms = await open_tcp(address, port, self.timeout)
+            except WireError as exc:
+                return Attempt("tcp", subject, exc.outcome, exc.reason, exc.phase)
+            self.dials += 1
+        channel.close()
+        return Attempt("tcp", subject, Outcome.OK, timings={"connect": ms})
+
+    # --- TLS --------------------------------------------------------------------------
+    async def handshake(self, address: str, port: int, sni: str | None, *, context: SSL.Context | None = None,
+                        keep: bool = False) -> Attempt:
+        """Connect and complete a TLS handshake sending ``sni`` (None: no SNI). ``keep``: put the connection
+        in the pool so the host's requests reuse it (their TLS facts are then this handshake's)."""
+        subject = Subject(address, port, sni=sni, host=sni)
+        timings: dict[str, float] = {}
+        async with self._slots[address]:
+            try:
+                channel = await self._dial(address, port, sni, context or self.context(), timings)
+            except WireError as exc:
+                return Attempt("tls", subject, exc.outcome, exc.reason, exc.phase, timings)
+        if keep and context is None:
+            self._park(channel)
+        else:
+            channel.close()
+        return Attempt("tls", subject, Outcome.OK, timings=timings, tls=channel.tls)
+
+    async def _dial(self, address: str, port: int, sni: str | None, context: SSL.Context | None,
+                    timings: dict[str, float]) -> Channel:
+        channel, timings["connect"] = await open_tcp(address, port, self.timeout)
+        self.dials += 1
+        if context is not None:
+            started = time.perf_counter()
+            try:
+                timings["tls"] = await start_tls(channel, context, sni, self.timeout, self.trust)
+            except WireError:
+                timings["tls"] = (time.perf_counter() - started) * 1000
+                channel.close()
+                raise
+        return channel
+
+    def _park(self, channel: Channel) -> None:
+        channel.idle_since = time.monotonic()
+        self._idle[id(channel)] = ((channel.address, channel.port, channel.sni), channel)
+        while len(self._idle) > MAX_IDLE:
+            _, (_, oldest) = self._idle.popitem(last=False)
+            oldest.close()
+
+    def _take(self, address: str, port: int, sni: str | None) -> Channel | None:
+        for key, (pool_key, channel) in list(self._idle.items()):
+            if pool_key == (address, port, sni):
+                del self._idle[key]
+                if channel.usable:
+                    return channel
+                channel.close()
+        return None
+
+    # --- HTTP -------------------------------------------------------------------------
+    async def request(self, method: str, url: str, address: str, *, headers: dict[str, str] | None = None,
+                      auth: tuple[str, str] | None = None, max_body: int | None = None,
+                      keep_alive: bool = True) -> Attempt:
+        """Send ``method url`` to ``address`` (the URL's port), with Host and SNI from the URL's host.
+
+        Never raises for network trouble: the attempt's outcome says what happened, naming the address.
+        """
+        parts = urlsplit(url)
+        https = parts.scheme == "https"
+        raw_host = parts.hostname or ""
+        host = hostnames.to_alabels(raw_host) or raw_host
+        port = parts.port or (443 if https else 80)
+        sni = host if https else None
+        subject = Subject(address, port, sni=sni, host=host, url=url)
+        authority = host if parts.port in (None, 80 if not https else 443) else f"{host}:{parts.port}"
+        target = quote(parts.path or "/", safe="/%:@!$&'()*+,;=-._~") + (
+            f"?{quote(parts.query, safe='=&%:@!$()*+,;/?-._~')}" if parts.query else "")
+        hdrs = {"User-Agent": "ingresscheck", "Accept": "*/*", **(headers or {})}
+        if auth is not None:
+            token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+            hdrs["Authorization"] = f"Basic {token}"
+        if not keep_alive:
+            hdrs["Connection"] = "close"
+        payload = encode_request(method, target, authority, hdrs)
+        limit = max_body if max_body is not None else self.max_body
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        async with self._slots[address]:
+            for fresh in (False, True):
+                channel = None if fresh or not keep_alive else self._take(address, port, sni)
+                reused = channel is not None
+                try:
+                    if channel is None:
+                        channel = await self._dial(address, port, sni, self.context() if https else None, timings)
+                    response, keep = await exchange(channel, payload, head_only=method == "HEAD", max_body=limit,
+                                                    timeout=self.timeout, timings=timings)
+                except WireError as exc:
+                    if channel is not None:
+                        channel.close()
+                    if reused and exc.outcome is Outcome.RESET and exc.phase in ("request", "wait"):
+                        continue  # the server had closed the idle connection: one fresh try, as clients do
+                    timings["total"] = (time.perf_counter() - started) * 1000
+                    return Attempt("http", subject, exc.outcome, exc.reason, exc.phase, timings, method=method,
+                                   tls=channel.tls if channel is not None else None, reused=reused)
+                break
+        timings["total"] = (time.perf_counter() - started) * 1000
+        if keep and keep_alive:
+            self._park(channel)
+        else:
+            channel.close()
+        return Attempt("http", subject, Outcome.OK, timings=timings, method=method, tls=channel.tls,
+                       response=response, reused=reused)
