@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 from ingresscheck.reports import write_html
 from ingresscheck.results import Status, Step
 
-from .test_reports import HOSTS, make_report
+from .test_reports import HOSTS, make_report, result
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -75,13 +76,32 @@ def report_page(browser: Browser, tmp_path: Path) -> Iterator[Page]:
     assert not seen.problems, f"console errors on the page: {seen.problems}"
 
 
-def _host(page: BrowserPage, host: str) -> Locator:
-    return page.locator(f'section[data-host="{host}"]')
+def _row(page: BrowserPage, host: str) -> Locator:
+    return page.locator(f'tr.hostrow[data-host="{host}"]')
+
+
+def _until(page: BrowserPage, expression: str, timeout: float = 10.0) -> None:
+    """Poll in the page (wait_for_function would need 'unsafe-eval', which the page's CSP forbids)."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"timed out waiting for {expression}"
+        time.sleep(0.02)
+
+
+def _open(page: BrowserPage, host: str) -> Locator:
+    _row(page, host).click()
+    detail = page.locator(f'tr.detail[data-detail-of="{_row(page, host).get_attribute("data-index")}"]')
+    detail.locator("table.results").wait_for()
+    return detail
 
 
 def test_page_fetches_nothing_beyond_its_file(report_page: Page) -> None:
     """Given the report opened from disk, when used, then every request stays on file://."""
     page = report_page.page
+    for host in HOSTS:
+        _open(page, host)
+    page.click("button[data-open-cluster]")
+    page.locator("#cluster table.results").wait_for()
     for summary in page.locator("details summary").all():
         summary.click()
     for status in Status:
@@ -96,7 +116,7 @@ def test_page_fetches_nothing_beyond_its_file(report_page: Page) -> None:
 def test_summary_numbers_are_shown(report_page: Page) -> None:
     """Given the report, when opened, then the summary shows each status count."""
     page = report_page.page
-    expected = {"pass": "10", "fail": "3", "warn": "2", "skip": "1", "error": "1", "total": "17"}
+    expected = {"pass": "10", "fail": "3", "warn": "2", "skip": "1", "error": "1", "total": "17", "hosts": "3"}
 
     for key, number in expected.items():
         card = page.locator(f'[data-summary="{key}"]')
@@ -106,61 +126,94 @@ def test_summary_numbers_are_shown(report_page: Page) -> None:
     assert page.locator('[data-meta="started"]').inner_text() == "2025-11-26 10:30:00 UTC"
 
 
-def test_each_host_shows_the_five_steps(report_page: Page) -> None:
-    """Given three hosts, when opened, then each block shows DNS to Backend in order."""
+def test_matrix_shows_failures_first_and_sorts(report_page: Page) -> None:
+    """Given three hosts, then the matrix lists the failing one first; sorting by host orders them by name."""
     page = report_page.page
-    titles = [s.label for s in Step]
+    order = "els => els.map(e => e.dataset.host)"
+    assert page.locator("tr.hostrow").evaluate_all(order) == [
+        "shop.example.test", "api.example.test", "docs.example.test"]
+    titles = page.locator("table.matrix thead th").all_text_contents()
+    assert [t.strip() for t in titles[2:7]] == [s.label for s in Step]
 
-    assert page.locator("section.host").evaluate_all("els => els.map(e => e.dataset.host)") == HOSTS
-    for host in HOSTS:
-        steps = _host(page, host).locator(".chain .step-title")
-        assert steps.all_inner_texts() == titles
-        assert all(step.is_visible() for step in steps.all())
+    page.click('th[data-sort="host"] button')
+    assert page.locator("tr.hostrow").evaluate_all(order) == HOSTS
+    page.click('th[data-sort="worst"] button')
+    assert page.locator("tr.hostrow").evaluate_all(order)[0] == "shop.example.test"
 
 
 def test_failing_step_looks_different_from_passing(report_page: Page) -> None:
-    """Given shop's TLS fails and api's passes, then their boxes are coloured differently."""
+    """Given shop's TLS fails and api's passes, then their cells are coloured differently."""
     page = report_page.page
 
-    def colours(host: str, step: Step) -> tuple[str, str]:
-        box = _host(page, host).locator(f'li[data-step="{step.value}"]')
-        fill = box.evaluate("el => getComputedStyle(el).backgroundColor")
-        edge = box.evaluate("el => getComputedStyle(el).borderLeftColor")
-        return fill, edge
+    def colour(host: str, step: Step) -> str:
+        cell = _row(page, host).locator(f'td[data-step="{step.value}"]')
+        return str(cell.evaluate("el => getComputedStyle(el).backgroundColor"))
 
-    failing, passing = colours("shop.example.test", Step.TLS), colours("api.example.test", Step.TLS)
-    unchecked = colours("docs.example.test", Step.INGRESS)
-    assert failing[0] != passing[0] and failing[1] != passing[1]
-    assert unchecked[0] not in (failing[0], passing[0])
-    state = _host(page, "shop.example.test").locator('li[data-step="tls"] .step-state')
-    assert state.inner_text().lower() == "fail"
-    assert "not checked" in _host(page, "docs.example.test").locator('li[data-step="ingress"]').inner_text()
+    failing, passing = colour("shop.example.test", Step.TLS), colour("api.example.test", Step.TLS)
+    unchecked = colour("docs.example.test", Step.INGRESS)
+    assert failing != passing and unchecked not in (failing, passing)
+    assert _row(page, "shop.example.test").locator('td[data-step="tls"]').inner_text().lower() == "fail"
 
 
-def test_hiding_pass_hides_passing_rows(report_page: Page) -> None:
-    """Given every row shown, when "pass" is toggled off, then only non-passing rows remain."""
+def test_clicking_fail_shows_only_the_failures(report_page: Page) -> None:
+    """Given every host shown, when the "fail" chip is clicked, then only what failed is shown (issue 14:
+    the chip used to hide the failures); clicking "warn" too adds the warnings; "Show all" resets."""
     page = report_page.page
-    passing = page.locator('tr[data-status="pass"]')
-    others = page.locator('tr[data-status]:not([data-status="pass"])')
-    assert passing.count() == 10 and all(row.is_visible() for row in passing.all())
+    detail = _open(page, "api.example.test")
+    assert detail.locator('tr[data-status="pass"]').first.is_visible()
 
-    page.click('button[data-filter="pass"]')
+    page.click('button[data-filter="fail"]')
 
-    assert not any(row.is_visible() for row in passing.all())
-    assert others.count() == 7 and all(row.is_visible() for row in others.all())
-    assert not _host(page, "docs.example.test").is_visible()  # nothing left to show there
-    assert _host(page, "api.example.test").is_visible()
-    assert page.locator('button[data-filter="pass"]').get_attribute("aria-pressed") == "false"
-    assert page.locator("#filter-note").inner_text() == "7 of 17 results shown"
+    assert page.locator('button[data-filter="fail"]').get_attribute("aria-pressed") == "true"
+    assert _row(page, "shop.example.test").is_visible()
+    assert not _row(page, "api.example.test").is_visible() and not _row(page, "docs.example.test").is_visible()
+    findings = page.locator("li.finding")
+    visible = [f.get_attribute("data-status") for f in findings.all() if f.is_visible()]
+    assert visible and set(visible) == {"fail"}
+    note = f"1 of 3 hosts, {len(visible)} of {findings.count()} findings shown"
+    assert page.locator("#filter-note").inner_text() == note
 
-    page.click('button[data-filter="pass"]')
-    assert all(row.is_visible() for row in passing.all()) and _host(page, "docs.example.test").is_visible()
+    page.click('button[data-filter="warn"]')
+    assert _row(page, "api.example.test").is_visible()
+    assert not detail.locator('tr[data-status="pass"]').first.is_visible()
+    assert detail.locator('tr[data-status="warn"]').is_visible()
+
+    page.click("button[data-filter-reset]")
+    assert all(_row(page, h).is_visible() for h in HOSTS)
+    assert detail.locator('tr[data-status="pass"]').first.is_visible()
+
+
+def test_search_narrows_hosts_and_findings(report_page: Page) -> None:
+    """Given a query naming a check, then only the hosts and findings about it stay."""
+    page = report_page.page
+    page.fill("#search", "auth.realm")
+    _until(page, "document.getElementById('filter-note').textContent !== ''")
+
+    shown = [h for h in HOSTS if _row(page, h).is_visible()]
+    assert shown == ["api.example.test", "shop.example.test"]  # the warning and the error
+    checks = {f.locator("code.check").inner_text() for f in page.locator("li.finding").all() if f.is_visible()}
+    assert checks == {"auth.realm"}
+
+
+def test_a_finding_links_to_its_host_and_back(report_page: Page) -> None:
+    """Given the redirect failure, when its host link is clicked, then that host opens with its results,
+    and the row's finding link leads back to the finding."""
+    page = report_page.page
+    finding = page.locator("li.finding", has=page.locator("code.check", has_text="redirect.https"))
+    finding.locator("a.hostlink", has_text="shop.example.test").click()
+
+    detail = page.locator('tr.detail[data-detail-of="0"]')
+    detail.locator("table.results").wait_for()
+    assert _row(page, "shop.example.test").get_attribute("aria-expanded") == "true"
+    row = detail.locator('tr[data-check="redirect.https"]')
+    assert row.locator(".badge").inner_text().lower() == "fail"
+    assert row.locator("a.findinglink").get_attribute("href") == f"#{finding.get_attribute('id')}"
 
 
 def test_opening_details_shows_the_evidence(report_page: Page) -> None:
     """Given a failing TLS row, when its evidence is opened, then the redacted JSON shows."""
     page = report_page.page
-    row = _host(page, "shop.example.test").locator('tr[data-check="tls.hostname"]')
+    row = _open(page, "shop.example.test").locator('tr[data-check="tls.hostname"]')
     evidence = row.locator("details pre")
     assert not evidence.is_visible()
 
@@ -170,3 +223,20 @@ def test_opening_details_shows_the_evidence(report_page: Page) -> None:
     text = evidence.inner_text()
     assert '"*.example.org"' in text and '"storefront-tls"' in text
     assert '"data": "[redacted]"' in text and "SEKRIT" not in text
+
+
+def test_markup_in_results_stays_text(browser: Browser, tmp_path: Path) -> None:
+    """Given markup in a message and evidence, when the host is opened, then nothing runs and it reads as text."""
+    report = make_report([result("routing.backend", Status.FAIL, Step.BACKEND, "<img src=x onerror=alert(1)>",
+                                 host="x.test", evidence={"body": "<script>alert(2)</script>"})])
+    path = write_html(report, tmp_path / "r.html")
+    page = browser.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(path.as_uri())
+    detail = _open(page, "x.test")
+    detail.locator("details summary").click()
+    assert detail.locator("td.msg").inner_text() == "<img src=x onerror=alert(1)>"
+    assert "<script>alert(2)</script>" in detail.locator("pre").inner_text()
+    assert page.locator("img").count() == 0 and dialogs == []
+    page.close()
