@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from .helpers import ingress
+
 
 def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "ingresscheck", *args], capture_output=True, text=True,
@@ -119,8 +121,8 @@ def test_kubeconfig_of_the_wrong_shape_names_the_field(tmp_path: Path, change: d
 @pytest.mark.parametrize("flags, needle", [
     (("--timeout", "nan"), "--timeout nan: must be a finite number of seconds > 0"),
     (("--timeout", "inf"), "--timeout inf: must be a finite number of seconds > 0"),
-    (("--probes", ","), "--probes ',' names no probe"),
-    (("--skip", " , "), "--skip ' , ' names no probe"),
+    (("--probes", ","), "--probes ',' names no"),
+    (("--skip", " , "), "--skip ' , ' names no"),
 ])
 def test_flags_that_name_nothing_or_no_number(tmp_path: Path, flags: tuple[str, ...], needle: str) -> None:
     (tmp_path / "m").mkdir()
@@ -134,7 +136,7 @@ def test_profile_credentials_from_an_unset_variable_are_a_configuration_error(tm
     profile = tmp_path / "p.yaml"
     profile.write_text("credentials:\n  wp.test: {username: u, password_env: IC_UNSET_PASSWORD_VAR}\n")
     (tmp_path / "m").mkdir()
-    (tmp_path / "m" / "a.yaml").write_text("kind: Namespace\nmetadata: {name: a}\n")
+    (tmp_path / "m" / "a.yaml").write_text(yaml.safe_dump(ingress("wp", "wp.test")))
     out = _run("run", "--profile", str(profile), "--manifests", str(tmp_path / "m"), "--probes", "auth",
                cwd=tmp_path)
     _assert_one_line(out, "credentials.wp.test.password_env", "IC_UNSET_PASSWORD_VAR is not set")
