@@ -28,7 +28,7 @@ from kubernetes.client.exceptions import ApiException
 
 from ..errors import LabError
 from ..kube import Resources, connect
-from . import build, gateway_api, objects, pki, processes, render
+from . import build, envoy_gateway, gateway_api, objects, pki, processes, render
 from .layout import APPS_DOMAIN, EXAMPLE_DOMAIN, GW_DOMAIN, LabLayout
 
 Say = Callable[[str], None]
@@ -80,9 +80,12 @@ class Lab:
         }
 
     # --- up -------------------------------------------------------------------------------
-    def up(self, extra_hosts: int = 0) -> float:
+    def up(self, extra_hosts: int = 0, data_planes: tuple[str, ...] = ("traefik",)) -> float:
+        """``data_planes``: "traefik" always runs; "envoy-gateway" adds the second one (migration parity)."""
         if self.is_up():
             self.say(f"lab is already up (kubeconfig {self.layout.kubeconfig}, profile {self.layout.profile})")
+            if "envoy-gateway" in data_planes:
+                envoy_gateway.start(self)
             return 0.0
         if processes.recorded(self.layout):
             self.say("lab: cleaning up the remains of an earlier lab first")
@@ -99,6 +102,8 @@ class Lab:
             self._start_traefik(binaries["traefik"])
             self._start_haproxy(binaries["haproxy"])
             self._wait_routes(extra_hosts)
+            if "envoy-gateway" in data_planes:
+                envoy_gateway.start(self)
         except BaseException:
             self._stop_all(quiet=True)  # the original error is what the user needs to see
             raise
@@ -433,11 +438,12 @@ class Lab:
                 self.say(f"lab: stopped {name} (pid {recorded[name].pid})")
         self.state_file.unlink(missing_ok=True)
         shutil.rmtree(self.layout.root / "etcd-data", ignore_errors=True)
+        envoy_gateway.remove_host_paths(self.layout)  # /certs and /var/lib/eg live outside the lab folder
         return recorded
 
     def lab_addresses(self) -> set[str]:
         L = self.layout
-        addrs = {L.dns_ip, L.vip} | {n.ip for n in L.nodes}
+        addrs = {L.dns_ip, L.vip, envoy_gateway.VIP} | {n.ip for n in L.nodes}
         addrs |= {addr.rsplit(":", 1)[0] for addr in self._pods(int(self.state().get("extra_hosts", 0)))}
         return addrs
 
