@@ -224,9 +224,6 @@ class CheckItem(pytest.Item):
             return str(excinfo.value)
         return str(super().repr_failure(excinfo, style=style))
 
-    def reportinfo(self) -> tuple[Any, int | None, str]:
-        return self.path, None, self.name
-
 
 class PluginItem(pytest.Item):
     """A third-party probe plugin that could not be loaded: an error, while every other test runs."""
@@ -247,9 +244,6 @@ class PluginItem(pytest.Item):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         return str(excinfo.value)
-
-    def reportinfo(self) -> tuple[Any, int | None, str]:
-        return self.path, None, self.name
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
