@@ -1,0 +1,276 @@
+"""The fault matrix's tools: run the real CLI with a time bound and measure it, break a lab component
+for real (stop it, freeze it) and always put it back, and make tokens with exactly the rights a row
+needs.
+
+Every lab fault is a context manager whose ``finally`` restores the lab (restarts the process with
+its own argv and environment, SIGCONT for a frozen one) and waits until the component is healthy.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from ingresscheck.lab import processes
+from ingresscheck.lab.lab import Lab
+
+ROOT = Path(__file__).resolve().parents[2]
+MATRIX: list[dict[str, Any]] = []  # one row per fault run; written to reports/fault-matrix.md at the end
+
+
+@dataclass
+class Run:
+    argv: list[str]
+    code: int
+    stdout: str
+    stderr: str
+    seconds: float
+    max_rss_mb: float
+    report: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def results(self, check: str, host: str | None = None) -> list[dict[str, Any]]:
+        assert self.report is not None, f"no JSON report: {self.stderr[-2000:]}"
+        return [r for r in self.report["results"] if r["check"] == check and (host is None or r["host"] == host)]
+
+    def one(self, check: str, host: str | None = None) -> dict[str, Any]:
+        found = self.results(check, host)
+        assert found, f"no {check} result for {host}: " + ", ".join(
+            f"{r['check']}={r['status']}" for r in (self.report or {}).get("results", []))
+        return found[0]
+
+
+def run_cli(*args: str, timeout: float = 60, env: dict[str, str] | None = None, json_report: Path | None = None,
+            cwd: Path | None = None) -> Run:
+    """Run ``ingresscheck ARGS`` for real; its wall time and its own peak RSS (wait4) are measured."""
+    argv = [sys.executable, "-m", "ingresscheck", *args]
+    started = time.monotonic()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd or ROOT,
+                            env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL)
+    killer = threading.Timer(timeout, proc.kill)
+    killer.start()
+    try:
+        out, err = proc.communicate()
+    finally:
+        killer.cancel()
+    seconds = time.monotonic() - started
+    rss = _peak_rss_mb(proc)
+    report = None
+    if json_report is not None and json_report.exists():
+        report = json.loads(json_report.read_text())
+    assert seconds < timeout, f"`ingresscheck {' '.join(args)}` did not end within {timeout} s"
+    return Run(argv, proc.returncode, out, err, seconds, rss, report)
+
+
+def _peak_rss_mb(proc: subprocess.Popen[str]) -> float:
+    # Popen already reaped the child; its rusage is in RUSAGE_CHILDREN's maximum, an upper bound for it
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def assert_no_traceback(run: Run) -> None:
+    __tracebackhide__ = True
+    for stream in (run.stdout, run.stderr):
+        assert "Traceback (most recent call last)" not in stream, stream[-3000:]
+
+
+def assert_one_line_exit_2(run: Run, *needles: str) -> str:
+    """Exit 2, exactly one line on stderr that names every needle, no traceback."""
+    __tracebackhide__ = True
+    assert_no_traceback(run)
+    assert run.code == 2, (run.code, run.stdout[-2000:], run.stderr[-2000:])
+    lines = [line for line in run.stderr.strip().splitlines() if line.strip()]
+    assert len(lines) == 1, run.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+def record(fault: str, run: Run, verdict: str) -> None:
+    MATRIX.append({"fault": fault, "exit": run.code, "verdict": verdict, "seconds": round(run.seconds, 1)})
+
+
+def write_matrix(path: Path) -> None:
+    if not MATRIX:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = ["| fault | exit | verdict | time (s) |", "|---|---|---|---|"]
+    lines += [f"| {r['fault']} | {r['exit']} | {r['verdict'].replace('|', '/')} | {r['seconds']} |" for r in MATRIX]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def lab_run_args(lab: Lab, tmp_path: Path, *extra: str, profile: Path | None = None) -> list[str]:
+    return ["run", "--profile", str(profile or lab.layout.profile), "--no-progress",
+            "--reports-dir", str(tmp_path), "--json", str(tmp_path / "report.json"), *extra]
+
+
+# --- breaking lab processes for real, and putting them back ------------------------------------------
+
+
+def _cmdline_and_env(pid: int) -> tuple[list[str], dict[str, str]]:
+    argv = [a.decode() for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if a]
+    env = {}
+    for item in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+        key, sep, value = item.decode(errors="replace").partition("=")
+        if sep:
+            env[key] = value
+    return argv, env
+
+
+def healthy_check(lab: Lab, name: str) -> Callable[[], bool]:
+    """What `lab up` waits for, per component."""
+    L = lab.layout
+    if name == "kube-apiserver":
+        ctx = ssl.create_default_context(cafile=str(L.pki / "cluster-ca.crt"))
+        return lambda: httpx.get(f"{L.apiserver_url}/readyz", verify=ctx, timeout=2).text == "ok"
+    if name == "dnsmasq":
+        import dns.message
+        import dns.query
+
+        def dns_ok() -> bool:
+            q = dns.message.make_query("ready.example.test", "A")
+            return bool(dns.query.udp(q, L.dns_ip, port=L.dns_port, timeout=0.5).answer)
+        return dns_ok
+    if name == "haproxy":
+        return lab._nodes_up
+    if name.startswith("traefik-"):
+        node = next(n for n in L.nodes if name.endswith(n.name))
+        return lambda: httpx.get(f"http://{node.ip}:{L.node_ping_port}/ping", timeout=1).status_code == 200 \
+            and lab._nodes_up()
+    if name == "echo":
+        pods = json.loads((L.conf / "echo-pods.json").read_text())
+
+        def all_pods() -> bool:
+            for address in pods:
+                host, port = address.rsplit(":", 1)
+                with socket.create_connection((host, int(port)), timeout=1):
+                    pass
+            return True
+        return all_pods
+    raise ValueError(name)
+
+
+@contextmanager
+def stopped(lab: Lab, name: str, argv_change: Callable[[list[str]], list[str]] | None = None) -> Iterator[None]:
+    """Stop the lab's ``name`` process (SIGTERM, then SIGKILL), and start it again afterwards with the
+    same argv and environment; wait until it is healthy. ``argv_change`` runs a changed process during
+    the fault instead of none (e.g. the echo pods without one pod)."""
+    running = processes.find(lab.layout, name)
+    assert running is not None and processes.alive(running), f"lab component {name} is not running"
+    argv, env = _cmdline_and_env(running.pid)
+    processes.stop(lab.layout, running)
+    during = None
+    try:
+        if argv_change is not None:
+            during = processes.start(lab.layout, processes.Spec(name, argv_change(argv), env))
+            time.sleep(1.0)
+        yield
+    finally:
+        if during is not None:
+            processes.stop(lab.layout, during)
+        back = processes.start(lab.layout, processes.Spec(name, argv, env))
+        processes.wait_ready(back, healthy_check(lab, name), 90, f"{name} healthy again after the fault")
+
+
+@contextmanager
+def frozen(lab: Lab, name: str) -> Iterator[None]:
+    """SIGSTOP the process (it keeps its sockets: connections are accepted by the kernel, never answered)."""
+    running = processes.find(lab.layout, name)
+    assert running is not None and processes.alive(running)
+    os.kill(running.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(running.pid, signal.SIGCONT)
+        processes.wait_ready(running, healthy_check(lab, name), 60, f"{name} healthy again after SIGCONT")
+
+
+# --- tokens with exactly the rights a row needs (ServiceAccount + TokenRequest, removed afterwards) ---
+
+
+@contextmanager
+def token_kubeconfig(lab: Lab, directory: Path, name: str, rules: list[dict[str, Any]]) -> Iterator[Path]:
+    """A kubeconfig for a fresh ServiceAccount bound to a ClusterRole with ``rules`` only."""
+    res = lab.writer()
+    sa = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name, "namespace": "default"}}
+    role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": name},
+            "rules": rules}
+    binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+               "metadata": {"name": name},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+               "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": "default"}]}
+    sa_path = "/api/v1/namespaces/default/serviceaccounts"
+    res._call("POST", sa_path, sa)
+    try:
+        res.create(role, exist_ok=True)
+        res.create(binding, exist_ok=True)
+        token = res._call("POST", f"{sa_path}/{name}/token", {
+            "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+            "spec": {"expirationSeconds": 3600}})["status"]["token"]
+        doc = yaml.safe_load(lab.layout.kubeconfig.read_text())
+        for user in doc["users"]:
+            user["user"] = {"token": token}
+        path = directory / f"kubeconfig-{name}"
+        path.write_text(yaml.safe_dump(doc))
+        path.chmod(0o600)
+        _wait_authorized(lab, token)
+        yield path
+    finally:
+        res.delete(binding)
+        res.delete(role)
+        res._call("DELETE", f"{sa_path}/{name}")
+
+
+def _wait_authorized(lab: Lab, token: str) -> None:
+    """RBAC objects reach the authorizer's cache asynchronously: wait until /version answers the token."""
+    ctx = ssl.create_default_context(cafile=str(lab.layout.pki / "cluster-ca.crt"))
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        r = httpx.get(f"{lab.layout.apiserver_url}/version", headers={"Authorization": f"Bearer {token}"},
+                      verify=ctx, timeout=2)
+        if r.status_code == 200:
+            time.sleep(1.0)  # and give the RBAC informer a moment for the new binding
+            return
+        time.sleep(0.2)
+
+
+def known_secrets(lab: Lab) -> dict[str, str]:
+    """Every secret value the lab holds, by what it is: none may appear in any report or stream."""
+    L = lab.layout
+    out: dict[str, str] = {}
+    kc = yaml.safe_load(L.kubeconfig.read_text())
+    out["admin token"] = kc["users"][0]["user"]["token"]
+    out["traefik token"] = (L.secrets / "traefik.token").read_text().strip()
+    password = (L.secrets / "wordpress.password").read_text().strip()
+    out["wordpress password"] = password
+    out["basic credentials (base64)"] = base64.b64encode(f"admin:{password}".encode()).decode()
+    res = lab.writer()
+    auth = res.get({"kind": "Secret", "metadata": {"namespace": "demo", "name": "wordpress-basic-auth"}})
+    if auth:
+        for key, value in (auth.get("data") or {}).items():
+            plain = base64.b64decode(value).decode(errors="replace")
+            for line in plain.splitlines():
+                if ":" in line:
+                    out[f"htpasswd hash ({key})"] = line.split(":", 1)[1].strip()
+    for pem in (L.pki).glob("*.key"):
+        body = [line for line in pem.read_text().splitlines() if line and not line.startswith("-----")]
+        if body:
+            out[f"private key {pem.name}"] = body[1] if len(body) > 1 else body[0]
+    return out
