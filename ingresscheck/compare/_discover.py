@@ -2,7 +2,8 @@
 
 A host belongs to a side when its object is of the side's kind (if one is given) and, if the side names
 an address, when the object is published there (Ingress status, or the status addresses of the
-Gateway an HTTPRoute is attached to). A side without an address sends each host to its published one.
+Gateway an HTTPRoute is attached to) or nowhere yet. A side without an address sends each host to its
+published one.
 """
 
 from __future__ import annotations
@@ -94,8 +95,8 @@ def side_hosts(cluster: Cluster, side: Side, namespace: str | None) -> SideHosts
     chosen: dict[str, Target] = {}
     addresses: dict[str, str] = {}
     for t in targets:
-        if side.address is not None and side.address not in t.status_addresses:
-            continue
+        if side.address is not None and t.status_addresses and side.address not in t.status_addresses:
+            continue  # published elsewhere (an object without a published address goes where the side says)
         address = side.address or (t.status_addresses[0] if t.status_addresses else None)
         if address is None:
             continue
