@@ -283,3 +283,19 @@ def test_cli_bad_input_is_one_line_exit_2(argv: list[str], message: str) -> None
     proc = subprocess.run([sys.executable, "-m", "ingresscheck", *argv], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_httproute_targets_take_the_gateway_address_and_skip_redirect_rules() -> None:
+    from ingresscheck.compare import httproute_targets
+
+    gateway = {"metadata": {"namespace": "eg", "name": "parity"}, "spec": {},
+               "status": {"addresses": [{"type": "IPAddress", "value": "127.0.0.30"}]}}
+    route = {"metadata": {"namespace": "demo", "name": "api"}, "spec": {
+        "parentRefs": [{"name": "parity", "namespace": "eg"}], "hostnames": ["api.example.test", "*.example.test"],
+        "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": "/v1"}}],
+                   "backendRefs": [{"name": "api", "port": 80}]},
+                  {"matches": [{"path": {"type": "Exact", "value": "/old"}}],
+                   "filters": [{"type": "RequestRedirect", "requestRedirect": {"statusCode": 301}}]}]}}
+    [t] = httproute_targets([route], [gateway])
+    assert (t.host, t.kind, t.status_addresses) == ("api.example.test", "HTTPRoute", ("127.0.0.30",))
+    assert [(p.path, p.path_type, p.service) for p in t.paths] == [("/v1", "Prefix", "api")]
