@@ -17,6 +17,7 @@ from typing import Any
 
 from .discovery import Inventory, Target
 from .errors import UsageError
+from . import hostname as hostnames
 from .net import Net
 from .probes import Probe, ProbeContext, Scope
 from .profile import Profile
@@ -96,6 +97,7 @@ class Runner:
             async def one_target(target: Target) -> list[Result]:
                 async with sem:
                     out = await self._run_chain(target_probes, target, net)
+                    net.release(hostnames.to_alabels(target.host) or target.host)  # its kept-alive connections
                 if self.on_target_done:
                     self.on_target_done(target.id, out)
                 return out
@@ -147,15 +149,35 @@ class Runner:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - any probe failure is that probe's error result
-            self._error_rest(ctx, reported_before, f"{type(exc).__name__}: {exc}".rstrip(": "))
+            # Network trouble never arrives here (the network layer returns attempts): an exception is a
+            # defect of ingresscheck or of a plugin, and says so, with where it happened.
+            where = _where(exc)
+            self._error_rest(ctx, reported_before,
+                             f"ingresscheck defect in probe {probe_cls.name} ({type(exc).__name__}: {exc}"
+                             f"{' at ' + where if where else ''}); please report it", defect=True)
 
     @staticmethod
-    def _error_rest(ctx: ProbeContext, reported_before: int, reason: str) -> None:
+    def _error_rest(ctx: ProbeContext, reported_before: int, reason: str, *, defect: bool = False) -> None:
         """Every declared check the probe had not reported yet becomes an error with the reason."""
         seen = {r.check for r in ctx.results[reported_before:]}
         missing = [c for c in ctx.probe.checks if c.id not in seen] or list(ctx.probe.checks[:1])
         for check in missing:
-            ctx.errored(check.id, f"could not decide: {reason}")
+            if defect:
+                ctx.errored(check.id, f"could not decide: {reason}", defect=True)
+            else:
+                ctx.errored(check.id, f"could not decide: {reason}")
+
+
+def _where(exc: BaseException) -> str:
+    """file:line of the innermost frame of ingresscheck code (or a plugin's) that raised."""
+    tb = exc.__traceback__
+    found = ""
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if "site-packages" not in code.co_filename or "ingresscheck" in code.co_filename:
+            found = f"{code.co_filename.rsplit('/', 2)[-2]}/{code.co_filename.rsplit('/', 1)[-1]}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return found
 
 
 def run(probes: list[type[Probe]], profile: Profile, inventory: Inventory, options: RunOptions | None = None,

@@ -26,6 +26,7 @@ def _builtin() -> tuple[type[Probe], ...]:
     """The built-in probes, in the order of the request chain (dependencies decide the run order).
     Adding a probe: its module, and one line here."""
     from .auth import AuthProbe
+    from .auth_config import AuthConfigProbe
     from .canary import CanaryProbe
     from .dns import DnsProbe
     from .exposure import ExposureProbe
@@ -37,7 +38,7 @@ def _builtin() -> tuple[type[Probe], ...]:
     from .static import StaticProbe
     from .tls import TlsProbe
 
-    return (DnsProbe, RedirectProbe, TlsProbe, RoutingProbe, AuthProbe, StaticProbe, ExposureProbe, GatewayProbe,
+    return (DnsProbe, RedirectProbe, TlsProbe, RoutingProbe, AuthProbe, AuthConfigProbe, StaticProbe, ExposureProbe, GatewayProbe,
             HttpRouteProbe, CanaryProbe, ReloadProbe)
 
 

@@ -1,10 +1,14 @@
-"""auth: the basic-auth annotations do what they promise, and no typo leaves a site open.
+"""auth: the basic-auth annotations do what they promise, on every address of the host.
 
 For an Ingress with ``auth-type: basic``: no credentials get 401 with ``WWW-Authenticate: Basic
 realm="<auth-realm>"``; wrong ones get 401; known-good ones (from the profile, or with
---use-auth-secrets from a Secret that holds them) get 2xx; and plain HTTP redirects before it
-asks, since browsers would otherwise send the password in clear. Static part: the auth-secret
-exists with a parseable ``auth`` key (counts only), and nginx annotation names are real.
+--use-auth-secrets from the cluster Secret that holds them) get 2xx; and plain HTTP redirects before
+it asks, since browsers would otherwise send the password in clear.
+
+An Ingress whose annotations show the intent to protect it (auth-secret or auth-realm set, or a
+misspelled auth-type) without a working ``auth-type: basic`` is checked too: if it answers without
+a challenge, that is a critical failure of the auth chain, and the message says why protection is
+off. The Secret and annotation-name checks need no network: they are ``auth_config``'s.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import secrets
 
 from .. import annotations as nginx_annotations
+from ..discovery import Target
 from ..errors import UsageError
 from ..results import Severity, Step
 from ._contract import CheckSpec, Probe, ProbeContext
@@ -36,135 +41,162 @@ class AuthProbe(Probe):
                   "plain HTTP redirects to https before any password is asked for",
                   "Redirect http to https before authentication (LB redirect or ssl-redirect), or browsers send "
                   "the password in clear."),
-        CheckSpec("auth.secret", Step.INGRESS, Severity.CRITICAL,
-                  "the auth-secret exists and its `auth` key holds valid htpasswd lines",
-                  "Create the Secret named by auth-secret in the Ingress namespace with key `auth` holding "
-                  "htpasswd lines (htpasswd -c auth USER; kubectl create secret generic NAME --from-file=auth)."),
-        CheckSpec("auth.annotation_typos", Step.INGRESS, Severity.MAJOR,
-                  "every nginx.ingress.kubernetes.io annotation is a real one",
-                  "Rename the annotation to the intended one: controllers silently ignore unknown names, so "
-                  "a typo in auth-type leaves the site open.", gates=False),
     )
 
     async def run(self, ctx: ProbeContext) -> None:
         target = ctx.require_target
-        _typos(ctx)
-        if (target.auth_type or "").lower() != "basic":
+        basic = (target.auth_type or "").lower() == "basic"
+        why_off = None if basic else protection_off(target)
+        if not basic and why_off is None:
             return
-        self._secret(ctx)
         port = ctx.profile.https_port
-        addresses, _ = await ctx.net.addresses_for(target.host, port)
+        addresses = ctx.fact("tls", "addresses") or (await ctx.net.addresses_for(target.host, port))[0]
         if not addresses:
-            for c in ("auth.challenge", "auth.wrong_credentials", "auth.good_credentials", "auth.redirect_first"):
-                ctx.skipped(c, f"no address to connect to for {target.host}")
+            for c in self.checks:
+                ctx.skipped(c.id, f"no address to connect to for {target.host}")
             return
-        address = addresses[0]
         base = f"https://{target.host}{'' if port == 443 else f':{port}'}{target.sample_path}"
-        realm = target.auth_realm
+        good, source = credentials_for(ctx)
+        for address in addresses:
+            where = f"{address}:{port}" if ":" not in address else f"[{address}]:{port}"
+            if why_off is not None:
+                await self._intended(ctx, base, address, where, why_off)
+                continue
+            await self._challenge(ctx, base, address, where, target.auth_realm)
+            await self._wrong(ctx, base, address, where)
+            await self._good(ctx, base, address, where, good, source)
+        if why_off is None:
+            await self._redirect_first(ctx)
 
-        ex = await ctx.net.request("GET", base, address)
-        challenge = ex.headers.get("www-authenticate", "")
+    @staticmethod
+    async def _intended(ctx: ProbeContext, base: str, address: str, where: str, why_off: str) -> None:
+        attempt = await ctx.net.request("GET", base, address)
+        if not attempt.ok or attempt.response is None:
+            ctx.not_completed("auth.challenge", attempt, subject=where, what=f"GET {base} without credentials")
+            return
+        status = attempt.response.status
+        ev = {**attempt.evidence(), "why_protection_is_off": why_off}
+        if status == 401:
+            ctx.passed("auth.challenge", f"{base} asks for credentials (401) via {where}, although {why_off}",
+                       subject=where, **ev)
+        else:
+            ctx.failed("auth.challenge", f"{base} answered {status} without any challenge via {where}: the "
+                                         f"annotations ask for protection but {why_off}, so the site is open",
+                       subject=where, **ev)
+
+    @staticmethod
+    async def _challenge(ctx: ProbeContext, base: str, address: str, where: str, realm: str | None) -> None:
+        attempt = await ctx.net.request("GET", base, address)
+        if not attempt.ok or attempt.response is None:
+            ctx.not_completed("auth.challenge", attempt, subject=where, what=f"GET {base} without credentials")
+            return
+        response = attempt.response
+        challenge = response.header("www-authenticate")
         expected = f'Basic realm="{realm}"' if realm is not None else "Basic realm=..."
-        ev = {**ex.summary(), "expected_challenge": expected}
-        if ex.status != 401:
-            ctx.failed("auth.challenge", f"{base} without credentials answered {ex.status} instead of 401: the "
-                                         f"site is open", **ev)
+        ev = {**attempt.evidence(), "expected_challenge": expected}
+        if response.status != 401:
+            ctx.failed("auth.challenge", f"{base} without credentials answered {response.status} instead of 401 via "
+                                         f"{where}: the site is open", subject=where, **ev)
         elif not challenge.lower().startswith("basic"):
-            ctx.failed("auth.challenge", f"401 without a Basic challenge (WWW-Authenticate: {challenge!r})", **ev)
+            ctx.failed("auth.challenge", f"401 without a Basic challenge (WWW-Authenticate: {challenge!r}) via "
+                                         f"{where}", subject=where, **ev)
         elif realm is not None and challenge != expected:
-            ctx.failed("auth.challenge", f"401 with {challenge!r}, expected {expected!r} (auth-realm)", **ev)
+            ctx.failed("auth.challenge", f"401 with {challenge!r}, expected {expected!r} (auth-realm) via {where}",
+                       subject=where, **ev)
         else:
-            ctx.passed("auth.challenge", f"401 with {challenge}", **ev)
+            ctx.passed("auth.challenge", f"401 with {challenge} via {where}", subject=where, **ev)
 
+    @staticmethod
+    async def _wrong(ctx: ProbeContext, base: str, address: str, where: str) -> None:
         wrong = (f"ingresscheck-{secrets.token_hex(3)}", secrets.token_urlsafe(12))
-        ex = await ctx.net.request("GET", base, address, auth=wrong)
-        ev = {**ex.summary(), "credentials": "random user and password"}
-        if ex.status == 401:
-            ctx.passed("auth.wrong_credentials", "random credentials get 401", **ev)
+        attempt = await ctx.net.request("GET", base, address, auth=wrong)
+        if not attempt.ok or attempt.response is None:
+            ctx.not_completed("auth.wrong_credentials", attempt, subject=where, what=f"GET {base} with wrong "
+                                                                                    f"credentials")
+            return
+        ev = {**attempt.evidence(), "credentials": "random user and password"}
+        if attempt.response.status == 401:
+            ctx.passed("auth.wrong_credentials", f"random credentials get 401 via {where}", subject=where, **ev)
         else:
-            ctx.failed("auth.wrong_credentials", f"random credentials got {ex.status}", **ev)
+            ctx.failed("auth.wrong_credentials", f"random credentials got {attempt.response.status} via {where}",
+                       subject=where, **ev)
 
-        good = credentials_for(ctx)
+    @staticmethod
+    async def _good(ctx: ProbeContext, base: str, address: str, where: str, good: tuple[str, str] | None,
+                    source: str) -> None:
         if good is None:
-            ctx.skipped("auth.good_credentials", f"no credentials for {target.host} in the profile (credentials are "
-                                                 f"opt-in; see --use-auth-secrets)")
+            ctx.skipped("auth.good_credentials", f"no credentials for {ctx.require_target.host}: {source}",
+                        subject=where)
+            return
+        attempt = await ctx.net.request("GET", base, address, auth=good)
+        if not attempt.ok or attempt.response is None:
+            ctx.not_completed("auth.good_credentials", attempt, subject=where, what=f"GET {base} as {good[0]}")
+            return
+        response = attempt.response
+        ev = {**attempt.evidence(), "credentials": f"user {good[0]} {source}"}
+        if 200 <= response.status < 300:
+            ctx.passed("auth.good_credentials", f"user {good[0]} ({source}) gets {response.status} via {where}",
+                       subject=where, **ev)
         else:
-            ex = await ctx.net.request("GET", base, address, auth=good)
-            ev = {**ex.summary(), "credentials": f"user {good[0]} from the profile"}
-            if 200 <= ex.status < 300:
-                ctx.passed("auth.good_credentials", f"user {good[0]} gets {ex.status}", **ev)
-            else:
-                ctx.failed("auth.good_credentials", f"user {good[0]} got {ex.status} {ex.reason}", **ev)
+            ctx.failed("auth.good_credentials", f"user {good[0]} ({source}) got {response.status} {response.reason} "
+                                                f"via {where}", subject=where, **ev)
 
+    @staticmethod
+    async def _redirect_first(ctx: ProbeContext) -> None:
+        target = ctx.require_target
         http_port = ctx.profile.http_port
         plain = f"http://{target.host}{'' if http_port == 80 else f':{http_port}'}{target.sample_path}"
         http_addresses, _ = await ctx.net.addresses_for(target.host, http_port)
-        ex = await ctx.net.request("GET", plain, http_addresses[0] if http_addresses else address)
-        ev = ex.summary()
-        if ex.status in REDIRECTS and ex.headers.get("location", "").startswith("https://"):
-            ctx.passed("auth.redirect_first", f"plain HTTP is redirected ({ex.status}) before credentials are asked",
-                       **ev)
-        elif ex.status == 401:
-            ctx.failed("auth.redirect_first", f"{plain} asks for the password over plain HTTP (401): browsers would "
-                                              f"send it in clear", **ev)
-        else:
-            ctx.warned("auth.redirect_first", f"{plain} answered {ex.status}: neither a redirect to https nor a "
-                                              f"challenge", **ev)
-
-    def _secret(self, ctx: ProbeContext) -> None:
-        target = ctx.require_target
-        ref = target.annotation("auth-secret")
-        if not ref:
-            ctx.failed("auth.secret", "auth-type is basic but there is no auth-secret annotation")
-            return
-        ns, _, name = ref.rpartition("/")
-        key = (ns or target.namespace, name)
-        if key not in ctx.inventory.secrets:
-            ctx.skipped("auth.secret", f"Secret {key[0]}/{key[1]} was not read (no permission or offline)")
-            return
-        info = ctx.inventory.secrets[key]
-        if info is None:
-            ctx.failed("auth.secret", f"Secret {key[0]}/{key[1]} named by auth-secret does not exist")
-        elif "auth" not in info.keys:
-            ctx.failed("auth.secret", f"Secret {key[0]}/{key[1]} has no key `auth` (keys: {', '.join(info.keys)})",
-                       keys=list(info.keys))
-        elif not info.htpasswd_lines:
-            ctx.failed("auth.secret", f"Secret {key[0]}/{key[1]} key `auth` has no valid htpasswd line "
-                                      f"({info.htpasswd_invalid or 0} invalid)",
-                       valid_lines=0, invalid_lines=info.htpasswd_invalid)
-        elif info.htpasswd_invalid:
-            ctx.warned("auth.secret", f"Secret {key[0]}/{key[1]}: {info.htpasswd_lines} valid htpasswd line(s), "
-                                      f"{info.htpasswd_invalid} invalid", valid_lines=info.htpasswd_lines,
-                       invalid_lines=info.htpasswd_invalid)
-        else:
-            ctx.passed("auth.secret", f"Secret {key[0]}/{key[1]} has {info.htpasswd_lines} htpasswd line(s)",
-                       valid_lines=info.htpasswd_lines, invalid_lines=0)
+        for address in http_addresses:
+            attempt = await ctx.net.request("GET", plain, address, keep_alive=False)
+            where = attempt.subject.where
+            if not attempt.ok or attempt.response is None:
+                ctx.not_completed("auth.redirect_first", attempt, what=f"GET {plain}")
+                continue
+            response = attempt.response
+            ev = attempt.evidence()
+            if response.status in REDIRECTS and response.header("location").startswith("https://"):
+                ctx.passed("auth.redirect_first", f"plain HTTP is redirected ({response.status}) before credentials "
+                                                  f"are asked, via {where}", subject=where, **ev)
+            elif response.status == 401:
+                ctx.failed("auth.redirect_first", f"{plain} asks for the password over plain HTTP (401) via {where}: "
+                                                  f"browsers would send it in clear", subject=where, **ev)
+            else:
+                ctx.warned("auth.redirect_first", f"{plain} answered {response.status} via {where}: neither a "
+                                                  f"redirect to https nor a challenge", subject=where, **ev)
 
 
-def _typos(ctx: ProbeContext) -> None:
-    target = ctx.require_target
-    unknown = nginx_annotations.unknown(target.annotations)
-    if not unknown:
-        if nginx_annotations.nginx_names(target.annotations):
-            ctx.passed("auth.annotation_typos", "every nginx annotation name is known")
-        return
-    parts = [f"{nginx_annotations.PREFIX}{name}" + (f" (did you mean {suggestion}?)" if suggestion else "")
-             for name, suggestion in unknown]
-    ctx.warned("auth.annotation_typos", "unknown annotation " + "; ".join(parts) + ": it is silently ignored",
-               unknown=[{"annotation": n, "suggestion": s} for n, s in unknown])
+def protection_off(target: Target) -> str | None:
+    """Why an Ingress that shows the intent to be protected is not, or None when it shows no such intent."""
+    if (target.auth_type or "").lower() == "basic":
+        return None
+    typo = [f"{nginx_annotations.PREFIX}{name}" for name, suggestion in nginx_annotations.unknown(target.annotations)
+            if suggestion == "auth-type"]
+    intent = [name for name in ("auth-secret", "auth-realm") if target.annotation(name)]
+    if not typo and not intent:
+        return None
+    if typo:
+        return f"auth-type is misspelled ({', '.join(typo)}), so controllers ignore it"
+    if target.auth_type:
+        return f"auth-type is {target.auth_type!r}, not 'basic'"
+    return f"{' and '.join(intent)} are set but auth-type is missing, so nothing asks for them"
 
 
-def credentials_for(ctx: ProbeContext) -> tuple[str, str] | None:
-    """Known-good credentials for the target's host: profile first; cluster Secret only if allowed."""
+def credentials_for(ctx: ProbeContext) -> tuple[tuple[str, str] | None, str]:
+    """Known-good credentials for the target's host and where they come from: the profile first, then (only
+    with --use-auth-secrets) the cluster Secret named by auth-secret."""
     target = ctx.require_target
     cred = ctx.profile.credentials.get(target.host)
     if cred is not None:
         try:
-            return cred.username, cred.password()
-        except UsageError:
-            return None
+            return (cred.username, cred.password()), "from the profile"
+        except UsageError as exc:
+            return None, str(exc)
     ref = target.annotation("auth-secret")
     if ctx.options.get("use_auth_secrets") and ref:
         ns, _, name = ref.rpartition("/")
-        return ctx.inventory.credentials.get((ns or target.namespace, name))
-    return None
+        found = ctx.inventory.credentials.get((ns or target.namespace, name))
+        if found is not None:
+            return found, f"from Secret {ns or target.namespace}/{name} (--use-auth-secrets)"
+        return None, f"Secret {ns or target.namespace}/{name} holds no username/password keys"
+    return None, "none in the profile (credentials are opt-in; see --use-auth-secrets)"

@@ -8,7 +8,6 @@ Services: an address is assigned in status.loadBalancer.ingress, and each addres
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 from ..discovery.model import Obj
@@ -55,10 +54,10 @@ class ExposureProbe(Probe):
                 ev = {"service": name, "port": port, "node_port_range": f"{lo}-{hi}"}
                 if lo <= node_port <= hi:
                     ctx.report("exposure.node_port_range", Status.PASS, f"{label}: node port {node_port} is inside "
-                               f"{lo}-{hi}", namespace=meta.get("namespace"), **ev)
+                               f"{lo}-{hi}", namespace=meta.get("namespace"), subject=label, **ev)
                 else:
                     ctx.report("exposure.node_port_range", Status.FAIL, f"{label}: node port {node_port} is outside "
-                               f"{lo}-{hi}", namespace=meta.get("namespace"), **ev)
+                               f"{lo}-{hi}", namespace=meta.get("namespace"), subject=label, **ev)
                 jobs.append(self._node_port(ctx, meta, label, node_port, port.get("protocol", "TCP"), nodes, timeout))
             if spec.get("type") == "LoadBalancer":
                 jobs.append(self._load_balancer(ctx, svc, name, timeout))
@@ -70,22 +69,22 @@ class ExposureProbe(Probe):
                          nodes: list[tuple[str, str]], timeout: float) -> None:
         ns = meta.get("namespace")
         if protocol != "TCP":
-            ctx.skipped("exposure.node_port_reachable", f"{label}: {protocol} node ports are not probed", namespace=ns)
+            ctx.skipped("exposure.node_port_reachable", f"{label}: {protocol} node ports are not probed", namespace=ns,
+                        subject=label)
             return
         if not nodes:
             ctx.skipped("exposure.node_port_reachable", f"{label}: no Node addresses known (no permission to list "
-                                                        f"Nodes?)", namespace=ns)
+                                                        f"Nodes?)", namespace=ns, subject=label)
             return
-        outcomes = await asyncio.gather(*(_connect(ip, node_port, timeout) for _, ip in nodes))
-        per_node = [{"node": n, "address": ip, "port": node_port, **o} for (n, ip), o in zip(nodes, outcomes,
-                                                                                              strict=True)]
-        down = [f"{p['node']} ({p['address']}): {p['error']}" for p in per_node if not p["ok"]]
-        if down:
-            ctx.report("exposure.node_port_reachable", Status.FAIL, f"{label}: node port {node_port} does not "
-                       f"answer on {len(down)} of {len(nodes)} nodes: " + "; ".join(down), namespace=ns, nodes=per_node)
-        else:
-            ctx.report("exposure.node_port_reachable", Status.PASS, f"{label}: node port {node_port} answers on all "
-                       f"{len(nodes)} nodes", namespace=ns, nodes=per_node)
+        attempts = await asyncio.gather(*(ctx.net.connect(ip, node_port) for _, ip in nodes))
+        for (node, ip), attempt in zip(nodes, attempts, strict=True):
+            subject = f"{label} on node {node} ({attempt.subject.where})"
+            if attempt.ok:
+                ctx.report("exposure.node_port_reachable", Status.PASS, f"{label}: node port {node_port} answers on "
+                           f"node {node} ({ip})", namespace=ns, subject=subject, node=node, **attempt.evidence())
+            else:
+                ctx.not_completed("exposure.node_port_reachable", attempt, subject=subject,
+                                  what=f"{label}: node port {node_port} on node {node}", node=node)
 
     async def _load_balancer(self, ctx: ProbeContext, svc: Obj, name: str, timeout: float) -> None:
         ns = svc["metadata"].get("namespace")
@@ -93,21 +92,20 @@ class ExposureProbe(Probe):
         addresses = [a.get("ip") or a.get("hostname") for a in ingress if a.get("ip") or a.get("hostname")]
         if not addresses:
             ctx.report("exposure.lb_assigned", Status.FAIL, f"{name}: LoadBalancer has no address yet (pending)",
-                       namespace=ns)
+                       namespace=ns, subject=name)
             return
         ctx.report("exposure.lb_assigned", Status.PASS, f"{name}: LoadBalancer address {', '.join(addresses)}",
-                   namespace=ns, addresses=addresses)
+                   namespace=ns, subject=name, addresses=addresses)
         ports = [p for p in (svc.get("spec") or {}).get("ports") or [] if p.get("protocol", "TCP") == "TCP"]
         checks = [(a, p["port"]) for a in addresses for p in ports]
-        outcomes = await asyncio.gather(*(_connect(a, port, timeout) for a, port in checks))
-        results = [{"address": a, "port": port, **o} for (a, port), o in zip(checks, outcomes, strict=True)]
-        down = [f"{r['address']}:{r['port']} ({r['error']})" for r in results if not r["ok"]]
-        if down:
-            ctx.report("exposure.lb_reachable", Status.FAIL, f"{name}: not reachable at " + ", ".join(down),
-                       namespace=ns, endpoints=results)
-        else:
-            ctx.report("exposure.lb_reachable", Status.PASS, f"{name}: " + ", ".join(f"{a}:{p}" for a, p in checks) +
-                       " accept connections", namespace=ns, endpoints=results)
+        attempts = await asyncio.gather(*(ctx.net.connect(a, port) for a, port in checks))
+        for attempt in attempts:
+            subject = f"{name} at {attempt.subject.where}"
+            if attempt.ok:
+                ctx.report("exposure.lb_reachable", Status.PASS, f"{name}: {attempt.subject.where} accepts "
+                           f"connections", namespace=ns, subject=subject, **attempt.evidence())
+            else:
+                ctx.not_completed("exposure.lb_reachable", attempt, subject=subject, what=name)
 
 
 def _node_addresses(nodes: list[Obj]) -> list[tuple[str, str]]:
@@ -119,19 +117,3 @@ def _node_addresses(nodes: list[Obj]) -> list[tuple[str, str]]:
         if ip:
             out.append((node["metadata"]["name"], ip))
     return out
-
-
-async def _connect(host: str, port: int, timeout: float) -> dict[str, Any]:
-    started = time.perf_counter()
-    try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
-    except TimeoutError:
-        return {"ok": False, "error": f"no answer within {timeout:g} s", "connect_ms": None}
-    except OSError as exc:
-        return {"ok": False, "error": exc.strerror or str(exc), "connect_ms": None}
-    writer.close()
-    try:
-        await writer.wait_closed()
-    except OSError:
-        pass
-    return {"ok": True, "error": None, "connect_ms": round((time.perf_counter() - started) * 1000, 2)}

@@ -376,7 +376,7 @@ def _judge_path(ctx: ProbeContext, target: Target, rule: PathRule, path: str,
 def _credentials(ctx: ProbeContext) -> tuple[str, str] | None:
     from .auth import credentials_for
 
-    return credentials_for(ctx)
+    return credentials_for(ctx)[0]
 
 
 def _is_regex(path: str) -> bool:

@@ -162,17 +162,17 @@ class CanaryRunner:
     async def _correct(self, url: str, address: str | None, serving: bool) -> tuple[bool, str]:
         if address is None:
             return False, "no address"
-        try:
-            ex = await self.net.request("GET", url, address, max_body=65536)
-        except Exception as exc:  # noqa: BLE001 - a failed poll is just not correct yet
-            return False, f"{type(exc).__name__}"
+        attempt = await self.net.request("GET", url, address, max_body=65536)
+        if not attempt.ok or attempt.response is None:
+            return False, f"{attempt.outcome.value}: {attempt.reason}"  # a failed poll is just not correct yet
+        status = attempt.response.status
         if not serving:
-            return ex.status == 404, str(ex.status)
+            return status == 404, str(status)
         from ..probes.routing import identity
 
-        seen = identity(ex)
-        ok = ex.status == 200 and (seen is None or seen.service == self.backend.service)
-        return ok, f"{ex.status}" + (f" from {seen.service}" if seen else "")
+        seen = identity(attempt.response)
+        ok = status == 200 and (seen is None or seen.service == self.backend.service)
+        return ok, f"{status}" + (f" from {seen.service}" if seen else "")
 
 
 # --- HTTPRoute canaries (`ingresscheck reload --kind httproute`) ------------------------------------
