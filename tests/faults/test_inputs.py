@@ -16,8 +16,10 @@ BOUND = 15.0  # seconds: an input error is found before any network work
 
 def _ingress(host: str = "shop.example.test", **spec: Any) -> dict[str, Any]:
     return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "web", "namespace": "demo"},
-            "spec": spec or {"ingressClassName": "nginx", "rules": [{"host": host, "http": {"paths": [
-                {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]}}
+            "spec": spec or {"ingressClassName": "nginx", "rules": [{"host": host, "http": {"paths": [_PATH]}}]}}
+
+
+_PATH = {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": "web", "port": {"number": 80}}}}
 
 
 def _manifests(tmp_path: Path, *objs: dict[str, Any], raw: str | None = None) -> Path:

@@ -1,0 +1,88 @@
+"""Ctrl-C and SIGTERM in the middle of a reload measurement: the canaries are removed (0 left), the
+exit code says which signal (130, 143), no traceback, and the stop is prompt. The credentials label of
+auth.good_credentials says where they came from."""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ingresscheck.lab.lab import Lab
+from ingresscheck.reload.canary import LABEL
+
+from ._helpers import MATRIX, ROOT, assert_no_traceback, lab_run_args, record, run_cli
+
+pytestmark = pytest.mark.lab
+
+
+def _canaries(lab: Lab) -> list[str]:
+    return [i["metadata"]["name"] for i in lab.writer().list("Ingress", label_selector=LABEL)]
+
+
+@pytest.mark.timeout(150)
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"])
+def test_signal_mid_reload_leaves_no_canary(lab: Lab, tmp_path: Path, sig: signal.Signals, code: int) -> None:
+    assert _canaries(lab) == []
+    argv = [sys.executable, "-m", "ingresscheck", "reload", "--profile", str(lab.layout.profile), "--allow-mutations",
+            "--rounds", "30", "--rate", "20", "--no-progress", "--reports-dir", str(tmp_path)]
+    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            stdin=subprocess.DEVNULL, env=os.environ.copy())
+    try:
+        deadline = time.monotonic() + 60
+        while not _canaries(lab):  # mid-reload: a canary exists
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "no canary appeared within 60 s"
+            time.sleep(0.05)
+        signalled = time.monotonic()
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=60)
+        took = time.monotonic() - signalled
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for name in _canaries(lab):  # leave the lab clean even when the assertion below fails
+            lab.writer().delete({"kind": "Ingress", "metadata": {"namespace": "demo", "name": name}})
+    left = _canaries(lab)
+    MATRIX.append({"fault": f"{sig.name} mid-reload", "exit": proc.returncode,
+                   "verdict": f"{len(left)} canaries left; stopped {took:.1f} s after the signal",
+                   "seconds": round(took, 1)})
+    assert "Traceback" not in out + err, err[-3000:]
+    assert proc.returncode == code, (proc.returncode, err[-2000:])
+    assert left == []
+    assert took < 30
+
+
+def test_credentials_from_a_cluster_secret_are_not_labelled_from_the_profile(lab: Lab, tmp_path: Path) -> None:
+    """With --use-auth-secrets and no profile credentials, evidence must say the Secret they came from."""
+    password = (lab.layout.secrets / "wordpress.password").read_text().strip()
+    res = lab.writer()
+    ref = {"kind": "Secret", "metadata": {"namespace": "demo", "name": "wordpress-basic-auth"}}
+    original = res.get(ref)
+    assert original is not None
+    res.patch(ref, {"data": {"username": base64.b64encode(b"admin").decode(),
+                             "password": base64.b64encode(password.encode()).decode()}})
+    profile = tmp_path / "profile.yaml"
+    profile.write_text("\n".join(line for line in lab.layout.profile.read_text().splitlines()
+                                 if "credentials" not in line and "wordpress" not in line and "password_file"
+                                 not in line and "username" not in line) + "\n")
+    try:
+        run = run_cli(*lab_run_args(lab, tmp_path, "-n", "demo", "--probes", "dns,redirect,auth",
+                                    "--use-auth-secrets", profile=profile), json_report=tmp_path / "report.json",
+                      timeout=90)
+    finally:
+        res.patch(ref, {"data": {"username": None, "password": None}})
+    assert_no_traceback(run)
+    good = run.one("auth.good_credentials", "wordpress.example.test")
+    record("credentials from a cluster Secret", run, f"auth.good_credentials {good['status']}: "
+           + str(good["evidence"].get("credentials"))[:80])
+    assert good["status"] == "pass", good
+    label = str(good["evidence"].get("credentials"))
+    assert "from the profile" not in label and "demo/wordpress-basic-auth" in label, label
