@@ -53,8 +53,9 @@ def httproute_targets(routes: list[Obj], gateways: list[Obj]) -> list[Target]:
         for hostname in spec.get("hostnames") or []:
             if "*" in hostname or not paths:
                 continue  # a wildcard names no host to probe
-            out.append(Target(ns, meta.get("name", "?"), hostname.lower(), tuple(paths), dict(
-                meta.get("annotations") or {}), None, None, published, kind="HTTPRoute"))
+            out.append(Target(namespace=ns, ingress=meta.get("name", "?"), host=hostname.lower(), paths=tuple(paths),
+                              annotations=dict(meta.get("annotations") or {}), status_addresses=published,
+                              kind="HTTPRoute"))
     return out
 
 
