@@ -19,7 +19,7 @@ import pytest
 from ingresscheck.lab import objects, pki
 from ingresscheck.lab.lab import Lab
 
-from ._helpers import assert_no_traceback, lab_run_args, record, run_cli, stopped
+from ._helpers import Run, assert_no_traceback, lab_run_args, record, run_cli, stopped
 
 pytestmark = pytest.mark.lab
 
@@ -32,7 +32,7 @@ def _verdict(result: dict[str, object]) -> str:
     return f"{result['check']} {result['status']}: {str(result['message'])[:80]}"
 
 
-def _run(lab: Lab, tmp_path: Path, *flags: str, bound: float = 60) -> object:
+def _run(lab: Lab, tmp_path: Path, *flags: str, bound: float = 60) -> Run:
     run = run_cli(*lab_run_args(lab, tmp_path, "-n", "demo", "--timeout", TIMEOUT, *flags),
                   json_report=tmp_path / "report.json", timeout=bound)
     assert_no_traceback(run)
@@ -168,8 +168,9 @@ def test_one_traefik_node_stopped_traffic_goes_on_and_the_node_is_named(lab: Lab
     backend = run.one("routing.backend", API)
     record("one Traefik node stopped", run, _verdict(backend))
     assert backend["status"] == "pass", backend  # the LB routes around the dead node
-    named = [r for r in run.report["results"] if node.ip in r["message"] and r["status"] in ("fail", "error")]
-    assert named and any("refused" in r["message"] for r in named), [_verdict(r) for r in run.report["results"]]
+    results = (run.report or {}).get("results", [])
+    named = [r for r in results if node.ip in r["message"] and r["status"] in ("fail", "error")]
+    assert named and any("refused" in r["message"] for r in named), [_verdict(r) for r in results]
 
 
 # --- the pods -----------------------------------------------------------------------------------------
@@ -211,7 +212,7 @@ def test_all_backend_pods_stopped(lab: Lab, tmp_path: Path) -> None:
 
 def test_server_that_never_answers_the_client_hello(lab: Lab, tmp_path: Path) -> None:
     hold = threading.Event()
-    with tcp_server(443, lambda conn: hold.wait(40)):
+    with tcp_server(443, lambda conn: None if hold.wait(40) else None):
         run = _run(lab, tmp_path, "--probes", "tls", "--resolve", f"{API}:443:{FAULT_IP}", "--skip", "dns",
                    bound=60)
         hold.set()
