@@ -55,13 +55,20 @@ def plan(available: dict[str, type[Probe]], only: list[str] | None, skip: list[s
 
 
 def _gate_failure(probe: type[Probe], done: dict[str, list[Result]], by_name: dict[str, type[Probe]]) -> str | None:
-    """Why ``probe`` must skip: a gating check of a probe it needs did not pass."""
+    """Why ``probe`` must skip: a gating check of a probe it needs passed for no subject at all. When it
+    passed for some subjects (one of three addresses answers), the probe runs and skips the others itself,
+    naming them: one address's failure must not hide what the others do."""
     for need in probe.needs:
         if need not in by_name:
             continue  # not selected for this run: nothing to gate on
+        by_check: dict[str, list[Result]] = {}
         for r in done.get(need, []):
-            if r.status in (Status.FAIL, Status.ERROR, Status.SKIP) and by_name[need].spec(r.check).gates:
-                return f"skipped: {r.check} did not pass ({r.status.value}: {r.message})"
+            if by_name[need].spec(r.check).gates:
+                by_check.setdefault(r.check, []).append(r)
+        for check, results in by_check.items():
+            if not any(r.status in (Status.PASS, Status.WARN) for r in results):
+                r = next((x for x in results if x.status is not Status.SKIP), results[0])
+                return f"skipped: {check} did not pass ({r.status.value}: {r.message})"
     return None
 
 

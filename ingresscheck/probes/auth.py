@@ -50,15 +50,21 @@ class AuthProbe(Probe):
         if not basic and why_off is None:
             return
         port = ctx.profile.https_port
-        addresses = ctx.fact("tls", "addresses") or (await ctx.net.addresses_for(target.host, port))[0]
+        addresses, _ = await ctx.net.addresses_for(target.host, port)
         if not addresses:
             for c in self.checks:
                 ctx.skipped(c.id, f"no address to connect to for {target.host}")
             return
+        shaken = ctx.fact("tls", "addresses")  # None: the tls probe did not run
         base = f"https://{target.host}{'' if port == 443 else f':{port}'}{target.sample_path}"
         good, source = credentials_for(ctx)
         for address in addresses:
             where = f"{address}:{port}" if ":" not in address else f"[{address}]:{port}"
+            if shaken is not None and address not in shaken:
+                for c in self.checks[:3]:
+                    ctx.skipped(c.id, f"skipped for {where}: no TLS handshake there (see tls.handshake)",
+                                subject=where)
+                continue
             if why_off is not None:
                 await self._intended(ctx, base, address, where, why_off)
                 continue

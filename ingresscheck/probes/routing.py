@@ -55,15 +55,21 @@ class RoutingProbe(Probe):
     async def run(self, ctx: ProbeContext) -> None:
         target = ctx.require_target
         port = ctx.profile.https_port
-        addresses = ctx.fact("tls", "addresses") or (await ctx.net.addresses_for(target.host, port))[0]
+        addresses, _ = await ctx.net.addresses_for(target.host, port)
         if not addresses:
             for spec in self.checks:
                 ctx.skipped(spec.id, f"no address to connect to for {target.host}")
             return
+        shaken = ctx.fact("tls", "addresses")  # None: the tls probe did not run
         auth = _credentials(ctx)
         rules = ctx.inventory.rules_for_host(target.host)
         for address in addresses:
             where = f"{address}:{port}" if ":" not in address else f"[{address}]:{port}"
+            if shaken is not None and address not in shaken:
+                for spec in self.checks:
+                    ctx.skipped(spec.id, f"skipped for {where}: no TLS handshake there (see tls.handshake)",
+                                subject=where)
+                continue
             unknown = await _unknown_host(ctx, address)
             _report_unknown(ctx, unknown, where)
             if target.auth_type and auth is None:
