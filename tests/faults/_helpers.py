@@ -16,6 +16,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -60,17 +61,25 @@ def run_cli(*args: str, timeout: float = 60, env: dict[str, str] | None = None, 
             cwd: Path | None = None) -> Run:
     """Run ``ingresscheck ARGS`` for real; its wall time and its own peak RSS (wait4) are measured."""
     argv = [sys.executable, "-m", "ingresscheck", *args]
+    rss_file = Path(tempfile.mkstemp(prefix="ic-rss-")[1])
+    # a small parent that waits for ingresscheck and writes the peak RSS of that one child
+    wrapper = [sys.executable, "-c", _RSS_WRAPPER, str(rss_file), *argv]
     started = time.monotonic()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd or ROOT,
-                            env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL)
-    killer = threading.Timer(timeout, proc.kill)
+    proc = subprocess.Popen(wrapper, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd or ROOT,
+                            env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL, start_new_session=True)
+    killer = threading.Timer(timeout, lambda: os.killpg(proc.pid, signal.SIGKILL))
     killer.start()
     try:
         out, err = proc.communicate()
     finally:
         killer.cancel()
     seconds = time.monotonic() - started
-    rss = _peak_rss_mb(proc)
+    try:
+        rss = int(rss_file.read_text() or 0) / 1024
+    except (OSError, ValueError):
+        rss = 0.0
+    finally:
+        rss_file.unlink(missing_ok=True)
     report = None
     if json_report is not None and json_report.exists():
         report = json.loads(json_report.read_text())
@@ -78,11 +87,12 @@ def run_cli(*args: str, timeout: float = 60, env: dict[str, str] | None = None, 
     return Run(argv, proc.returncode, out, err, seconds, rss, report)
 
 
-def _peak_rss_mb(proc: subprocess.Popen[str]) -> float:
-    # Popen already reaped the child; its rusage is in RUSAGE_CHILDREN's maximum, an upper bound for it
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+_RSS_WRAPPER = """
+import resource, subprocess, sys
+code = subprocess.call(sys.argv[2:])
+open(sys.argv[1], "w").write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
+sys.exit(code)
+"""
 
 
 def assert_no_traceback(run: Run) -> None:
