@@ -52,6 +52,15 @@ class RedirectProbe(Probe):
         url = f"http://{authority}{path}?{query}"
         https_authority = target.host if ctx.profile.https_port == 443 else f"{target.host}:{ctx.profile.https_port}"
         expected = f"https://{https_authority}{path}?{query}"
+        codes = REDIRECT_CODES
+        if target.redirect is not None:  # an HTTPRoute RequestRedirect filter says exactly what to answer
+            f = target.redirect
+            scheme = f.scheme or "http"
+            host = f.hostname or target.host
+            default = 443 if scheme == "https" else 80
+            authority = host if f.port in (None, default) else f"{host}:{f.port}"
+            expected = f"{scheme}://{authority}{path}?{query}"
+            codes = (f.status_code,)
         # every address a client may be sent to is its own subject: one answering well hides no other
         for address in addresses:
             attempt = await ctx.net.request("GET", url, address, keep_alive=False)
@@ -66,9 +75,12 @@ class RedirectProbe(Probe):
             evidence: dict[str, Any] = {**attempt.evidence(), "expected_location": expected, "address_from": source,
                                         "redirected_by": _who(response.header_map)}
             location = response.header("location")
-            if response.status not in REDIRECT_CODES:
+            if response.status not in codes:
+                wanted = "redirecting to https" if codes == REDIRECT_CODES else (
+                    f"the {codes[0]} its RequestRedirect filter ({target.redirect.route if target.redirect else ''}) "
+                    f"asks for")
                 ctx.failed("redirect.https", f"{url} answered {response.status} {response.reason} instead of "
-                                             f"redirecting to https (via {subject})", subject=subject, **evidence)
+                                             f"{wanted} (via {subject})", subject=subject, **evidence)
             elif not location:
                 ctx.failed("redirect.https", f"{url} answered {response.status} without a Location header (via "
                                              f"{subject})", subject=subject, **evidence)
@@ -128,12 +140,12 @@ class RedirectProbe(Probe):
 
 def _compare(got: str, expected: str) -> str | None:
     g, e = urlsplit(got), urlsplit(expected)
-    if g.scheme != "https":
-        return f"Location does not switch to https (scheme {g.scheme})"
+    if g.scheme != e.scheme:
+        return f"Location does not switch to {e.scheme} (scheme {g.scheme})"
     if (g.hostname or "") != (e.hostname or ""):
         return "Location redirects to another host"
-    if g.port == 443:
-        return "Location carries the default port :443"
+    if g.port == {"https": 443, "http": 80}.get(g.scheme):
+        return f"Location carries the default port :{g.port}"
     if g.port != e.port:
         return f"Location points at port {g.port or 443}"
     if g.path != e.path:

@@ -88,11 +88,12 @@ class RoutingProbe(Probe):
                                                    f"derived", subject=subject)
                     continue
                 url = f"https://{target.host}{_authority_port(port)}{rule.path}"
-                attempt = await ctx.net.request("GET", url, address, auth=auth)
+                headers = dict(rule.headers)  # an HTTPRoute rule that matches on headers gets them
+                attempt = await ctx.net.request("GET", url, address, auth=auth, headers=headers)
                 await _judge_backend(ctx, target, rule, attempt, unknown, subject)
                 for path, expected in _derived(rule, rules):
                     url = f"https://{target.host}{_authority_port(port)}{path}"
-                    attempt = await ctx.net.request("GET", url, address, auth=auth)
+                    attempt = await ctx.net.request("GET", url, address, auth=auth, headers=headers)
                     _judge_path(ctx, target, rule, path, expected, attempt, f"{path} via {where}")
 
 
@@ -205,13 +206,17 @@ async def _judge_backend(ctx: ProbeContext, target: Target, rule: PathRule, atte
     endpoints = ctx.inventory.endpoints(namespace, rule.service or "")
     seen = identity(response)
     if seen is not None and seen.pod:
-        members = {e.pod for e in endpoints if e.pod}
+        # a weighted HTTPRoute rule is served by any of its backends
+        backends = [(b.namespace, b.service) for b in rule.backends if b.weight > 0] or [(namespace, rule.service or "")]
+        if len(backends) > 1:
+            want = " or ".join(f"{ns}/{svc}" for ns, svc in backends)
+        members = {e.pod for ns, svc in backends for e in ctx.inventory.endpoints(ns, svc) if e.pod}
         evidence["endpoints"] = sorted(members)
         claimed = f" (it says it serves {seen.service})" if seen.service and seen.service != rule.service else ""
         if seen.pod in members:
             ctx.passed("routing.backend", f"{url} is served by pod {seen.pod}, a ready endpoint of {want}{claimed}",
                        subject=subject, identified_by="endpoint membership", **evidence)
-        elif not endpoints:
+        elif not members:
             ctx.failed("routing.backend", f"{url} is served by pod {seen.pod}, but {want} has no ready endpoint: "
                                           f"another backend answers", subject=subject, **evidence)
         else:

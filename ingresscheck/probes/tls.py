@@ -271,6 +271,11 @@ class TlsProbe(Probe):
     async def run(self, ctx: ProbeContext) -> None:
         target = ctx.require_target
         port = ctx.profile.https_port
+        if target.listener_protocol == "HTTP":
+            for check in self.checks:
+                ctx.skipped(check.id, f"{target.host} is served on the plain-HTTP listener {target.listener} of "
+                                      f"{target.gateway}: no TLS to check")
+            return
         sni = hostname.to_alabels(target.host)
         if sni is None:
             for check in self.checks:
@@ -451,8 +456,13 @@ class TlsProbe(Probe):
             ctx.skipped("tls.termination", f"the Ingress has no tls block; TLS is not the controller's job for this "
                                            f"host{extra}", **evidence)
             return
-        ref = f"{target.namespace}/{target.tls_secret}"
-        key = (target.namespace, target.tls_secret)
+        key = target.tls_secret_ref or (target.namespace, target.tls_secret)
+        ref = f"{key[0]}/{key[1]}"
+        unreadable = ctx.inventory.secret_unreadable(*key)
+        if unreadable is not None:
+            ctx.errored("tls.termination", f"could not decide: Secret {ref} could not be read ({unreadable.reason}): "
+                                           f"cannot compare the served certificate with it", **evidence)
+            return
         ev = {**evidence, "secret": ref, "served_sha256": _sha256(leaf)}
         if key not in ctx.inventory.secrets:
             ctx.skipped("tls.termination", f"Secret {ref} was not read (no access to Secrets, or offline "
