@@ -150,8 +150,16 @@ def validate_kubeconfig(path: str) -> None:
 
 
 def _unwrap(exc: BaseException) -> BaseException:
-    while isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
-        exc = exc.reason
+    """The error under urllib3's wrappers: MaxRetryError(reason), ProtocolError("Connection aborted.", inner),
+    SSLError(inner). A TLS handshake that times out arrives as ProtocolError(..., TimeoutError)."""
+    for _ in range(5):
+        if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
+            exc = exc.reason
+        elif isinstance(exc, (urllib3.exceptions.ProtocolError, urllib3.exceptions.SSLError)) and \
+                any(isinstance(a, BaseException) for a in exc.args):
+            exc = next(a for a in exc.args if isinstance(a, BaseException))
+        else:
+            break
     return exc
 
 
@@ -173,7 +181,7 @@ def classify(exc: BaseException) -> tuple[Outcome, str]:
         cause = inner.__cause__ or inner.__context__
         why = cause.strerror if isinstance(cause, OSError) and cause.strerror else _short(inner)
         return Outcome.UNREACHABLE, f"cannot connect: {why.lower()}"
-    if isinstance(inner, (urllib3.exceptions.TimeoutError, TimeoutError)):
+    if isinstance(inner, (urllib3.exceptions.TimeoutError, TimeoutError)) or "timed out" in str(inner):
         return Outcome.TIMEOUT, "no answer in time (" + _short(inner) + ")"
     if isinstance(inner, urllib3.exceptions.SSLError):
         return Outcome.ERROR, "TLS handshake failed (" + _short(inner) + ")"

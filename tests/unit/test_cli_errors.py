@@ -140,3 +140,24 @@ def test_profile_credentials_from_an_unset_variable_are_a_configuration_error(tm
     out = _run("run", "--profile", str(profile), "--manifests", str(tmp_path / "m"), "--probes", "auth",
                cwd=tmp_path)
     _assert_one_line(out, "credentials.wp.test.password_env", "IC_UNSET_PASSWORD_VAR is not set")
+
+
+def test_api_server_that_accepts_and_never_answers_times_out_in_one_line(tmp_path: Path) -> None:
+    """Given a listener that never answers the TLS ClientHello (a frozen API server), then exit 2 within ~5 s,
+    classified as a timeout, not as 'connection closed'."""
+    import socket
+    import threading
+
+    srv = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    accepting = threading.Thread(target=lambda: held.append(srv.accept()[0]), daemon=True)
+    accepting.start()
+    try:
+        kc = _kubeconfig(tmp_path / "kc", f"https://127.0.0.1:{srv.getsockname()[1]}")
+        out = _run("run", "--kubeconfig", str(kc), cwd=tmp_path)
+    finally:
+        accepting.join(1)
+        for conn in held:
+            conn.close()
+        srv.close()
+    _assert_one_line(out, "did not answer", "timed out")
