@@ -130,6 +130,16 @@ class Target:
     def id(self) -> str:
         return f"{self.namespace}/{self.ingress}/{self.host}"
 
+    @property
+    def wildcard(self) -> bool:
+        """A wildcard rule host (``*.example.com``): it matches exactly one label under the domain."""
+        return self.host.startswith("*.")
+
+    @property
+    def request_host(self) -> str:
+        """The name requests, SNI and DNS lookups use: the host, or for a wildcard host one name it covers."""
+        return f"ingresscheck-wildcard.{self.host[2:]}" if self.wildcard else self.host
+
     def annotation(self, name: str) -> str | None:
         return self.annotations.get(NGINX_PREFIX + name)
 
@@ -317,15 +327,24 @@ def targets_of(ingresses: list[Obj], problems: list[tuple[Obj, str]] | None = No
         ns, name = meta.get("namespace", "default"), meta.get("name", "?")
         annotations = meta.get("annotations") or {}
         cls = spec.get("ingressClassName") or annotations.get("kubernetes.io/ingress.class")
-        tls_by_host = {}
+        tls_by_host: dict[str, str | None] = {}
+        tls_default: str | None = None  # a tls block without hosts covers every host (the API's default)
         for block in spec.get("tls") or []:
-            for h in block.get("hosts") or []:
-                tls_by_host[h.lower()] = block.get("secretName")
+            hosts = block.get("hosts") or []
+            if not hosts and block.get("secretName") and tls_default is None:
+                tls_default = block.get("secretName")
+            for h in hosts:
+                tls_by_host.setdefault(h.lower(), block.get("secretName"))
         status = tuple(a.get("ip") or a.get("hostname") for a in
                        ((ing.get("status") or {}).get("loadBalancer") or {}).get("ingress") or [])
         rules = spec.get("rules") or []
         if not rules and problems is not None and (ns, name) not in seen_problem:
-            problems.append((ing, "has no rules: only a default backend, no host to check"))
+            default = (spec.get("defaultBackend") or {})
+            what = ((default.get("service") or {}).get("name") and f"Service {(default.get('service') or {})['name']}"
+                    or (default.get("resource") or {}).get("kind") and f"{default['resource']['kind']} "
+                                                                         f"{default['resource'].get('name', '?')}")
+            problems.append((ing, f"has no rules: only a default backend ({what}), no host to check" if what else
+                                  "has no rules and no default backend: it routes nothing"))
             seen_problem.add((ns, name))
         for rule in rules:
             host = (rule.get("host") or "").lower()
@@ -340,5 +359,6 @@ def targets_of(ingresses: list[Obj], problems: list[tuple[Obj, str]] | None = No
                 port = svc.get("port") or {}
                 paths.append(PathRule(p.get("path") or "/", p.get("pathType") or "ImplementationSpecific",
                                       svc.get("name"), port.get("number") or port.get("name")))
-            out.append(Target(ns, name, host, tuple(paths), dict(annotations), cls, tls_by_host.get(host), status))
+            out.append(Target(ns, name, host, tuple(paths), dict(annotations), cls,
+                              tls_by_host[host] if host in tls_by_host else tls_default, status))
     return out

@@ -50,13 +50,13 @@ class AuthProbe(Probe):
         if not basic and why_off is None:
             return
         port = ctx.profile.https_port
-        addresses, _ = await ctx.net.addresses_for(target.host, port)
+        addresses, _ = await ctx.net.addresses_for(target.request_host, port)
         if not addresses:
             for c in self.checks:
                 ctx.skipped(c.id, f"no address to connect to for {target.host}")
             return
         shaken = ctx.fact("tls", "addresses")  # None: the tls probe did not run
-        base = f"https://{target.host}{'' if port == 443 else f':{port}'}{target.sample_path}"
+        base = f"https://{target.request_host}{'' if port == 443 else f':{port}'}{target.sample_path}"
         good, source = credentials_for(ctx)
         for address in addresses:
             where = f"{address}:{port}" if ":" not in address else f"[{address}]:{port}"
@@ -151,8 +151,8 @@ class AuthProbe(Probe):
     async def _redirect_first(ctx: ProbeContext) -> None:
         target = ctx.require_target
         http_port = ctx.profile.http_port
-        plain = f"http://{target.host}{'' if http_port == 80 else f':{http_port}'}{target.sample_path}"
-        http_addresses, _ = await ctx.net.addresses_for(target.host, http_port)
+        plain = f"http://{target.request_host}{'' if http_port == 80 else f':{http_port}'}{target.sample_path}"
+        http_addresses, _ = await ctx.net.addresses_for(target.request_host, http_port)
         for address in http_addresses:
             attempt = await ctx.net.request("GET", plain, address, keep_alive=False)
             where = attempt.subject.where

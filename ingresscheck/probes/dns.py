@@ -29,12 +29,12 @@ class DnsProbe(Probe):
 
     async def run(self, ctx: ProbeContext) -> None:
         target = ctx.require_target
-        attempt = await ctx.net.lookup(target.host)
+        attempt = await ctx.net.lookup(target.request_host)
         answer = attempt.dns
         addresses = list(answer.addresses) if answer else []
         evidence = attempt.evidence()
         pinned = sorted({a for port in (ctx.profile.http_port, ctx.profile.https_port)
-                         for a in ctx.profile.resolve_override(target.host, port)})
+                         for a in ctx.profile.resolve_override(target.request_host, port)})
         if pinned:
             # curl semantics: --resolve stands in for DNS for this host; say what DNS says, do not gate on it
             evidence["resolve_override"] = pinned
@@ -84,6 +84,10 @@ class DnsProbe(Probe):
 
     async def _wildcard(self, ctx: ProbeContext) -> None:
         host = ctx.require_target.host
+        if ctx.require_target.wildcard:
+            ctx.skipped("dns.wildcard", f"the Ingress host {host} is itself a wildcard: a wildcard record is what it "
+                                        f"needs, and every name under it is this Ingress's", subject=host)
+            return
         parent = host.split(".", 1)[1] if "." in host else ""
         if not parent or "." not in parent:
             ctx.skipped("dns.wildcard", f"{host} has no parent domain to test for a wildcard")

@@ -41,22 +41,23 @@ class RedirectProbe(Probe):
             ctx.skipped("redirect.loop", why)
             return
         port = ctx.profile.http_port
-        addresses, source = await ctx.net.addresses_for(target.host, port)
+        addresses, source = await ctx.net.addresses_for(target.request_host, port)
         if not addresses:
             ctx.skipped("redirect.https", f"no address to connect to for {target.host}")
             ctx.skipped("redirect.loop", f"no address to connect to for {target.host}")
             return
         path = target.sample_path
         query = f"ingresscheck={secrets.token_hex(4)}"
-        authority = target.host if port == 80 else f"{target.host}:{port}"
+        authority = target.request_host if port == 80 else f"{target.request_host}:{port}"
         url = f"http://{authority}{path}?{query}"
-        https_authority = target.host if ctx.profile.https_port == 443 else f"{target.host}:{ctx.profile.https_port}"
+        https_authority = (target.request_host if ctx.profile.https_port == 443 else
+                           f"{target.request_host}:{ctx.profile.https_port}")
         expected = f"https://{https_authority}{path}?{query}"
         codes = REDIRECT_CODES
         if target.redirect is not None:  # an HTTPRoute RequestRedirect filter says exactly what to answer
             f = target.redirect
             scheme = f.scheme or "http"
-            host = f.hostname or target.host
+            host = f.hostname or target.request_host
             default = 443 if scheme == "https" else 80
             authority = host if f.port in (None, default) else f"{host}:{f.port}"
             expected = f"{scheme}://{authority}{path}?{query}"

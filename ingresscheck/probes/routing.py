@@ -55,7 +55,7 @@ class RoutingProbe(Probe):
     async def run(self, ctx: ProbeContext) -> None:
         target = ctx.require_target
         port = ctx.profile.https_port
-        addresses, _ = await ctx.net.addresses_for(target.host, port)
+        addresses, _ = await ctx.net.addresses_for(target.request_host, port)
         if not addresses:
             for spec in self.checks:
                 ctx.skipped(spec.id, f"no address to connect to for {target.host}")
@@ -71,7 +71,11 @@ class RoutingProbe(Probe):
                                 subject=where)
                 continue
             unknown = await _unknown_host(ctx, address)
-            _report_unknown(ctx, unknown, where)
+            if target.wildcard:
+                ctx.skipped("routing.unknown_host", f"{target.host} is a wildcard rule: every name at that level is "
+                                                    f"this Ingress's, none is unknown", subject=where)
+            else:
+                _report_unknown(ctx, unknown, where)
             if target.auth_type and auth is None:
                 for c in ("routing.backend", "routing.path_type"):
                     ctx.skipped(c, f"{target.host} asks for basic auth and the profile has no credentials for it: "
@@ -87,12 +91,12 @@ class RoutingProbe(Probe):
                     ctx.skipped("routing.backend", f"path {rule.path!r} is a regular expression; no sample path "
                                                    f"derived", subject=subject)
                     continue
-                url = f"https://{target.host}{_authority_port(port)}{rule.path}"
+                url = f"https://{target.request_host}{_authority_port(port)}{rule.path}"
                 headers = dict(rule.headers)  # an HTTPRoute rule that matches on headers gets them
                 attempt = await ctx.net.request("GET", url, address, auth=auth, headers=headers)
                 await _judge_backend(ctx, target, rule, attempt, unknown, subject)
                 for path, expected in _derived(rule, rules):
-                    url = f"https://{target.host}{_authority_port(port)}{path}"
+                    url = f"https://{target.request_host}{_authority_port(port)}{path}"
                     attempt = await ctx.net.request("GET", url, address, auth=auth, headers=headers)
                     _judge_path(ctx, target, rule, path, expected, attempt, f"{path} via {where}")
 
@@ -109,6 +113,8 @@ class _Fingerprint:
 async def _unknown_host(ctx: ProbeContext, address: str) -> _Fingerprint:
     target = ctx.require_target
     parent = target.host.split(".", 1)[1] if "." in target.host else target.host
+    if target.wildcard:  # every name under the wildcard's domain is the Ingress's: step one level up
+        parent = parent.split(".", 1)[1] if "." in parent else "invalid"
     key = ("routing.unknown", address, parent)
     async with ctx.net.memo_locks[key]:
         if key not in ctx.net.memo:

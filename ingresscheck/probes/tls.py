@@ -276,12 +276,12 @@ class TlsProbe(Probe):
                 ctx.skipped(check.id, f"{target.host} is served on the plain-HTTP listener {target.listener} of "
                                       f"{target.gateway}: no TLS to check")
             return
-        sni = hostname.to_alabels(target.host)
+        sni = hostname.to_alabels(target.request_host)
         if sni is None:
             for check in self.checks:
                 ctx.skipped(check.id, f"{target.host!r} is not a valid DNS name to send as SNI")
             return
-        addresses, source = await ctx.net.addresses_for(target.host, port)
+        addresses, source = await ctx.net.addresses_for(target.request_host, port)
         if not addresses:
             for check in self.checks:
                 ctx.skipped(check.id, f"no address to connect to for {target.host}")
@@ -321,10 +321,10 @@ class TlsProbe(Probe):
             leaf = group.shake.leaf
             assert leaf is not None
             self._chain(ctx, group, evidence, via)
-            self._hostname(ctx, target.host, leaf, evidence, via)
+            self._hostname(ctx, target.request_host, leaf, evidence, via)
             self._expiry(ctx, group.shake.certs, evidence, via)
             self._key_strength(ctx, leaf, evidence, via)
-            self._termination(ctx, target.host, leaf, evidence, via)
+            self._termination(ctx, target.request_host, leaf, evidence, via)
 
         await asyncio.gather(*(self._protocols_and_default(ctx, s, sni) for s in shakes if s.ok))
 
