@@ -37,13 +37,15 @@ from typing import Any
 import httpx
 from hdrh.histogram import HdrHistogram
 
+from ..net import Outcome, classify
 from ..profile import Profile
 from .lean_http import LeanTransport
 
 HARD_MAX_RATE = 2000.0  # requests/s; the default of OpenLoopProber(max_rate=...)
 HARD_MAX_DURATION = 600.0  # seconds; the default of OpenLoopProber(max_duration=...)
 HTTP_STACKS = ("lean", "httpcore")
-OUTCOMES = ("ok", "bad_status", "timeout", "connection_error", "reset", "other")
+# "ok", "bad_status" (a response the target does not expect), then the network layer's outcomes
+OUTCOMES = ("ok", "bad_status", *(o.value for o in Outcome if o is not Outcome.OK))
 PERCENTILES = (("p50", 50.0), ("p90", 90.0), ("p99", 99.0), ("p99.9", 99.9))
 _START_DELAY = 0.02  # s between building the clients and the first intended send
 
@@ -357,14 +359,9 @@ class OpenLoopProber:
             self._finish(route, intended, actual, "timeout", status,
                          f"still in flight {self.timeout:g} s after the schedule ended; cancelled")
             raise
-        except httpx.TimeoutException as exc:
-            kind, detail = "timeout", f"{type(exc).__name__}: {exc}".rstrip(": ")
-        except httpx.ConnectError as exc:
-            kind, detail = "connection_error", f"ConnectError: {exc}".rstrip(": ")
-        except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError, httpx.CloseError) as exc:
-            kind, detail = "reset", f"{type(exc).__name__}: {exc}".rstrip(": ")
-        except Exception as exc:  # noqa: BLE001 - anything else is still one failed request, counted, not fatal
-            kind, detail = "other", f"{type(exc).__name__}: {exc}".rstrip(": ")
+        except Exception as exc:  # noqa: BLE001 - any failure is one failed request, counted, not fatal
+            # the same typed outcomes as every other attempt of ingresscheck (refused, reset, timeout...)
+            kind, detail = classify(exc).value, f"{type(exc).__name__}: {exc}".rstrip(": ")
         self._finish(route, intended, actual, kind, status, detail)
 
     def _second(self, intended: float) -> _Second:

@@ -13,9 +13,9 @@ timeout, unreachable, nxdomain, dns_error, tls_error, http_error, too_large) and
 happened and ``reason`` says it in words naming the address. Probes judge attempts.
 """
 
-from ._attempt import Attempt, DnsAnswer, HttpResponse, Outcome, Subject, TlsFacts, where
+from ._attempt import Attempt, DnsAnswer, HttpResponse, Outcome, Subject, TlsFacts, classify, where
 from ._net import Net
 from ._wire import can_offer, client_context, ssl_reason
 
 __all__ = ["Attempt", "DnsAnswer", "HttpResponse", "Net", "Outcome", "Subject", "TlsFacts", "can_offer",
-           "client_context", "ssl_reason", "where"]
+           "classify", "client_context", "ssl_reason", "where"]

@@ -32,6 +32,34 @@ class Outcome(str, Enum):
         return self is not Outcome.OK
 
 
+def classify(exc: BaseException) -> Outcome:
+    """The outcome a failed exchange of another HTTP stack (the load prober's lean transport, httpx)
+    stands for, so every part of ingresscheck counts failures in the same words."""
+    import ssl
+
+    import httpx
+
+    chain: list[BaseException] = []
+    seen: BaseException | None = exc
+    while seen is not None and len(chain) < 8:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    text = " ".join(str(e).lower() for e in chain)
+    if any(isinstance(e, ConnectionRefusedError) for e in chain) or "refused" in text:
+        return Outcome.REFUSED
+    if any(isinstance(e, (ssl.SSLError, ssl.CertificateError)) for e in chain) or "certificate" in text or \
+            "ssl" in text or "tls" in text:
+        return Outcome.TLS_ERROR
+    if isinstance(exc, (httpx.TimeoutException, TimeoutError)):
+        return Outcome.TIMEOUT
+    if isinstance(exc, httpx.ConnectError):
+        return Outcome.UNREACHABLE
+    if isinstance(exc, (httpx.ReadError, httpx.WriteError, httpx.CloseError, ConnectionError)) or \
+            "closed" in text or "reset" in text or "disconnected" in text:
+        return Outcome.RESET
+    return Outcome.HTTP_ERROR
+
+
 def where(address: str | None, port: int | None) -> str:
     if address is None:
         return "?"

@@ -267,8 +267,8 @@ def test_failures_are_classified(ca: trustme.CA, backend: Backend, style: str, k
     assert all(e["status"] is None for e in result.errors)
 
 
-def test_refused_and_untrusted_are_connection_errors(ca: trustme.CA, backend: Backend) -> None:
-    """Given a closed port, or a certificate from another CA, then each request is a connection_error."""
+def test_refused_and_untrusted_are_typed_outcomes(ca: trustme.CA, backend: Backend) -> None:
+    """Given a closed port, or a certificate from another CA, then each request is refused or tls_error."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         closed_port = s.getsockname()[1]
@@ -277,7 +277,8 @@ def test_refused_and_untrusted_are_connection_errors(ca: trustme.CA, backend: Ba
     targets = [_target(ca, closed_port),
                ProbeTarget(f"https://{HOST}/", "127.0.0.1", other, port=backend.port)]
     result = run_prober(targets, 20, 0.5, timeout=1.0)
-    assert result.counts["connection_error"] == result.sent == 10, result.counts
+    assert result.counts["refused"] == result.counts["tls_error"] == 5, result.counts
+    assert result.counts["refused"] + result.counts["tls_error"] == result.sent == 10, result.counts
     details = " ".join(e["detail"] for e in result.errors)
     assert "refused" in details.lower() and "certificate" in details.lower()
 
@@ -290,7 +291,7 @@ def test_round_robin_over_targets_with_one_client_per_host(ca: trustme.CA, backe
     result = run_prober(targets, 40, 0.5, timeout=1.0)
     # www.probe.test is not in the certificate: a connection that carried the wrong SNI would pass
     assert result.counts["ok"] == 10
-    assert result.counts["connection_error"] == 10
+    assert result.counts["tls_error"] == 10
     assert backend.snis == {HOST, f"www.{HOST}"}
     assert set(backend.hosts) == {HOST}
 
