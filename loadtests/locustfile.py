@@ -21,10 +21,11 @@ Run (stats as CSV and HTML under reports/)::
     INGRESSCHECK_TARGETS=reports/load-targets.json \\
     .venv/bin/locust -f loadtests/locustfile.py --headless --csv reports/bg-load --html reports/bg-load.html
 
-    # distributed: one master, N workers (each its own process; same targets file)
+    # distributed: one master, N workers (each its own process; same targets file). Start as many
+    # workers as --expect-workers says; --expect-workers-max-wait bounds the wait for them.
     .venv/bin/locust -f loadtests/locustfile.py --master --headless --expect-workers 2 \\
-        --csv reports/bg-load --html reports/bg-load.html
-    .venv/bin/locust -f loadtests/locustfile.py --worker      # x2
+        --expect-workers-max-wait 30 --csv reports/bg-load --html reports/bg-load.html &
+    .venv/bin/locust -f loadtests/locustfile.py --worker & .venv/bin/locust -f loadtests/locustfile.py --worker; wait
 """
 
 from __future__ import annotations
