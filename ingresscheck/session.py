@@ -304,8 +304,7 @@ def open_session(req: Request, *, extra: dict[str, Any] | None = None, network_o
         inventory = discover(cluster, req.namespace, req.selector, read_credentials=req.use_auth_secrets)
     session = Session(req, profile, inventory, probes, found, frozenset(skip_checks), cluster, dict(extra or {}))
     if not inventory.targets and not inventory.ingresses and not req.allow_empty:
-        what = "no Ingress" + (" with an Ingress host" if inventory.ingresses else "")
-        raise UsageError(f"nothing matched: {what} in {session.scope}; check -n/-l/--context, "
+        raise UsageError(f"nothing matched: no Ingress in {session.scope}; check -n/-l/--context, "
                          "or give --allow-empty to accept an empty scope")
     preflight(session)
     return session
