@@ -27,7 +27,8 @@ spec:
   - host: {host}
     http: {{paths: [{{path: /, pathType: Prefix, backend: {{service: {{name: {service}, port: {{number: 80}}}}}}}}]}}
 """
-SERVICE = "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\nspec: {selector: {app: web}, ports: [{port: 80}]}\n"
+SERVICE = ("apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\n"
+           "spec: {selector: {app: web}, ports: [{port: 80}]}\n")
 CLASS = ("apiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata:\n  name: nginx\n  annotations:\n"
          "    ingressclass.kubernetes.io/is-default-class: 'true'\nspec: {controller: k8s.io/ingress-nginx}\n")
 
