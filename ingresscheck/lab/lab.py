@@ -344,13 +344,18 @@ class Lab:
         haproxy = processes.find(L, "haproxy")
         assert haproxy is not None
         timeout = 60 + extra_hosts * 0.06
-        with httpx.Client(verify=ctx, timeout=2) as http:
-            for host, path, status in checks:
-                def serving(host: str = host, path: str = path, status: int = status) -> bool:
-                    r = http.get(f"https://{L.vip}:{L.lb_https_port}{path}", headers={"Host": host},
-                                 extensions={"sni_hostname": host})
+        for host, path, status in checks:
+            # a client per host: httpx pools connections by the dialed address, and a connection made with
+            # one host's SNI (terminated by the LB, or passed through to another listener) must not carry
+            # another host's request
+            with httpx.Client(verify=ctx, timeout=2) as per_host:
+                def serving(host: str = host, path: str = path, status: int = status,
+                            client: httpx.Client = per_host) -> bool:
+                    r = client.get(f"https://{L.vip}:{L.lb_https_port}{path}", headers={"Host": host},
+                                   extensions={"sni_hostname": host})
                     return r.status_code == status
                 processes.wait_ready(haproxy, serving, timeout, f"https://{host}{path} -> {status}")
+        with httpx.Client(verify=ctx, timeout=2) as http:
             # every node must have the whole configuration, not just the one the LB picked
             last_host, last_path, last_status = checks[-1]
             for node in L.nodes:
