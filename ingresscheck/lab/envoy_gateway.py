@@ -28,6 +28,7 @@ import base64
 import hashlib
 import json
 import os
+import secrets
 import shutil
 import ssl
 import subprocess
@@ -304,7 +305,8 @@ def objects(layout: LabLayout, wordpress_password: str) -> list[Obj]:
     ns = [{"apiVersion": "v1", "kind": "Namespace", "metadata": _meta(n)} for n in (NAMESPACE, SYSTEM_NS)]
     # Envoy Gateway reconciles these two Secrets in its own namespace; absent, it logs errors every loop
     system_secrets = [{"apiVersion": "v1", "kind": "Secret", "metadata": _meta(n, SYSTEM_NS), "type": "Opaque",
-                       "data": {}} for n in ("envoy", "envoy-oidc-hmac")]
+                       "data": data} for n, data in (("envoy", {}), ("envoy-oidc-hmac", {
+                           "hmac-secret": base64.b64encode(secrets.token_bytes(32)).decode()}))]
     gateway_class = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
                      "metadata": _meta(GATEWAY_CLASS), "spec": {"controllerName": CONTROLLER}}
     patches = []
@@ -438,9 +440,11 @@ def _wait_serving(layout: LabLayout, proc: processes.Running, timeout: float) ->
     ctx = ssl.create_default_context(cafile=str(layout.pki / "ingress-ca.crt"))
     checks = [("https", f"api.{EXAMPLE_DOMAIN}", "/v1/ready", 200), ("https", f"shop.{APPS_DOMAIN}", "/", 200),
               ("https", f"wordpress.{EXAMPLE_DOMAIN}", "/", 401), ("http", f"api.{EXAMPLE_DOMAIN}", "/v1", 302)]
-    with httpx.Client(verify=ctx, timeout=2) as http:
-        for scheme, host, path, status in checks:
-            def serving(scheme: str = scheme, host: str = host, path: str = path, status: int = status) -> bool:
+    for scheme, host, path, status in checks:
+        # a client per host: a pooled connection opened with another host's SNI would be misdirected
+        with httpx.Client(verify=ctx, timeout=2) as http:
+            def serving(scheme: str = scheme, host: str = host, path: str = path, status: int = status,
+                        http: httpx.Client = http) -> bool:
                 r = http.get(f"{scheme}://{VIP}{path}", headers={"Host": host}, extensions={"sni_hostname": host})
                 return r.status_code == status
             processes.wait_ready(proc, serving, timeout, f"{scheme}://{host}{path} -> {status} on {VIP}")
