@@ -314,16 +314,24 @@ def _endpoint_story(ctx: ProbeContext, namespace: str, rule: PathRule) -> str:
 
 
 # --- path semantics -----------------------------------------------------------------------
-def expected_rule(rules: list[tuple[str, PathRule]], path: str) -> tuple[str, PathRule] | None:
-    """The rule the Ingress API says serves ``path``: Exact first, then the longest element-wise Prefix."""
-    exact = [(ns, r) for ns, r in rules if r.path_type == "Exact" and r.path == path]
+def expected_rule(rules: list[tuple[str, PathRule]], path: str,
+                  headers: tuple[tuple[str, str], ...] = ()) -> tuple[str, PathRule] | None:
+    """The rule the API says serves ``path`` for a request carrying ``headers``: a rule matches only when the
+    request has every header it requires (HTTPRoute header matches); then Exact first, then the longest
+    element-wise Prefix, then (Gateway API precedence) the rule with the most header matches."""
+    sent = {(k.lower(), v) for k, v in headers}
+    usable = [(ns, r) for ns, r in rules if {(k.lower(), v) for k, v in r.headers} <= sent]
+    exact = [(ns, r) for ns, r in usable if r.path_type == "Exact" and r.path == path]
     if exact:
-        return exact[0]
+        return max(exact, key=lambda item: len(item[1].headers))
     best: tuple[str, PathRule] | None = None
-    for ns, r in rules:
-        if r.path_type == "Exact" or _is_regex(r.path):
+    for ns, r in usable:
+        if r.path_type == "Exact" or _is_regex(r.path) or r.path_type == "RegularExpression":
             continue
-        if _prefix_matches(r.path, path) and (best is None or len(r.path.rstrip("/")) > len(best[1].path.rstrip("/"))):
+        if not _prefix_matches(r.path, path):
+            continue
+        rank = (len(r.path.rstrip("/")), len(r.headers))
+        if best is None or rank > (len(best[1].path.rstrip("/")), len(best[1].headers)):
             best = (ns, r)
     return best
 
@@ -339,7 +347,7 @@ def _derived(rule: PathRule, rules: list[tuple[str, PathRule]]) -> list[tuple[st
     candidates = [f"{base}/{token}"]  # Prefix: same rule; Exact: not this rule
     if base:
         candidates.append(f"{base}{token}")  # no slash: a Prefix must not match a partial element
-    return [(p, expected_rule(rules, p)) for p in candidates]
+    return [(p, expected_rule(rules, p, rule.headers)) for p in candidates]
 
 
 def _judge_path(ctx: ProbeContext, target: Target, rule: PathRule, path: str,

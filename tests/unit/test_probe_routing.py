@@ -202,3 +202,11 @@ def test_a_host_with_basic_auth_and_no_credentials_skips(tls_context: ssl.SSLCon
         report = run_probes(["dns", "routing"], profile, [ing])
     r = one(report, "routing.backend")
     assert r.status is Status.SKIP and "asks for basic auth" in r.message
+
+
+def test_header_matches_decide_between_rules_of_the_same_path() -> None:
+    """Given two HTTPRoute rules on /docs, one requiring a header: a request without it gets the other rule."""
+    rules = [("demo", PathRule("/docs", "Prefix", "api-docs", 80, headers=(("X-Docs-Version", "v2"),))),
+             ("demo", PathRule("/docs", "Prefix", "shop", 80))]
+    assert expected_rule(rules, "/docs/a")[1].service == "shop"  # type: ignore[index]
+    assert expected_rule(rules, "/docs/a", (("x-docs-version", "v2"),))[1].service == "api-docs"  # type: ignore[index]
