@@ -351,7 +351,8 @@ def objects(layout: LabLayout, wordpress_password: str) -> list[Obj]:
              "gateway.envoyproxy.io/owning-gateway-namespace": NAMESPACE}
     shim_service = {"apiVersion": "v1", "kind": "Service", "metadata": _meta(f"envoy-{NAMESPACE}-{GATEWAY}",
                                                                              SYSTEM_NS, owner),
-                    "spec": {"type": "LoadBalancer", "selector": owner,
+                    # the LB address is Envoy's own (127.0.0.30): no node ports, nothing for exposure to miss
+                    "spec": {"type": "LoadBalancer", "selector": owner, "allocateLoadBalancerNodePorts": False,
                              "ports": [{"name": f"p{port}", "port": port, "targetPort": port}
                                        for port in (80, 443)]},
                     "status": {"loadBalancer": {"ingress": [{"ip": VIP}]}}}
