@@ -29,8 +29,11 @@ def classify(request: Request, a: Observation, b: Observation) -> list[Differenc
         if a.error and b.error:
             if _kind(a.error) != _kind(b.error):
                 add(Severity.COSMETIC, "error", a.error, b.error, "both sides fail, differently")
-        elif b.error:
+        elif b.error and a.family in (2, 3) or b.error and a.status in (401, 403, 407):
             add(Severity.BREAKING, "error", a.short(), b.error, "B does not answer where A did")
+        elif b.error:
+            add(Severity.CHANGED, "error", a.short(), b.error,
+                f"a client fails on both sides: A answers {a.status}, B does not answer at all")
         else:
             add(Severity.CHANGED, "error", a.error or "", b.short(), "B answers where A did not")
         return out
@@ -40,6 +43,9 @@ def classify(request: Request, a: Observation, b: Observation) -> list[Differenc
     if a.status == b.status and a.family == 2 and a.backend and b.backend:
         if a.backend[0] != b.backend[0]:
             add(Severity.BREAKING, "backend", a.backend[0], b.backend[0], "another backend answers")
+        elif a.backend[1] != b.backend[1] and request.category == "normalisation":
+            add(Severity.CHANGED, "backend path", a.backend[1], b.backend[1],
+                "the backend sees the path normalised differently; it matters if the application routes on it")
         elif a.backend[1] != b.backend[1]:
             add(Severity.BREAKING, "backend path", a.backend[1], b.backend[1],
                 "the backend sees another path (rewrite differs)")
@@ -143,12 +149,18 @@ def _kind(error: str) -> str:
 # Known causes, shown with a difference so a reader knows where to look.
 _HINTS = {
     ("normalisation", "status"): " — data planes normalise paths differently (merging //, resolving /./, "
-                                 "decoding %2F); ingress-nginx merges slashes and resolves dot segments",
+                                 "decoding %2F: Envoy Gateway's default escapedSlashesAction UnescapeAndRedirect "
+                                 "answers %2F with a redirect to the decoded path); ingress-nginx merges slashes "
+                                 "and resolves dot segments",
     ("case", "status"): " — ingress-nginx matches regex paths (use-regex, rewrite-target) case-insensitively "
                         "(~*); Prefix and Exact paths are case-sensitive everywhere",
     ("derived", "status"): " — a trailing slash or a segment boundary is matched differently (Prefix /a matches "
                            "/a/ and /a/b, never /ab)",
+    ("normalisation", "backend path"): " — e.g. Traefik merges the slashes of // before the backend; Envoy "
+                                       "forwards this one as received",
     ("unknown-host", "status"): " — what a data plane answers for a Host it does not serve",
+    ("unknown-host", "error"): " — a data plane with one TLS listener per host name has no certificate for an "
+                               "unknown SNI and resets the handshake; one with a default certificate answers 404",
     ("auth", "status"): " — basic auth is an annotation on ingress-nginx; Gateway API core cannot express it",
 }
 

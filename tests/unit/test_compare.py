@@ -229,8 +229,11 @@ def test_b_down_is_breaking_and_reports_are_written(ca: trustme.CA, ca_file: Pat
         pass
     with serve(Plane(), ca, "127.0.0.1") as a:
         report = _compare(ca_file, a, b_gone, tmp_path)
-    assert all(d.severity is Severity.BREAKING for h in report.hosts[:2] for d in h.differences if
-               d.aspect == "error")
+    # Then what worked on A is breaking; what failed on A anyway (a 404) is only changed
+    errors = [(e.a.status, d.severity) for h in report.hosts for e in h.exchanges for d in e.differences
+              if d.aspect == "error"]
+    assert errors and all((s is Severity.BREAKING) == (a // 100 in (2, 3) or a == 401) for a, s in errors)
+    assert {s for _, s in errors} == {Severity.BREAKING, Severity.CHANGED}
     paths = write_reports(report, tmp_path / "out")
     data = json.loads((tmp_path / "out" / "parity.json").read_text())
     assert data["summary"]["verdict"] == "breaking" and data["hosts"][0]["worst"] == "breaking"
