@@ -65,13 +65,15 @@ class BackgroundLoad:
     def stop(self) -> dict[str, Any] | None:
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)  # locust writes its stats on a graceful quit
+        # SIGINT: locust writes its HTML report and CSV stats (on SIGTERM it writes the CSV only)
+        for sig, wait in ((signal.SIGINT, 20), (signal.SIGTERM, 10), (signal.SIGKILL, None)):
+            if self.proc.poll() is not None:
+                break
+            os.killpg(self.proc.pid, sig)
             try:
-                self.proc.wait(timeout=20)
+                self.proc.wait(timeout=wait)
             except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+                continue
         return self.summary()
 
     def summary(self) -> dict[str, Any] | None:
@@ -87,4 +89,4 @@ class BackgroundLoad:
         return {"users": self.users, "requests": int(agg["Request Count"]), "failures": int(agg["Failure Count"]),
                 "rps": round(float(agg["Requests/s"]), 1), "median_ms": float(agg["Median Response Time"]),
                 "p95_ms": float(agg.get("95%") or 0), "csv": str(stats),
-                **({"html": str(html)} if html.is_file() else {})}
+                "html": str(html) if html.is_file() else None}  # None: locust wrote none (it was killed)
