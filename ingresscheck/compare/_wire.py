@@ -83,7 +83,7 @@ async def exchange(request: Request, address: str, port: int, *, ca_file: str | 
         return Observation(error=_reason(exc), ms=_ms(started))
     tls = _tls_facts(writer.get_extra_info("ssl_object"), verify_error) if context else None
     lines = [f"{request.method} {request.target} HTTP/1.1", f"Host: {request.host}", "User-Agent: ingresscheck-compare",
-             "Accept: */*", "Connection: close"]
+             "Accept: */*"]  # keep-alive: servers must frame the answer, we close after it
     if request.auth is not None:
         token = base64.b64encode(f"{request.auth[0]}:{request.auth[1]}".encode()).decode()
         lines.append(f"Authorization: Basic {token}")
