@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import signal
 import socket
 import ssl
@@ -35,6 +36,16 @@ ROOT = Path(__file__).resolve().parents[2]
 MATRIX: list[dict[str, Any]] = []  # one row per fault run; written to reports/fault-matrix.md at the end
 
 
+class Result(dict[str, Any]):
+    """A result of the JSON report that shows as `check status: message` in assertion output."""
+
+    def __repr__(self) -> str:
+        return f"<{self.get('check')} {self.get('status')}: {self.get('message')}>"
+
+
+CAUSE_TIMEOUT = re.compile(r"timeout|timed out|within \d+(\.\d+)? s")
+
+
 @dataclass
 class Run:
     argv: list[str]
@@ -48,7 +59,8 @@ class Run:
 
     def results(self, check: str, host: str | None = None) -> list[dict[str, Any]]:
         assert self.report is not None, f"no JSON report: {self.stderr[-2000:]}"
-        return [r for r in self.report["results"] if r["check"] == check and (host is None or r["host"] == host)]
+        return [Result(r) for r in self.report["results"]
+                if r["check"] == check and (host is None or r["host"] == host)]
 
     def one(self, check: str, host: str | None = None) -> dict[str, Any]:
         found = self.results(check, host)
@@ -185,6 +197,9 @@ def stopped(lab: Lab, name: str, argv_change: Callable[[list[str]], list[str]] |
     running = processes.find(lab.layout, name)
     assert running is not None and processes.alive(running), f"lab component {name} is not running"
     argv, env = _cmdline_and_env(running.pid)
+    # HAProxy's master exports HAPROXY_* for its workers; a new master that inherits them thinks it is
+    # being reloaded and exits
+    env = {k: v for k, v in env.items() if not k.startswith("HAPROXY_")}
     processes.stop(lab.layout, running)
     during = None
     try:
@@ -196,7 +211,13 @@ def stopped(lab: Lab, name: str, argv_change: Callable[[list[str]], list[str]] |
         if during is not None:
             processes.stop(lab.layout, during)
         back = processes.start(lab.layout, processes.Spec(name, argv, env))
-        processes.wait_ready(back, healthy_check(lab, name), 90, f"{name} healthy again after the fault")
+        try:
+            processes.wait_ready(back, healthy_check(lab, name), 90, f"{name} healthy again after the fault")
+        except Exception:
+            # never leave the shared lab broken: a full restart, then say what went wrong
+            lab.down(quiet=True)
+            lab.up()
+            raise
 
 
 @contextmanager

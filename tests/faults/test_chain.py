@@ -19,7 +19,7 @@ import pytest
 from ingresscheck.lab import objects, pki
 from ingresscheck.lab.lab import Lab
 
-from ._helpers import Run, assert_no_traceback, lab_run_args, record, run_cli, stopped
+from ._helpers import CAUSE_TIMEOUT, Run, assert_no_traceback, lab_run_args, record, run_cli, stopped
 
 pytestmark = pytest.mark.lab
 
@@ -112,15 +112,16 @@ def test_dnsmasq_stopped_is_a_dns_timeout_naming_the_server(lab: Lab, tmp_path: 
     record("dnsmasq stopped", run, _verdict(resolves))
     assert run.code == 1
     assert resolves["status"] == "error", resolves
-    assert "timeout" in resolves["message"] and f"{lab.layout.dns_ip}:{lab.layout.dns_port}" in resolves["message"]
+    assert CAUSE_TIMEOUT.search(resolves["message"]), resolves
+    assert f"{lab.layout.dns_ip}:{lab.layout.dns_port}" in resolves["message"], resolves
     assert run.seconds < 45
 
 
 @pytest.mark.timeout(150)
 def test_static_auth_checks_need_no_dns(lab: Lab, tmp_path: Path) -> None:
-    """auth.secret and auth.annotation_typos read objects only: DNS down must not skip them (probes/auth.py)."""
+    """auth.secret and auth.annotation_typos read objects only: DNS down must not skip them (probe auth_config)."""
     with stopped(lab, "dnsmasq"):
-        run = _run(lab, tmp_path, "--probes", "dns,auth", bound=90)
+        run = _run(lab, tmp_path, "--probes", "dns,auth,auth_config", bound=90)
     secret = run.one("auth.secret", "wordpress.example.test")
     record("dnsmasq stopped (auth.secret)", run, _verdict(secret))
     assert secret["status"] == "pass", secret
@@ -220,7 +221,7 @@ def test_server_that_never_answers_the_client_hello(lab: Lab, tmp_path: Path) ->
     record("ClientHello never answered", run, _verdict(handshake))
     assert run.code == 1
     assert handshake["status"] == "error", handshake
-    assert "timeout" in handshake["message"] and f"{FAULT_IP}:443" in handshake["message"], handshake
+    assert CAUSE_TIMEOUT.search(handshake["message"]) and f"{FAULT_IP}:443" in handshake["message"], handshake
     assert run.seconds < 30
 
 
@@ -244,7 +245,8 @@ def test_redirect_loop(lab: Lab, tmp_path: Path) -> None:
     loop_result = run.one("redirect.loop", API)
     record("redirect loop", run, _verdict(loop_result))
     assert run.code == 1
-    assert loop_result["status"] == "fail" and "10" in loop_result["message"], loop_result
+    assert loop_result["status"] == "fail" and "loop" in loop_result["message"], loop_result
+    assert f"{FAULT_IP}:80" in loop_result["message"], loop_result
     assert run.seconds < 30
 
 
@@ -265,7 +267,7 @@ def test_backend_that_answers_after_30_s(lab: Lab, tmp_path: Path) -> None:
     backend = run.one("routing.backend", API)
     record("backend answers after 30 s", run, _verdict(backend))
     assert run.code == 1
-    assert backend["status"] == "error" and "timeout" in backend["message"], backend
+    assert backend["status"] == "error" and CAUSE_TIMEOUT.search(backend["message"]), backend
     assert f"{FAULT_IP}:443" in backend["message"], backend
     assert run.seconds < 25  # bounded by --timeout, not by the server
 

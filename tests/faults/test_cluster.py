@@ -75,9 +75,9 @@ def test_token_without_secret_access_is_an_error_of_the_static_check_not_a_missi
 
 
 def test_token_without_secret_access_auth_secret_is_an_error_too(lab: Lab, tmp_path: Path) -> None:
-    """auth.secret (probes/auth.py, engine v2) should use Inventory.secret_unreadable() the same way."""
+    """auth.secret (probe auth_config, engine v2) should use Inventory.secret_unreadable() the same way."""
     with token_kubeconfig(lab, tmp_path, "ic-fault-no-secrets-auth", NO_SECRETS) as kc:
-        run = run_cli(*lab_run_args(lab, tmp_path, "--kubeconfig", str(kc), "-n", "demo", "--probes", "auth",
+        run = run_cli(*lab_run_args(lab, tmp_path, "--kubeconfig", str(kc), "-n", "demo", "--probes", "auth_config",
                                     "--timeout", "3"), json_report=tmp_path / "report.json", timeout=90)
     assert_no_traceback(run)
     secret = run.one("auth.secret", "wordpress.example.test")
