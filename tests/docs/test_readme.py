@@ -182,3 +182,23 @@ def test_readme_block_runs_as_documented(block: Block, lab: Lab, tmp_path: Path)
             problems.append(f"$ {c.line}\n  exit {rc} (documented: {c.expect_exit}); missing output: {missing}\n"
                             + "\n".join("  | " + line for line in output.splitlines()[-25:]))
     assert not problems, f"{block.id}:\n" + "\n\n".join(problems)
+
+
+def test_the_probe_guide_is_complete_and_runs() -> None:
+    """Given the README's probe example as written (imports included), when it is executed and run through
+    the public runner on one Ingress, then its check passes for that host: the guide needs nothing else."""
+    import ingresscheck
+
+    text = (ROOT / "README.md").read_text()
+    code = re.search(r"### Writing a probe.*?```python\n(?P<code>.*?)```", text, re.S)
+    assert code, "the README has no probe example"
+    namespace: dict[str, object] = {}
+    exec(compile(code.group("code"), "README.md (Writing a probe)", "exec"), namespace)  # noqa: S102 - our own doc
+    probes = [v for v in namespace.values() if isinstance(v, type) and issubclass(v, ingresscheck.Probe)
+              and v is not ingresscheck.Probe]
+    assert len(probes) == 1
+    ing = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "web", "namespace": "shop"},
+           "spec": {"rules": [{"host": "shop.test", "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": {
+               "service": {"name": "web", "port": {"number": 80}}}}]}}]}}
+    report = ingresscheck.run(probes, ingresscheck.Profile(), ingresscheck.Inventory("doc", "local", ingresses=[ing]))
+    assert [(r.check, r.status.value, r.host) for r in report.results] == [("my.thing", "pass", "shop.test")]

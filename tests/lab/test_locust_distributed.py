@@ -108,3 +108,24 @@ def test_distributed_background_load_through_the_chain(lab: Lab, tmp_path: Path)
     assert code == 0, log[-3000:]
     assert (tmp_path / "stats.html").stat().st_size > 0
     assert "2 workers connected" in log or log.count("reported as ready") >= 2, log[-3000:]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("locust") is None, reason="locust not installed (pip install .[load])")
+def test_reload_under_load_prints_its_figures_and_keeps_locust_stats_in_the_reports_dir(lab: Lab,
+                                                                                       tmp_path: Path) -> None:
+    """Given the lab, when reload runs 1 round with 3 locust users and --reports-dir, then the terminal shows
+    p50/p95 per phase and the load, and the locust CSV and HTML the JSON report names exist in that
+    directory (nothing under ./reports)."""
+    reports = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-m", "ingresscheck", "reload", "--profile", str(lab.layout.profile),
+                           "--allow-mutations", "--rounds", "1", "--rate", "20", "--under-load", "3",
+                           "--reports-dir", str(reports), "--no-progress"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "reload create p50" in done.stdout and "p95" in done.stdout, done.stdout
+    assert "background load: 3 users" in done.stdout, done.stdout
+    (report,) = reports.glob("ingresscheck-*.json")
+    load = json.loads(report.read_text())["sections"]["reload"]["load"]
+    assert Path(load["csv"]).parent == reports and Path(load["csv"]).stat().st_size > 0
+    assert Path(load["html"]).parent == reports and Path(load["html"]).stat().st_size > 0
+    assert not (tmp_path / "reports").exists()

@@ -1,9 +1,11 @@
-"""The pytest suites agree with `ingresscheck run`, in parallel as in serial, and a broken Ingress
-fails exactly the tests it affects, with messages that name the cause."""
+"""The pytest suites agree with `ingresscheck run`, in parallel as in serial; they are one test per
+(check, target); a broken Ingress fails exactly the tests it affects, with messages that name the
+cause; and the plugin finds the cluster like kubectl, refusing to be green when nothing was checked."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -18,13 +20,19 @@ from .changes import check, converge, replaced, results
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _pytest(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run([sys.executable, "-m", "pytest", "suites", "-p", "no:cacheprovider", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert "INTERNALERROR" not in done.stdout + done.stderr, done.stdout + done.stderr
+    return done
+
+
 def _suites(lab: Lab, tmp: Path, *args: str) -> tuple[int, dict, ET.Element]:
     out, junit = tmp / "suites.json", tmp / "junit.xml"
-    done = subprocess.run([sys.executable, "-m", "pytest", "suites", "-p", "no:cacheprovider", "-q",
-                           "--profile", str(lab.layout.profile), "--ingress-namespace", "demo",
-                           "--ingresscheck-json", str(out), "--ingresscheck-html", str(tmp / "suites.html"),
-                           f"--junitxml={junit}", *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert "INTERNALERROR" not in done.stdout + done.stderr, done.stdout + done.stderr
+    done = _pytest("-q", "--profile", str(lab.layout.profile), "--ingress-namespace", "demo",
+                   "--ingresscheck-json", str(out), "--ingresscheck-html", str(tmp / "suites.html"),
+                   f"--junitxml={junit}", *args)
+    assert out.exists(), done.stdout[-3000:]
     return done.returncode, json.loads(out.read_text()), ET.parse(junit).getroot()
 
 
@@ -56,6 +64,8 @@ def test_suites_agree_with_run_and_parallel_agrees_with_serial(lab: Lab, tmp_pat
     code_parallel, parallel, _ = _suites(lab, tmp_path / "parallel", "-n", "2")
     assert code_serial == 0 and code_parallel == 0
     assert _failed_tests(junit) == set()
+    names = {case.get("name", "") for case in junit.iter("testcase")}
+    assert "tls.expiry[demo/shop/shop.apps.test]" in names and "static.endpoints[cluster]" in names
     # exposure is cluster-wide: the suites see the same Services as run with -n demo
     assert _statuses(serial) == _statuses(parallel)
     assert _statuses(serial) == _statuses(run_report)
@@ -71,7 +81,35 @@ def test_a_broken_ingress_fails_exactly_the_affected_tests(lab: Lab, tmp_path: P
             r.status.value == "fail" for r in results(rep, "routing.backend")))
         code, _, junit = _suites(lab, tmp_path, "-n", "2")
     assert code == 1
-    assert _failed_tests(junit) == {"test_routing[demo/api/api.example.test]", "test_static[demo/api/api.example.test]"}
+    # (other hosts' verdicts do not depend on api-docs; they are compared with run in the test above)
+    affected = {t for t in _failed_tests(junit) if "api.example.test" in t or t.endswith("[cluster]")}
+    assert affected == {"routing.backend[demo/api/api.example.test]", "static.endpoints[cluster]"}
     messages = " ".join(case.find("failure").get("message", "") + (case.find("failure").text or "")
                         for case in junit.iter("testcase") if case.find("failure") is not None)
     assert "Service demo/api-docs has 0 ready endpoints" in messages
+
+
+def test_the_cluster_is_found_like_kubectl_and_an_empty_scope_is_an_error(lab: Lab, tmp_path: Path) -> None:
+    """Given only $KUBECONFIG (no --kubeconfig, no --profile), then the suites find the lab and run its
+    static checks (not 'no cluster given' skips); given a namespace without Ingress, then a collection
+    error naming it (exit 2); given no kubeconfig at all, then an error too, never a green run."""
+    env = {**os.environ, "KUBECONFIG": str(lab.layout.kubeconfig)}
+    found = _pytest("-q", "--ingress-namespace", "demo", "-m", "static", "-rA", env=env)
+    assert found.returncode == 0, found.stdout[-3000:]
+    assert "PASSED suites/test_checks.py::static.backend_service[cluster]" in found.stdout, found.stdout[-3000:]
+    empty = _pytest("-q", "--ingress-namespace", "shop", env=env)
+    assert empty.returncode == 2, empty.stdout[-3000:]
+    assert "nothing matched: no Ingress in namespace shop, context lab" in empty.stdout, empty.stdout[-3000:]
+    allowed = _pytest("-q", "--ingress-namespace", "shop", "--allow-empty", "-m", "static", env=env)
+    assert allowed.returncode in (0, 5), allowed.stdout[-3000:]
+    nothing = {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG", "KUBERNETES_SERVICE_HOST")}
+    none = _pytest("-q", env={**nothing, "HOME": str(tmp_path)})
+    assert none.returncode != 0 and "no kubeconfig found" in none.stdout, none.stdout[-3000:]
+
+
+def test_every_check_skipped_is_not_green(lab: Lab) -> None:
+    """Given only the mutating reload checks selected without --allow-mutations, then pytest exits 5 and
+    says nothing was checked."""
+    done = _pytest("-q", "--profile", str(lab.layout.profile), "-m", "reload")
+    assert done.returncode == 5, done.stdout[-3000:]
+    assert "nothing was checked" in done.stdout
