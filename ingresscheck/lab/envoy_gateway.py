@@ -454,14 +454,16 @@ def _wait_serving(layout: LabLayout, proc: processes.Running, timeout: float) ->
 def stop(lab: Lab, *, remove_objects: bool = False) -> None:
     """Stop Envoy Gateway (its Envoy goes with it: same process group) and undo the host paths."""
     layout = lab.layout
+    if remove_objects:
+        # while Envoy Gateway still runs, so it drops the finalizers it set; the GatewayClass (cluster-scoped,
+        # ours by name) and the namespaces stay for the next start
+        res = lab.writer()
+        for obj in reversed(objects(layout, "unused")):
+            if obj["kind"] not in ("Namespace", "GatewayClass"):
+                delete(res, obj)
     r = processes.find(layout, NAME)
     if r is not None:
         processes.stop(layout, r)
-    if remove_objects:
-        res = lab.writer()
-        for obj in reversed(objects(layout, "unused")):
-            if obj["kind"] != "Namespace":
-                delete(res, obj)
     remove_host_paths(layout)
 
 

@@ -41,7 +41,7 @@ def envoy(lab: Lab) -> Iterator[Lab]:
 
 def _compare(lab: Lab) -> ParityReport:
     profile = load(lab.layout.profile)
-    return compare(Side("A", "127.0.0.10"), Side("B", eg.VIP, kind="HTTPRoute"), profile,
+    return compare(Side("A", "127.0.0.10", kind="Ingress"), Side("B", eg.VIP, kind="HTTPRoute"), profile,
                    kubeconfig=str(lab.layout.kubeconfig), namespace=DEMO_NS)
 
 
@@ -86,7 +86,8 @@ def test_demo_on_both_planes_has_no_breaking_difference(envoy: Lab, tmp_path: Pa
 
 
 def test_cli_writes_the_parity_reports(envoy: Lab, tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "ingresscheck", "compare", "--a", "127.0.0.10", "--b", eg.VIP,
+    proc = subprocess.run([sys.executable, "-m", "ingresscheck", "compare", "--a", "127.0.0.10", "--a-kind", "Ingress",
+                           "--b", eg.VIP,
                            "--b-kind", "HTTPRoute", "-n", DEMO_NS, "--kubeconfig", str(envoy.layout.kubeconfig),
                            "--profile", str(envoy.layout.profile), "--reports-dir", str(tmp_path)],
                           capture_output=True, text=True, timeout=120)

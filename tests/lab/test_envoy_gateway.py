@@ -6,9 +6,11 @@ on 127.0.0.30 like on the LB, Envoy listens on the VIP only, and nothing was dow
 
 from __future__ import annotations
 
+import json
 import ssl
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -70,3 +72,67 @@ def test_gateway_is_programmed_with_the_vip(envoy: Lab) -> None:
         assert time.monotonic() < deadline, f"Gateway not Programmed: {status}"
         time.sleep(0.5)
     assert [a["value"] for a in status.get("addresses") or []] == [eg.VIP]
+
+
+def _poll(lab: Lab, address: str, host: str, want: Callable[[httpx.Response], bool], limit: float = 30.0) -> float:
+    """Seconds until ``want`` holds for https://host/ at ``address`` (polled every 20 ms, bounded)."""
+    ctx = ssl.create_default_context(cafile=str(lab.layout.pki / "ingress-ca.crt"))
+    started = time.monotonic()
+    while time.monotonic() - started < limit:
+        with httpx.Client(verify=ctx, timeout=2) as http:
+            try:
+                r = http.get(f"https://{address}/", headers={"Host": host}, extensions={"sni_hostname": host})
+                if want(r):
+                    return time.monotonic() - started
+            except httpx.HTTPError:
+                pass
+        time.sleep(0.02)
+    raise AssertionError(f"https://{host}/ at {address}: no change within {limit:g} s")
+
+
+def test_route_changes_propagate_on_both_planes(envoy: Lab) -> None:
+    """Given a new route on each plane, when it is created, repointed and deleted, then each change serves
+    within the conformance suite's 30 s; the figures go to reports/propagation-data-planes.json."""
+    res = envoy.writer()
+    figures: dict[str, dict[str, list[float]]] = {"traefik": {}, "envoy-gateway": {}}
+    for i in range(3):
+        host_eg, host_tr = f"prop-{i}.example.test", f"prop-tr-{i}.example.test"
+        route = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+                 "metadata": {"name": f"parity-eg-prop-{i}", "namespace": "demo",
+                              "labels": {eg.DATA_PLANE_LABEL: eg.NAME}},
+                 "spec": {"parentRefs": [{"name": eg.GATEWAY, "namespace": eg.NAMESPACE,
+                                          "sectionName": "https-example"}],
+                          "hostnames": [host_eg], "rules": [{"backendRefs": [{"name": "shop", "port": 80}]}]}}
+        ingress = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+                   "metadata": {"name": f"prop-tr-{i}", "namespace": "demo"},
+                   "spec": {"ingressClassName": "nginx", "rules": [{"host": host_tr, "http": {"paths": [
+                       {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": "shop",
+                                                                                   "port": {"name": "http"}}}}]}}]}}
+        try:
+            for plane, obj, address, host in (("envoy-gateway", route, eg.VIP, host_eg),
+                                              ("traefik", ingress, "127.0.0.10", host_tr)):
+                res.create(obj)
+                figures[plane].setdefault("create", []).append(
+                    _poll(envoy, address, host, lambda r: r.status_code == 200))
+                if plane == "envoy-gateway":
+                    obj["spec"]["rules"][0]["backendRefs"][0]["name"] = "wordpress"
+                else:
+                    obj["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] = "wordpress"
+                current = res.get(obj) or {}
+                res.replace({**obj, "metadata": {**obj["metadata"],
+                                                 "resourceVersion": current["metadata"]["resourceVersion"]}})
+                figures[plane].setdefault("update", []).append(
+                    _poll(envoy, address, host, lambda r: r.headers.get("x-echo-service") == "wordpress"))
+                res.delete(obj)
+                figures[plane].setdefault("delete", []).append(
+                    _poll(envoy, address, host, lambda r: r.status_code == 404))
+        finally:
+            res.delete(route)
+            res.delete(ingress)
+    summary = {plane: {phase: {"median_ms": round(sorted(v)[len(v) // 2] * 1000), "max_ms": round(max(v) * 1000)}
+                       for phase, v in phases.items()} for plane, phases in figures.items()}
+    out = Path(__file__).resolve().parents[2] / "reports" / "propagation-data-planes.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps({"rounds": 3, "poll_ms": 20, "planes": summary}, indent=2) + "\n")
+    print(json.dumps(summary))
+    assert all(len(v) == 3 for phases in figures.values() for v in phases.values())
