@@ -27,12 +27,20 @@ MAX_DELAY_MS = 60_000
 MAX_BYTES = 64 * 1024 * 1024
 
 
+STATIC_PAGE = """<!doctype html>
+<html><head><title>Example Corp</title></head>
+<body><h1>Example Corp</h1><p>Welcome. This page is served by a plain static web server.</p></body></html>
+"""
+
+
 def _handler(pods: dict[str, dict[str, str]]) -> Any:
     async def handle(request: web.Request) -> web.StreamResponse:
         sockname = request.transport.get_extra_info("sockname") if request.transport else None
         identity = pods.get(f"{sockname[0]}:{sockname[1]}") if sockname else None
         if identity is None:
             return web.Response(status=500, text="echo: no pod on this address\n")
+        if identity.get("static"):
+            return web.Response(text=STATIC_PAGE, content_type="text/html")  # says nothing about itself
         query = request.rel_url.query
         delay = min(int(query.get("echo_delay_ms", "0") or 0), MAX_DELAY_MS)
         if delay > 0:

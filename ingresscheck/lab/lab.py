@@ -227,7 +227,8 @@ class Lab:
     def _pods(self, extra_hosts: int) -> dict[str, dict[str, str]]:
         L = self.layout
         pods = objects.demo_pods(L) + objects.extra_pods(L, extra_hosts)
-        return {f"{p.ip}:{L.pod_port}": {"service": p.service, "pod": p.name, "namespace": p.namespace}
+        return {f"{p.ip}:{L.pod_port}": {"service": p.service, "pod": p.name, "namespace": p.namespace,
+                                          **({"static": "true"} if p.static else {})}
                 for p in pods}
 
     def _start_echo(self, extra_hosts: int) -> None:

@@ -37,6 +37,7 @@ class Pod:
     name: str
     namespace: str
     ip: str
+    static: bool = False  # a backend that says nothing about itself (a plain static site), not an echo
 
 
 def _meta(name: str, namespace: str | None = None, **extra: Any) -> Obj:
@@ -203,6 +204,8 @@ def demo_pods(layout: LabLayout) -> list[Pod]:
         # the canary HTTPRoute splits 90/10 between these two
         Pod("web-stable", "web-stable-0", DEMO_NS, "127.0.0.16"),
         Pod("web-canary", "web-canary-0", DEMO_NS, "127.0.0.17"),
+        # a static site: real clusters' backends rarely say who they are
+        Pod("site", "site-0", DEMO_NS, "127.0.0.18", static=True),
     ]
 
 
@@ -211,6 +214,8 @@ def demo_objects(layout: LabLayout, htpasswd: str, shop_cert_pem: bytes, shop_ke
     objs: list[Obj] = [namespace(DEMO_NS)]
     for svc in dict.fromkeys(p.service for p in pods):
         objs += service_with_pods(svc, DEMO_NS, [p for p in pods if p.service == svc], layout.pod_port)
+    # a second Service over the api pods (as a selector shared by two Services gives): they answer "api"
+    objs += service_with_pods("api-v2", DEMO_NS, [p for p in pods if p.service == "api"], layout.pod_port)
     objs.append({
         "apiVersion": "v1",
         "kind": "Secret",
@@ -238,8 +243,11 @@ def demo_objects(layout: LabLayout, htpasswd: str, shop_cert_pem: bytes, shop_ke
     # A REST API with path rules: two pods behind /v1, an exact health path, docs on their own pod.
     objs.append(ingress(
         "api", DEMO_NS, f"api.{EXAMPLE_DOMAIN}",
-        [("/v1", "Prefix", "api"), ("/healthz", "Exact", "api"), ("/docs", "Prefix", "api-docs")],
+        [("/v1", "Prefix", "api"), ("/healthz", "Exact", "api"), ("/docs", "Prefix", "api-docs"),
+         ("/v2", "Prefix", "api-v2")],
     ))
+    # the company site, a static backend that does not identify itself
+    objs.append(ingress("www", DEMO_NS, f"www.{EXAMPLE_DOMAIN}", [("/", "Prefix", "site")]))
     # A frontend on the per-Ingress-certificate domain: TLS passes through the LB to the controller.
     objs.append(ingress("shop", DEMO_NS, f"shop.{APPS_DOMAIN}", [("/", "Prefix", "shop")], tls_secret="shop-tls"))
     return objs

@@ -37,10 +37,25 @@ def test_healthy_lab_passes_with_only_the_wildcard_warning(lab: Lab, tmp_path: P
     assert code == 0, output
     assert statuses(report, "fail") == set() and statuses(report, "error") == set()
     assert {c for c, _ in statuses(report, "warn")} == {"dns.wildcard"}
-    assert {h for _, h in statuses(report, "warn")} == {"api.example.test", "wordpress.example.test"}
+    assert {h for _, h in statuses(report, "warn")} == {"api.example.test", "wordpress.example.test",
+                                                        "www.example.test"}
     probes = {r["probe"] for r in report["results"]}
     assert {"dns", "redirect"} <= probes
     assert "shop.apps.test" in {h for _, h in statuses(report, "pass")}
+
+
+def test_backends_are_known_by_membership_and_by_comparison(lab: Lab, tmp_path: Path) -> None:
+    """Given api-v2 (a second Service over the api pods, which say they serve "api") and www.example.test (a
+    static site that says nothing about itself), then both pass: by endpoint membership, by comparison."""
+    code, report, output = run(lab, tmp_path, "--probes", "dns,tls,routing")
+    backend = {(r["host"], (r["subject"] or "").split(" ")[0]): r for r in report["results"]
+               if r["check"] == "routing.backend"}
+    shared = backend[("api.example.test", "/v2")]
+    assert shared["status"] == "pass", shared["message"]
+    assert "a ready endpoint of demo/api-v2" in shared["message"] and "it says it serves api" in shared["message"]
+    site = backend[("www.example.test", "/")]
+    assert site["status"] == "pass", site["message"]
+    assert site["evidence"]["identified_by"] == "comparison" and "site-0" in site["message"]
 
 
 @pytest.fixture

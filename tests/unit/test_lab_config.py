@@ -85,7 +85,7 @@ def test_endpoint_slices_use_fqdn_with_ip_literals_and_named_ports(layout: LabLa
     objs = objects.demo_objects(layout, "admin:$2y$xx\n", b"crt", b"key")
     slices = [o for o in objs if o["kind"] == "EndpointSlice"]
     assert {s["metadata"]["labels"]["kubernetes.io/service-name"] for s in slices} == {
-        "wordpress", "api", "api-docs", "shop", "web-stable", "web-canary"}
+        "wordpress", "api", "api-docs", "shop", "web-stable", "web-canary", "site", "api-v2"}
     for s in slices:
         assert s["addressType"] == "FQDN"
         assert s["ports"][0]["name"] == "http"
