@@ -404,3 +404,33 @@ class Resources:
             cont = page.get("metadata", {}).get("continue", "")
             if not cont:
                 return items
+
+
+def service_proxy_get(cluster: Cluster, namespace: str, service: str, port: int | str, path: str,
+                      timeout: float) -> tuple[int, dict[str, str], bytes] | str:
+    """GET ``path`` from a Service through the API server's service proxy (verb get on services/proxy):
+    the Service's own answer when its endpoints cannot be reached from here. Returns (status, headers,
+    body) or why it could not be had (forbidden, unreachable...), in one sentence."""
+    from urllib.parse import quote
+
+    url = (f"/api/v1/namespaces/{quote(namespace, safe='')}/services/{quote(service, safe='')}:{port}/proxy/"
+           f"{path.lstrip('/')}")
+    try:
+        _, full, headers, _, _ = cluster.api.param_serialize("GET", url, header_params={"Accept": "*/*"},
+                                                             auth_settings=["BearerToken"])
+        resp = cluster.api.call_api("GET", full, header_params=headers, _request_timeout=timeout)
+        body = resp.read()[: 1 << 20]
+    except Exception as exc:  # noqa: BLE001 - classified below, never raised to a probe
+        outcome, why = classify(exc)
+        return f"the API server's service proxy for {namespace}/{service}: {outcome.value}: {why}"
+    if resp.status >= 400 and b'"kind":"Status"' in body.replace(b" ", b""):
+        # the API server's own refusal (a Status object), not the Service's answer
+        try:
+            message = json.loads(body).get("message", "")
+        except ValueError:
+            message = ""
+        if resp.status == 403:
+            return f"the credentials may not get services/proxy in namespace {namespace} (HTTP 403: {message})"
+        return f"the API server's service proxy gave no answer from {namespace}/{service} (HTTP {resp.status}: " \
+               f"{message})"
+    return resp.status, {k.lower(): v for k, v in resp.getheaders().items()}, body

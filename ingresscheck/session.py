@@ -195,8 +195,15 @@ class Session:
     def options(self, concurrency: int = 32) -> Any:
         from . import runner
 
+        extra = dict(self.extra)
+        if self.cluster is not None:  # the Service's own answer, for backends that do not say who they are
+            from functools import partial
+
+            from .kube import service_proxy_get
+
+            extra.setdefault("service_proxy", partial(service_proxy_get, self.cluster))
         return runner.RunOptions(concurrency=concurrency, allow_mutations=self.request.allow_mutations,
-                                 use_auth_secrets=self.request.use_auth_secrets, extra=dict(self.extra))
+                                 use_auth_secrets=self.request.use_auth_secrets, extra=extra)
 
     def run(self, *, concurrency: int = 32, on_target_done: Callable[[str, list[Result]], None] | None = None,
             probes: list[type[Probe]] | None = None, targets: list[Target] | None = None,

@@ -17,6 +17,7 @@ Path semantics (Exact vs Prefix, which matches whole path elements) are checked 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import re
@@ -26,7 +27,7 @@ from typing import Any
 
 from ..discovery import PathRule, Target
 from ..discovery.model import Endpoint
-from ..net import Attempt, HttpResponse
+from ..net import Attempt, HttpResponse, Outcome, Subject
 from ..results import Severity, Step
 from ._contract import CheckSpec, Probe, ProbeContext
 
@@ -300,9 +301,29 @@ async def _endpoint_answer(ctx: ProbeContext, rule: PathRule, namespace: str, at
         if theirs.ok:
             return endpoint, theirs
         why = theirs.reason
+    proxied = await _through_api_proxy(ctx, rule, namespace, attempt, service_port, path)
+    if not isinstance(proxied, str):
+        return proxied
     ctx.net.memo[key] = "unreachable"
-    ctx.net.memo[key + ("why",)] = why
-    return f"its endpoints are not reachable from here ({why})"
+    ctx.net.memo[key + ("why",)] = f"{why}; {proxied}"
+    return f"its endpoints are not reachable from here ({why}) and {proxied}"
+
+
+async def _through_api_proxy(ctx: ProbeContext, rule: PathRule, namespace: str, attempt: Attempt,
+                             service_port: dict[str, Any] | None, path: str) -> tuple[Endpoint, Attempt] | str:
+    """The Service's answer through the API server's service proxy, when the run has a cluster connection."""
+    proxy = ctx.options.get("service_proxy")
+    if proxy is None:
+        return "no cluster connection to ask the API server's service proxy"
+    port = (service_port or {}).get("name") or (service_port or {}).get("port") or rule.port or ""
+    got = await asyncio.to_thread(proxy, namespace, rule.service or "", port, "/" + path, ctx.net.timeout)
+    if isinstance(got, str):
+        return got
+    status, headers, body = got
+    response = HttpResponse(status, "", tuple(headers.items()), body, len(body), False)
+    via = Subject(host=attempt.subject.host, url=f"api-server proxy {namespace}/{rule.service}:{port}/{path}")
+    return Endpoint(f"service proxy {namespace}/{rule.service}", (), True, None, namespace), Attempt(
+        "http", via, Outcome.OK, method="GET", response=response)
 
 
 def _endpoint_story(ctx: ProbeContext, namespace: str, rule: PathRule) -> str:
