@@ -156,7 +156,7 @@ def _cmdline_and_env(pid: int) -> tuple[list[str], dict[str, str]]:
     return argv, env
 
 
-def healthy_check(lab: Lab, name: str) -> Callable[[], bool]:
+def healthy_check(lab: Lab, name: str, argv: list[str] | None = None) -> Callable[[], bool]:
     """What `lab up` waits for, per component."""
     L = lab.layout
     if name == "kube-apiserver":
@@ -177,7 +177,8 @@ def healthy_check(lab: Lab, name: str) -> Callable[[], bool]:
         return lambda: httpx.get(f"http://{node.ip}:{L.node_ping_port}/ping", timeout=1).status_code == 200 \
             and lab._nodes_up()
     if name == "echo":
-        pods = json.loads((L.conf / "echo-pods.json").read_text())
+        # the pods the restarted process serves: the file its argv names
+        pods = json.loads(Path(argv[-1] if argv else L.conf / "echo-pods.json").read_text())
 
         def all_pods() -> bool:
             for address in pods:
@@ -212,7 +213,7 @@ def stopped(lab: Lab, name: str, argv_change: Callable[[list[str]], list[str]] |
             processes.stop(lab.layout, during)
         back = processes.start(lab.layout, processes.Spec(name, argv, env))
         try:
-            processes.wait_ready(back, healthy_check(lab, name), 90, f"{name} healthy again after the fault")
+            processes.wait_ready(back, healthy_check(lab, name, argv), 90, f"{name} healthy again after the fault")
         except Exception:
             # never leave the shared lab broken: a full restart, then say what went wrong
             lab.down(quiet=True)
