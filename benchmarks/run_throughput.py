@@ -66,12 +66,13 @@ def run_ingresscheck(profile: Path, probes: str | None, concurrency: int, tmp: s
     if probes:
         cmd += ["--probes", probes]
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage: its peak RSS, nobody else's
+    # output to files, not pipes: nobody reads a pipe while we wait4, and a full pipe would stall the run
+    with open(Path(tmp) / "out.txt", "w") as stdout, open(Path(tmp) / "err.txt", "w") as stderr:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=stdout, stderr=stderr, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage: its peak RSS, nobody else's
     wall = time.perf_counter() - t0
-    stderr = proc.stderr.read() if proc.stderr else ""
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return wall, usage.ru_maxrss / 1024, json.loads(out.read_text()), stderr
+    return wall, usage.ru_maxrss / 1024, json.loads(out.read_text()), (Path(tmp) / "err.txt").read_text()
 
 
 def main() -> int:

@@ -502,9 +502,18 @@ class TlsProbe(Probe):
         olds = [_memo(ctx, ("tls", "old", version), functools.partial(_old_context, label, version))
                 for label, version in OLD_VERSIONS]
         testable = [(o.label, o.context) for o in olds if o.context is not None]
-        old_attempts = await asyncio.gather(*(ctx.net.handshake(address, port, sni, context=context)
-                                              for _, context in testable))
-        old_shakes = {label: handshake_of(a) for (label, _), a in zip(testable, old_attempts, strict=True)}
+        # Which versions an endpoint accepts is a property of the TLS endpoint, not of the host: hosts served
+        # the same certificate by the same address share it (the LB's wildcard terminates a thousand hosts),
+        # so it is asked once per (address, port, certificate) and the verdict names that it was shared.
+        leaf = first.leaf
+        key = ("tls", "protocols", address, port, _sha256(leaf) if leaf is not None else sni)
+        async with ctx.net.memo_locks[key]:
+            if key not in ctx.net.memo:
+                old_attempts = await asyncio.gather(*(ctx.net.handshake(address, port, sni, context=context)
+                                                      for _, context in testable))
+                ctx.net.memo[key] = {label: handshake_of(a)
+                                     for (label, _), a in zip(testable, old_attempts, strict=True)}
+        old_shakes: dict[str, Handshake] = ctx.net.memo[key]
         self._protocols(ctx, first, olds, old_shakes)
         no_sni, unknown = await self._defaults(ctx, address, port, sni)
         self._default(ctx, first, no_sni, unknown)

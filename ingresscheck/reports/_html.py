@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import orjson
 
 from ..results import Report, Status, Step
 from ._json import report_dict, write_text
@@ -193,7 +194,7 @@ def _findings(results: list[dict[str, Any]], host_index: dict[str, int]) -> tupl
 
 
 def _pack(payload: Any) -> str:
-    raw = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    raw = orjson.dumps(payload)
     return base64.b64encode(gzip.compress(raw, compresslevel=9, mtime=0)).decode("ascii")
 
 

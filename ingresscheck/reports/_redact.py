@@ -108,33 +108,45 @@ def redact(obj: Any) -> Any:
     Dicts, lists and tuples are copied (tuples stay tuples); strings are masked; anything else is
     returned as it is.
     """
-    return _redact(obj, under_secret=False)
+    return _redact(obj, under_secret=False, memo={})
 
 
-def _redact(obj: Any, *, under_secret: bool) -> Any:
+def _redact(obj: Any, *, under_secret: bool, memo: dict[tuple[int, bool], Any]) -> Any:
+    """``memo``: shared subtrees (one certificate's evidence behind several checks) are redacted once."""
     if isinstance(obj, str):
         return redact_text(obj)
+    if isinstance(obj, (dict, list, tuple)):
+        key = (id(obj), under_secret)
+        if key in memo:
+            return memo[key][1]
+        out = _redact_container(obj, under_secret=under_secret, memo=memo)
+        memo[key] = (obj, out)  # obj kept alive so its id is not reused during this call
+        return out
+    return obj
+
+
+def _redact_container(obj: Any, *, under_secret: bool, memo: dict[tuple[int, bool], Any]) -> Any:
     if isinstance(obj, dict):
         out: dict[Any, Any] = {}
         for key, value in obj.items():
             name = key.strip().lower() if isinstance(key, str) else None
             if name is None:
-                out[key] = _redact(value, under_secret=under_secret)
+                out[key] = _redact(value, under_secret=under_secret, memo=memo)
             elif name == "secret" and isinstance(value, dict):
                 # a Secret's summary: its name and type help, its payload must not leak
-                out[key] = _redact(value, under_secret=True)
+                out[key] = _redact(value, under_secret=True, memo=memo)
             elif name == "secret" and isinstance(value, str) and _SECRET_REFERENCE.fullmatch(value):
                 out[key] = value  # which Secret (namespace/name), not what it holds
             elif is_sensitive_key(name) or (under_secret and name in _SECRET_PAYLOAD_KEYS):
                 out[key] = REDACTED
             else:
-                out[key] = _redact(value, under_secret=under_secret)
+                out[key] = _redact(value, under_secret=under_secret, memo=memo)
         return out
     if isinstance(obj, (list, tuple)):
         # header lists: [("Authorization", "Basic ..."), ("Cookie", "a=b")]
         if len(obj) == 2 and isinstance(obj[0], str) and is_sensitive_key(obj[0]):
             pair = [obj[0], REDACTED]
             return tuple(pair) if isinstance(obj, tuple) else pair
-        items = [_redact(item, under_secret=under_secret) for item in obj]
+        items = [_redact(item, under_secret=under_secret, memo=memo) for item in obj]
         return tuple(items) if isinstance(obj, tuple) else items
     return obj
