@@ -303,12 +303,12 @@ _COLLECTED: dict[tuple[Any, ...], dict[str, Any]] = {}
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     props = dict((k, v) for k, v in report.user_properties if k in (_ITEM_KEY,))
     config_state = _CONTROLLER_STATE[0] if _CONTROLLER_STATE else None
+    if report.when != "call" and not (report.when == "setup" and report.outcome != "passed"):
+        return  # (a teardown "passes" even when the test skipped)
     if _ITEM_KEY in props and config_state is not None:
         config_state.checks_seen = True
         if report.outcome != "skipped":
             config_state.checked = True
-    if report.when != "call" and not (report.when == "setup" and report.outcome != "passed"):
-        return
     for name, value in report.user_properties:
         if name == _RESULTS_KEY and isinstance(value, list):
             for r in value:

@@ -95,3 +95,22 @@ def test_third_party_probe_appears_in_the_suites_and_a_broken_one_errors_alone(t
     (err,) = [r for r in results if r["probe"] == "broken"]
     assert err["status"] == "error" and "cannot be loaded: ModuleNotFoundError" in err["message"]
     assert any(r["probe"] == "count" and r["status"] == "pass" for r in results)
+
+
+def test_suites_without_a_cluster_or_with_every_check_skipped_are_not_green(tmp_path: Path) -> None:
+    """Given no kubeconfig anywhere (no flag, no $KUBECONFIG, no ~/.kube/config, not in a cluster), then the
+    suites stop with a collection error naming what to give (exit 2), not 'skipped'; given manifests but
+    only checks that skip, then exit 5 saying nothing was checked; --allow-empty accepts that (exit 0)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG", "KUBERNETES_SERVICE_HOST")}
+    env.update(HOME=str(tmp_path), PYTHONPATH=str(ROOT))
+
+    def suites(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "pytest", "suites", "-p", "no:cacheprovider", "-q", *args],
+                              env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+    none = suites()
+    assert none.returncode == 2 and "no kubeconfig found" in none.stdout and " skipped" not in none.stdout, none.stdout
+    manifests = _manifests(tmp_path)
+    skipped = suites("--manifests", str(manifests), "-k", "auth")
+    assert skipped.returncode == 5 and "nothing was checked" in skipped.stdout, skipped.stdout
+    assert suites("--manifests", str(manifests), "-k", "auth", "--allow-empty").returncode == 0
