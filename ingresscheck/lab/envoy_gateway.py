@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import httpx
+import urllib3
 import yaml
 from kubernetes.client.exceptions import ApiException
 
@@ -458,9 +459,12 @@ def stop(lab: Lab, *, remove_objects: bool = False) -> None:
         # while Envoy Gateway still runs, so it drops the finalizers it set; the GatewayClass (cluster-scoped,
         # ours by name) and the namespaces stay for the next start
         res = lab.writer()
-        for obj in reversed(objects(layout, "unused")):
-            if obj["kind"] not in ("Namespace", "GatewayClass"):
-                delete(res, obj)
+        try:
+            for obj in reversed(objects(layout, "unused")):
+                if obj["kind"] not in ("Namespace", "GatewayClass"):
+                    delete(res, obj)
+        except (urllib3.exceptions.HTTPError, OSError):
+            pass  # the apiserver is gone (lab down): the objects went with its etcd data
     r = processes.find(layout, NAME)
     if r is not None:
         processes.stop(layout, r)
