@@ -199,7 +199,7 @@ def run(probes: list[type[Probe]], profile: Profile, inventory: Inventory, optio
         handled = []
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
-                loop.add_signal_handler(sig, task.cancel)
+                loop.add_signal_handler(sig, task.cancel, sig.name)  # the CLI exits 128 + that signal
                 handled.append(sig)
             except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
                 pass

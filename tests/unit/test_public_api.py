@@ -10,7 +10,7 @@ def test_all_names_exist_and_nothing_public_is_missing() -> None:
         assert hasattr(ingresscheck, name), name
     public = {n for n in vars(ingresscheck) if not n.startswith(("_", "@")) and n not in {
         "discovery", "errors", "probes", "profile", "results", "runner", "net", "reports", "kube", "hostname",
-        "htpasswd", "annotations", "cli", "lab", "load", "reload", "pytest_plugin", "session"}}
+        "htpasswd", "annotations", "cli", "lab", "load", "reload", "pytest_plugin", "session", "compare"}}
     # ("@py_builtins" and the like: pytest rewrites asserts in the package of its registered plugin)
     assert public == set(ingresscheck.__all__) - {"__version__"}
 
