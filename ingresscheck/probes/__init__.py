@@ -38,8 +38,8 @@ def _builtin() -> tuple[type[Probe], ...]:
     from .static import StaticProbe
     from .tls import TlsProbe
 
-    return (DnsProbe, RedirectProbe, TlsProbe, RoutingProbe, AuthProbe, AuthConfigProbe, StaticProbe, ExposureProbe, GatewayProbe,
-            HttpRouteProbe, CanaryProbe, ReloadProbe)
+    return (DnsProbe, RedirectProbe, TlsProbe, RoutingProbe, AuthProbe, AuthConfigProbe, StaticProbe, ExposureProbe,
+            GatewayProbe, HttpRouteProbe, CanaryProbe, ReloadProbe)
 
 
 @dataclass(frozen=True)
