@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -35,6 +36,7 @@ _SECRET_PAYLOAD_KEYS = frozenset({"data", "stringdata"})
 _SECRET_REFERENCE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?/[a-z0-9]([-.a-z0-9]{0,251}[a-z0-9])?")
 
 
+@functools.lru_cache(maxsize=8192)
 def is_sensitive_key(key: str) -> bool:
     """Whether a mapping key, header name or parameter name names a credential."""
     k = key.strip().lower()
@@ -103,50 +105,63 @@ def redact_text(text: str) -> str:
 
 
 def redact(obj: Any) -> Any:
-    """Return a copy of ``obj`` with credentials replaced by ``[redacted]``; ``obj`` is left as is.
+    """Return a JSON-able copy of ``obj`` with credentials replaced by ``[redacted]``; ``obj`` is left as is.
 
-    Dicts, lists and tuples are copied (tuples stay tuples); strings are masked; anything else is
-    returned as it is.
+    Dicts are copied, lists and tuples become lists (JSON arrays); strings are masked; other values become their
+    JSON form first (``_json.jsonable``: enums, bytes, datetimes, sets, dataclasses), so one pass both
+    converts and redacts a report's evidence.
     """
-    return _redact(obj, under_secret=False, memo={})
+    return _redact(obj, under_secret=False, memo={}, strings={})
 
 
-def _redact(obj: Any, *, under_secret: bool, memo: dict[tuple[int, bool], Any]) -> Any:
-    """``memo``: shared subtrees (one certificate's evidence behind several checks) are redacted once."""
+def _redact(obj: Any, *, under_secret: bool, memo: dict[tuple[int, bool], Any], strings: dict[str, str]) -> Any:
+    """``memo``: shared subtrees (one certificate's evidence behind several checks) are done once;
+    ``strings``: so are repeated strings (header values, addresses)."""
     if isinstance(obj, str):
-        return redact_text(obj)
+        done = strings.get(obj)
+        if done is None:
+            done = strings[obj] = redact_text(obj)
+        return done
     if isinstance(obj, (dict, list, tuple)):
         key = (id(obj), under_secret)
         if key in memo:
             return memo[key][1]
-        out = _redact_container(obj, under_secret=under_secret, memo=memo)
+        out = _redact_container(obj, under_secret=under_secret, memo=memo, strings=strings)
         memo[key] = (obj, out)  # obj kept alive so its id is not reused during this call
         return out
-    return obj
+    if obj is None or isinstance(obj, (bool, int)):
+        return obj
+    from ._json import jsonable
+
+    converted = jsonable(obj)
+    if isinstance(converted, (str, dict, list)):
+        return _redact(converted, under_secret=under_secret, memo=memo, strings=strings)
+    return converted
 
 
-def _redact_container(obj: Any, *, under_secret: bool, memo: dict[tuple[int, bool], Any]) -> Any:
+def _redact_container(obj: Any, *, under_secret: bool, memo: dict[tuple[int, bool], Any],
+                      strings: dict[str, str]) -> Any:
     if isinstance(obj, dict):
         out: dict[Any, Any] = {}
         for key, value in obj.items():
             name = key.strip().lower() if isinstance(key, str) else None
             if name is None:
-                out[key] = _redact(value, under_secret=under_secret, memo=memo)
+                from ._json import jsonable
+
+                out[str(jsonable(key))] = _redact(value, under_secret=under_secret, memo=memo, strings=strings)
             elif name == "secret" and isinstance(value, dict):
                 # a Secret's summary: its name and type help, its payload must not leak
-                out[key] = _redact(value, under_secret=True, memo=memo)
+                out[key] = _redact(value, under_secret=True, memo=memo, strings=strings)
             elif name == "secret" and isinstance(value, str) and _SECRET_REFERENCE.fullmatch(value):
                 out[key] = value  # which Secret (namespace/name), not what it holds
             elif is_sensitive_key(name) or (under_secret and name in _SECRET_PAYLOAD_KEYS):
                 out[key] = REDACTED
             else:
-                out[key] = _redact(value, under_secret=under_secret, memo=memo)
+                out[key] = _redact(value, under_secret=under_secret, memo=memo, strings=strings)
         return out
     if isinstance(obj, (list, tuple)):
         # header lists: [("Authorization", "Basic ..."), ("Cookie", "a=b")]
         if len(obj) == 2 and isinstance(obj[0], str) and is_sensitive_key(obj[0]):
-            pair = [obj[0], REDACTED]
-            return tuple(pair) if isinstance(obj, tuple) else pair
-        items = [_redact(item, under_secret=under_secret, memo=memo) for item in obj]
-        return tuple(items) if isinstance(obj, tuple) else items
+            return [obj[0], REDACTED]
+        return [_redact(item, under_secret=under_secret, memo=memo, strings=strings) for item in obj]
     return obj
