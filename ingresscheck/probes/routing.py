@@ -99,7 +99,7 @@ class RoutingProbe(Probe):
                 for path, expected in _derived(rule, rules):
                     url = f"https://{target.request_host}{_authority_port(port)}{path}"
                     attempt = await ctx.net.request("GET", url, address, auth=auth, headers=headers)
-                    _judge_path(ctx, target, rule, path, expected, attempt, f"{path} via {where}")
+                    await _judge_path(ctx, target, rule, path, expected, attempt, f"{path} via {where}")
 
 
 # --- the unknown host ---------------------------------------------------------------------
@@ -371,7 +371,7 @@ def _derived(rule: PathRule, rules: list[tuple[str, PathRule]]) -> list[tuple[st
     return [(p, expected_rule(rules, p, rule.headers)) for p in candidates]
 
 
-def _judge_path(ctx: ProbeContext, target: Target, rule: PathRule, path: str,
+async def _judge_path(ctx: ProbeContext, target: Target, rule: PathRule, path: str,
                 expected: tuple[str, PathRule] | None, attempt: Attempt, subject: str) -> None:
     if not attempt.ok:
         ctx.not_completed("routing.path_type", attempt, subject=subject, what=f"GET {path}")
@@ -404,9 +404,28 @@ def _judge_path(ctx: ProbeContext, target: Target, rule: PathRule, path: str,
         if status == 404:
             ctx.failed("routing.path_type", f"{path} should match {expected_rule_.path_type} "
                                             f"{expected_rule_.path!r} ({want}) but got 404", subject=subject, **evidence)
-        else:
+            return
+        # a backend that says nothing: the Service's own answer to the same path decides
+        target_ns = expected_rule_.namespace or ns
+        endpoints = ctx.inventory.endpoints(target_ns, expected_rule_.service or "")
+        direct = await _endpoint_answer(ctx, expected_rule_, target_ns, attempt, endpoints)
+        if isinstance(direct, str):
             ctx.warned("routing.path_type", f"{path} answered {status}, not 404, but the backend does not say who it "
-                                            f"is: {want} is not confirmed", subject=subject, **evidence)
+                                            f"is and {direct}: {want} is not confirmed", subject=subject, **evidence)
+            return
+        endpoint, theirs = direct
+        assert theirs.response is not None
+        same = (theirs.response.status == status and fingerprint(theirs.response) == fingerprint(response))
+        evidence["compared_with"] = {"endpoint": endpoint.address, "pod": endpoint.pod,
+                                     "status": theirs.response.status}
+        if same:
+            ctx.passed("routing.path_type", f"{path} answers like {want}'s endpoint {endpoint.pod or endpoint.address} "
+                                            f"({expected_rule_.path_type} {expected_rule_.path!r})", subject=subject,
+                       **evidence)
+        else:
+            ctx.warned("routing.path_type", f"{path} answered {status} and {want}'s endpoint "
+                                            f"{endpoint.pod or endpoint.address} {theirs.response.status}, with "
+                                            f"another body: {want} is not confirmed", subject=subject, **evidence)
         return
     members = {e.pod for e in ctx.inventory.endpoints(expected_rule_.namespace or ns, expected_rule_.service or "")}
     if seen.pod in members:
