@@ -427,7 +427,12 @@ async def _judge_path(ctx: ProbeContext, target: Target, rule: PathRule, path: s
                                             f"{endpoint.pod or endpoint.address} {theirs.response.status}, with "
                                             f"another body: {want} is not confirmed", subject=subject, **evidence)
         return
-    members = {e.pod for e in ctx.inventory.endpoints(expected_rule_.namespace or ns, expected_rule_.service or "")}
+    # a weighted HTTPRoute rule is served by any of its backends
+    backends = [(b.namespace, b.service) for b in expected_rule_.backends if b.weight > 0] or [
+        (expected_rule_.namespace or ns, expected_rule_.service or "")]
+    if len(backends) > 1:
+        want = " or ".join(f"{b_ns}/{svc}" for b_ns, svc in backends)
+    members = {e.pod for b_ns, svc in backends for e in ctx.inventory.endpoints(b_ns, svc)}
     if seen.pod in members:
         ctx.passed("routing.path_type", f"{path} is served by {want} (pod {seen.pod}; {expected_rule_.path_type} "
                                         f"{expected_rule_.path!r})", subject=subject, **evidence)
