@@ -147,6 +147,13 @@ class Net:
         in the pool so the host's requests reuse it (their TLS facts are then this handshake's)."""
         subject = Subject(address, port, sni=sni, host=sni)
         timings: dict[str, float] = {}
+        if keep and context is None:
+            # a connection to this address with this SNI is already open (the redirect's https hop made it):
+            # its handshake is the one the host's requests ride, so its facts are the ones to judge
+            parked = self._peek(address, port, sni)
+            if parked is not None and parked.tls is not None:
+                return Attempt("tls", subject, Outcome.OK, timings=dict(parked.handshake_timings), tls=parked.tls,
+                               reused=True)
         async with self._slots[address]:
             try:
                 channel = await self._dial(address, port, sni, context or self.context(), timings)
@@ -170,6 +177,7 @@ class Net:
                 timings["tls"] = (time.perf_counter() - started) * 1000
                 channel.close()
                 raise
+            channel.handshake_timings = {"connect": timings["connect"], "tls": timings["tls"]}
         return channel
 
     def _park(self, channel: Channel) -> None:
@@ -178,6 +186,12 @@ class Net:
         while len(self._idle) > MAX_IDLE:
             _, (_, oldest) = self._idle.popitem(last=False)
             oldest.close()
+
+    def _peek(self, address: str, port: int, sni: str | None) -> Channel | None:
+        for pool_key, channel in self._idle.values():
+            if pool_key == (address, port, sni) and channel.usable:
+                return channel
+        return None
 
     def _take(self, address: str, port: int, sni: str | None) -> Channel | None:
         for key, (pool_key, channel) in list(self._idle.items()):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.serialization import Encoding
 from OpenSSL import SSL
@@ -117,6 +117,7 @@ class Channel:
     tls: TlsFacts | None = None
     uses: int = 0
     idle_since: float = 0.0
+    handshake_timings: dict[str, float] = field(default_factory=dict)  # of the handshake that opened it
 
     @property
     def where(self) -> str:

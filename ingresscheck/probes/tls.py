@@ -66,11 +66,11 @@ class Handshake:
 
     @property
     def certs(self) -> list[x509.Certificate]:
-        return [x509.load_der_x509_certificate(der) for der in self.chain]
+        return [_parse(der) for der in self.chain]
 
     @property
     def leaf(self) -> x509.Certificate | None:
-        return x509.load_der_x509_certificate(self.chain[0]) if self.chain else None
+        return _parse(self.chain[0]) if self.chain else None
 
     @property
     def where(self) -> str:
@@ -179,6 +179,13 @@ def _key(cert: x509.Certificate) -> tuple[str, int | None, str]:
     return type(key).__name__, None, type(key).__name__
 
 
+@functools.lru_cache(maxsize=1024)
+def _parse(der: bytes) -> x509.Certificate:
+    """One parse per served certificate per run: a thousand hosts behind one wildcard share it."""
+    return x509.load_der_x509_certificate(der)
+
+
+@functools.lru_cache(maxsize=1024)
 def _describe(cert: x509.Certificate) -> dict[str, Any]:
     """Public facts of a certificate for evidence (never key material beyond its type and size)."""
     names = hostname.dns_names(cert)

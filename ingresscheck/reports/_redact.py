@@ -156,6 +156,13 @@ def _redact_container(obj: Any, *, under_secret: bool, memo: dict[tuple[int, boo
                 out[key] = value  # which Secret (namespace/name), not what it holds
             elif is_sensitive_key(name) or (under_secret and name in _SECRET_PAYLOAD_KEYS):
                 out[key] = REDACTED
+            elif type(value) is str:  # the common leaves inline: most of a report's nodes are these
+                done = strings.get(value)
+                if done is None:
+                    done = strings[value] = redact_text(value)
+                out[key] = done
+            elif value is None or type(value) is int or type(value) is bool:
+                out[key] = value
             else:
                 out[key] = _redact(value, under_secret=under_secret, memo=memo, strings=strings)
         return out
