@@ -18,6 +18,14 @@ from .model import NGINX_PREFIX, Inventory, Obj, SecretInfo, Unreadable, targets
 _CALL_ERRORS = (ApiException, urllib3.exceptions.HTTPError, OSError)
 
 
+def _lean(items: list[Obj]) -> list[Obj]:
+    """Objects without their managedFields: server-side apply bookkeeping no check reads, often the larger
+    part of an object (a third of discovery's memory at 1,000 Ingresses)."""
+    for item in items:
+        (item.get("metadata") or {}).pop("managedFields", None)
+    return items
+
+
 def _select(items: list[Obj], namespace: str | None) -> list[Obj]:
     if namespace is None:
         return items
@@ -35,7 +43,7 @@ def discover(cluster: Cluster, namespace: str | None = None, selector: str | Non
 
     def listed(kind: str, ns: str | None = None, sel: str | None = None) -> list[Obj]:
         try:
-            return res.list(kind, ns, sel)
+            return _lean(res.list(kind, ns, sel))
         except _CALL_ERRORS as exc:
             # one line naming the verb, the resource and the scope: "list ingresses.networking.k8s.io
             # cluster-wide: forbidden: ...", never a traceback and never a guess
@@ -77,7 +85,7 @@ def _gateway_api(res: Resources, server: str, kind: str, namespace: str | None) 
     """A Gateway API list; empty when the cluster does not serve that kind (no CRD: 404) or forbids it."""
     scoped = namespace if kind in ("HTTPRoute",) else None
     try:
-        return res.list(kind, scoped)
+        return _lean(res.list(kind, scoped))
     except ApiException as exc:
         if exc.status in (403, 404):
             return []
@@ -89,7 +97,7 @@ def _gateway_api(res: Resources, server: str, kind: str, namespace: str | None) 
 def _optional(res: Resources, server: str, kind: str) -> list[Obj]:
     """Nodes need cluster-wide read; without it, exposure checks say so instead of failing discovery."""
     try:
-        return res.list(kind)
+        return _lean(res.list(kind))
     except ApiException as exc:
         if exc.status == 403:
             return []
