@@ -62,7 +62,7 @@ def discover(cluster: Cluster, namespace: str | None = None, selector: str | Non
             context=cluster.context, server=cluster.server, ingresses=ingresses,
             ingress_classes=futures["classes"].result(), services=futures["services"].result(),
             endpoint_slices=futures["slices"].result(), nodes=futures["nodes"].result(),
-            **{field: futures[kind].result() for kind, field in GATEWAY_KINDS.items()},
+            **{field: futures[kind].result() for kind, field in GATEWAY_KINDS.items()},  # type: ignore[arg-type]
         )
         # LoadBalancer/NodePort Services outside the namespace filter still matter for exposure
         refs = secret_refs(ingresses) | route_secret_refs(inv.gateways, inv.listener_sets)

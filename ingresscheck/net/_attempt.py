@@ -185,7 +185,8 @@ class Attempt:
         s = self.subject
         if self.ok:
             if self.response is not None:
-                return f"{s.url or s.host} via {s.where} answered {self.response.status} {self.response.reason}".rstrip()
+                r = self.response
+                return f"{s.url or s.host} via {s.where} answered {r.status} {r.reason}".rstrip()
             if self.kind == "dns" and self.dns is not None:
                 return f"{s.host} resolves to {', '.join(self.dns.addresses) or 'no address'}"
             return f"{self.kind} to {s.where} ok"

@@ -248,6 +248,7 @@ class Net:
                     return Attempt("http", subject, exc.outcome, exc.reason, exc.phase, timings, method=method,
                                    tls=channel.tls if channel is not None else None, reused=reused)
                 break
+        assert channel is not None  # the loop either returned an attempt or has an open channel
         timings["total"] = (time.perf_counter() - started) * 1000
         if keep and keep_alive:
             self._park(channel)

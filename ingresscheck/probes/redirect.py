@@ -53,7 +53,7 @@ class RedirectProbe(Probe):
         https_authority = (target.request_host if ctx.profile.https_port == 443 else
                            f"{target.request_host}:{ctx.profile.https_port}")
         expected = f"https://{https_authority}{path}?{query}"
-        codes = REDIRECT_CODES
+        codes: tuple[int, ...] = REDIRECT_CODES
         if target.redirect is not None:  # an HTTPRoute RequestRedirect filter says exactly what to answer
             f = target.redirect
             scheme = f.scheme or "http"

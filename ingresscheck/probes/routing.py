@@ -214,7 +214,8 @@ async def _judge_backend(ctx: ProbeContext, target: Target, rule: PathRule, atte
     seen = identity(response)
     if seen is not None and seen.pod:
         # a weighted HTTPRoute rule is served by any of its backends
-        backends = [(b.namespace, b.service) for b in rule.backends if b.weight > 0] or [(namespace, rule.service or "")]
+        backends = ([(b.namespace, b.service) for b in rule.backends if b.weight > 0]
+                    or [(namespace, rule.service or "")])
         if len(backends) > 1:
             want = " or ".join(f"{ns}/{svc}" for ns, svc in backends)
         members = {e.pod for ns, svc in backends for e in ctx.inventory.endpoints(ns, svc) if e.pod}
@@ -228,7 +229,8 @@ async def _judge_backend(ctx: ProbeContext, target: Target, rule: PathRule, atte
                                           f"another backend answers", subject=subject, **evidence)
         else:
             of = f" of {seen.service}" if seen.service else ""
-            ctx.failed("routing.backend", f"{url} should be served by {want} (pods {', '.join(sorted(members)) or '?'}) "
+            pods = ", ".join(sorted(m for m in members if m)) or "?"
+            ctx.failed("routing.backend", f"{url} should be served by {want} (pods {pods}) "
                                           f"but pod {seen.pod}{of} answered",
                        subject=subject, **evidence)
         return
@@ -403,7 +405,8 @@ async def _judge_path(ctx: ProbeContext, target: Target, rule: PathRule, path: s
     if seen is None or not seen.pod:
         if status == 404:
             ctx.failed("routing.path_type", f"{path} should match {expected_rule_.path_type} "
-                                            f"{expected_rule_.path!r} ({want}) but got 404", subject=subject, **evidence)
+                                            f"{expected_rule_.path!r} ({want}) but got 404", subject=subject,
+                       **evidence)
             return
         # a backend that says nothing: the Service's own answer to the same path decides
         target_ns = expected_rule_.namespace or ns

@@ -113,7 +113,8 @@ def _path(path: str | None, path_type: str, backend: dict[str, Any] | None = Non
 
 H = "shop.example.test"
 FORMS: dict[str, dict[str, Any]] = {
-    "exact host, Prefix, port number": _ingress({"ingressClassName": "nginx", "rules": [_rule(H, _path("/v1", "Prefix"))]}),
+    "exact host, Prefix, port number": _ingress({"ingressClassName": "nginx",
+                                                 "rules": [_rule(H, _path("/v1", "Prefix"))]}),
     "port by name": _ingress({"ingressClassName": "nginx", "rules": [
         _rule(H, _path("/", "Prefix", _backend("web", {"name": "http"})))]}),
     "Exact path": _ingress({"ingressClassName": "nginx", "rules": [_rule(H, _path("/healthz", "Exact"))]}),
@@ -121,7 +122,8 @@ FORMS: dict[str, dict[str, Any]] = {
         _rule(H, _path("/app", "ImplementationSpecific"))]}),
     "ImplementationSpecific without a path": _ingress({"ingressClassName": "nginx", "rules": [
         _rule(H, _path(None, "ImplementationSpecific"))]}),
-    "Prefix with a trailing slash": _ingress({"ingressClassName": "nginx", "rules": [_rule(H, _path("/docs/", "Prefix"))]}),
+    "Prefix with a trailing slash": _ingress({"ingressClassName": "nginx",
+                                              "rules": [_rule(H, _path("/docs/", "Prefix"))]}),
     "regex path (use-regex)": _ingress({"ingressClassName": "nginx", "rules": [
         _rule(H, _path("/api/v[0-9]+", "ImplementationSpecific"))]},
         {"nginx.ingress.kubernetes.io/use-regex": "true"}),

@@ -95,7 +95,8 @@ def test_plain_http_attempt_names_its_subject_and_times_each_phase() -> None:
         attempt = _run(_request(Net(_profile()), f"http://shop.example.test:{port}/a?b=1", ip))
     # Then the attempt is ok, names address, port, Host and URL, and has the phases
     assert attempt.ok and attempt.status == 200
-    assert attempt.subject.address == ip and attempt.subject.port == port and attempt.subject.host == "shop.example.test"
+    s = attempt.subject
+    assert s.address == ip and s.port == port and s.host == "shop.example.test"
     assert attempt.response is not None and attempt.response.body == f"shop.example.test:{port} /a?b=1".encode()
     assert {"connect", "request", "wait", "transfer", "total"} <= set(attempt.timings)
     assert attempt.evidence()["request"]["address"] == ip
