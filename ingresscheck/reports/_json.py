@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import datetime as dt
 import json
 import math
 import os
 import tempfile
+from collections.abc import Iterator
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -122,36 +124,33 @@ def report_dict(report: Report) -> dict[str, Any]:
     return redacted
 
 
-def write_text(path: str | os.PathLike[str], text: str) -> Path:
-    """Write ``text`` to ``path`` atomically (a reader never sees half a report); parents are created."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
-
-
-def write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically; parents are created."""
+@contextlib.contextmanager
+def atomic_file(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
+    """A file that appears at ``path`` only once complete (a reader never sees half a report); parents
+    are created; on any error nothing is left behind."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            yield fh
         os.chmod(tmp, 0o644)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return target
+
+
+def write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` (UTF-8, newlines as written) to ``path`` atomically."""
+    return write_bytes(path, text.encode("utf-8"))
+
+
+def write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically."""
+    with atomic_file(path) as fh:
+        fh.write(data)
+    return Path(path)
 
 
 def write_json(report: Report, path: str | os.PathLike[str], data: dict[str, Any] | None = None) -> Path:
@@ -160,22 +159,13 @@ def write_json(report: Report, path: str | os.PathLike[str], data: dict[str, Any
     One result per line inside ``results`` (greppable, and written as it goes: a 1,000-host report is
     never held in memory a second time as one 30 MB string)."""
     data = data if data is not None else report_dict(report)
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            head = {k: v for k, v in data.items() if k != "results"}
-            fh.write(b"{\n")
-            for key, value in head.items():
-                fh.write(orjson.dumps(key) + b": " + orjson.dumps(value) + b",\n")
-            fh.write(b'"results": [')
-            for i, result in enumerate(data.get("results", [])):
-                fh.write((b"\n  " if i == 0 else b",\n  ") + orjson.dumps(result))
-            fh.write(b"\n]}\n")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    with atomic_file(path) as fh:
+        head = {k: v for k, v in data.items() if k != "results"}
+        fh.write(b"{\n")
+        for key, value in head.items():
+            fh.write(orjson.dumps(key) + b": " + orjson.dumps(value) + b",\n")
+        fh.write(b'"results": [')
+        for i, result in enumerate(data.get("results", [])):
+            fh.write((b"\n  " if i == 0 else b",\n  ") + orjson.dumps(result))
+        fh.write(b"\n]}\n")
+    return Path(path)

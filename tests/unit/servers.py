@@ -65,8 +65,8 @@ Handler = Callable[[BaseHTTPRequestHandler], tuple[int, dict[str, str], bytes]]
 
 
 @contextmanager
-def http_server(handler: Handler, ip: str = "127.0.0.1",
-                tls: ssl.SSLContext | None = None, keep_alive: bool = False) -> Iterator[tuple[str, int]]:
+def http_server(handler: Handler, ip: str = "127.0.0.1", tls: ssl.SSLContext | None = None,
+                keep_alive: bool = False, port: int = 0) -> Iterator[tuple[str, int]]:
     """Serve every request with ``handler(request) -> (status, headers, body)``; over TLS with ``tls``.
     ``keep_alive``: speak HTTP/1.1 and keep connections open between requests."""
 
@@ -91,7 +91,7 @@ def http_server(handler: Handler, ip: str = "127.0.0.1",
             except (ConnectionError, ssl.SSLError, TimeoutError):
                 pass  # the client gave up (a probe's timeout or bounded read): nothing to serve
 
-    server = ThreadingHTTPServer((ip, 0), _H)
+    server = ThreadingHTTPServer((ip, port), _H)
     server.daemon_threads = True
     if tls is not None:
         server.socket = tls.wrap_socket(server.socket, server_side=True)
@@ -102,3 +102,33 @@ def http_server(handler: Handler, ip: str = "127.0.0.1",
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def silent_server(ip: str = "127.0.0.1", port: int = 0) -> Iterator[int]:
+    """Accepts TCP connections and never says a word (no ClientHello answer, no HTTP response); yields the port."""
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((ip, port))
+    listener.listen(64)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.05)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except (TimeoutError, OSError):
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(2)
+        for conn in held:
+            conn.close()
+        listener.close()

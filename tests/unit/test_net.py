@@ -5,9 +5,6 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -17,7 +14,7 @@ import trustme
 from ingresscheck.net import Net, Outcome
 from ingresscheck.profile import Profile, Thresholds
 
-from .servers import dns_server, http_server
+from .servers import dns_server, http_server, silent_server
 
 
 def _run(coro):  # type: ignore[no-untyped-def]
@@ -49,36 +46,6 @@ def _server_context(ca: trustme.CA, *names: str) -> ssl.SSLContext:
 
 def _echo(req: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
     return 200, {"Content-Type": "text/plain"}, f"{req.headers['Host']} {req.path}".encode()
-
-
-@contextmanager
-def silent_port() -> Iterator[int]:
-    """Accepts TCP connections and never says a word (no ClientHello answer, no HTTP response)."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(16)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.05)
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-                held.append(conn)
-            except (TimeoutError, OSError):
-                continue
-
-    t = threading.Thread(target=accept, daemon=True)
-    t.start()
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        stop.set()
-        t.join(2)
-        for c in held:
-            c.close()
-        listener.close()
 
 
 def _free_port() -> int:
@@ -116,14 +83,14 @@ def test_refused_port_is_refused_not_timeout() -> None:
 
 
 def test_silent_tls_port_is_a_timeout_in_the_tls_phase() -> None:
-    with silent_port() as port:
+    with silent_server() as port:
         attempt = _run(_request(Net(_profile(timeout=0.5)), f"https://x.test:{port}/", "127.0.0.1"))
     assert attempt.outcome is Outcome.TIMEOUT and attempt.phase == "tls"
     assert "ClientHello" in attempt.reason and f"127.0.0.1:{port}" in attempt.reason
 
 
 def test_silent_http_port_is_a_timeout_waiting_for_the_response() -> None:
-    with silent_port() as port:
+    with silent_server() as port:
         attempt = _run(_request(Net(_profile(timeout=0.5)), f"http://x.test:{port}/", "127.0.0.1"))
     assert attempt.outcome is Outcome.TIMEOUT and attempt.phase == "wait"
 

@@ -13,11 +13,8 @@ from __future__ import annotations
 import json
 import socket
 import ssl
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -27,80 +24,17 @@ from ingresscheck.profile import Profile
 from ingresscheck.results import Report, Status
 
 from .helpers import ingress, run_probes
-from .servers import dns_server
+from .servers import dns_server, http_server, silent_server
 
 HOST = "shop.example.test"
 REFUSING, SILENT, ANSWERING = "127.0.0.31", "127.0.0.32", "127.0.0.33"
 
 
-def _handler_class() -> type[BaseHTTPRequestHandler]:
-    class H(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
-            if self.headers["Host"].split(":")[0] != HOST:
-                body, status = b"404 page not found\n", 404
-                ctype = "text/plain"
-            else:
-                body = json.dumps({"service": "web", "namespace": "demo", "pod": "web-0"}).encode()
-                status, ctype = 200, "application/json"
-            self.send_response(status)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def handle(self) -> None:
-            try:
-                super().handle()
-            except (ConnectionError, ssl.SSLError, TimeoutError):
-                pass
-    return H
-
-
-@contextmanager
-def _serve(ip: str, port: int, tls: ssl.SSLContext | None) -> Iterator[None]:
-    server = ThreadingHTTPServer((ip, port), _handler_class())
-    server.daemon_threads = True
-    if tls is not None:
-        server.socket = tls.wrap_socket(server.socket, server_side=True)
-    t = threading.Thread(target=server.serve_forever, daemon=True)
-    t.start()
-    try:
-        yield
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-@contextmanager
-def _silent(ip: str, port: int) -> Iterator[None]:
-    listener = socket.socket()
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind((ip, port))
-    listener.listen(64)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.05)
-        while not stop.is_set():
-            try:
-                held.append(listener.accept()[0])
-            except (TimeoutError, OSError):
-                continue
-
-    t = threading.Thread(target=accept, daemon=True)
-    t.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        t.join(2)
-        for c in held:
-            c.close()
-        listener.close()
+def _backend(req: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
+    if req.headers["Host"].split(":")[0] != HOST:
+        return 404, {"Content-Type": "text/plain"}, b"404 page not found\n"
+    body = json.dumps({"service": "web", "namespace": "demo", "pod": "web-0"}).encode()
+    return 200, {"Content-Type": "application/json"}, body
 
 
 def _free_port(ip: str) -> int:
@@ -119,8 +53,8 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Report:
     ca_file = tmp_path_factory.mktemp("subjects") / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
     http_port, https_port = _free_port(ANSWERING), _free_port(ANSWERING)
-    with _serve(ANSWERING, http_port, None), _serve(ANSWERING, https_port, tls), \
-            _silent(SILENT, http_port), _silent(SILENT, https_port), \
+    with http_server(_backend, ANSWERING, port=http_port), http_server(_backend, ANSWERING, tls, port=https_port), \
+            silent_server(SILENT, http_port), silent_server(SILENT, https_port), \
             dns_server({HOST: [REFUSING, SILENT, ANSWERING]}) as dns:
         profile = Profile(dns_servers=(dns,), load_balancers=(REFUSING, SILENT, ANSWERING), http_port=http_port,
                           https_port=https_port, ca_bundle=str(Path(ca_file)))
