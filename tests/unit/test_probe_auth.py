@@ -45,7 +45,8 @@ def _run(handler, tls_context: ssl.SSLContext, annotations: dict[str, str]) -> R
     with http_server(handler, tls=tls_context) as (ip, port), dns_server({HOST: [ip]}) as dns:
         profile = Profile(dns_servers=(dns,), https_port=port, http_port=port)
         profile = replace(profile, thresholds=replace(profile.thresholds, timeout=1.0))
-        return run_probes(["dns", "auth", "auth_config"], profile, [ingress("wordpress", HOST, annotations=annotations)])
+        target = ingress("wordpress", HOST, annotations=annotations)
+        return run_probes(["dns", "auth", "auth_config"], profile, [target])
 
 
 SEED = {PREFIX + "auth-type": "basic", PREFIX + "auth-secret": "wordpress-basic-auth", PREFIX + "auth-realm": REALM}
