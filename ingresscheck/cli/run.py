@@ -128,6 +128,14 @@ class _Progress:
     def done(self, name: str, results: list[Result]) -> None:
         self.count += 1
         worst = max((r.status for r in results), key=lambda s: s.rank).value if results else "-"
+        if name == "cluster":
+            # cluster-wide probes (static, exposure, gateway) judge many hosts at once: name the ones they
+            # failed, so a host's own line (its request chain) is never read as its whole verdict
+            bad = sorted({r.host or r.subject or "?" for r in results if r.status.rank >= Status.FAIL.rank})
+            name = "cluster-wide checks" + (f" (not passing for {', '.join(bad[:5])}"
+                                            f"{f' and {len(bad) - 5} more' if len(bad) > 5 else ''})" if bad else "")
+        else:
+            name = f"{name} (request chain)"
         if self._bar is not None and self._task is not None:
             self._bar.update(self._task, advance=1, description=name)
         else:

@@ -150,3 +150,20 @@ def test_bad_resolve_is_one_usage_line(text: str, tmp_path: Path) -> None:
     (tmp_path / "m" / "a.yaml").write_text("kind: Namespace\nmetadata: {name: a}\n")
     out = _run("run", "--manifests", str(tmp_path / "m"), "--resolve", text, cwd=tmp_path)
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1 and "--resolve" in out.stderr, out
+
+
+def test_progress_lines_name_the_hosts_cluster_wide_checks_failed(capsys: pytest.CaptureFixture[str]) -> None:
+    """Given a static failure for a host, then the cluster-wide line names that host, and a host's own line says
+    it is that host's request chain (not its whole verdict)."""
+    from ingresscheck.cli.run import _Progress
+    from ingresscheck.results import Result, Severity, Status, Step
+
+    fail = Result("static", "static.endpoints", Status.FAIL, Severity.CRITICAL, "no endpoints", Step.BACKEND,
+                  host="shop.apps.test")
+    ok = Result("dns", "dns.resolves", Status.PASS, Severity.CRITICAL, "ok", Step.DNS, host="shop.apps.test")
+    progress = _Progress(2, enabled=False)
+    progress.done("demo/shop/shop.apps.test", [ok])
+    progress.done("cluster", [fail])
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "[1/2] pass  demo/shop/shop.apps.test (request chain)"
+    assert err[1] == "[2/2] fail  cluster-wide checks (not passing for shop.apps.test)"
