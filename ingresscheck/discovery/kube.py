@@ -56,7 +56,8 @@ def discover(cluster: Cluster, namespace: str | None = None, selector: str | Non
             "services": pool.submit(listed, "Service", namespace),
             "slices": pool.submit(listed, "EndpointSlice", namespace),
             "nodes": pool.submit(_optional, res, cluster.server, "Node"),
-            **{kind: pool.submit(_gateway_api, res, cluster.server, kind, namespace) for kind in GATEWAY_KINDS},
+            **{kind: pool.submit(_gateway_api, res, cluster.server, kind, namespace,
+                                 selector if kind == "HTTPRoute" else None) for kind in GATEWAY_KINDS},
         }
         inv = Inventory(
             context=cluster.context, server=cluster.server, ingresses=ingresses,
@@ -81,11 +82,13 @@ GATEWAY_KINDS = {"GatewayClass": "gateway_classes", "Gateway": "gateways", "List
                  "HTTPRoute": "http_routes", "ReferenceGrant": "reference_grants"}
 
 
-def _gateway_api(res: Resources, server: str, kind: str, namespace: str | None) -> list[Obj]:
-    """A Gateway API list; empty when the cluster does not serve that kind (no CRD: 404) or forbids it."""
+def _gateway_api(res: Resources, server: str, kind: str, namespace: str | None,
+                 selector: str | None = None) -> list[Obj]:
+    """A Gateway API list; empty when the cluster does not serve that kind (no CRD: 404) or forbids it.
+    Routes are targets like Ingresses: -n and -l select them; their Gateways are read wherever they are."""
     scoped = namespace if kind in ("HTTPRoute",) else None
     try:
-        return _lean(res.list(kind, scoped))
+        return _lean(res.list(kind, scoped, selector))
     except ApiException as exc:
         if exc.status in (403, 404):
             return []

@@ -27,6 +27,9 @@ def test_run_on_a_namespace_or_selector_matching_nothing_is_exit_2(lab: Lab, tmp
     assert len(ns.stderr.strip().splitlines()) == 1 and not (tmp_path / "reports").exists()
     sel = _ic("run", "--profile", profile, "-n", "shop", "-l", "app=nomatch", "--no-progress", cwd=tmp_path)
     assert sel.returncode == 2 and "selector app=nomatch" in sel.stderr and "context lab" in sel.stderr, sel.stderr
+    # demo has Ingresses and HTTPRoutes: a selector matching none of either selects nothing
+    routes = _ic("run", "--profile", profile, "-n", "demo", "-l", "app=nomatch", "--no-progress", cwd=tmp_path)
+    assert routes.returncode == 2 and "nothing matched" in routes.stderr, routes.stdout + routes.stderr
     ok = _ic("run", "--profile", profile, "-n", "shop", "--allow-empty", "--no-reports", cwd=tmp_path)
     assert ok.returncode == 0, ok.stderr
 
