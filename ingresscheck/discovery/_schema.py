@@ -34,6 +34,10 @@ Obj = dict[str, Any]
 Path = tuple[str | int, ...]
 
 _SCHEMA_FILE = "ingress-v1.openapi.json"
+# The Gateway API standard-channel CRDs' openAPIV3Schema (v1.6.1, the version the lab's Traefik implements),
+# descriptions and CEL rules left out: what `kubectl apply` is refused for by structure (types, enums,
+# patterns, lengths, required fields). CEL rules are the API server's own and are not re-implemented here.
+_GATEWAY_SCHEMA_FILE = "gateway-api-v1.6.1.openapi.json"
 _REF = "#/components/schemas/io.k8s.api.networking.v1."
 
 _LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
@@ -302,9 +306,38 @@ def _generic(obj: Obj) -> list[Problem]:
     return out
 
 
+@cache
+def _gateway_validators() -> dict[str, jsonschema.protocols.Validator]:
+    doc = json.loads(resources.files(__package__).joinpath(_GATEWAY_SCHEMA_FILE).read_text())
+    return {kind: jsonschema.Draft202012Validator(entry["schema"]) for kind, entry in doc.items()}
+
+
+def _gateway_structure(kind: str, obj: Obj) -> list[Problem]:
+    problems = []
+    for err in _gateway_validators()[kind].iter_errors(obj):
+        path = tuple(err.absolute_path)
+        if err.validator == "type":
+            msg = f"Invalid value: {_show(err.instance)}: must be of type {err.validator_value}"
+        elif err.validator == "required":
+            missing = err.message.split("'")[1] if "'" in err.message else err.message
+            path, msg = (*path, missing), "Required value"
+        elif err.validator == "enum":
+            msg = f"Unsupported value: {_show(err.instance)}: supported values: " + ", ".join(
+                repr(v) for v in err.validator_value)
+        elif err.validator == "pattern":
+            msg = f"Invalid value: {_show(err.instance)}: must match {err.validator_value!r}"
+        else:
+            msg = f"Invalid value: {err.message}"
+        problems.append(Problem(path, msg))
+    return sorted(problems, key=lambda p: [str(x) for x in p.path])
+
+
 def validate(obj: Obj) -> list[Problem]:
     """Every reason the API server would refuse ``obj`` (an object as a manifest gives it); [] if none."""
     kind = obj.get("kind")
+    if isinstance(kind, str) and kind in _gateway_validators() and str(obj.get("apiVersion", "")).startswith(
+            "gateway.networking.k8s.io/"):
+        return _generic(obj) or _gateway_structure(kind, obj)
     if kind in ("Ingress", "IngressClass"):
         structure = _structure(kind, obj)
         if structure:  # the value rules assume the types are right, as the API server's decoding does

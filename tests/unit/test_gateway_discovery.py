@@ -15,6 +15,7 @@ import yaml
 from ingresscheck.discovery import manifests
 from ingresscheck.discovery.kube import secret_info
 from ingresscheck.discovery.model import Inventory, RedirectFilter
+from ingresscheck.errors import UsageError
 from ingresscheck.lab import objects, pki
 from ingresscheck.lab.layout import LabLayout
 from ingresscheck.probes._contract import ProbeContext
@@ -210,3 +211,23 @@ def test_manifests_discovery_reads_gateway_api_objects_and_their_certificate_sec
                                                                             "team.gw.test"]
     info = inv.secrets[("demo", "gw-wildcard-tls")]
     assert info is not None and info.type == "kubernetes.io/tls"
+
+
+@pytest.mark.parametrize("change, needle", [
+    (lambda r: r["spec"]["rules"][0]["matches"][0]["path"].update(type="Regex"),
+     "spec.rules[0].matches[0].path.type: Unsupported value: 'Regex'"),
+    (lambda r: r["spec"].update(parentRefs="lab-gateway"), "spec.parentRefs: Invalid value: 'lab-gateway': must be "
+                                                           "of type array"),
+])
+def test_manifests_refuse_routes_the_api_server_would_refuse_with_file_and_line(
+        layout: LabLayout, gw_cert: pki.Issued, tmp_path: Path, change, needle: str) -> None:  # type: ignore[no-untyped-def]
+    """Given an HTTPRoute the CRD's schema refuses, then --manifests names file, line, object and field."""
+    route = next(o for o in objects.gateway_objects(layout, gw_cert.cert_pem, gw_cert.key_pem)
+                 if o["kind"] == "HTTPRoute" and o["metadata"]["name"] == "app")
+    change(route)
+    (tmp_path / "route.yaml").write_text("# the app route\n" + yaml.safe_dump(route))
+    with pytest.raises(UsageError) as err:
+        manifests.discover(str(tmp_path))
+    message = str(err.value)
+    assert message.startswith(f"manifests: {tmp_path / 'route.yaml'}:") and "HTTPRoute demo/app" in message
+    assert needle in message, message
