@@ -22,7 +22,7 @@ def add_reload_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--rounds", type=int, default=10, help="canary create/update/delete rounds (default 10)")
     g.add_argument("--rate", type=float, default=100.0, help="open-loop requests/s to existing routes (default 100)")
     g.add_argument("--domain", help="domain for canary hosts (default: the profile's reload.domain)")
-    g.add_argument("--kind", choices=("ingress", "httproute"), default="ingress",
+    g.add_argument("--kind", choices=("ingress", "httproute", "ingress,httproute"), default="ingress",
                    help="what the canaries are: Ingresses (default) or HTTPRoutes on an existing Gateway listener")
     g.add_argument("--under-load", type=int, default=0, metavar="USERS",
                    help="also run a locust background load with USERS users during the rounds")
@@ -87,11 +87,16 @@ def _print_propagation(session: Session, out: TextIO) -> None:
     section = session.last_report.sections.get("reload") if session.last_report else None
     if not section:
         return
-    for phase, v in section.get("propagation", {}).items():
-        def ms(x: float | None) -> str:
-            return "n/a" if x is None else f"{x:.0f} ms"
-        print(f"reload {phase:<6} p50 {ms(v.get('p50'))}  p95 {ms(v.get('p95'))}  max {ms(v.get('max'))}"
-              f"  ({v.get('n', 0)} ok, {v.get('failed', 0)} never)", file=out)
+
+    def ms(x: float | None) -> str:
+        return "n/a" if x is None else f"{x:.0f} ms"
+
+    by_kind = section.get("by_kind") or {section.get("kind", "ingress"): section}
+    for kind, figures in by_kind.items():
+        label = f"{kind} " if len(by_kind) > 1 else ""
+        for phase, v in figures.get("propagation", {}).items():
+            print(f"reload {label}{phase:<6} p50 {ms(v.get('p50'))}  p95 {ms(v.get('p95'))}  max {ms(v.get('max'))}"
+                  f"  ({v.get('n', 0)} ok, {v.get('failed', 0)} never)", file=out)
     load = section.get("load")
     if load:
         print(f"background load: {load.get('users')} users, {load.get('requests')} requests, "

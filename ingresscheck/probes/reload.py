@@ -38,18 +38,32 @@ class ReloadProbe(Probe):
     @classmethod
     def deadline(cls, profile: Profile, options: dict[str, Any]) -> float | None:
         # every phase of every round may take its timeout, plus baselines and background-load start
-        return int(options.get("reload_rounds", 3)) * 3 * PHASE_TIMEOUT + 60
+        kinds = len(str(options.get("reload_kind") or "ingress").split(","))
+        return kinds * (int(options.get("reload_rounds", 3)) * 3 * max(PHASE_TIMEOUT, ROUTE_PHASE_TIMEOUT) + 60)
 
     @classmethod
     def preflight(cls, profile: Profile, options: dict[str, Any]) -> str | None:
         """Why it cannot run at all (a configuration error, exit 2), or None."""
-        if options.get("reload_kind", "ingress") == "ingress" and not (options.get("reload_domain")
+        if "ingress" in str(options.get("reload_kind") or "ingress").split(",") and not (options.get("reload_domain")
                                                                        or profile.reload_domain):
             return ("no domain for canary hosts: set reload.domain in the profile (see README, Profile) "
                     "or pass --domain")
         return None
 
     async def run(self, ctx: ProbeContext) -> None:
+        kinds = [k.strip() for k in str(ctx.options.get("reload_kind") or "ingress").split(",") if k.strip()]
+        sections: dict[str, Any] = {}
+        for kind in kinds:  # one campaign after the other: each kind's figures, side by side in the report
+            section = await self._campaign(ctx, kind, subject=f"{KIND_LABEL.get(kind, kind)} canaries"
+                                           if len(kinds) > 1 else None)
+            if section is not None:
+                sections[kind] = section
+        if sections:
+            first = next(iter(sections.values()))
+            ctx.sections["reload"] = {**first, "by_kind": {k: {"propagation": v["propagation"], "rounds": v["rounds"]}
+                                                          for k, v in sections.items()}} if len(sections) > 1 else first
+
+    async def _campaign(self, ctx: ProbeContext, kind: str, subject: str | None) -> dict[str, Any] | None:
         from ..reload.campaign import run_campaign
         from ..reload.canary import LABEL
 
@@ -57,19 +71,19 @@ class ReloadProbe(Probe):
         resources = Resources(connect(profile.kubeconfig, profile.context).api)
         rounds = int(ctx.options.get("reload_rounds", 3))
         rate = float(ctx.options.get("reload_rate", 100.0))
+        say: dict[str, Any] = {"subject": subject} if subject else {}
         try:
             result = await run_campaign(profile, ctx.inventory, resources, rounds=rounds, rate=rate,
-                                        phase_timeout=(ROUTE_PHASE_TIMEOUT if ctx.options.get("reload_kind") ==
-                                                       "httproute" else PHASE_TIMEOUT),
+                                        phase_timeout=(ROUTE_PHASE_TIMEOUT if kind == "httproute" else PHASE_TIMEOUT),
                                         domain=ctx.options.get("reload_domain"),
                                         under_load=int(ctx.options.get("reload_under_load") or 0),
                                         reports_dir=Path(ctx.options.get("reports_dir") or "reports"),
-                                        kind=str(ctx.options.get("reload_kind") or "ingress"))
+                                        kind=kind)
         except (LookupError, ValueError) as exc:
             for c in self.checks:
-                ctx.skipped(c.id, f"cannot measure reload latency: {exc}")
-            return
-        ctx.sections["reload"] = result.to_section()
+                ctx.skipped(c.id, f"cannot measure reload latency: {exc}", **say)
+            return None
+        section = result.to_section()
         prop = result.propagation()
         summary = "; ".join(f"{phase} p50 {_ms(v['p50'])} p95 {_ms(v['p95'])}" for phase, v in prop.items())
         never = {phase: v["failed"] for phase, v in prop.items() if v["failed"]}
@@ -78,15 +92,16 @@ class ReloadProbe(Probe):
         evidence = {"propagation_ms": prop, "rounds": [r.to_dict() for r in result.rounds]}
         if never:
             ctx.failed("reload.propagation", "changes never reached the data plane: " + ", ".join(
-                f"{phase} in {n} of {rounds} rounds" for phase, n in never.items()) + f" ({summary})", **evidence)
+                f"{phase} in {n} of {rounds} rounds" for phase, n in never.items()) + f" ({summary})",
+                **evidence, **say)
         elif slow:
             ctx.warned("reload.propagation", f"p95 over {_ms(profile.thresholds.reload_p95_ms)}: " + ", ".join(
-                f"{phase} {_ms(v)}" for phase, v in slow.items()) + f" ({summary})", **evidence)
+                f"{phase} {_ms(v)}" for phase, v in slow.items()) + f" ({summary})", **evidence, **say)
         else:
-            ctx.passed("reload.propagation", f"{rounds} rounds: {summary}", **evidence)
+            ctx.passed("reload.propagation", f"{rounds} rounds: {summary}", **evidence, **say)
 
         if result.traffic is None:
-            ctx.skipped("reload.traffic", "no existing auth-free route to keep calling")
+            ctx.skipped("reload.traffic", "no existing auth-free route to keep calling", **say)
         else:
             t = result.traffic.to_dict()
             lat = t["latency_ms"]["corrected"]
@@ -98,17 +113,25 @@ class ReloadProbe(Probe):
                 first = errors[0] if errors else {}
                 ctx.failed("reload.traffic", f"{bad} of {t['sent']} requests to existing routes failed during the "
                            f"changes; first: {first.get('kind')} {first.get('status') or ''} "
-                           f"{'after ' + first['after_event'] if first.get('after_event') else ''}".rstrip(), **tev)
+                           f"{'after ' + first['after_event'] if first.get('after_event') else ''}".rstrip(),
+                           **tev, **say)
             else:
                 ctx.passed("reload.traffic", f"{t['sent']} requests at {t['achieved_rate']:.0f}/s to "
-                           f"{len(result.routes)} routes, no errors; p99 {_ms(lat['p99'])} (corrected)", **tev)
+                           f"{len(result.routes)} routes, no errors; p99 {_ms(lat['p99'])} (corrected)", **tev, **say)
 
-        leftovers = resources.list("Ingress", label_selector=LABEL)
+        canary_kind = "HTTPRoute" if kind == "httproute" else "Ingress"
+        leftovers = resources.list(canary_kind, label_selector=LABEL)
         if leftovers:
             names = ", ".join(f"{i['metadata']['namespace']}/{i['metadata']['name']}" for i in leftovers)
-            ctx.failed("reload.cleanup", f"canary Ingresses remain: {names}")
+            ctx.failed("reload.cleanup", f"canary {canary_kind}s remain: {names}", **say)
         else:
-            ctx.passed("reload.cleanup", "no canary Ingress remains")
+            ctx.passed("reload.cleanup", f"no canary {canary_kind} remains", **say)
+        return section
+
+
+
+
+KIND_LABEL = {"ingress": "Ingress", "httproute": "HTTPRoute"}
 
 
 def _ms(value: float | None) -> str:

@@ -19,10 +19,16 @@ def _ms(value: Any) -> str:
 
 
 def reload_view(section: dict[str, Any]) -> dict[str, Any]:
-    prop = section.get("propagation") or {}
-    propagation = [{"phase": p, **{k: _ms((prop.get(p) or {}).get(k)) for k in ("p50", "p95", "max")},
-                    "n": (prop.get(p) or {}).get("n", 0), "failed": (prop.get(p) or {}).get("failed", 0)}
-                   for p in PHASES if p in prop]
+    # several kinds of canary (Ingress, HTTPRoute) measured in one run: their rows side by side
+    by_kind = section.get("by_kind") or {section.get("kind") or "ingress": section}
+    label = {"ingress": "Ingress", "httproute": "HTTPRoute"}
+    propagation = []
+    for kind, figures in by_kind.items():
+        prop = figures.get("propagation") or {}
+        propagation += [{"phase": f"{label.get(kind, kind)} {p}" if len(by_kind) > 1 else p,
+                         **{k: _ms((prop.get(p) or {}).get(k)) for k in ("p50", "p95", "max")},
+                         "n": (prop.get(p) or {}).get("n", 0), "failed": (prop.get(p) or {}).get("failed", 0)}
+                        for p in PHASES if p in prop]
     traffic = section.get("traffic") or {}
     timeline = traffic.get("timeline") or []
     events = traffic.get("events") or section.get("events") or []
