@@ -288,13 +288,14 @@ def _backend(path_type: str, path: str, service: str) -> Obj:
 
 
 def demo_routes() -> list[Obj]:
-    """The demo's three Ingresses as HTTPRoutes on the parity Gateway (the same paths and backends)."""
+    """The demo's Ingresses as HTTPRoutes on the parity Gateway (the same paths and backends)."""
     return [
         _route("wordpress", f"wordpress.{EXAMPLE_DOMAIN}", "https-example",
                [_backend("PathPrefix", "/", "wordpress")]),
         _route("api", f"api.{EXAMPLE_DOMAIN}", "https-example",
                [_backend("PathPrefix", "/v1", "api"), _backend("Exact", "/healthz", "api"),
-                _backend("PathPrefix", "/docs", "api-docs")]),
+                _backend("PathPrefix", "/docs", "api-docs"), _backend("PathPrefix", "/v2", "api-v2")]),
+        _route("www", f"www.{EXAMPLE_DOMAIN}", "https-example", [_backend("PathPrefix", "/", "site")]),
         _route("shop", f"shop.{APPS_DOMAIN}", "https-shop", [_backend("PathPrefix", "/", "shop")]),
     ]
 

@@ -170,10 +170,12 @@ def test_sample_ingresses_have_the_lab_shapes(lab_layout: LabLayout) -> None:
     lab = {o["metadata"]["name"]: _ingress_shape(o) for o in lab_objs if o["kind"] == "Ingress"}
     sample = {o["metadata"]["name"]: _ingress_shape(o) for _, o in MANIFESTS if o["kind"] == "Ingress"}
     assert sample == lab
-    services = {o["metadata"]["name"] for _, o in MANIFESTS if o["kind"] == "Service"}
-    deployments = {o["metadata"]["name"] for _, o in MANIFESTS if o["kind"] == "Deployment"}
+    services = {o["metadata"]["name"]: o["spec"]["selector"] for _, o in MANIFESTS if o["kind"] == "Service"}
+    pods = [o["spec"]["template"]["metadata"]["labels"] for _, o in MANIFESTS if o["kind"] == "Deployment"]
     backends = {p[2] for shape in sample.values() for _, paths in shape["rules"] for p in paths}
-    assert backends <= services <= deployments
+    assert backends <= set(services)
+    # every Service selects the pods of a Deployment (api-v2 shares api's, as in the lab)
+    assert all(any(sel.items() <= labels.items() for labels in pods) for sel in services.values())
 
 
 def test_auth_secret_holds_the_documented_demo_password() -> None:
@@ -255,6 +257,6 @@ def test_profile_loads_and_sends_every_sample_host_to_localhost() -> None:
     hosts = {r["host"] for _, o in MANIFESTS if o["kind"] == "Ingress" for r in o["spec"]["rules"]}
     for host in hosts:
         for port in (80, 443):
-            assert profile.resolve_override(host, port) == "127.0.0.1", f"{host}:{port}"
+            assert profile.resolve_override(host, port) == ["127.0.0.1"], f"{host}:{port}"
     cred = profile.credentials["wordpress.example.test"]
     assert (cred.username, cred.password_env) == (objects.WORDPRESS_USER, "WORDPRESS_PASSWORD")

@@ -24,9 +24,10 @@ def _slice(service: str, ips: list[str], ns: str = "demo") -> dict:
 def test_no_ready_endpoints_fails_routing_backend_and_static_endpoints(lab: Lab) -> None:
     """Given api-docs' endpoints emptied, then routing.backend fails naming the endpoint count."""
     with replaced(lab, {**_slice("api-docs", []), "endpoints": []}):
-        rep = converge(lambda: check(lab, ["dns", "routing", "static"]),
-                       status_of("routing.backend", Status.FAIL, "api.example.test"))
-    failed = [r for r in results(rep, "routing.backend") if r.status is Status.FAIL]
+        # membership fails at once (the answering pod is no endpoint any more); wait for the data plane's 503
+        rep = converge(lambda: check(lab, ["dns", "routing", "static"]), lambda rep: any(
+            "0 ready endpoints" in r.message for r in results(rep, "routing.backend", "api.example.test")))
+    failed = [r for r in results(rep, "routing.backend", "api.example.test") if r.status is Status.FAIL]
     assert [r.message.split(": ", 1)[1] for r in failed] == ["Service demo/api-docs has 0 ready endpoints"]
     assert "503" in failed[0].message
     assert [r.message for r in results(rep, "static.endpoints") if r.status is Status.FAIL] == [
@@ -36,10 +37,12 @@ def test_no_ready_endpoints_fails_routing_backend_and_static_endpoints(lab: Lab)
 def test_endpoints_of_the_wrong_pods_fail_routing_backend(lab: Lab) -> None:
     """Given api-docs' slice pointing at an api pod (a wrong selector), then the echo identity gives it away."""
     with replaced(lab, _slice("api-docs", ["127.0.0.12"])):
-        rep = converge(lambda: check(lab, ["dns", "routing"]), status_of("routing.backend", Status.FAIL))
-    failed = [r.message for r in results(rep, "routing.backend") if r.status is Status.FAIL]
-    assert failed == ["https://api.example.test/docs should be served by demo/api-docs but demo/api (pod api-0) "
-                      "answered"]
+        # the membership check fails at once (the old pod is no endpoint any more); wait for the data plane
+        rep = converge(lambda: check(lab, ["dns", "routing"]), lambda rep: any(
+            "pod api-0" in r.message for r in results(rep, "routing.backend", "api.example.test")))
+    failed = [r.message for r in results(rep, "routing.backend", "api.example.test") if r.status is Status.FAIL]
+    assert failed == ["https://api.example.test/docs should be served by demo/api-docs (pods api-docs-x0) but pod "
+                      "api-0 of api answered"]
 
 
 def test_regex_prefix_matching_partial_elements_fails_routing_path_type(lab: Lab) -> None:
@@ -73,7 +76,8 @@ def test_lb_bypassing_the_controller_leaves_the_site_open(lab: Lab) -> None:
     with lb_faults(lab, LbFaults(bypass={"wordpress.example.test": "127.0.0.11:8080"})):
         rep = check(lab, ["dns", "auth"])
     challenge = results(rep, "auth.challenge")[0]
-    assert challenge.status is Status.FAIL and "answered 200 instead of 401: the site is open" in challenge.message
+    assert challenge.status is Status.FAIL and "answered 200 instead of 401 via 127.0.0.10:443: the site is open" \
+        in challenge.message
     assert results(rep, "auth.wrong_credentials")[0].status is Status.FAIL
 
 
@@ -94,7 +98,8 @@ def test_a_changed_password_fails_good_credentials(lab: Lab) -> None:
     with replaced(lab, secret):
         rep = converge(lambda: check(lab, ["dns", "auth"]), status_of("auth.good_credentials", Status.FAIL))
     r = results(rep, "auth.good_credentials")[0]
-    assert r.status is Status.FAIL and r.message == "user admin got 401 Unauthorized"
+    assert r.status is Status.FAIL
+    assert r.message == "user admin (from the profile) got 401 Unauthorized via 127.0.0.10:443"
     assert "rotated" not in str(rep.results)
 
 
@@ -102,7 +107,7 @@ def test_auth_secret_without_auth_key_fails_auth_secret(lab: Lab) -> None:
     secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "wordpress-basic-auth", "namespace": "demo"},
               "type": "Opaque", "data": {"users": base64.b64encode(b"admin:x").decode()}}
     with replaced(lab, secret):
-        rep = check(lab, ["auth"])
+        rep = check(lab, ["auth_config"])
     r = results(rep, "auth.secret")[0]
     assert r.status is Status.FAIL and r.message == "Secret demo/wordpress-basic-auth has no key `auth` (keys: users)"
 
@@ -111,7 +116,7 @@ def test_missing_auth_secret_fails_auth_secret_and_the_challenge(lab: Lab) -> No
     ing = objects.ingress("locked", "demo", "locked.example.test", [("/", "Prefix", "wordpress")], annotations={
         NGINX + "auth-type": "basic", NGINX + "auth-secret": "no-such-secret", NGINX + "auth-realm": "Locked"})
     with temporary(lab, ing):
-        rep = check(lab, ["dns", "auth"])
+        rep = check(lab, ["dns", "auth", "auth_config"])
     assert results(rep, "auth.secret", "locked.example.test")[0].message == (
         "Secret demo/no-such-secret named by auth-secret does not exist")
     assert results(rep, "auth.challenge", "locked.example.test")[0].status is Status.FAIL
@@ -122,10 +127,14 @@ def test_misspelled_auth_annotation_warns_with_the_intended_name(lab: Lab) -> No
     ing = objects.ingress("typo", "demo", "typo.example.test", [("/", "Prefix", "wordpress")], annotations={
         NGINX + "auth_type": "basic", NGINX + "auth-secret": "wordpress-basic-auth"})
     with temporary(lab, ing):
-        rep = check(lab, ["auth"])
+        rep = converge(lambda: check(lab, ["dns", "auth", "auth_config"]),
+                       status_of("auth.challenge", Status.FAIL, "typo.example.test"))
     r = results(rep, "auth.annotation_typos", "typo.example.test")[0]
     assert r.status is Status.WARN
     assert "nginx.ingress.kubernetes.io/auth_type (did you mean auth-type?)" in r.message
+    # the annotations ask for protection and the site answers without a challenge: a critical auth failure
+    open_site = results(rep, "auth.challenge", "typo.example.test")[0]
+    assert open_site.status is Status.FAIL and "auth-type is misspelled" in open_site.message
 
 
 # --- static ------------------------------------------------------------------------------------
@@ -171,14 +180,16 @@ def test_exposure_fails_for_dead_node_ports_pending_and_unreachable_lbs(lab: Lab
                    "status": {"loadBalancer": {"ingress": [{"ip": lab.layout.vip}]}}}
     with temporary(lab, dead, pending, unreachable):
         rep = check(lab, ["exposure"], namespace=None)
-    dead_r = [r for r in results(rep, "exposure.node_port_reachable") if "demo/kafka" in r.message][0]
-    assert dead_r.status is Status.FAIL
-    assert dead_r.message.startswith("demo/kafka port broker: node port 31092 does not answer on 2 of 2 nodes: "
-                                     "lab-node-1 (127.0.0.20)")
+    dead = sorted((r for r in results(rep, "exposure.node_port_reachable") if "demo/kafka" in r.message),
+                  key=lambda r: r.subject or "")
+    assert [r.status for r in dead] == [Status.FAIL, Status.FAIL]  # one verdict per node
+    assert dead[0].message == ("demo/kafka port broker: node port 31092 on node lab-node-1: connection to "
+                               "127.0.0.20:31092 refused: nothing listens there")
+    assert dead[1].subject == "demo/kafka port broker on node lab-node-2 (127.0.0.21:31092)"
     assert [r.message for r in results(rep, "exposure.lb_assigned") if r.status is Status.FAIL] == [
         "demo/pending-lb: LoadBalancer has no address yet (pending)"]
-    assert [r.message.split(" (")[0] for r in results(rep, "exposure.lb_reachable") if r.status is Status.FAIL] == [
-        "demo/wrong-port: not reachable at 127.0.0.10:8443"]
+    assert [r.message for r in results(rep, "exposure.lb_reachable") if r.status is Status.FAIL] == [
+        "demo/wrong-port: connection to 127.0.0.10:8443 refused: nothing listens there"]
 
 
 def test_node_port_outside_the_profile_range_fails(lab: Lab) -> None:
@@ -207,7 +218,7 @@ def test_a_self_redirect_fails_redirect_loop(lab: Lab) -> None:
                                                                           "loop.example.test"))
     r = results(rep, "redirect.loop", "loop.example.test")[0]
     assert r.status is Status.FAIL
-    assert r.message.startswith("redirect loop: http://loop.example.test/?ingresscheck=")
+    assert r.message.startswith("redirect loop starting at 127.0.0.10:80: http://loop.example.test/?ingresscheck=")
     assert r.message.endswith("https://loop.example.test/ → https://loop.example.test/")
 
 
@@ -299,7 +310,7 @@ def test_lb_accepting_tls_1_0_fails_tls_protocols(lab: Lab) -> None:
     with lb_faults(lab, LbFaults(min_tls="TLSv1.0")):
         rep = check(lab, ["dns", "tls"])
     failed = [r for r in results(rep, "tls.protocols") if r.status is Status.FAIL]
-    assert {r.host for r in failed} == {"api.example.test", "wordpress.example.test"}
+    assert {r.host for r in failed} == {"api.example.test", "wordpress.example.test", "www.example.test"}
     assert "TLS 1.0" in failed[0].message
 
 

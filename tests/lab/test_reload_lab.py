@@ -71,8 +71,8 @@ def test_interrupted_mid_round_leaves_no_canary(lab: Lab, tmp_path: Path, sig: s
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert proc.returncode == 130, out + err
-    assert "interrupted; objects it created were removed" in err
+    assert proc.returncode == 128 + sig, out + err  # 130 for SIGINT, 143 for SIGTERM
+    assert f"interrupted by {sig.name}; objects it created were removed" in err
     assert "Traceback" not in err
     assert _canaries(lab) == []
 
@@ -92,10 +92,14 @@ def test_cleanup_removes_leftovers_of_a_killed_run(lab: Lab) -> None:
 
 
 def test_run_skips_reload_without_allow_mutations(lab: Lab, tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "ingresscheck", "run", "--profile", str(lab.layout.profile),
-                           "--probes", "reload", "--json", str(tmp_path / "r.json"), "--html", str(tmp_path / "r.html"),
-                           "--junit", str(tmp_path / "r.xml")], capture_output=True, text=True, timeout=60, cwd=ROOT)
-    assert done.returncode == 0
+    """Given only the reload probe and no --allow-mutations, then nothing is checked: not green (exit 2), saying
+    why; with --allow-empty the skips are accepted and reported."""
+    args = [sys.executable, "-m", "ingresscheck", "run", "--profile", str(lab.layout.profile), "--probes", "reload",
+            "--json", str(tmp_path / "r.json")]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 2 and "--allow-mutations" in done.stderr, done.stderr
+    done = subprocess.run([*args, "--allow-empty"], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
     results = json.loads((tmp_path / "r.json").read_text())["results"]
     assert {r["status"] for r in results} == {"skip"}
     assert "--allow-mutations" in results[0]["message"]
@@ -111,7 +115,11 @@ def test_load_targets_file_covers_every_rule(lab: Lab, tmp_path: Path) -> None:
     doc = json.loads(out.read_text())
     by_url = {t["url"]: t for t in doc["targets"]}
     assert set(by_url) == {"https://api.example.test/v1", "https://api.example.test/healthz",
-                           "https://api.example.test/docs", "https://shop.apps.test/", "https://wordpress.example.test/"}
+                           "https://api.example.test/docs", "https://api.example.test/v2", "https://www.example.test/",
+                           "https://shop.apps.test/", "https://wordpress.example.test/",
+                           # the demo's HTTPRoutes are routes too
+                           "https://app.gw.test/v1", "https://app.gw.test/healthz", "https://app.gw.test/docs",
+                           "https://canary.gw.test/"}
     assert by_url["https://wordpress.example.test/"]["expect_status"] == [401]
     assert {t["address"] for t in doc["targets"]} == {lab.layout.vip}
     assert doc["ca_bundle"] == str(lab.layout.pki / "ingress-ca.crt")

@@ -73,7 +73,7 @@ def test_unresolvable_host_fails_dns_resolves(lab: Lab, tmp_path: Path, ghost_in
     code, report, output = run(lab, tmp_path)
     assert code == 1
     assert ("dns.resolves", "ghost.apps.test") in statuses(report, "fail")
-    assert "ghost.apps.test has an Ingress but does not resolve: NXDOMAIN" in output
+    assert "ghost.apps.test has an Ingress but does not resolve: ghost.apps.test does not exist (NXDOMAIN" in output
     assert ("redirect.https", "ghost.apps.test") in statuses(report, "skip")
     assert statuses(report, "fail") == {("dns.resolves", "ghost.apps.test")}
 
@@ -91,6 +91,7 @@ def test_lb_redirect_dropping_the_query_fails_redirect_https(lab: Lab, tmp_path:
     assert code == 1
     failed = statuses(report, "fail")
     assert {c for c, _ in failed} == {"redirect.https"}
-    assert {h for _, h in failed} == {"api.example.test", "wordpress.example.test", "shop.apps.test"}
+    assert {h for _, h in failed} == {"api.example.test", "wordpress.example.test", "www.example.test",
+                                      "shop.apps.test"}
     msg = next(r["message"] for r in report["results"] if r["check"] == "redirect.https")
     assert msg.startswith("Location drops the query string: expected https://")
