@@ -27,7 +27,7 @@ from ingresscheck.lab.lab import Lab
 from ingresscheck.lab.objects import DEMO_NS
 from ingresscheck.profile import load
 
-DEMO_HOSTS = {"api.example.test", "wordpress.example.test", "shop.apps.test"}
+DEMO_HOSTS = {"api.example.test", "wordpress.example.test", "shop.apps.test", "www.example.test"}
 
 
 @pytest.fixture(scope="module")
