@@ -15,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import hostname as hostnames
 from .discovery import Inventory, Target
 from .errors import UsageError
-from . import hostname as hostnames
 from .net import Net
 from .probes import Probe, ProbeContext, Scope
 from .profile import Profile
