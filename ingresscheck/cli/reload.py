@@ -24,6 +24,9 @@ def add_reload_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--domain", help="domain for canary hosts (default: the profile's reload.domain)")
     g.add_argument("--kind", choices=("ingress", "httproute", "ingress,httproute"), default="ingress",
                    help="what the canaries are: Ingresses (default) or HTTPRoutes on an existing Gateway listener")
+    g.add_argument("--gateway", metavar="NAMESPACE/NAME",
+                   help="with --kind httproute: attach the canaries to this Gateway (default: the first with an HTTPS "
+                        "wildcard listener)")
     g.add_argument("--under-load", type=int, default=0, metavar="USERS",
                    help="also run a locust background load with USERS users during the rounds")
     p.set_defaults(handler=execute_reload)
@@ -67,6 +70,9 @@ def execute_reload(args: argparse.Namespace) -> int:
 
     if not args.allow_mutations:
         raise UsageError("reload creates, changes and deletes canary Ingresses: run it with --allow-mutations")
+    if args.gateway is not None and ("httproute" not in args.kind or args.gateway.count("/") != 1
+                                     or not all(args.gateway.split("/"))):
+        raise UsageError(f"--gateway {args.gateway!r}: give NAMESPACE/NAME, with --kind httproute")
     if args.rounds < 1 or args.rounds > 1000:
         raise UsageError("--rounds must be between 1 and 1000")
     if not 0 < args.rate <= 2000:
@@ -75,7 +81,8 @@ def execute_reload(args: argparse.Namespace) -> int:
         raise UsageError("reload runs the reload probe only; use `ingresscheck run --allow-mutations` for all")
     args.probes = "reload"
     session = session_for(args, {"reload_rounds": args.rounds, "reload_rate": args.rate, "reload_domain": args.domain,
-                                 "reload_under_load": args.under_load, "reload_kind": args.kind})
+                                 "reload_under_load": args.under_load, "reload_kind": args.kind,
+                                 "reload_gateway": args.gateway})
     try:
         return run_session(session, args)
     finally:

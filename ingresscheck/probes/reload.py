@@ -78,7 +78,7 @@ class ReloadProbe(Probe):
                                         domain=ctx.options.get("reload_domain"),
                                         under_load=int(ctx.options.get("reload_under_load") or 0),
                                         reports_dir=Path(ctx.options.get("reports_dir") or "reports"),
-                                        kind=kind)
+                                        kind=kind, gateway=ctx.options.get("reload_gateway"))
         except (LookupError, ValueError) as exc:
             for c in self.checks:
                 ctx.skipped(c.id, f"cannot measure reload latency: {exc}", **say)

@@ -89,14 +89,14 @@ def route_urls(profile: Profile, targets: list[Target], limit: int = 50) -> list
 async def run_campaign(profile: Profile, inventory: Inventory, resources: Resources, *, rounds: int = 10,
                        rate: float = 100.0, domain: str | None = None, phase_timeout: float = 60.0,
                        under_load: int = 0, reports_dir: Path = Path("reports"),
-                       kind: str = "ingress") -> CampaignResult:
+                       kind: str = "ingress", gateway: str | None = None) -> CampaignResult:
     """Canary rounds (Ingresses, or HTTPRoutes with ``kind="httproute"``) while the prober sends ``rate``
     requests/s to existing routes."""
     events: list[ChangeEvent] = []
     net = Net(profile)
     canary: CanaryRunner
     if kind == "httproute":
-        backend, parent = choose_route_parent(inventory)
+        backend, parent = choose_route_parent(inventory, gateway)
         routes = [t for t in inventory.targets if not t.auth_type]
         canary = HttpRouteCanaryRunner(resources, net, backend, parent, phase_timeout=phase_timeout,
                                        on_event=events.append)

@@ -188,11 +188,12 @@ class RouteParent:
     addresses: tuple[str, ...]  # the Gateway's status addresses: canary names need no DNS record
 
 
-def choose_route_parent(inventory: Any) -> tuple[CanaryBackend, RouteParent]:
-    """A serving backend of an existing HTTPRoute target on an HTTPS listener with a wildcard hostname."""
+def choose_route_parent(inventory: Any, gateway: str | None = None) -> tuple[CanaryBackend, RouteParent]:
+    """A serving backend of an existing HTTPRoute target on an HTTPS listener with a wildcard hostname
+    (of the Gateway ``namespace/name`` when given: one data plane among several)."""
     for t in inventory.targets:
         if t.kind != "HTTPRoute" or t.listener_protocol != "HTTPS" or not (t.listener_hostname or "").startswith(
-                "*.") or not t.status_addresses:
+                "*.") or not t.status_addresses or (gateway is not None and t.gateway != gateway):
             continue
         for rule in t.paths:
             ns = rule.namespace or t.namespace
@@ -200,8 +201,8 @@ def choose_route_parent(inventory: Any) -> tuple[CanaryBackend, RouteParent]:
                 gw_ns, gw_name = (t.gateway or "/").split("/", 1)
                 return (CanaryBackend(ns, rule.service, rule.port or 80, None),
                         RouteParent(gw_ns, gw_name, t.listener or "", t.listener_hostname[2:], t.status_addresses))
-    raise LookupError("no HTTPRoute on an HTTPS wildcard listener with a Gateway address and a backend with ready "
-                      "endpoints to point canaries at")
+    raise LookupError("no HTTPRoute on an HTTPS wildcard listener" + (f" of Gateway {gateway}" if gateway else "")
+                      + " with a Gateway address and a backend with ready endpoints to point canaries at")
 
 
 class HttpRouteCanaryRunner(CanaryRunner):

@@ -54,12 +54,22 @@ def reload_view(section: dict[str, Any]) -> dict[str, Any]:
     scale = section.get("scale") or []
     scale_chart = None
     if scale:
-        ticks: list[tuple[float, str]] = [(float(i), str(row["ingresses"])) for i, row in enumerate(scale)]
+        # one curve per phase and data plane (rows carry "plane" when several were measured)
+        planes = list(dict.fromkeys(str(row.get("plane") or "") for row in scale))
+        sizes = list(dict.fromkeys(int(row["ingresses"]) for row in scale))
+        ticks: list[tuple[float, str]] = [(float(i), str(n)) for i, n in enumerate(sizes)]
+        series = []
+        for k, plane in enumerate(planes):
+            rows = {int(row["ingresses"]): row for row in scale if str(row.get("plane") or "") == plane}
+            for j, p in enumerate(PHASES):
+                points = [(float(i), float((rows[n].get(p) or {}).get("p95") or 0)) for i, n in enumerate(sizes)
+                          if n in rows]
+                series.append(Series(f"{plane + ' ' if plane else ''}{p} p95", points,
+                                     PALETTE[(j + 3 * k) % len(PALETTE)]))
         scale_chart = Markup(line_chart(
-            [Series(f"{p} p95", [(i, (row.get(p) or {}).get("p95") or 0) for i, row in enumerate(scale)], PALETTE[j])
-             for j, p in enumerate(PHASES)],
-            title="Propagation p95 as the number of Ingresses grows", x_label="existing Ingresses",
-            y_label="ms", x_ticks=ticks))
+            series, title="Propagation p95 as the configuration grows" + (" (each data plane)" if len(planes) > 1
+                                                                          else ""),
+            x_label="existing routes", y_label="ms", x_ticks=ticks))
     return {
         "propagation": propagation,
         "rounds": section.get("rounds") or [],
@@ -70,8 +80,8 @@ def reload_view(section: dict[str, Any]) -> dict[str, Any]:
                  "sent": traffic.get("sent")},
         "errors": (traffic.get("errors") or [])[:50],
         "errors_total": len(traffic.get("errors") or []) + int(traffic.get("errors_dropped") or 0),
-        "scale": [{"ingresses": row["ingresses"], **{p: _ms((row.get(p) or {}).get("p95")) for p in PHASES}}
-                  for row in scale],
+        "scale": [{"ingresses": row["ingresses"], "plane": row.get("plane") or "",
+                   **{p: _ms((row.get(p) or {}).get("p95")) for p in PHASES}} for row in scale],
         "scale_chart": scale_chart,
         "load": section.get("load"),
     }

@@ -610,3 +610,19 @@ def test_html_without_reload_has_no_reload_block(tmp_path: Path) -> None:
     text = write_html(make_report(), tmp_path / "r.html").read_text(encoding="utf-8")
     assert 'id="reload"' not in text
 
+
+
+def test_the_scale_chart_draws_each_data_planes_curves() -> None:
+    """Given scale rows of two data planes, then the table names the plane and the chart has a curve per plane and
+    phase (Traefik's ~2 s throttle beside Envoy Gateway's tens of ms)."""
+    from ingresscheck.reports._reload import reload_view
+
+    def row(n: int, plane: str, ms: float) -> dict[str, object]:
+        return {"ingresses": n, "plane": plane, **{p: {"p95": ms} for p in ("create", "update", "delete")}}
+
+    view = reload_view({"propagation": {}, "scale": [row(13, "traefik", 1950), row(13, "envoy-gateway", 45),
+                                                     row(103, "traefik", 1990), row(103, "envoy-gateway", 60)]})
+    assert [(r["ingresses"], r["plane"]) for r in view["scale"]] == [
+        (13, "traefik"), (13, "envoy-gateway"), (103, "traefik"), (103, "envoy-gateway")]
+    svg = str(view["scale_chart"])
+    assert "traefik create p95" in svg and "envoy-gateway delete p95" in svg
