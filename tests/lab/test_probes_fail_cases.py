@@ -39,7 +39,7 @@ def test_endpoints_of_the_wrong_pods_fail_routing_backend(lab: Lab) -> None:
     with replaced(lab, _slice("api-docs", ["127.0.0.12"])):
         # the membership check fails at once (the old pod is no endpoint any more); wait for the data plane
         rep = converge(lambda: check(lab, ["dns", "routing"]), lambda rep: any(
-            "pod api-0" in r.message for r in results(rep, "routing.backend", "api.example.test")))
+            "but pod api-0 of api answered" in r.message for r in results(rep, "routing.backend", "api.example.test")))
     failed = [r.message for r in results(rep, "routing.backend", "api.example.test") if r.status is Status.FAIL]
     assert failed == ["https://api.example.test/docs should be served by demo/api-docs (pods api-docs-x0) but pod "
                       "api-0 of api answered"]
