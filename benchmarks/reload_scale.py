@@ -45,13 +45,14 @@ def _lab(size: int, planes: tuple[str, ...]) -> Lab:
 
 def _envoy_routes(lab: Lab, size: int) -> None:
     """As many HTTPRoutes on Envoy Gateway's Gateway as there are extra Ingresses on Traefik: its configuration
-    grows the same way. Each extra host's route points at that host's own Service."""
+    grows the same way. They live in the demo namespace (the lab's Envoy Gateway watches demo only) and point
+    at the api Service."""
     routes = [{"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
-               "metadata": {"name": f"scale-{i:04d}", "namespace": objects.EXTRA_NS,
+               "metadata": {"name": f"scale-{i:04d}", "namespace": objects.DEMO_NS,
                             "labels": {objects.LAB_LABEL: "true"}},
                "spec": {"parentRefs": [{"name": eg.GATEWAY, "namespace": eg.NAMESPACE, "sectionName": "https-example"}],
                         "hostnames": [f"host-{i:04d}.{EXAMPLE_DOMAIN}"],
-                        "rules": [{"backendRefs": [{"name": f"host-{i:04d}", "port": 80}]}]}}
+                        "rules": [{"backendRefs": [{"name": "api", "port": 80}]}]}}
               for i in range(size)]
     writer = lab.writer()
     with ThreadPoolExecutor(max_workers=8) as pool:

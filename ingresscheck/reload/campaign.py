@@ -67,7 +67,10 @@ def _percentiles(values: list[float]) -> dict[str, float | None]:
 def choose_backend(inventory: Inventory) -> tuple[CanaryBackend, list[Target]]:
     """A serving backend for the canaries (a Service with ready endpoints, no auth), and the routes
     the prober keeps calling: every other rule of hosts without auth."""
-    candidates = [t for t in inventory.targets if not t.auth_type]
+    # a host is protected when any of its Ingresses asks for auth (its HTTPRoute twin on another data plane says
+    # nothing about it, and the prober's requests go wherever the host resolves)
+    protected = {t.host for t in inventory.targets if t.auth_type}
+    candidates = [t for t in inventory.targets if t.host not in protected]
     for t in candidates:
         for rule in t.paths:
             if rule.service and inventory.ready_endpoints(t.namespace, rule.service) > 0:
