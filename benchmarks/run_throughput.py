@@ -23,7 +23,6 @@ import time
 from pathlib import Path
 
 import yaml
-
 from _common import ROOT, figure, lab_with_extra_hosts
 
 
