@@ -34,3 +34,15 @@ def lab(lab_layout: LabLayout) -> Iterator[Lab]:
     yield lab
     if started_here:
         lab.down(quiet=True)
+
+
+@pytest.fixture(scope="module")
+def envoy(lab: Lab) -> Iterator[Lab]:
+    """The lab with Envoy Gateway as a second data plane (127.0.0.30), stopped again if started here."""
+    from ingresscheck.lab import envoy_gateway as eg
+
+    started_here = eg.running(lab.layout) is None
+    eg.start(lab)
+    yield lab
+    if started_here:
+        eg.stop(lab, remove_objects=True)

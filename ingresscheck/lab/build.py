@@ -43,6 +43,25 @@ def _run(cmd: list[str], cwd: Path, log: Path, component: str) -> None:
         raise LabError(component, f"build failed ({' '.join(cmd[:2])} exited {proc.returncode})", str(log))
 
 
+def module_dir(layout: LabLayout, module: str, version: str, component: str) -> Path:
+    """Download ``module@version`` with the Go toolchain (module proxy, module cache) and return its folder:
+    the way the lab reads files a module ships (CRD YAML), never a `go get` into a real module."""
+    work = layout.cache / "src" / f"{module.rsplit('/', 1)[-1]}-{version}-files"
+    work.mkdir(parents=True, exist_ok=True)
+    if not (work / "go.mod").exists():
+        (work / "go.mod").write_text(f"module ingresscheck.local/{component}-files\n\ngo 1.25.0\n")
+    proc = subprocess.run([_go(), "mod", "download", "-json", f"{module}@{version}"], cwd=work,
+                          capture_output=True, text=True, env={**os.environ, "GOTOOLCHAIN": "local"}, check=False)
+    try:
+        info = json.loads(proc.stdout or "{}")
+    except ValueError:
+        info = {}
+    if proc.returncode != 0 or "Dir" not in info:
+        reason = (info.get("Error") or proc.stderr or "no output").strip().splitlines()[-1]
+        raise LabError(component, f"cannot download {module}@{version}: {reason}")
+    return Path(info["Dir"])
+
+
 def _module_gomod(go: str, module: str, work: Path, log: Path, component: str) -> Path:
     """Download a module and return the path of its go.mod in the module cache."""
     env = {**os.environ, "GOTOOLCHAIN": "local"}

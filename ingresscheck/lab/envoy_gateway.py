@@ -143,22 +143,9 @@ def envoy_binary() -> Path:
 
 
 def module_dir(layout: LabLayout) -> Path:
-    from .build import _go
+    from .build import module_dir as download
 
-    work = layout.cache / "src" / f"envoy-gateway-{EG_VERSION}"
-    work.mkdir(parents=True, exist_ok=True)
-    if not (work / "go.mod").exists():
-        (work / "go.mod").write_text("module ingresscheck.local/envoy-gateway-crds\n\ngo 1.25.0\n")
-    proc = subprocess.run([_go(), "mod", "download", "-json", f"{MODULE}@{EG_VERSION}"], cwd=work,
-                          capture_output=True, text=True, env={**os.environ, "GOTOOLCHAIN": "local"}, check=False)
-    try:
-        info = json.loads(proc.stdout or "{}")
-    except ValueError:
-        info = {}
-    if proc.returncode != 0 or "Dir" not in info:
-        reason = (info.get("Error") or proc.stderr or "no output").strip().splitlines()[-1]
-        raise LabError("envoy-gateway", f"cannot download {MODULE}@{EG_VERSION}: {reason}")
-    return Path(info["Dir"])
+    return download(layout, MODULE, EG_VERSION, "envoy-gateway")
 
 
 def ensure_crds(layout: LabLayout) -> Path:

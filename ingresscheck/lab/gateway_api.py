@@ -13,10 +13,8 @@ the lab's apiserver has no other channel to protect against.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -45,23 +43,11 @@ def ensure_crds(layout: LabLayout, say: Say) -> Path:
     target = crd_dir(layout)
     if target.is_dir() and any(target.glob("*.yaml")):
         return target
-    from .build import _go
+    from .build import module_dir
 
-    work = layout.cache / "src" / f"gateway-api-{GATEWAY_API_VERSION}"
-    work.mkdir(parents=True, exist_ok=True)
-    if not (work / "go.mod").exists():
-        (work / "go.mod").write_text("module ingresscheck.local/gateway-api-crds\n\ngo 1.25.0\n")
     say(f"downloading the Gateway API {GATEWAY_API_VERSION} CRDs (once; cached in {target})")
-    proc = subprocess.run([_go(), "mod", "download", "-json", f"{MODULE}@{GATEWAY_API_VERSION}"], cwd=work,
-                          capture_output=True, text=True, env={**os.environ, "GOTOOLCHAIN": "local"}, check=False)
-    try:
-        info = json.loads(proc.stdout or "{}")
-    except ValueError:
-        info = {}
-    if proc.returncode != 0 or "Dir" not in info:
-        reason = (info.get("Error") or proc.stderr or "no output").strip().splitlines()[-1]
-        raise LabError("gateway-api", f"cannot download {MODULE}@{GATEWAY_API_VERSION}: {reason}")
-    source = Path(info["Dir"]) / "config" / "crd" / "standard"
+    module = module_dir(layout, MODULE, GATEWAY_API_VERSION, "gateway-api")
+    source = module / "config" / "crd" / "standard"
     files = sorted(p for p in source.glob("gateway.networking.k8s.io_*.yaml") if "vap_" not in p.name)
     if not files:
         raise LabError("gateway-api", f"no CRD files in {source}")

@@ -18,6 +18,7 @@ import secrets
 from .. import annotations as nginx_annotations
 from ..discovery import Target
 from ..errors import UsageError
+from ..net import where as net_where
 from ..results import Severity, Step
 from ._contract import CheckSpec, Probe, ProbeContext
 
@@ -59,7 +60,7 @@ class AuthProbe(Probe):
         base = f"https://{target.request_host}{'' if port == 443 else f':{port}'}{target.sample_path}"
         good, source = credentials_for(ctx)
         for address in addresses:
-            where = f"{address}:{port}" if ":" not in address else f"[{address}]:{port}"
+            where = net_where(address, port)
             if shaken is not None and address not in shaken:
                 for c in self.checks[:3]:
                     ctx.skipped(c.id, f"skipped for {where}: no TLS handshake there (see tls.handshake)",

@@ -28,6 +28,7 @@ from typing import Any
 from ..discovery import PathRule, Target
 from ..discovery.model import Endpoint
 from ..net import Attempt, HttpResponse, Outcome, Subject
+from ..net import where as net_where
 from ..results import Severity, Step
 from ._contract import CheckSpec, Probe, ProbeContext
 
@@ -65,7 +66,7 @@ class RoutingProbe(Probe):
         auth = _credentials(ctx)
         rules = ctx.inventory.rules_for_host(target.host)
         for address in addresses:
-            where = f"{address}:{port}" if ":" not in address else f"[{address}]:{port}"
+            where = net_where(address, port)
             if shaken is not None and address not in shaken:
                 for spec in self.checks:
                     ctx.skipped(spec.id, f"skipped for {where}: no TLS handshake there (see tls.handshake)",

@@ -28,7 +28,7 @@ from cryptography.x509.oid import NameOID
 from OpenSSL import SSL
 
 from .. import hostname
-from ..net import Attempt, Outcome, can_offer, client_context, ssl_reason
+from ..net import Attempt, Outcome, can_offer, client_context, ssl_reason, where
 from ..results import Severity, Step
 from ._contract import CheckSpec, Probe, ProbeContext, Scope
 
@@ -322,8 +322,7 @@ class TlsProbe(Probe):
         several = len(groups) > 1
         for group in groups.values():
             evidence = self._evidence(group, source)
-            evidence["subject"] = ", ".join(f"{a}:{port}" if ":" not in a else f"[{a}]:{port}"
-                                            for a in group.addresses)
+            evidence["subject"] = ", ".join(where(a, port) for a in group.addresses)
             via = f" (via {', '.join(group.addresses)})" if several else ""
             leaf = group.shake.leaf
             assert leaf is not None

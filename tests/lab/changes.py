@@ -57,7 +57,8 @@ def status_of(check_id: str, status: Status, host: str | None = None) -> Callabl
 
 
 @contextmanager
-def temporary(lab: Lab, *objs: Obj) -> Iterator[None]:
+def temporary(lab: Lab, *objs: Obj, restored: Callable[[Lab], None] | None = None) -> Iterator[None]:
+    """Create ``objs`` for the test and delete them afterwards; ``restored`` waits for a healthy lab again."""
     res = lab.writer()
     for obj in objs:
         res.create(copy.deepcopy(obj))
@@ -67,11 +68,11 @@ def temporary(lab: Lab, *objs: Obj) -> Iterator[None]:
         for obj in reversed(objs):
             res.delete(obj)
         lab.sync(quiet=True)
-        _healthy(lab)
+        (restored or _healthy)(lab)
 
 
 @contextmanager
-def replaced(lab: Lab, new: Obj) -> Iterator[None]:
+def replaced(lab: Lab, new: Obj, restored: Callable[[Lab], None] | None = None) -> Iterator[None]:
     """Replace an existing object by ``new`` and put the original back afterwards."""
     res = lab.writer()
     original = res.get(new)
@@ -87,7 +88,7 @@ def replaced(lab: Lab, new: Obj) -> Iterator[None]:
         back = {k: v for k, v in original.items() if k != "status"}
         back["metadata"] = {**original["metadata"], "resourceVersion": current["metadata"]["resourceVersion"]}
         res.replace(back)
-        _healthy(lab)
+        (restored or _healthy)(lab)
 
 
 @contextmanager

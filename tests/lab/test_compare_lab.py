@@ -19,7 +19,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-import pytest
 
 from ingresscheck.compare import ParityReport, Severity, Side, compare
 from ingresscheck.lab import envoy_gateway as eg
@@ -28,15 +27,6 @@ from ingresscheck.lab.objects import DEMO_NS
 from ingresscheck.profile import load
 
 DEMO_HOSTS = {"api.example.test", "wordpress.example.test", "shop.apps.test", "www.example.test"}
-
-
-@pytest.fixture(scope="module")
-def envoy(lab: Lab) -> Iterator[Lab]:
-    started_here = eg.running(lab.layout) is None
-    eg.start(lab)
-    yield lab
-    if started_here:
-        eg.stop(lab, remove_objects=True)
 
 
 def _compare(lab: Lab) -> ParityReport:

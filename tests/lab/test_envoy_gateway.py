@@ -9,24 +9,14 @@ from __future__ import annotations
 import json
 import ssl
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-import pytest
 
 from ingresscheck.lab import envoy_gateway as eg
 from ingresscheck.lab import processes
 from ingresscheck.lab.lab import Lab
-
-
-@pytest.fixture(scope="module")
-def envoy(lab: Lab) -> Iterator[Lab]:
-    started_here = eg.running(lab.layout) is None
-    eg.start(lab)
-    yield lab
-    if started_here:
-        eg.stop(lab, remove_objects=True)
 
 
 def _get(lab: Lab, scheme: str, host: str, path: str, auth: tuple[str, str] | None = None) -> httpx.Response:

@@ -3,8 +3,7 @@ changing the lab for real (each test puts it back). Routes live in demo and gw-t
 
 from __future__ import annotations
 
-import copy
-import time
+import contextlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -25,6 +24,8 @@ from ingresscheck.probes.tls import TlsProbe
 from ingresscheck.profile import load
 from ingresscheck.results import Report, Result, Status
 
+from . import changes
+
 Obj = dict[str, Any]
 PROBES = {p.name: p for p in (DnsProbe, RedirectProbe, TlsProbe, GatewayProbe, HttpRouteProbe, CanaryProbe)}
 GW_CHECKS = ("gateway", "httproute", "canary")
@@ -42,14 +43,8 @@ def results(rep: Report, check_id: str, name: str | None = None, status: Status 
 
 
 def converge(fn: Callable[[], Report], until: Callable[[Report], bool], timeout: float = 30.0) -> Report:
-    """Run until ``until`` holds twice in a row: Traefik applies and writes statuses asynchronously."""
-    deadline, streak = time.monotonic() + timeout, 0
-    while True:
-        rep = fn()
-        streak = streak + 1 if until(rep) else 0
-        if streak >= 2 or time.monotonic() > deadline:
-            return rep
-        time.sleep(0.5)
+    """Traefik applies and writes Gateway statuses asynchronously: a longer bound than for Ingresses."""
+    return changes.converge(fn, until, timeout=timeout)
 
 
 def healthy(rep: Report) -> bool:
@@ -60,17 +55,8 @@ def _wait_healthy(lab: Lab) -> None:
     converge(lambda: check(lab, ["dns", "gateway", "httproute"]), healthy)
 
 
-@contextmanager
-def temporary(lab: Lab, *objs: Obj) -> Iterator[None]:
-    res = lab.writer()
-    for obj in objs:
-        res.create(copy.deepcopy(obj))
-    try:
-        yield
-    finally:
-        for obj in reversed(objs):
-            res.delete(obj)
-        _wait_healthy(lab)
+def temporary(lab: Lab, *objs: Obj) -> contextlib.AbstractContextManager[None]:
+    return changes.temporary(lab, *objs, restored=_wait_healthy)
 
 
 @contextmanager
@@ -89,23 +75,8 @@ def removed(lab: Lab, obj: Obj) -> Iterator[None]:
         _wait_healthy(lab)
 
 
-@contextmanager
-def replaced(lab: Lab, new: Obj) -> Iterator[None]:
-    res = lab.writer()
-    original = res.get(new)
-    assert original is not None
-    changed = copy.deepcopy(new)
-    changed["metadata"]["resourceVersion"] = original["metadata"]["resourceVersion"]
-    res.replace(changed)
-    try:
-        yield
-    finally:
-        current = res.get(new)
-        assert current is not None
-        back = {k: v for k, v in original.items() if k != "status"}
-        back["metadata"] = {**original["metadata"], "resourceVersion": current["metadata"]["resourceVersion"]}
-        res.replace(back)
-        _wait_healthy(lab)
+def replaced(lab: Lab, new: Obj) -> contextlib.AbstractContextManager[None]:
+    return changes.replaced(lab, new, restored=_wait_healthy)
 
 
 def _slice(service: str, ips: list[str]) -> Obj:

@@ -96,11 +96,15 @@ def test_a_changed_password_fails_good_credentials(lab: Lab) -> None:
     secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "wordpress-basic-auth", "namespace": "demo"},
               "type": "Opaque", "data": {"auth": rotated}}
     with replaced(lab, secret):
-        rep = converge(lambda: check(lab, ["dns", "auth"]), status_of("auth.good_credentials", Status.FAIL))
+        rep = converge(lambda: check(lab, ["dns", "auth", "routing"]), status_of("auth.good_credentials", Status.FAIL))
     r = results(rep, "auth.good_credentials")[0]
     assert r.status is Status.FAIL
     assert r.message == "user admin (from the profile) got 401 Unauthorized via 127.0.0.10:443"
     assert "rotated" not in str(rep.results)
+    # a 401 proves the controller knows the host, not that the backend is reached: never a routing pass
+    backend = results(rep, "routing.backend", "wordpress.example.test")
+    assert backend and {b.status for b in backend} == {Status.ERROR}, [b.message for b in backend]
+    assert "did not reach a backend" in backend[0].message
 
 
 def test_auth_secret_without_auth_key_fails_auth_secret(lab: Lab) -> None:
