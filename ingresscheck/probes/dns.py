@@ -116,8 +116,7 @@ class DnsProbe(Probe):
 def _typo(host: str) -> str:
     """A plausible misspelling of the host's first label (two letters swapped)."""
     label, _, rest = host.partition(".")
-    if len(label) >= 3:
-        label = label[0] + label[2] + label[1] + label[3:]
-    else:
-        label += "x"
+    swapped = label[0] + label[2] + label[1] + label[3:] if len(label) >= 3 else label
+    # "www" swapped is "www" again: then a doubled last letter, as fast fingers do
+    label = swapped if swapped != label else label + label[-1:]
     return f"{label}.{rest}"

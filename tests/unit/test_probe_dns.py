@@ -87,3 +87,10 @@ def test_rules_without_hosts_are_not_targets() -> None:
     with dns_server({}) as server:
         report = run_probes(["dns"], _profile(server), [ingress("catchall", None)])
     assert report.results == []
+
+
+def test_the_typo_named_in_the_wildcard_warning_is_really_another_name() -> None:
+    from ingresscheck.probes.dns import _typo
+
+    assert _typo("api.example.test") == "aip.example.test"
+    assert _typo("www.example.test") == "wwww.example.test"  # swapping two equal letters is no typo
