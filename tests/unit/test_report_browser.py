@@ -236,6 +236,7 @@ def test_markup_in_results_stays_text(browser: Browser, tmp_path: Path) -> None:
     page.goto(path.as_uri())
     detail = _open(page, "x.test")
     detail.locator("details summary").click()
+    detail.locator("pre").wait_for(state="visible")  # the evidence is drawn when its details open
     assert detail.locator("td.msg").inner_text() == "<img src=x onerror=alert(1)>"
     assert "<script>alert(2)</script>" in detail.locator("pre").inner_text()
     assert page.locator("img").count() == 0 and dialogs == []
