@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import re
 from typing import Any
 
@@ -87,9 +88,26 @@ def _mask_pem(match: re.Match[str]) -> str:
     return f"-----BEGIN {kind}-----{REDACTED}-----END {kind}-----"
 
 
+# A string can need masking only if it names a credential, carries "@" (URL userinfo) or a Basic/Bearer
+# credential: a few substring tests rule most strings out before the six patterns above run. Every sensitive
+# key and suffix contains one of these words (tests hold that), so this only saves time. Non-ASCII text
+# always takes the full path (case folding outside ASCII is the patterns' business).
+_CREDENTIAL_WORDS = ("token", "passw", "authoriz", "cookie", "secret", "api", "private", "basic", "bearer", "@")
+
+
+def _may_hold_credentials(text: str) -> bool:
+    if not text.isascii():
+        return True
+    low = text.lower()
+    for word in _CREDENTIAL_WORDS:
+        if word in low:
+            return True
+    return False
+
+
 def redact_text(text: str) -> str:
     """Mask credentials inside one string (see the module docstring)."""
-    if not text:
+    if not text or not _may_hold_credentials(text):
         return text
     if "PRIVATE KEY-----" in text:
         text = _PEM_PRIVATE_KEY.sub(_mask_pem, text)
@@ -104,6 +122,21 @@ def redact_text(text: str) -> str:
     return _AUTH_SCHEME.sub(lambda m: f"{m.group('scheme')}{m.group('sp')}{REDACTED}", text)
 
 
+# what a mapping key means to redaction
+_PLAIN, _SENSITIVE, _SECRET, _PAYLOAD = 0, 1, 2, 3
+
+
+def _key_class(key: str) -> int:
+    name = key.strip().lower()
+    if name == "secret":
+        return _SECRET
+    if is_sensitive_key(name):
+        return _SENSITIVE
+    if name in _SECRET_PAYLOAD_KEYS:
+        return _PAYLOAD  # masked only below a "secret" key
+    return _PLAIN
+
+
 def redact(obj: Any) -> Any:
     """Return a JSON-able copy of ``obj`` with credentials replaced by ``[redacted]``; ``obj`` is left as is.
 
@@ -111,64 +144,91 @@ def redact(obj: Any) -> Any:
     JSON form first (``_json.jsonable``: enums, bytes, datetimes, sets, dataclasses), so one pass both
     converts and redacts a report's evidence.
     """
-    return _redact(obj, under_secret=False, memo={}, strings={})
+    return _Walk().walk(obj, False)
 
 
-def _redact(obj: Any, *, under_secret: bool, memo: dict[tuple[int, bool], Any], strings: dict[str, str]) -> Any:
-    """``memo``: shared subtrees (one certificate's evidence behind several checks) are done once;
-    ``strings``: so are repeated strings (header values, addresses)."""
-    if isinstance(obj, str):
-        done = strings.get(obj)
+class _Walk:
+    """One redaction pass. Shared subtrees (one certificate's description behind several checks) are done
+    once and stay shared in the copy, and so are repeated strings. A 1,000-host report has half a million
+    nodes: the common leaves (plain keys holding strings, numbers, booleans) cost a type test and a
+    dictionary lookup each. A class rather than closures: closures calling each other form a reference
+    cycle that would keep the memo alive until the next full collection."""
+
+    __slots__ = ("memo", "strings", "keys")
+
+    def __init__(self) -> None:
+        self.memo: dict[tuple[int, bool], tuple[Any, Any]] = {}
+        self.strings: dict[str, str] = {}
+        self.keys: dict[str, int] = {}
+
+    def leaf(self, value: str) -> str:
+        done = self.strings.get(value)
         if done is None:
-            done = strings[obj] = redact_text(obj)
+            done = self.strings[value] = redact_text(value)
         return done
-    if isinstance(obj, (dict, list, tuple)):
-        key = (id(obj), under_secret)
-        if key in memo:
-            return memo[key][1]
-        out = _redact_container(obj, under_secret=under_secret, memo=memo, strings=strings)
-        memo[key] = (obj, out)  # obj kept alive so its id is not reused during this call
-        return out
-    if obj is None or isinstance(obj, (bool, int)):
-        return obj
-    from ._json import jsonable
 
-    converted = jsonable(obj)
-    if isinstance(converted, (str, dict, list)):
-        return _redact(converted, under_secret=under_secret, memo=memo, strings=strings)
-    return converted
+    def walk(self, obj: Any, under_secret: bool) -> Any:
+        kind = type(obj)
+        if kind is str:
+            return self.leaf(obj)
+        if obj is None or kind is int or kind is bool or (kind is float and math.isfinite(obj)):
+            return obj
+        if kind is dict or kind is list or kind is tuple:
+            ref = (id(obj), under_secret)
+            seen = self.memo.get(ref)
+            if seen is not None:
+                return seen[1]
+            out = self.mapping(obj, under_secret) if kind is dict else self.sequence(obj, under_secret)
+            self.memo[ref] = (obj, out)  # obj kept alive so its id is not reused during this pass
+            return out
+        if isinstance(obj, dict):  # a subclass
+            return self.mapping(obj, under_secret)
+        if isinstance(obj, (list, tuple)):
+            return self.sequence(obj, under_secret)
+        from ._json import jsonable
 
+        converted = jsonable(obj)  # enums, bytes, datetimes, sets, dataclasses, str subclasses, odd floats
+        if isinstance(converted, str):
+            return self.leaf(str(converted))
+        if isinstance(converted, (dict, list)):
+            return self.walk(converted, under_secret)
+        return converted
 
-def _redact_container(obj: Any, *, under_secret: bool, memo: dict[tuple[int, bool], Any],
-                      strings: dict[str, str]) -> Any:
-    if isinstance(obj, dict):
+    def mapping(self, obj: dict[Any, Any], under_secret: bool) -> dict[Any, Any]:
         out: dict[Any, Any] = {}
+        keys, strings, walk = self.keys, self.strings, self.walk
         for key, value in obj.items():
-            name = key.strip().lower() if isinstance(key, str) else None
-            if name is None:
+            if type(key) is str:
+                klass = keys.get(key)
+                if klass is None:
+                    klass = keys[key] = _key_class(key)
+            elif isinstance(key, str):
+                klass = _key_class(key)
+            else:
                 from ._json import jsonable
 
-                out[str(jsonable(key))] = _redact(value, under_secret=under_secret, memo=memo, strings=strings)
-            elif name == "secret" and isinstance(value, dict):
-                # a Secret's summary: its name and type help, its payload must not leak
-                out[key] = _redact(value, under_secret=True, memo=memo, strings=strings)
-            elif name == "secret" and isinstance(value, str) and _SECRET_REFERENCE.fullmatch(value):
+                out[str(jsonable(key))] = walk(value, under_secret)
+                continue
+            if klass == _PLAIN or (klass == _PAYLOAD and not under_secret):
+                kind = type(value)
+                if kind is str:  # the common leaves inline
+                    done = strings.get(value)
+                    out[key] = done if done is not None else self.leaf(value)
+                elif value is None or kind is int or kind is bool or (kind is float and math.isfinite(value)):
+                    out[key] = value
+                else:
+                    out[key] = walk(value, under_secret)
+            elif klass == _SECRET and isinstance(value, dict):
+                out[key] = walk(value, True)  # a Secret's summary: its name and type help, its payload must not leak
+            elif klass == _SECRET and isinstance(value, str) and _SECRET_REFERENCE.fullmatch(value):
                 out[key] = value  # which Secret (namespace/name), not what it holds
-            elif is_sensitive_key(name) or (under_secret and name in _SECRET_PAYLOAD_KEYS):
-                out[key] = REDACTED
-            elif type(value) is str:  # the common leaves inline: most of a report's nodes are these
-                done = strings.get(value)
-                if done is None:
-                    done = strings[value] = redact_text(value)
-                out[key] = done
-            elif value is None or type(value) is int or type(value) is bool:
-                out[key] = value
             else:
-                out[key] = _redact(value, under_secret=under_secret, memo=memo, strings=strings)
+                out[key] = REDACTED
         return out
-    if isinstance(obj, (list, tuple)):
+
+    def sequence(self, obj: list[Any] | tuple[Any, ...], under_secret: bool) -> list[Any]:
         # header lists: [("Authorization", "Basic ..."), ("Cookie", "a=b")]
         if len(obj) == 2 and isinstance(obj[0], str) and is_sensitive_key(obj[0]):
             return [obj[0], REDACTED]
-        return [_redact(item, under_secret=under_secret, memo=memo, strings=strings) for item in obj]
-    return obj
+        walk = self.walk
+        return [walk(item, under_secret) for item in obj]

@@ -268,6 +268,37 @@ def test_redact_in_strings(given: str, expected: str) -> None:
     assert redact(redact(given)) == expected  # redacting twice changes nothing more
 
 
+def test_the_quick_screen_lets_every_credential_name_through() -> None:
+    """Given every name redaction treats as sensitive, in any case, inside text, then the quick screen that
+    spares plain strings the patterns lets it through (the screen may only save time, never skip a mask)."""
+    from ingresscheck.reports._redact import _SENSITIVE_KEYS, _SENSITIVE_SUFFIXES, _may_hold_credentials
+
+    names = [*_SENSITIVE_KEYS, *(f"x_{suffix}" for suffix in _SENSITIVE_SUFFIXES), "Basic", "Bearer", "u:p@h"]
+    for name in names:
+        for spelled in (name, name.upper(), name.title()):
+            assert _may_hold_credentials(f"a line with {spelled}: value"), spelled
+    assert not _may_hold_credentials("GET /v1 HTTP/1.1 200 OK in 12 ms")
+    assert _may_hold_credentials("x-Key")  # non-ASCII always takes the full path
+    # and what it lets through is masked as before, whatever the case
+    assert redact({"text": "AUTHORIZATION: Basic dXNlcjpwYXNz", "PassWord": "x"}) == {
+        "text": "AUTHORIZATION: [redacted]", "PassWord": "[redacted]"}
+
+
+def test_redact_leaves_no_garbage_cycles() -> None:
+    """Given a redaction pass, when it returns, then its working memory is freed at once (no reference
+    cycle keeps a 1,000-host report's memo alive until the next full collection)."""
+    import gc
+
+    evidence = [{"certificate": {"san": ["*.example.test"]}, "n": i} for i in range(100)]
+    gc.collect()
+    gc.disable()
+    try:
+        redact({"results": evidence})
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
+
+
 def test_redact_never_mutates_its_input() -> None:
     """Given nested evidence, when redacted, then the input is unchanged and shares no containers."""
     evidence: dict[str, Any] = {"request": {"headers": {"Authorization": "Basic abc"}, "url": "https://u:p@h.test/"},
