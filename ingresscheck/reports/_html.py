@@ -195,7 +195,7 @@ def _findings(results: list[dict[str, Any]], host_index: dict[str, int]) -> tupl
 
 def _pack(payload: Any) -> str:
     raw = orjson.dumps(payload)
-    return base64.b64encode(gzip.compress(raw, compresslevel=9, mtime=0)).decode("ascii")
+    return base64.b64encode(gzip.compress(raw, compresslevel=6, mtime=0)).decode("ascii")
 
 
 def embedded_chunks(results: list[dict[str, Any]], finding_of: list[int], hosts: list[HostRow]) -> list[str]:
