@@ -18,14 +18,13 @@ from collections import OrderedDict, defaultdict
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-import dns.asyncresolver
-import dns.exception
 import dns.resolver
 from OpenSSL import SSL
 
 from .. import hostname as hostnames
 from ..profile import Profile
 from ._attempt import Attempt, DnsAnswer, Outcome, Subject
+from ._dns import StubResolver
 from ._http import encode_request, exchange
 from ._wire import Channel, WireError, client_context, open_tcp, start_tls
 
@@ -41,11 +40,9 @@ class Net:
         self.max_body = profile.thresholds.max_body_bytes
         limit = max(1, profile.thresholds.concurrency_per_lb)
         self._slots: dict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(limit))
-        self._resolver = dns.asyncresolver.Resolver(configure=not profile.dns_servers)
-        if profile.dns_servers:
-            self._resolver.nameservers = [h for h, _ in profile.dns_servers]
-            self._resolver.port = profile.dns_servers[0][1]
-        self._resolver.lifetime = self.timeout
+        # the profile's name servers, else the system's (resolv.conf, read by dnspython)
+        servers = list(profile.dns_servers) or [(str(h), 53) for h in dns.resolver.Resolver().nameservers]
+        self._resolver = StubResolver(servers, self.timeout)
         self._dns_cache: dict[str, Attempt] = {}
         self._idle: OrderedDict[int, tuple[tuple[str, int, str | None], Channel]] = OrderedDict()
         self._contexts: dict[Any, SSL.Context] = {}
@@ -74,6 +71,7 @@ class Net:
         for _, channel in self._idle.values():
             channel.close()
         self._idle.clear()
+        self._resolver.close()
 
     def release(self, sni: str | None) -> None:
         """Close the idle connections made for ``sni``: its host's checks are done."""
@@ -91,28 +89,18 @@ class Net:
         qname = hostnames.to_alabels(name)
         if qname is None:
             return Attempt("dns", subject, Outcome.DNS_ERROR, f"{name!r} is not a valid DNS name", "dns")
-        outcomes = await asyncio.gather(
-            *(self._resolver.resolve(qname, rdtype, raise_on_no_answer=False) for rdtype in ("A", "AAAA")),
-            return_exceptions=True)
-        addresses: list[str] = []
+        replies = await asyncio.gather(*(self._resolver.resolve(qname, rdtype) for rdtype in ("A", "AAAA")))
         outcome, rcode, reason = Outcome.OK, "NOERROR", ""
-        for result in outcomes:
-            if isinstance(result, dns.resolver.NXDOMAIN):
-                outcome, rcode, reason = Outcome.NXDOMAIN, "NXDOMAIN", f"{name} does not exist (NXDOMAIN from " \
-                                                                       f"{self.resolver_name})"
-            elif isinstance(result, dns.resolver.NoNameservers):
-                outcome, rcode = Outcome.DNS_ERROR, "SERVFAIL"
-                reason = f"no server of {self.resolver_name} answered {name} usefully: {result}"
-            elif isinstance(result, dns.exception.Timeout):
+        for reply in replies:  # the worse of the two answers decides: NXDOMAIN, then an error, then a timeout
+            if reply.rcode == "NXDOMAIN":
+                outcome, rcode, reason = Outcome.NXDOMAIN, "NXDOMAIN", f"{name} does not exist ({reply.reason})"
+            elif reply.rcode == "TIMEOUT" and outcome is Outcome.OK:
                 outcome, rcode = Outcome.TIMEOUT, "TIMEOUT"
                 reason = f"no answer for {name} from {self.resolver_name} within {self.timeout:g} s"
-            elif isinstance(result, BaseException):
-                outcome, rcode = Outcome.DNS_ERROR, "ERROR"
-                reason = f"looking up {name} at {self.resolver_name} failed: {type(result).__name__}: {result}"
-            else:
-                addresses += [r.to_text() for r in result]
-        if outcome is not Outcome.OK:
-            addresses = []
+            elif reply.rcode not in ("NOERROR", "TIMEOUT") and outcome is not Outcome.NXDOMAIN:
+                outcome, rcode = Outcome.DNS_ERROR, reply.rcode
+                reason = f"no server of {self.resolver_name} answered {name} usefully: {reply.reason}"
+        addresses = [a for reply in replies for a in reply.addresses] if outcome is Outcome.OK else []
         ms = (time.perf_counter() - started) * 1000
         attempt = Attempt("dns", subject, outcome, reason, None if outcome is Outcome.OK else "dns", {"dns": ms},
                           dns=DnsAnswer(name, rcode, tuple(addresses), self.resolver_name))

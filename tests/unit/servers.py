@@ -7,6 +7,7 @@ import ssl
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import dns.flags
@@ -59,6 +60,82 @@ def dns_server(records: dict[str, list[str]], wildcard: dict[str, str] | None = 
         stop.set()
         thread.join(timeout=2)
         sock.close()
+
+
+@dataclass
+class DnsScript:
+    """What a scripted DNS server saw: the UDP source of every query, and how many came over TCP."""
+
+    ip: str
+    port: int
+    peers: list[tuple[str, int]] = field(default_factory=list)
+    tcp_queries: int = 0
+
+
+Answer = Callable[[dns.message.Message, str], list[dns.message.Message | bytes]]
+
+
+@contextmanager
+def scripted_dns(answer: Answer, ip: str = "127.0.0.1") -> Iterator[DnsScript]:
+    """A DNS server sending, for each query, whatever ``answer(query, transport)`` returns ("udp" or
+    "tcp"): several messages, raw garbage, or nothing. It listens on UDP and TCP on the same port."""
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind((ip, 0))
+    udp.settimeout(0.2)
+    port = udp.getsockname()[1]
+    tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    tcp.bind((ip, port))
+    tcp.listen(8)
+    tcp.settimeout(0.2)
+    seen = DnsScript(ip, port)
+    stop = threading.Event()
+
+    def wire(m: dns.message.Message | bytes) -> bytes:
+        return m if isinstance(m, bytes) else m.to_wire()
+
+    def serve_udp() -> None:
+        while not stop.is_set():
+            try:
+                data, peer = udp.recvfrom(4096)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            seen.peers.append(peer)
+            for m in answer(dns.message.from_wire(data), "udp"):
+                udp.sendto(wire(m), peer)
+
+    def serve_tcp() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = tcp.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(2)
+                size = int.from_bytes(conn.recv(2), "big")
+                data = b""
+                while len(data) < size:
+                    data += conn.recv(size - len(data))
+                seen.tcp_queries += 1
+                for m in answer(dns.message.from_wire(data), "tcp"):
+                    raw = wire(m)
+                    conn.sendall(len(raw).to_bytes(2, "big") + raw)
+
+    threads = [threading.Thread(target=f, daemon=True) for f in (serve_udp, serve_tcp)]
+    for t in threads:
+        t.start()
+    try:
+        yield seen
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=2)
+        udp.close()
+        tcp.close()
 
 
 Handler = Callable[[BaseHTTPRequestHandler], tuple[int, dict[str, str], bytes]]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import trustme
 
-from ingresscheck.net import Net, Outcome
+from ingresscheck.net import Attempt, Net, Outcome
 from ingresscheck.profile import Profile, Thresholds
 
 from .servers import dns_server, http_server, silent_server
@@ -152,7 +152,10 @@ def test_dns_outcomes(tmp_path: Path) -> None:
 
         async def main():  # type: ignore[no-untyped-def]
             net = Net(profile)
-            return await net.lookup("shop.example.test"), await net.lookup("nope.example.test")
+            try:
+                return await net.lookup("shop.example.test"), await net.lookup("nope.example.test")
+            finally:
+                await net.aclose()
 
         ok, nx = _run(main())
     assert ok.ok and ok.dns is not None and ok.dns.addresses == ("127.0.0.10",)
@@ -163,8 +166,15 @@ def test_dns_server_down_is_a_timeout_naming_the_resolver() -> None:
     port = _free_port()
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", port))  # bound, never answers
+    async def main() -> Attempt:
+        net = Net(_profile(dns_servers=[("127.0.0.1", port)], timeout=0.5))
+        try:
+            return await net.lookup("a.test")
+        finally:
+            await net.aclose()
+
     try:
-        attempt = _run(Net(_profile(dns_servers=[("127.0.0.1", port)], timeout=0.5)).lookup("a.test"))
+        attempt = _run(main())
     finally:
         sock.close()
     assert attempt.outcome is Outcome.TIMEOUT and f"127.0.0.1:{port}" in attempt.reason
