@@ -22,7 +22,7 @@ import hashlib
 import json
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..discovery import PathRule, Target
@@ -247,39 +247,76 @@ async def _judge_backend(ctx: ProbeContext, target: Target, rule: PathRule, atte
     await _compare_with_service(ctx, rule, namespace, attempt, endpoints, subject, evidence)
 
 
+@dataclass(frozen=True)
+class _Comparison:
+    """The ingress's answer next to the Service's own answer to the same request (from a ready endpoint or
+    through the API server's service proxy). ``verdict``: "same" (status, content type and body
+    fingerprint), "other answer" (status or content type differ), "other body", or "unknown" when there was
+    nothing to compare with (``why`` says why)."""
+
+    verdict: str
+    endpoint: str = ""  # the endpoint asked: its pod, else its address
+    status: int = 0
+    content_type: str = ""
+    why: str = ""
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+def _content_type(response: HttpResponse) -> str:
+    return response.header("content-type").split(";")[0].strip()
+
+
+async def _compare(ctx: ProbeContext, rule: PathRule, namespace: str, attempt: Attempt,
+                   endpoints: list[Endpoint]) -> _Comparison:
+    """Ask the Service itself the question ``attempt`` asked through the ingress, and compare the answers."""
+    response = attempt.response
+    assert response is not None
+    direct = await _endpoint_answer(ctx, rule, namespace, attempt, endpoints)
+    if isinstance(direct, str):
+        return _Comparison("unknown", why=direct)
+    endpoint, theirs = direct
+    assert theirs.response is not None
+    ours_type, theirs_type = _content_type(response), _content_type(theirs.response)
+    evidence = {"compared_with": {"endpoint": f"{endpoint.address}", "pod": endpoint.pod,
+                                  "status": theirs.response.status, "content_type": theirs_type,
+                                  "fingerprint": fingerprint(theirs.response)},
+                "fingerprint": fingerprint(response)}
+    if theirs.response.status != response.status or theirs_type != ours_type:
+        verdict = "other answer"
+    elif fingerprint(theirs.response) != fingerprint(response):
+        verdict = "other body"
+    else:
+        verdict = "same"
+    return _Comparison(verdict, endpoint.pod or endpoint.address, theirs.response.status, theirs_type,
+                       evidence=evidence)
+
+
 async def _compare_with_service(ctx: ProbeContext, rule: PathRule, namespace: str, attempt: Attempt,
                                 endpoints: list[Endpoint], subject: str, evidence: dict[str, Any]) -> None:
-    """The backend did not say who it is: ask the Service's own endpoint the same question and compare."""
+    """The backend did not say who it is: the Service's own answer to the same request decides."""
     response = attempt.response
     assert response is not None
     url, want = attempt.subject.url or "", f"{namespace}/{rule.service}"
-    direct = await _endpoint_answer(ctx, rule, namespace, attempt, endpoints)
-    if isinstance(direct, str):
+    seen = await _compare(ctx, rule, namespace, attempt, endpoints)
+    if seen.verdict == "unknown":
         ctx.warned("routing.backend", f"{url} answered {response.status}, not the default backend's answer, but the "
-                                      f"backend does not say who it is and {direct}: {want} is not confirmed",
+                                      f"backend does not say who it is and {seen.why}: {want} is not confirmed",
                    subject=subject, identified_by="none", **evidence)
         return
-    endpoint, theirs = direct
-    assert theirs.response is not None
-    ours_type = response.header("content-type").split(";")[0].strip()
-    theirs_type = theirs.response.header("content-type").split(";")[0].strip()
-    evidence["compared_with"] = {"endpoint": f"{endpoint.address}", "pod": endpoint.pod,
-                                 "status": theirs.response.status, "content_type": theirs_type,
-                                 "fingerprint": fingerprint(theirs.response)}
-    evidence["fingerprint"] = fingerprint(response)
-    if theirs.response.status != response.status or theirs_type != ours_type:
+    evidence.update(seen.evidence)
+    ours_type = _content_type(response)
+    if seen.verdict == "other answer":
         ctx.failed("routing.backend", f"{url} answered {response.status} {ours_type or '(no type)'}, but {want}'s "
-                                      f"endpoint {endpoint.pod or endpoint.address} answers the same request "
-                                      f"{theirs.response.status} {theirs_type or '(no type)'}: another backend "
-                                      f"answers", subject=subject, identified_by="comparison", **evidence)
-    elif fingerprint(theirs.response) != fingerprint(response):
-        ctx.warned("routing.backend", f"{url} and {want}'s endpoint {endpoint.pod or endpoint.address} agree on "
-                                      f"{response.status} {ours_type} but their bodies differ (dynamic content, or "
-                                      f"another backend)", subject=subject, identified_by="comparison", **evidence)
-    else:
-        ctx.passed("routing.backend", f"{url} answers like {want}'s endpoint {endpoint.pod or endpoint.address} "
-                                      f"(status, content type and body fingerprint)", subject=subject,
+                                      f"endpoint {seen.endpoint} answers the same request {seen.status} "
+                                      f"{seen.content_type or '(no type)'}: another backend answers", subject=subject,
                    identified_by="comparison", **evidence)
+    elif seen.verdict == "other body":
+        ctx.warned("routing.backend", f"{url} and {want}'s endpoint {seen.endpoint} agree on {response.status} "
+                                      f"{ours_type} but their bodies differ (dynamic content, or another backend)",
+                   subject=subject, identified_by="comparison", **evidence)
+    else:
+        ctx.passed("routing.backend", f"{url} answers like {want}'s endpoint {seen.endpoint} (status, content type "
+                                      f"and body fingerprint)", subject=subject, identified_by="comparison", **evidence)
 
 
 async def _endpoint_answer(ctx: ProbeContext, rule: PathRule, namespace: str, attempt: Attempt,
@@ -412,24 +449,21 @@ async def _judge_path(ctx: ProbeContext, target: Target, rule: PathRule, path: s
         # a backend that says nothing: the Service's own answer to the same path decides
         target_ns = expected_rule_.namespace or ns
         endpoints = ctx.inventory.endpoints(target_ns, expected_rule_.service or "")
-        direct = await _endpoint_answer(ctx, expected_rule_, target_ns, attempt, endpoints)
-        if isinstance(direct, str):
+        compared = await _compare(ctx, expected_rule_, target_ns, attempt, endpoints)
+        evidence.update(compared.evidence)
+        if compared.verdict == "unknown":
             ctx.warned("routing.path_type", f"{path} answered {status}, not 404, but the backend does not say who it "
-                                            f"is and {direct}: {want} is not confirmed", subject=subject, **evidence)
-            return
-        endpoint, theirs = direct
-        assert theirs.response is not None
-        same = (theirs.response.status == status and fingerprint(theirs.response) == fingerprint(response))
-        evidence["compared_with"] = {"endpoint": endpoint.address, "pod": endpoint.pod,
-                                     "status": theirs.response.status}
-        if same:
-            ctx.passed("routing.path_type", f"{path} answers like {want}'s endpoint {endpoint.pod or endpoint.address} "
+                                            f"is and {compared.why}: {want} is not confirmed", subject=subject,
+                       **evidence)
+        elif compared.verdict == "same":
+            ctx.passed("routing.path_type", f"{path} answers like {want}'s endpoint {compared.endpoint} "
                                             f"({expected_rule_.path_type} {expected_rule_.path!r})", subject=subject,
                        **evidence)
         else:
-            ctx.warned("routing.path_type", f"{path} answered {status} and {want}'s endpoint "
-                                            f"{endpoint.pod or endpoint.address} {theirs.response.status}, with "
-                                            f"another body: {want} is not confirmed", subject=subject, **evidence)
+            differs = ("another body" if compared.verdict == "other body" else
+                       f"{compared.status} {compared.content_type or '(no type)'}")
+            ctx.warned("routing.path_type", f"{path} answered {status} and {want}'s endpoint {compared.endpoint} "
+                                            f"answers {differs}: {want} is not confirmed", subject=subject, **evidence)
         return
     # a weighted HTTPRoute rule is served by any of its backends
     backends = [(b.namespace, b.service) for b in expected_rule_.backends if b.weight > 0] or [
