@@ -51,6 +51,10 @@ _RESOURCES: dict[str, tuple[str, str, bool]] = {
     "ListenerSet": ("/apis/gateway.networking.k8s.io/v1", "listenersets", True),
     "HTTPRoute": ("/apis/gateway.networking.k8s.io/v1", "httproutes", True),
     "ReferenceGrant": ("/apis/gateway.networking.k8s.io/v1", "referencegrants", True),
+    "Deployment": ("/apis/apps/v1", "deployments", True),
+    # Envoy Gateway's own kinds (the lab's second data plane)
+    "EnvoyPatchPolicy": ("/apis/gateway.envoyproxy.io/v1alpha1", "envoypatchpolicies", True),
+    "SecurityPolicy": ("/apis/gateway.envoyproxy.io/v1alpha1", "securitypolicies", True),
 }
 
 

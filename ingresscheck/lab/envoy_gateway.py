@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import os
 import secrets
 import shutil
@@ -37,12 +36,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
 
 import httpx
 import urllib3
 import yaml
-from kubernetes.client.exceptions import ApiException
 
 from ..errors import LabError
 from ..kube import Resources
@@ -75,13 +72,6 @@ LISTENERS = (("http", 80, None), ("https-example", 443, f"*.{EXAMPLE_DOMAIN}"), 
                                                                                    f"shop.{APPS_DOMAIN}"))
 
 # Envoy Gateway's own kinds (and the Deployment of the status shim), outside kube.Resources' table
-_PATHS = {
-    "EnvoyPatchPolicy": ("/apis/gateway.envoyproxy.io/v1alpha1", "envoypatchpolicies"),
-    "SecurityPolicy": ("/apis/gateway.envoyproxy.io/v1alpha1", "securitypolicies"),
-    "Deployment": ("/apis/apps/v1", "deployments"),
-}
-
-
 # --- build --------------------------------------------------------------------------------------
 def binary_path(layout: LabLayout) -> Path:
     return layout.cache / "bin" / f"envoy-gateway-{EG_VERSION}"
@@ -357,36 +347,17 @@ def objects(layout: LabLayout, wordpress_password: str) -> list[Obj]:
             htpasswd, basic_auth, *demo_routes(), shim_service, shim_deployment]
 
 
-def _path(obj: Obj, subresource: str | None = None) -> str:
-    prefix, plural = _PATHS[obj["kind"]]
-    path = f"{prefix}/namespaces/{obj['metadata']['namespace']}/{plural}/{obj['metadata']['name']}"
-    return path + (f"/{subresource}" if subresource else "")
-
-
 def apply(res: Resources, obj: Obj) -> None:
-    """Server-side apply, for the kinds kube.Resources knows and for Envoy Gateway's own."""
+    """Server-side apply, then the status the lab stands in for (there is no kubelet or cloud here)."""
     status = obj.get("status")
     body = {k: v for k, v in obj.items() if k != "status"}
-    if obj["kind"] in _PATHS:
-        query = "?" + urlencode({"fieldManager": "ingresscheck-lab", "force": "true"})
-        res._call("PATCH", _path(obj) + query, json.dumps(body), content_type="application/apply-patch+yaml")
-        if status:
-            res._call("PATCH", _path(obj, "status"), {"status": status}, content_type="application/merge-patch+json")
-        return
     res.apply(body, "ingresscheck-lab")
     if status:
         res.replace_status({**body, "status": status})
 
 
 def delete(res: Resources, obj: Obj) -> None:
-    try:
-        if obj["kind"] in _PATHS:
-            res._call("DELETE", _path(obj))
-        else:
-            res.delete(obj)
-    except ApiException as exc:
-        if exc.status != 404:
-            raise
+    res.delete(obj)
 
 
 # --- run ----------------------------------------------------------------------------------------
