@@ -255,7 +255,7 @@ class _Comparison:
     nothing to compare with (``why`` says why)."""
 
     verdict: str
-    endpoint: str = ""  # the endpoint asked: its pod, else its address
+    endpoint: str = ""  # what was asked: "endpoint <pod or address>", or the API server's service proxy
     status: int = 0
     content_type: str = ""
     why: str = ""
@@ -274,11 +274,10 @@ async def _compare(ctx: ProbeContext, rule: PathRule, namespace: str, attempt: A
     direct = await _endpoint_answer(ctx, rule, namespace, attempt, endpoints)
     if isinstance(direct, str):
         return _Comparison("unknown", why=direct)
-    endpoint, theirs = direct
+    asked, where, theirs = direct
     assert theirs.response is not None
     ours_type, theirs_type = _content_type(response), _content_type(theirs.response)
-    evidence = {"compared_with": {"endpoint": f"{endpoint.address}", "pod": endpoint.pod,
-                                  "status": theirs.response.status, "content_type": theirs_type,
+    evidence = {"compared_with": {**where, "status": theirs.response.status, "content_type": theirs_type,
                                   "fingerprint": fingerprint(theirs.response)},
                 "fingerprint": fingerprint(response)}
     if theirs.response.status != response.status or theirs_type != ours_type:
@@ -287,8 +286,7 @@ async def _compare(ctx: ProbeContext, rule: PathRule, namespace: str, attempt: A
         verdict = "other body"
     else:
         verdict = "same"
-    return _Comparison(verdict, endpoint.pod or endpoint.address, theirs.response.status, theirs_type,
-                       evidence=evidence)
+    return _Comparison(verdict, asked, theirs.response.status, theirs_type, evidence=evidence)
 
 
 async def _compare_with_service(ctx: ProbeContext, rule: PathRule, namespace: str, attempt: Attempt,
@@ -307,21 +305,22 @@ async def _compare_with_service(ctx: ProbeContext, rule: PathRule, namespace: st
     ours_type = _content_type(response)
     if seen.verdict == "other answer":
         ctx.failed("routing.backend", f"{url} answered {response.status} {ours_type or '(no type)'}, but {want}'s "
-                                      f"endpoint {seen.endpoint} answers the same request {seen.status} "
+                                      f"{seen.endpoint} answers the same request {seen.status} "
                                       f"{seen.content_type or '(no type)'}: another backend answers", subject=subject,
                    identified_by="comparison", **evidence)
     elif seen.verdict == "other body":
-        ctx.warned("routing.backend", f"{url} and {want}'s endpoint {seen.endpoint} agree on {response.status} "
+        ctx.warned("routing.backend", f"{url} and {want}'s {seen.endpoint} agree on {response.status} "
                                       f"{ours_type} but their bodies differ (dynamic content, or another backend)",
                    subject=subject, identified_by="comparison", **evidence)
     else:
-        ctx.passed("routing.backend", f"{url} answers like {want}'s endpoint {seen.endpoint} (status, content type "
+        ctx.passed("routing.backend", f"{url} answers like {want}'s {seen.endpoint} (status, content type "
                                       f"and body fingerprint)", subject=subject, identified_by="comparison", **evidence)
 
 
 async def _endpoint_answer(ctx: ProbeContext, rule: PathRule, namespace: str, attempt: Attempt,
-                           endpoints: list[Endpoint]) -> tuple[Endpoint, Attempt] | str:
-    """The same request sent straight to a ready endpoint of the Service, or why it could not be."""
+                           endpoints: list[Endpoint]) -> tuple[str, dict[str, Any], Attempt] | str:
+    """The same request sent straight to a ready endpoint of the Service (else through the API server's service
+    proxy): (what was asked, in words and as evidence, and its answer), or why it could not be had."""
     if not endpoints:
         return f"{namespace}/{rule.service} has no ready endpoint to compare with"
     service_port = _service_port(ctx, namespace, rule)
@@ -339,7 +338,8 @@ async def _endpoint_answer(ctx: ProbeContext, rule: PathRule, namespace: str, at
         direct = f"http://{attempt.subject.host}:{port}/{path}"
         theirs = await ctx.net.request("GET", direct, endpoint.address, keep_alive=False)
         if theirs.ok:
-            return endpoint, theirs
+            return f"endpoint {endpoint.pod or endpoint.address}", {"endpoint": endpoint.address,
+                                                                      "pod": endpoint.pod}, theirs
         why = theirs.reason
     proxied = await _through_api_proxy(ctx, rule, namespace, attempt, service_port, path)
     if not isinstance(proxied, str):
@@ -350,7 +350,8 @@ async def _endpoint_answer(ctx: ProbeContext, rule: PathRule, namespace: str, at
 
 
 async def _through_api_proxy(ctx: ProbeContext, rule: PathRule, namespace: str, attempt: Attempt,
-                             service_port: dict[str, Any] | None, path: str) -> tuple[Endpoint, Attempt] | str:
+                             service_port: dict[str, Any] | None,
+                             path: str) -> tuple[str, dict[str, Any], Attempt] | str:
     """The Service's answer through the API server's service proxy, when the run has a cluster connection."""
     proxy = ctx.options.get("service_proxy")
     if proxy is None:
@@ -360,10 +361,11 @@ async def _through_api_proxy(ctx: ProbeContext, rule: PathRule, namespace: str, 
     if isinstance(got, str):
         return got
     status, headers, body = got
-    response = HttpResponse(status, "", tuple(headers.items()), body, len(body), False)
+    # header names as the network layer keeps them (lower case), whoever fetched the answer
+    response = HttpResponse(status, "", tuple((k.lower(), v) for k, v in headers.items()), body, len(body), False)
     via = Subject(host=attempt.subject.host, url=f"api-server proxy {namespace}/{rule.service}:{port}/{path}")
-    return Endpoint(f"service proxy {namespace}/{rule.service}", (), True, None, namespace), Attempt(
-        "http", via, Outcome.OK, method="GET", response=response)
+    return ("answer through the API server's service proxy", {"service_proxy": f"{namespace}/{rule.service}:{port}"},
+            Attempt("http", via, Outcome.OK, method="GET", response=response))
 
 
 def _endpoint_story(ctx: ProbeContext, namespace: str, rule: PathRule) -> str:
@@ -456,13 +458,13 @@ async def _judge_path(ctx: ProbeContext, target: Target, rule: PathRule, path: s
                                             f"is and {compared.why}: {want} is not confirmed", subject=subject,
                        **evidence)
         elif compared.verdict == "same":
-            ctx.passed("routing.path_type", f"{path} answers like {want}'s endpoint {compared.endpoint} "
+            ctx.passed("routing.path_type", f"{path} answers like {want}'s {compared.endpoint} "
                                             f"({expected_rule_.path_type} {expected_rule_.path!r})", subject=subject,
                        **evidence)
         else:
             differs = ("another body" if compared.verdict == "other body" else
                        f"{compared.status} {compared.content_type or '(no type)'}")
-            ctx.warned("routing.path_type", f"{path} answered {status} and {want}'s endpoint {compared.endpoint} "
+            ctx.warned("routing.path_type", f"{path} answered {status} and {want}'s {compared.endpoint} "
                                             f"answers {differs}: {want} is not confirmed", subject=subject, **evidence)
         return
     # a weighted HTTPRoute rule is served by any of its backends

@@ -199,3 +199,32 @@ def test_cluster_role_is_enough_for_the_same_verdicts_as_the_admin(
     err = capsys.readouterr().err
     assert code == 2
     assert "forbidden" in err.lower() and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_service_proxy_fallback_says_why_the_api_server_gave_no_answer(
+        lab: Lab, reader: tuple[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Given the API server's service proxy as the last way to a Service's own answer (routing.backend, for
+    backends that do not say who they are), then each way it can give none is its own one-line reason, from
+    the real API server, never an exception: the recipe's ClusterRole does not grant services/proxy (403);
+    the admin may, but the lab's Endpoints cannot hold loopback pod addresses, so nothing is proxied (404);
+    an API server that is not there is unreachable, the refusal named."""
+    bound, _ = reader
+    admin = kube.connect(lab.layout.kubeconfig)
+    nothing = kube.service_proxy_get(admin, NS, "site", "http", "/", 5)
+    assert isinstance(nothing, str) and f"no answer from {NS}/site (HTTP 404" in nothing
+
+    _mount(lab, tmp_path / "sa", bound, monkeypatch)
+    as_reader = kube.connect(kube.IN_CLUSTER)
+    forbidden = kube.service_proxy_get(as_reader, NS, "site", "http", "/", 5)
+    assert isinstance(forbidden, str) and f"may not get services/proxy in namespace {NS} (HTTP 403" in forbidden
+
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", str(closed))
+    gone = kube.service_proxy_get(kube.connect(kube.IN_CLUSTER), NS, "site", "http", "/", 5)
+    assert isinstance(gone, str)
+    assert f"the API server's service proxy for {NS}/site: unreachable: cannot connect: connection refused" in gone

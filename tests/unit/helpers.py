@@ -28,10 +28,12 @@ def ingress(name: str, host: str | None, *, namespace: str = "demo", path: str =
     return obj
 
 
-def run_probes(names: list[str], profile: Profile, ingresses: list[dict[str, Any]], **inv: Any) -> Report:
+def run_probes(names: list[str], profile: Profile, ingresses: list[dict[str, Any]],
+               extra: dict[str, Any] | None = None, **inv: Any) -> Report:
+    """Run probes ``names`` on an inventory of ``ingresses`` (and ``inv``); ``extra``: the run's options."""
     inventory = Inventory(context="unit", server="local", ingresses=ingresses, **inv)
     probes = runner.plan(registry(), names, None)
-    return runner.run(probes, profile, inventory, runner.RunOptions(concurrency=8))
+    return runner.run(probes, profile, inventory, runner.RunOptions(concurrency=8, extra=extra or {}))
 
 
 def by_check(report: Report, check: str, host: str | None = None) -> list[Result]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import socket
 import ssl
 import time
+import urllib.request
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -31,12 +33,13 @@ def tls_context() -> ssl.SSLContext:
     return ctx
 
 
-def _run(handler, tls_context: ssl.SSLContext, *, timeout: float = 2.0, **inv):  # type: ignore[no-untyped-def]
+def _run(handler, tls_context: ssl.SSLContext, *, timeout: float = 2.0, extra=None, **inv):  # type: ignore[no-untyped-def]
     """The host api.example.test with rule /v1 -> Service web, served by ``handler`` over TLS."""
     with http_server(handler, tls=tls_context) as (ip, port), dns_server({}, wildcard={"example.test": ip}) as dns:
         profile = Profile(dns_servers=(dns,), load_balancers=(ip,), https_port=port)
         profile = replace(profile, thresholds=replace(profile.thresholds, timeout=timeout, max_body_bytes=65536))
-        return run_probes(["dns", "routing"], profile, [ingress("api", HOST, path="/v1", service="web")], **inv)
+        return run_probes(["dns", "routing"], profile, [ingress("api", HOST, path="/v1", service="web")],
+                          extra=extra, **inv)
 
 
 def _echo(service: str):  # type: ignore[no-untyped-def]
@@ -120,6 +123,38 @@ def test_a_silent_backend_is_compared_with_its_services_own_endpoint(tls_context
 def test_a_silent_backend_that_cannot_be_compared_is_never_a_plain_pass(tls_context: ssl.SSLContext) -> None:
     r = one(_run(_anonymous(b"<html>hi</html>"), tls_context), "routing.backend")
     assert r.status is Status.WARN and "does not say who it is" in r.message and "not confirmed" in r.message
+
+
+def test_the_api_servers_service_proxy_stands_in_for_unreachable_endpoints(tls_context: ssl.SSLContext) -> None:
+    """Given a silent backend whose endpoint cannot be reached from here, when the run may use the API server's
+    service proxy, then its answer is the comparison (pass when alike); when the proxy gives no answer, the
+    warning names both reasons and is never a pass."""
+    site = b"<html><h1>docs</h1></html>"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]  # the endpoint: nothing listens there
+    cluster = _cluster(_service("web", {"web-0": "127.0.0.1"}, closed))
+    asked: list[tuple[str, str, object, str]] = []
+    with http_server(_anonymous(site)) as (ip, port):  # the Service, as the API server reaches it
+
+        def proxy(namespace: str, service: str, service_port: object, path: str,  # type: ignore[no-untyped-def]
+                  timeout: float):
+            asked.append((namespace, service, service_port, path))
+            request = urllib.request.Request(f"http://{ip}:{port}{path}", headers={"Host": HOST})
+            with urllib.request.urlopen(request, timeout=timeout) as answer:
+                return answer.status, dict(answer.headers.items()), answer.read()
+
+        alike = one(_run(_anonymous(site), tls_context, extra={"service_proxy": proxy}, **cluster), "routing.backend")
+    forbidden = "the credentials may not get services/proxy in namespace demo (HTTP 403: forbidden)"
+    refused = one(_run(_anonymous(site), tls_context, extra={"service_proxy": lambda *a: forbidden}, **cluster),
+                  "routing.backend")
+
+    assert alike.status is Status.PASS
+    assert "answers like demo/web's answer through the API server's service proxy" in alike.message
+    # the rule's own path, then routing.path_type's derived paths: each compared the same way
+    assert asked[0] == ("demo", "web", "http", "/v1") and {a[:3] for a in asked} == {("demo", "web", "http")}
+    assert refused.status is Status.WARN and "not confirmed" in refused.message
+    assert "refused" in refused.message and forbidden in refused.message  # the direct try, then the proxy
 
 
 def test_an_auth_wall_is_not_a_backend(tls_context: ssl.SSLContext) -> None:
