@@ -109,6 +109,22 @@ def test_a_probe_past_its_deadline_is_an_error() -> None:
     assert r.status is Status.ERROR and "did not finish within" in r.message
 
 
+def test_a_timeout_the_probe_lets_escape_is_a_defect_not_the_deadline() -> None:
+    """Given a probe raising TimeoutError itself well within its deadline, then its check is an error marked
+    as a defect with where it was raised, not 'did not finish within'."""
+    class Leaky(Probe):
+        name = "leaky"
+        checks = (_spec("leaky.check"),)
+
+        async def run(self, ctx: ProbeContext) -> None:
+            raise TimeoutError("a socket timeout the probe should have judged")
+
+    r = next(r for r in _run([Leaky]).results if r.check == "leaky.check")
+    assert r.status is Status.ERROR and "did not finish" not in r.message
+    assert "ingresscheck defect in probe leaky (TimeoutError: a socket timeout" in r.message
+    assert "test_runner.py:" in r.message
+
+
 def test_mutating_probes_skip_unless_allowed() -> None:
     assert _status(_run([Mutator]), "mutator.check") is Status.SKIP
     assert _status(_run([Mutator], allow_mutations=True), "mutator.check") is Status.PASS
