@@ -129,8 +129,10 @@ class StubResolver:
             reply = await self._ask(server, query, min(left, RETRY_AFTER))
             if reply is None:
                 continue  # unanswered: ask again (the next server, if any)
-            if isinstance(reply, OSError):
-                problems.append(f"{where}: {reply.strerror or type(reply).__name__}")
+            if isinstance(reply, OSError):  # the kernel's ICMP answer for the server's address or port
+                problems.append(f"{where} refused the query (ICMP port unreachable: nothing listens there)"
+                                if isinstance(reply, ConnectionRefusedError) else
+                                f"{where}: {reply.strerror or type(reply).__name__}")
                 if turn >= len(self.servers) and len(problems) >= len(self.servers):
                     break  # every server refused the socket: waiting would not help
                 continue
