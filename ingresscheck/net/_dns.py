@@ -173,7 +173,8 @@ class StubResolver:
             try:
                 assert endpoint.transport is not None
                 endpoint.transport.sendto(query.to_wire())
-                return await asyncio.wait_for(future, wait)
+                async with asyncio.timeout(wait):  # a scope, not wait_for: no waiter and callbacks per query
+                    return await future
             except TimeoutError:
                 return None
             except OSError as exc:
