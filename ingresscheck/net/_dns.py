@@ -120,6 +120,8 @@ class StubResolver:
         name = dns.name.from_text(qname)
         kind = dns.rdatatype.from_text(rdtype)
         problems: list[str] = []
+        silent: dict[str, None] = {}  # servers that let a try go unanswered (ordered, once each)
+        refused: set[tuple[str, int]] = set()
         turn = 0
         while (left := deadline - time.monotonic()) > 0:
             server = self.servers[turn % len(self.servers)]
@@ -128,13 +130,15 @@ class StubResolver:
             query = dns.message.make_query(name, kind)
             reply = await self._ask(server, query, min(left, RETRY_AFTER))
             if reply is None:
+                silent[where] = None
                 continue  # unanswered: ask again (the next server, if any)
             if isinstance(reply, OSError):  # the kernel's ICMP answer for the server's address or port
                 problems.append(f"{where} refused the query (ICMP port unreachable: nothing listens there)"
                                 if isinstance(reply, ConnectionRefusedError) else
                                 f"{where}: {reply.strerror or type(reply).__name__}")
-                if turn >= len(self.servers) and len(problems) >= len(self.servers):
-                    break  # every server refused the socket: waiting would not help
+                refused.add(server)
+                if len(refused) == len(set(self.servers)):
+                    break  # every server refused: waiting would not help
                 continue
             if reply.flags & dns.flags.TC:
                 try:
@@ -159,7 +163,8 @@ class StubResolver:
             addresses = tuple(r.to_text() for r in answer) if answer is not None else ()
             return DnsReply("NOERROR", addresses)
         if problems:
-            return DnsReply("ERROR", reason="; ".join(problems))
+            unanswered = [f"{w}: no answer within {self.lifetime:g} s" for w in silent]
+            return DnsReply("ERROR", reason="; ".join(dict.fromkeys(problems + unanswered)))
         return DnsReply("TIMEOUT", reason=f"no answer within {self.lifetime:g} s")
 
     async def _ask(self, server: tuple[str, int], query: dns.message.Message,

@@ -140,3 +140,20 @@ def test_a_refusing_port_is_an_error_at_once_not_a_timeout() -> None:
     (attempt,) = _lookup([closed], "shop.example.test", timeout=5)
     assert attempt.outcome is Outcome.DNS_ERROR and f"127.0.0.1:{port} refused the query" in attempt.reason
     assert attempt.timings["dns"] < 2000, "a refused socket must not wait for the lifetime"
+
+
+def test_a_silent_server_next_to_a_refusing_one_is_named_too() -> None:
+    """Given one server that never answers and one whose port is closed, then the error names both, each
+    with what it did."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    closed = DnsScript("127.0.0.1", port)
+    with scripted_dns(lambda q, t: []) as silent:
+        (attempt,) = _lookup([silent, closed], "shop.example.test", timeout=1.5)
+    assert attempt.outcome is Outcome.DNS_ERROR
+    assert f"127.0.0.1:{port} refused the query" in attempt.reason
+    assert f"{silent.ip}:{silent.port}: no answer within 1.5 s" in attempt.reason
+    assert attempt.reason.count("refused the query") == 1  # said once, however often it was asked
