@@ -138,8 +138,13 @@ def _is_ip(value: str) -> bool:
 
 def _structure(kind: str, obj: Obj) -> list[Problem]:
     """OpenAPI types and required fields, deepest first is not needed: sorted by where they are."""
+    return _schema_problems(_validators()[kind], obj)
+
+
+def _schema_problems(validator: jsonschema.protocols.Validator, obj: Obj, *, other: str = "") -> list[Problem]:
+    """Schema errors worded as the API server words them; ``other`` prefixes what has no such wording."""
     problems = []
-    for err in _validators()[kind].iter_errors(obj):
+    for err in validator.iter_errors(obj):
         path = tuple(err.absolute_path)
         if err.validator == "type":
             msg = f"Invalid value: {_show(err.instance)}: must be of type {err.validator_value}"
@@ -150,8 +155,10 @@ def _structure(kind: str, obj: Obj) -> list[Problem]:
         elif err.validator == "enum":
             msg = f"Unsupported value: {_show(err.instance)}: supported values: " + ", ".join(
                 repr(v) for v in err.validator_value)
+        elif err.validator == "pattern":
+            msg = f"Invalid value: {_show(err.instance)}: must match {err.validator_value!r}"
         else:
-            msg = err.message
+            msg = other + err.message
         problems.append(Problem(path, msg))
     return sorted(problems, key=lambda p: [str(x) for x in p.path])
 
@@ -313,23 +320,7 @@ def _gateway_validators() -> dict[str, jsonschema.protocols.Validator]:
 
 
 def _gateway_structure(kind: str, obj: Obj) -> list[Problem]:
-    problems = []
-    for err in _gateway_validators()[kind].iter_errors(obj):
-        path = tuple(err.absolute_path)
-        if err.validator == "type":
-            msg = f"Invalid value: {_show(err.instance)}: must be of type {err.validator_value}"
-        elif err.validator == "required":
-            missing = err.message.split("'")[1] if "'" in err.message else err.message
-            path, msg = (*path, missing), "Required value"
-        elif err.validator == "enum":
-            msg = f"Unsupported value: {_show(err.instance)}: supported values: " + ", ".join(
-                repr(v) for v in err.validator_value)
-        elif err.validator == "pattern":
-            msg = f"Invalid value: {_show(err.instance)}: must match {err.validator_value!r}"
-        else:
-            msg = f"Invalid value: {err.message}"
-        problems.append(Problem(path, msg))
-    return sorted(problems, key=lambda p: [str(x) for x in p.path])
+    return _schema_problems(_gateway_validators()[kind], obj, other="Invalid value: ")
 
 
 def validate(obj: Obj) -> list[Problem]:

@@ -71,7 +71,6 @@ XDS_PORT, ADMIN_PORT, HEALTH_PORT, ENVOY_ADMIN_PORT = 18000, 19100, 18081, 19000
 LISTENERS = (("http", 80, None), ("https-example", 443, f"*.{EXAMPLE_DOMAIN}"), ("https-shop", 443,
                                                                                    f"shop.{APPS_DOMAIN}"))
 
-# Envoy Gateway's own kinds (and the Deployment of the status shim), outside kube.Resources' table
 # --- build --------------------------------------------------------------------------------------
 def binary_path(layout: LabLayout) -> Path:
     return layout.cache / "bin" / f"envoy-gateway-{EG_VERSION}"
@@ -356,10 +355,6 @@ def apply(res: Resources, obj: Obj) -> None:
         res.replace_status({**body, "status": status})
 
 
-def delete(res: Resources, obj: Obj) -> None:
-    res.delete(obj)
-
-
 # --- run ----------------------------------------------------------------------------------------
 def running(layout: LabLayout) -> processes.Running | None:
     r = processes.find(layout, NAME)
@@ -421,7 +416,7 @@ def stop(lab: Lab, *, remove_objects: bool = False) -> None:
         try:
             for obj in reversed(objects(layout, "unused")):
                 if obj["kind"] not in ("Namespace", "GatewayClass"):
-                    delete(res, obj)
+                    res.delete(obj)
         except (urllib3.exceptions.HTTPError, OSError):
             pass  # the apiserver is gone (lab down): the objects went with its etcd data
     r = processes.find(layout, NAME)

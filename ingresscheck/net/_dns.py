@@ -89,10 +89,6 @@ class StubResolver:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._opening: asyncio.Lock | None = None  # made on the running loop (see _endpoint)
 
-    @property
-    def name(self) -> str:
-        return ", ".join(f"{h}:{p}" for h, p in self.servers)
-
     async def _endpoint(self, server: tuple[str, int]) -> _Endpoint:
         loop = asyncio.get_running_loop()
         if loop is not self._loop:  # a new event loop: sockets of an old one are useless there

@@ -15,7 +15,8 @@ import asyncio
 import base64
 import time
 from collections import OrderedDict, defaultdict
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 import dns.resolver
@@ -27,6 +28,8 @@ from ._attempt import Attempt, DnsAnswer, Outcome, Subject
 from ._dns import StubResolver
 from ._http import encode_request, exchange
 from ._wire import Channel, WireError, client_context, open_tcp, start_tls
+
+T = TypeVar("T")
 
 MAX_IDLE = 256  # kept-alive connections across the run; the oldest goes first
 
@@ -49,6 +52,15 @@ class Net:
         self.memo: dict[Any, Any] = {}  # per-run memo for probes (one wildcard lookup per domain...)
         self.memo_locks: dict[Any, asyncio.Lock] = defaultdict(asyncio.Lock)
         self.dials = 0  # connections opened, for benchmarks and tests of reuse
+
+    async def once(self, key: Any, make: Callable[[], Awaitable[T]]) -> T:
+        """``make()``'s result, made once per run for ``key``: what is the same for every host behind one
+        address (its default certificate, the unknown host's answer...); concurrent callers wait for it."""
+        async with self.memo_locks[key]:
+            if key not in self.memo:
+                self.memo[key] = await make()
+        value: T = self.memo[key]
+        return value
 
     @property
     def resolver_name(self) -> str:

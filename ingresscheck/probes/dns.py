@@ -92,12 +92,8 @@ class DnsProbe(Probe):
         if not parent or "." not in parent:
             ctx.skipped("dns.wildcard", f"{host} has no parent domain to test for a wildcard")
             return
-        key = ("dns.wildcard", parent)
-        async with ctx.net.memo_locks[key]:
-            if key not in ctx.net.memo:
-                label = f"ingresscheck-{secrets.token_hex(6)}"
-                ctx.net.memo[key] = await ctx.net.lookup(f"{label}.{parent}", cached=False)
-        probe = ctx.net.memo[key]
+        probe = await ctx.net.once(("dns.wildcard", parent), lambda: ctx.net.lookup(
+            f"ingresscheck-{secrets.token_hex(6)}.{parent}", cached=False))
         evidence = probe.evidence()
         answer = probe.dns
         if probe.ok and answer is not None and answer.addresses:

@@ -9,12 +9,18 @@ from typing import Any
 
 from ..kube import Resources, connect
 from ..profile import Profile
+from ..reload import KIND_LABEL
 from ..results import Severity, Step
 from ._contract import CheckSpec, Probe, ProbeContext, Scope
 
 PHASE_TIMEOUT = 60.0  # seconds one change may take to reach the data plane before it counts as never
 # HTTPRoute changes: the Gateway API conformance suite's MaxTimeToConsistency (3 consecutive correct answers)
 ROUTE_PHASE_TIMEOUT = 30.0
+
+
+def _kinds(options: dict[str, Any]) -> list[str]:
+    """What the canaries are, in campaign order: --kind ingress, httproute or ingress,httproute."""
+    return [k.strip() for k in str(options.get("reload_kind") or "ingress").split(",") if k.strip()]
 
 
 class ReloadProbe(Probe):
@@ -38,20 +44,19 @@ class ReloadProbe(Probe):
     @classmethod
     def deadline(cls, profile: Profile, options: dict[str, Any]) -> float | None:
         # every phase of every round may take its timeout, plus baselines and background-load start
-        kinds = len(str(options.get("reload_kind") or "ingress").split(","))
-        return kinds * (int(options.get("reload_rounds", 3)) * 3 * max(PHASE_TIMEOUT, ROUTE_PHASE_TIMEOUT) + 60)
+        per_kind = int(options.get("reload_rounds", 3)) * 3 * max(PHASE_TIMEOUT, ROUTE_PHASE_TIMEOUT) + 60
+        return len(_kinds(options)) * per_kind
 
     @classmethod
     def preflight(cls, profile: Profile, options: dict[str, Any]) -> str | None:
         """Why it cannot run at all (a configuration error, exit 2), or None."""
-        if "ingress" in str(options.get("reload_kind") or "ingress").split(",") and not (options.get("reload_domain")
-                                                                       or profile.reload_domain):
+        if "ingress" in _kinds(options) and not (options.get("reload_domain") or profile.reload_domain):
             return ("no domain for canary hosts: set reload.domain in the profile (see README, Profile) "
                     "or pass --domain")
         return None
 
     async def run(self, ctx: ProbeContext) -> None:
-        kinds = [k.strip() for k in str(ctx.options.get("reload_kind") or "ingress").split(",") if k.strip()]
+        kinds = _kinds(ctx.options)
         sections: dict[str, Any] = {}
         for kind in kinds:  # one campaign after the other: each kind's figures, side by side in the report
             section = await self._campaign(ctx, kind, subject=f"{KIND_LABEL.get(kind, kind)} canaries"
@@ -127,11 +132,6 @@ class ReloadProbe(Probe):
         else:
             ctx.passed("reload.cleanup", f"no canary {canary_kind} remains", **say)
         return section
-
-
-
-
-KIND_LABEL = {"ingress": "Ingress", "httproute": "HTTPRoute"}
 
 
 def _ms(value: float | None) -> str:

@@ -117,16 +117,14 @@ async def _unknown_host(ctx: ProbeContext, address: str) -> _Fingerprint:
     parent = target.host.split(".", 1)[1] if "." in target.host else target.host
     if target.wildcard:  # every name under the wildcard's domain is the Ingress's: step one level up
         parent = parent.split(".", 1)[1] if "." in parent else "invalid"
-    key = ("routing.unknown", address, parent)
-    async with ctx.net.memo_locks[key]:
-        if key not in ctx.net.memo:
-            host = f"ingresscheck-{secrets.token_hex(5)}.{parent}"
-            attempt = await ctx.net.request("GET", f"https://{host}{_authority_port(ctx.profile.https_port)}/",
-                                            address, keep_alive=False)
-            ctx.net.memo[key] = _Fingerprint(host, attempt, attempt.status,
-                                             _digest(attempt.response) if attempt.response else "")
-    fp: _Fingerprint = ctx.net.memo[key]
-    return fp
+
+    async def ask() -> _Fingerprint:
+        host = f"ingresscheck-{secrets.token_hex(5)}.{parent}"
+        attempt = await ctx.net.request("GET", f"https://{host}{_authority_port(ctx.profile.https_port)}/",
+                                        address, keep_alive=False)
+        return _Fingerprint(host, attempt, attempt.status, _digest(attempt.response) if attempt.response else "")
+
+    return await ctx.net.once(("routing.unknown", address, parent), ask)
 
 
 def _report_unknown(ctx: ProbeContext, fp: _Fingerprint, where: str) -> None:
@@ -182,6 +180,15 @@ def identity(response: HttpResponse | None) -> Identity | None:
     return None
 
 
+def _serving(ctx: ProbeContext, rule: PathRule, namespace: str) -> tuple[str, set[str]]:
+    """Who may answer for ``rule``, in words, and the pods that may: its Service's ready endpoints, or those
+    of any backend a weighted HTTPRoute rule splits between."""
+    backends = ([(b.namespace, b.service) for b in rule.backends if b.weight > 0]
+                or [(namespace, rule.service or "")])
+    want = " or ".join(f"{ns}/{svc}" for ns, svc in backends)
+    return want, {e.pod for ns, svc in backends for e in ctx.inventory.endpoints(ns, svc) if e.pod}
+
+
 def _service_port(ctx: ProbeContext, namespace: str, rule: PathRule) -> dict[str, Any] | None:
     svc = ctx.inventory.service(namespace, rule.service or "")
     for port in ((svc or {}).get("spec") or {}).get("ports") or []:
@@ -214,12 +221,7 @@ async def _judge_backend(ctx: ProbeContext, target: Target, rule: PathRule, atte
     endpoints = ctx.inventory.endpoints(namespace, rule.service or "")
     seen = identity(response)
     if seen is not None and seen.pod:
-        # a weighted HTTPRoute rule is served by any of its backends
-        backends = ([(b.namespace, b.service) for b in rule.backends if b.weight > 0]
-                    or [(namespace, rule.service or "")])
-        if len(backends) > 1:
-            want = " or ".join(f"{ns}/{svc}" for ns, svc in backends)
-        members = {e.pod for ns, svc in backends for e in ctx.inventory.endpoints(ns, svc) if e.pod}
+        want, members = _serving(ctx, rule, namespace)
         evidence["endpoints"] = sorted(members)
         claimed = f" (it says it serves {seen.service})" if seen.service and seen.service != rule.service else ""
         if seen.pod in members:
@@ -414,7 +416,7 @@ def _derived(rule: PathRule, rules: list[tuple[str, PathRule]]) -> list[tuple[st
 
 
 async def _judge_path(ctx: ProbeContext, target: Target, rule: PathRule, path: str,
-                expected: tuple[str, PathRule] | None, attempt: Attempt, subject: str) -> None:
+                      expected: tuple[str, PathRule] | None, attempt: Attempt, subject: str) -> None:
     if not attempt.ok:
         ctx.not_completed("routing.path_type", attempt, subject=subject, what=f"GET {path}")
         return
@@ -467,12 +469,7 @@ async def _judge_path(ctx: ProbeContext, target: Target, rule: PathRule, path: s
             ctx.warned("routing.path_type", f"{path} answered {status} and {want}'s {compared.endpoint} "
                                             f"answers {differs}: {want} is not confirmed", subject=subject, **evidence)
         return
-    # a weighted HTTPRoute rule is served by any of its backends
-    backends = [(b.namespace, b.service) for b in expected_rule_.backends if b.weight > 0] or [
-        (expected_rule_.namespace or ns, expected_rule_.service or "")]
-    if len(backends) > 1:
-        want = " or ".join(f"{b_ns}/{svc}" for b_ns, svc in backends)
-    members = {e.pod for b_ns, svc in backends for e in ctx.inventory.endpoints(b_ns, svc)}
+    want, members = _serving(ctx, expected_rule_, expected_rule_.namespace or ns)
     if seen.pod in members:
         ctx.passed("routing.path_type", f"{path} is served by {want} (pod {seen.pod}; {expected_rule_.path_type} "
                                         f"{expected_rule_.path!r})", subject=subject, **evidence)

@@ -520,14 +520,14 @@ class TlsProbe(Probe):
         # the same certificate by the same address share it (the LB's wildcard terminates a thousand hosts),
         # so it is asked once per (address, port, certificate) and the verdict names that it was shared.
         leaf = first.leaf
+
+        async def offer_old() -> dict[str, Handshake]:
+            old_attempts = await asyncio.gather(*(ctx.net.handshake(address, port, sni, context=context)
+                                                  for _, context in testable))
+            return {label: handshake_of(a) for (label, _), a in zip(testable, old_attempts, strict=True)}
+
         key = ("tls", "protocols", address, port, _sha256(leaf) if leaf is not None else sni)
-        async with ctx.net.memo_locks[key]:
-            if key not in ctx.net.memo:
-                old_attempts = await asyncio.gather(*(ctx.net.handshake(address, port, sni, context=context)
-                                                      for _, context in testable))
-                ctx.net.memo[key] = {label: handshake_of(a)
-                                     for (label, _), a in zip(testable, old_attempts, strict=True)}
-        old_shakes: dict[str, Handshake] = ctx.net.memo[key]
+        old_shakes = await ctx.net.once(key, offer_old)
         self._protocols(ctx, first, olds, old_shakes)
         no_sni, unknown = await self._defaults(ctx, address, port, sni)
         self._default(ctx, first, no_sni, unknown)
@@ -537,16 +537,15 @@ class TlsProbe(Probe):
         """What the address serves without SNI and for an unknown name next to the host: the same for
         every host of that domain on that address, so asked once per run."""
         parent = sni.partition(".")[2] if sni.count(".") >= 2 else "invalid"
-        key = ("tls", "defaults", address, port, parent)
-        async with ctx.net.memo_locks[key]:
-            if key not in ctx.net.memo:
-                unknown = f"ingresscheck-{secrets.token_hex(6)}.{parent}"
-                observe = ctx.net.context(verify=False)
-                a, b = await asyncio.gather(ctx.net.handshake(address, port, None, context=observe),
-                                            ctx.net.handshake(address, port, unknown, context=observe))
-                ctx.net.memo[key] = (handshake_of(a), handshake_of(b))
-        found: tuple[Handshake, Handshake] = ctx.net.memo[key]
-        return found
+
+        async def shake_hands() -> tuple[Handshake, Handshake]:
+            unknown = f"ingresscheck-{secrets.token_hex(6)}.{parent}"
+            observe = ctx.net.context(verify=False)
+            a, b = await asyncio.gather(ctx.net.handshake(address, port, None, context=observe),
+                                        ctx.net.handshake(address, port, unknown, context=observe))
+            return handshake_of(a), handshake_of(b)
+
+        return await ctx.net.once(("tls", "defaults", address, port, parent), shake_hands)
 
     @staticmethod
     def _protocols(ctx: ProbeContext, first: Handshake, olds: list[OldContext],

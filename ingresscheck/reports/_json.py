@@ -34,37 +34,22 @@ def as_utc(moment: dt.datetime) -> dt.datetime:
     return moment.astimezone(dt.UTC)
 
 
-def jsonable(obj: Any, _memo: dict[int, Any] | None = None) -> Any:
+def jsonable(obj: Any) -> Any:
     """A JSON-safe copy of evidence: tuples and sets become lists, bytes text, datetimes ISO 8601.
-
-    Evidence shares subtrees between results (one certificate's description backs five TLS checks):
-    within one call tree (``_memo``) each shared dict or list is converted once and stays shared."""
-    if obj is None or isinstance(obj, (bool, int, str)):
-        return obj
-    if _memo is not None and isinstance(obj, (dict, list, tuple)):
-        key = id(obj)
-        if key in _memo:
-            return _memo[key][1]
-        out = _jsonable(obj, _memo)
-        _memo[key] = (obj, out)  # keep obj alive: its id must not be reused while the memo lives
-        return out
-    return _jsonable(obj, _memo)
-
-
-def _jsonable(obj: Any, _memo: dict[int, Any] | None) -> Any:
+    (``redact`` converts and redacts a report's evidence in one pass, calling this for what is not plain.)"""
     if obj is None or isinstance(obj, (bool, int, str)):
         return obj
     if isinstance(obj, Enum):
-        return jsonable(obj.value, _memo)
+        return jsonable(obj.value)
     if isinstance(obj, float):
         # NaN and infinities are not JSON; keep them readable rather than invalid
         return obj if math.isfinite(obj) else str(obj)
     if isinstance(obj, dict):
-        return {k if isinstance(k, str) else str(jsonable(k, _memo)): jsonable(v, _memo) for k, v in obj.items()}
+        return {k if isinstance(k, str) else str(jsonable(k)): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [jsonable(v, _memo) for v in obj]
+        return [jsonable(v) for v in obj]
     if isinstance(obj, (set, frozenset)):
-        items = [jsonable(v, _memo) for v in obj]
+        items = [jsonable(v) for v in obj]
         try:
             return sorted(items)
         except TypeError:  # mixed types: any stable order will do
@@ -82,11 +67,12 @@ def _jsonable(obj: Any, _memo: dict[int, Any] | None) -> Any:
     if isinstance(obj, dt.timedelta):
         return obj.total_seconds()
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return jsonable(dataclasses.asdict(obj), _memo)
+        return jsonable(dataclasses.asdict(obj))
     return str(obj)
 
 
-def _result_dict(result: Result, memo: dict[int, Any] | None = None, *, raw: bool = False) -> dict[str, Any]:
+def _result_dict(result: Result) -> dict[str, Any]:
+    """A result as data; its evidence as the probe gave it (``redact`` converts and masks it)."""
     return {
         "probe": result.probe,
         "check": result.check,
@@ -99,7 +85,7 @@ def _result_dict(result: Result, memo: dict[int, Any] | None = None, *, raw: boo
         "name": result.name,
         "subject": result.subject,
         "message": result.message,
-        "evidence": result.evidence if raw else jsonable(result.evidence, memo),
+        "evidence": result.evidence,
         "duration_ms": float(result.duration_ms),
         "step": result.step.value,
         "remediation": result.remediation,
@@ -114,7 +100,7 @@ def report_dict(report: Report) -> dict[str, Any]:
         "finished": utc_iso(report.finished),
         "cluster": {"context": report.context, "server": report.server},
         "summary": report.summary,
-        "results": [_result_dict(r, raw=True) for r in report.results],
+        "results": [_result_dict(r) for r in report.results],
     }
     if report.sections:
         data["sections"] = report.sections

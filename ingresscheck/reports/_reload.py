@@ -7,6 +7,7 @@ from typing import Any
 
 from markupsafe import Markup
 
+from ..reload import KIND_LABEL
 from ._charts import PALETTE, Series, line_chart
 
 PHASES = ("create", "update", "delete")
@@ -21,11 +22,10 @@ def _ms(value: Any) -> str:
 def reload_view(section: dict[str, Any]) -> dict[str, Any]:
     # several kinds of canary (Ingress, HTTPRoute) measured in one run: their rows side by side
     by_kind = section.get("by_kind") or {section.get("kind") or "ingress": section}
-    label = {"ingress": "Ingress", "httproute": "HTTPRoute"}
     propagation = []
     for kind, figures in by_kind.items():
         prop = figures.get("propagation") or {}
-        propagation += [{"phase": f"{label.get(kind, kind)} {p}" if len(by_kind) > 1 else p,
+        propagation += [{"phase": f"{KIND_LABEL.get(kind, kind)} {p}" if len(by_kind) > 1 else p,
                          **{k: _ms((prop.get(p) or {}).get(k)) for k in ("p50", "p95", "max")},
                          "n": (prop.get(p) or {}).get("n", 0), "failed": (prop.get(p) or {}).get("failed", 0)}
                         for p in PHASES if p in prop]

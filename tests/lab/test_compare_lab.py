@@ -92,7 +92,7 @@ def test_cli_writes_the_parity_reports(envoy: Lab, tmp_path: Path) -> None:
 def test_auth_missing_on_b_is_breaking(envoy: Lab) -> None:
     res = envoy.writer()
     policy = next(o for o in eg.objects(envoy.layout, "x") if o["kind"] == "SecurityPolicy")
-    eg.delete(res, policy)
+    res.delete(policy)
     try:
         _await(envoy, "https", "wordpress.example.test", "/", lambda r: r.status_code == 200)
         report = _compare(envoy)

@@ -16,52 +16,6 @@ import dns.rcode
 import dns.rrset
 
 
-@contextmanager
-def dns_server(records: dict[str, list[str]], wildcard: dict[str, str] | None = None,
-               ip: str = "127.0.0.1") -> Iterator[tuple[str, int]]:
-    """Answer A/AAAA from ``records`` (name -> addresses), ``wildcard`` (domain -> address), else NXDOMAIN."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind((ip, 0))
-    sock.settimeout(0.2)
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                data, peer = sock.recvfrom(4096)
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            query = dns.message.from_wire(data)
-            resp = dns.message.make_response(query)
-            resp.flags |= dns.flags.AA
-            q = query.question[0]
-            name = q.name.to_text().rstrip(".").lower()
-            addrs = records.get(name)
-            if addrs is None:
-                for domain, addr in (wildcard or {}).items():
-                    if name.endswith("." + domain):
-                        addrs = [addr]
-            if addrs is None:
-                resp.set_rcode(dns.rcode.NXDOMAIN)
-            else:
-                rdtype = dns.rdatatype.to_text(q.rdtype)
-                matching = [a for a in addrs if (":" in a) == (rdtype == "AAAA")]
-                if matching:
-                    resp.answer.append(dns.rrset.from_text(q.name, 30, "IN", rdtype, *matching))
-            sock.sendto(resp.to_wire(), peer)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield sock.getsockname()
-    finally:
-        stop.set()
-        thread.join(timeout=2)
-        sock.close()
-
-
 @dataclass
 class DnsScript:
     """What a scripted DNS server saw: the UDP source of every query, and how many came over TCP."""
@@ -76,18 +30,20 @@ Answer = Callable[[dns.message.Message, str], list[dns.message.Message | bytes]]
 
 
 @contextmanager
-def scripted_dns(answer: Answer, ip: str = "127.0.0.1") -> Iterator[DnsScript]:
+def scripted_dns(answer: Answer, ip: str = "127.0.0.1", *, tcp: bool = True) -> Iterator[DnsScript]:
     """A DNS server sending, for each query, whatever ``answer(query, transport)`` returns ("udp" or
-    "tcp"): several messages, raw garbage, or nothing. It listens on UDP and TCP on the same port."""
+    "tcp"): several messages, raw garbage, or nothing. It listens on UDP, and with ``tcp`` on TCP at the
+    same port."""
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     udp.bind((ip, 0))
     udp.settimeout(0.2)
     port = udp.getsockname()[1]
-    tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    tcp.bind((ip, port))
-    tcp.listen(8)
-    tcp.settimeout(0.2)
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if tcp:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((ip, port))
+        listener.listen(8)
+        listener.settimeout(0.2)
     seen = DnsScript(ip, port)
     stop = threading.Event()
 
@@ -109,7 +65,7 @@ def scripted_dns(answer: Answer, ip: str = "127.0.0.1") -> Iterator[DnsScript]:
     def serve_tcp() -> None:
         while not stop.is_set():
             try:
-                conn, _ = tcp.accept()
+                conn, _ = listener.accept()
             except TimeoutError:
                 continue
             except OSError:
@@ -125,7 +81,7 @@ def scripted_dns(answer: Answer, ip: str = "127.0.0.1") -> Iterator[DnsScript]:
                     raw = wire(m)
                     conn.sendall(len(raw).to_bytes(2, "big") + raw)
 
-    threads = [threading.Thread(target=f, daemon=True) for f in (serve_udp, serve_tcp)]
+    threads = [threading.Thread(target=f, daemon=True) for f in ((serve_udp, serve_tcp) if tcp else (serve_udp,))]
     for t in threads:
         t.start()
     try:
@@ -135,7 +91,35 @@ def scripted_dns(answer: Answer, ip: str = "127.0.0.1") -> Iterator[DnsScript]:
         for t in threads:
             t.join(timeout=2)
         udp.close()
-        tcp.close()
+        listener.close()
+
+
+@contextmanager
+def dns_server(records: dict[str, list[str]], wildcard: dict[str, str] | None = None,
+               ip: str = "127.0.0.1") -> Iterator[tuple[str, int]]:
+    """Answer A/AAAA from ``records`` (name -> addresses), ``wildcard`` (domain -> address), else NXDOMAIN."""
+
+    def answer(query: dns.message.Message, transport: str) -> list[dns.message.Message | bytes]:
+        resp = dns.message.make_response(query)
+        resp.flags |= dns.flags.AA
+        q = query.question[0]
+        name = q.name.to_text().rstrip(".").lower()
+        addrs = records.get(name)
+        if addrs is None:
+            for domain, addr in (wildcard or {}).items():
+                if name.endswith("." + domain):
+                    addrs = [addr]
+        if addrs is None:
+            resp.set_rcode(dns.rcode.NXDOMAIN)
+        else:
+            rdtype = dns.rdatatype.to_text(q.rdtype)
+            matching = [a for a in addrs if (":" in a) == (rdtype == "AAAA")]
+            if matching:
+                resp.answer.append(dns.rrset.from_text(q.name, 30, "IN", rdtype, *matching))
+        return [resp]
+
+    with scripted_dns(answer, ip, tcp=False) as server:
+        yield server.ip, server.port
 
 
 Handler = Callable[[BaseHTTPRequestHandler], tuple[int, dict[str, str], bytes]]
