@@ -200,6 +200,7 @@ def _summary(report: Report, paths: dict[str, Path], out: Any) -> None:
             print(f"{r.status.value:<5} {r.check} {_where(r)}: {r.message}", file=out)
     counts = "  ".join(f"[{colours[k]}]{k} {v}[/]" for k, v in report.summary.items())
     took = (report.finished - report.started).total_seconds()
-    console.print(f"{len(report.results)} checks in {took:.1f} s: {counts}")
+    n = len(report.results)
+    console.print(f"{n} check{'' if n == 1 else 's'} in {took:.1f} s: {counts}")
     for kind, path in paths.items():
         console.print(f"{kind:<5} report: {escape(str(path))}", overflow="fold")
