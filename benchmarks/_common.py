@@ -50,8 +50,9 @@ def run_measured(cmd: list[str], *, cwd: Path, stdout: IO[str], stderr: IO[str])
     os.close(fd)
     try:
         started = time.perf_counter()
-        code = subprocess.call([sys.executable, "-c", _RSS_WRAPPER, rss_file, *cmd], cwd=cwd, stdout=stdout,
-                               stderr=stderr)
+        code = subprocess.call(
+            [sys.executable, "-c", _RSS_WRAPPER, rss_file, *cmd], cwd=cwd, stdout=stdout, stderr=stderr
+        )
         wall = time.perf_counter() - started
         rss_mb = int(Path(rss_file).read_text() or 0) / 1024
     finally:

@@ -31,8 +31,13 @@ def main() -> int:
         res.create(objects.namespace(NS), exist_ok=True)
         items = []
         for i in range(args.count):
-            ing = objects.ingress(f"d-{i:05d}", NS, f"d-{i:05d}.example.test", [("/", "Prefix", "web")],
-                                  annotations={"nginx.ingress.kubernetes.io/ssl-redirect": "true"})
+            ing = objects.ingress(
+                f"d-{i:05d}",
+                NS,
+                f"d-{i:05d}.example.test",
+                [("/", "Prefix", "web")],
+                annotations={"nginx.ingress.kubernetes.io/ssl-redirect": "true"},
+            )
             ing["metadata"]["labels"][LABEL] = "true"
             # a class no controller serves: the lab's Traefik must not spend minutes writing 5000 statuses
             ing["spec"]["ingressClassName"] = "bench-unserved"

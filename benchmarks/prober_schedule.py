@@ -40,8 +40,10 @@ async def _serve(ip: str, cert: str | None, key: str | None) -> None:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
                 close = b"connection: close" in head.lower()
-                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n%s\r\n%s"
-                             % (len(BODY), b"Connection: close\r\n" if close else b"", BODY))
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n%s\r\n%s"
+                    % (len(BODY), b"Connection: close\r\n" if close else b"", BODY)
+                )
                 await writer.drain()
                 if close:
                     break
@@ -63,6 +65,7 @@ async def _serve(ip: str, cert: str | None, key: str | None) -> None:
 def serve_main(ip: str, cert: str | None, key: str | None) -> None:
     try:
         import uvloop
+
         uvloop.run(_serve(ip, cert, key))
     except ImportError:
         asyncio.run(_serve(ip, cert, key))
@@ -77,8 +80,12 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--ip", default="127.0.0.1")
     parser.add_argument("--plain", action="store_true", help="HTTP instead of HTTPS")
-    parser.add_argument("--stack", choices=("lean", "httpcore"), default="lean",
-                        help="the prober's HTTP stack under httpx (default lean)")
+    parser.add_argument(
+        "--stack",
+        choices=("lean", "httpcore"),
+        default="lean",
+        help="the prober's HTTP stack under httpx (default lean)",
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--cert", help=argparse.SUPPRESS)
     parser.add_argument("--key", help=argparse.SUPPRESS)
@@ -134,8 +141,10 @@ def main() -> int:
         text = f"{value:>10.2f}" if isinstance(value, float) else f"{value!s:>10}"
         print(f"{name:<34} {text} {unit:<6} {note}")
 
-    print(f"prober schedule: {scheme} keep-alive to {args.ip}:{port}, http stack {args.stack}, "
-          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
+    print(
+        f"prober schedule: {scheme} keep-alive to {args.ip}:{port}, http stack {args.stack}, "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}"
+    )
     row("target rate", args.rate, "req/s")
     row("achieved send rate", result.achieved_rate, "req/s")
     row("deviation", dev, "%", "target |dev| <= 2%")

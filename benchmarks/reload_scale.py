@@ -47,13 +47,19 @@ def _envoy_routes(lab: Lab, size: int) -> None:
     """As many HTTPRoutes on Envoy Gateway's Gateway as there are extra Ingresses on Traefik: its configuration
     grows the same way. They live in the demo namespace (the lab's Envoy Gateway watches demo only) and point
     at the api Service."""
-    routes = [{"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
-               "metadata": {"name": f"scale-{i:04d}", "namespace": objects.DEMO_NS,
-                            "labels": {objects.LAB_LABEL: "true"}},
-               "spec": {"parentRefs": [{"name": eg.GATEWAY, "namespace": eg.NAMESPACE, "sectionName": "https-example"}],
-                        "hostnames": [f"host-{i:04d}.{EXAMPLE_DOMAIN}"],
-                        "rules": [{"backendRefs": [{"name": "api", "port": 80}]}]}}
-              for i in range(size)]
+    routes = [
+        {
+            "apiVersion": "gateway.networking.k8s.io/v1",
+            "kind": "HTTPRoute",
+            "metadata": {"name": f"scale-{i:04d}", "namespace": objects.DEMO_NS, "labels": {objects.LAB_LABEL: "true"}},
+            "spec": {
+                "parentRefs": [{"name": eg.GATEWAY, "namespace": eg.NAMESPACE, "sectionName": "https-example"}],
+                "hostnames": [f"host-{i:04d}.{EXAMPLE_DOMAIN}"],
+                "rules": [{"backendRefs": [{"name": "api", "port": 80}]}],
+            },
+        }
+        for i in range(size)
+    ]
     writer = lab.writer()
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(lambda r: writer.create(r, exist_ok=True), routes))
@@ -62,10 +68,29 @@ def _envoy_routes(lab: Lab, size: int) -> None:
 def _reload(lab: Lab, rounds: int, extra: list[str]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         done = subprocess.run(
-            [sys.executable, "-m", "ingresscheck", "reload", "--profile", str(lab.layout.profile),
-             "--allow-mutations", "--rounds", str(rounds), "--no-progress", *extra,
-             "--json", f"{tmp}/r.json", "--html", f"{tmp}/r.html", "--junit", f"{tmp}/r.xml"],
-            cwd=ROOT, capture_output=True, text=True)
+            [
+                sys.executable,
+                "-m",
+                "ingresscheck",
+                "reload",
+                "--profile",
+                str(lab.layout.profile),
+                "--allow-mutations",
+                "--rounds",
+                str(rounds),
+                "--no-progress",
+                *extra,
+                "--json",
+                f"{tmp}/r.json",
+                "--html",
+                f"{tmp}/r.html",
+                "--junit",
+                f"{tmp}/r.xml",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
         if done.returncode != 0:
             print(done.stdout[-2000:], done.stderr[-2000:], file=sys.stderr)
         section: dict[str, Any] = json.loads(Path(f"{tmp}/r.json").read_text())["sections"]["reload"]
@@ -94,9 +119,13 @@ def main() -> int:
             last_section = _reload(lab, args.rounds, extra)
             prop = last_section["propagation"]
             rows.append({"ingresses": size + 3, "plane": plane, **prop})
-            print(f"{plane:<14} {size + 3:>6} routes: " + "  ".join(
-                f"{p} p50 {prop[p]['p50'] or 0:>7.0f} ms p95 {prop[p]['p95'] or 0:>7.0f} ms" for p in PHASES),
-                flush=True)
+            print(
+                f"{plane:<14} {size + 3:>6} routes: "
+                + "  ".join(
+                    f"{p} p50 {prop[p]['p50'] or 0:>7.0f} ms p95 {prop[p]['p95'] or 0:>7.0f} ms" for p in PHASES
+                ),
+                flush=True,
+            )
     if lab is not None:
         lab.down(quiet=True)
     section = {**last_section, "scale": rows}

@@ -37,26 +37,53 @@ START = dt.datetime(2025, 11, 26, 10, 30, 0, tzinfo=dt.UTC)
 
 def _timings(rng: random.Random) -> dict[str, float]:
     connect, tls, wait = rng.uniform(0.1, 2), rng.uniform(1, 6), rng.uniform(1, 30)
-    return {"connect": round(connect, 2), "tls": round(tls, 2), "request": 0.05, "wait": round(wait, 2),
-            "transfer": 0.1, "total": round(connect + tls + wait + 0.15, 2)}
+    return {
+        "connect": round(connect, 2),
+        "tls": round(tls, 2),
+        "request": 0.05,
+        "wait": round(wait, 2),
+        "transfer": 0.1,
+        "total": round(connect + tls + wait + 0.15, 2),
+    }
 
 
 def _exchange(rng: random.Random, url: str, status: int, **headers: str) -> dict[str, Any]:
-    return {"request": {"method": "GET", "url": url, "address": "127.0.0.10:443",
-                        "headers": {"User-Agent": "ingresscheck/0.1.0", "Accept": "*/*"}},
-            "response": {"status": status, "http_version": "HTTP/1.1",
-                         "headers": {"Content-Type": "application/json", "Content-Length": "412",
-                                     "Date": "Wed, 26 Nov 2025 10:30:01 GMT", **headers},
-                         "body_head": '{"pod":"echo-1","namespace":"demo","host":"' + url.split("/")[2] + '"}'},
-            "timings_ms": _timings(rng)}
+    return {
+        "request": {
+            "method": "GET",
+            "url": url,
+            "address": "127.0.0.10:443",
+            "headers": {"User-Agent": "ingresscheck/0.1.0", "Accept": "*/*"},
+        },
+        "response": {
+            "status": status,
+            "http_version": "HTTP/1.1",
+            "headers": {
+                "Content-Type": "application/json",
+                "Content-Length": "412",
+                "Date": "Wed, 26 Nov 2025 10:30:01 GMT",
+                **headers,
+            },
+            "body_head": '{"pod":"echo-1","namespace":"demo","host":"' + url.split("/")[2] + '"}',
+        },
+        "timings_ms": _timings(rng),
+    }
 
 
 def _certificate(host: str, days: int) -> dict[str, Any]:
     sha = f"{abs(hash(host)) % 16**16:016x}" * 4
     not_after = (START + dt.timedelta(days=days)).isoformat()
-    return {"subject": f"CN={host}", "issuer": "CN=ingresscheck lab CA", "san": [host],
-            "not_before": (START - dt.timedelta(days=30)).isoformat(), "not_after": not_after,
-            "key": "EC 256-bit", "key_bits": 256, "sha256": sha, "serial": sha[:16]}
+    return {
+        "subject": f"CN={host}",
+        "issuer": "CN=ingresscheck lab CA",
+        "san": [host],
+        "not_before": (START - dt.timedelta(days=30)).isoformat(),
+        "not_after": not_after,
+        "key": "EC 256-bit",
+        "key_bits": 256,
+        "sha256": sha,
+        "serial": sha[:16],
+    }
 
 
 def host_results(i: int, rng: random.Random) -> list[Result]:
@@ -65,81 +92,204 @@ def host_results(i: int, rng: random.Random) -> list[Result]:
     common: dict[str, Any] = {"host": host, "namespace": ns, "ingress": ing, "kind": "Ingress", "name": ing}
     broken = rng.random()
     cert_days = 12 if 0.02 < broken < 0.04 else 80
-    tls_ev = {"address": "127.0.0.10", "port": 443, "sni": host, "version": "TLSv1.3",
-              "cipher": "TLS_AES_256_GCM_SHA384", "timings_ms": {"connect": 0.4, "tls": 3.2},
-              "addresses": ["127.0.0.10"], "address_from": "dns", "certificate": _certificate(host, cert_days),
-              "chain": [{"subject": f"CN={host}", "issuer": "CN=ingresscheck lab CA",
-                         "not_after": (START + dt.timedelta(days=cert_days)).isoformat(), "sha256": "ab" * 32}]}
+    tls_ev = {
+        "address": "127.0.0.10",
+        "port": 443,
+        "sni": host,
+        "version": "TLSv1.3",
+        "cipher": "TLS_AES_256_GCM_SHA384",
+        "timings_ms": {"connect": 0.4, "tls": 3.2},
+        "addresses": ["127.0.0.10"],
+        "address_from": "dns",
+        "certificate": _certificate(host, cert_days),
+        "chain": [
+            {
+                "subject": f"CN={host}",
+                "issuer": "CN=ingresscheck lab CA",
+                "not_after": (START + dt.timedelta(days=cert_days)).isoformat(),
+                "sha256": "ab" * 32,
+            }
+        ],
+    }
     out: list[Result] = []
 
-    def add(check: str, status: Status, step: Step, severity: Severity, message: str, evidence: dict[str, Any],
-            subject: str | None = None, remediation: str = "") -> None:
-        out.append(Result(probe=check.split(".")[0], check=check, status=status, severity=severity, message=message,
-                          step=step, evidence=evidence, duration_ms=round(rng.uniform(1, 40), 2), subject=subject,
-                          remediation=remediation, **common))
+    def add(
+        check: str,
+        status: Status,
+        step: Step,
+        severity: Severity,
+        message: str,
+        evidence: dict[str, Any],
+        subject: str | None = None,
+        remediation: str = "",
+    ) -> None:
+        out.append(
+            Result(
+                probe=check.split(".")[0],
+                check=check,
+                status=status,
+                severity=severity,
+                message=message,
+                step=step,
+                evidence=evidence,
+                duration_ms=round(rng.uniform(1, 40), 2),
+                subject=subject,
+                remediation=remediation,
+                **common,
+            )
+        )
 
-    dns_ev = {"query": {"name": host, "type": "A", "server": "127.0.0.2:5353"}, "answers": ["127.0.0.10"],
-              "ttl": 30, "timings_ms": {"dns": round(rng.uniform(0.2, 3), 2)}}
+    dns_ev = {
+        "query": {"name": host, "type": "A", "server": "127.0.0.2:5353"},
+        "answers": ["127.0.0.10"],
+        "ttl": 30,
+        "timings_ms": {"dns": round(rng.uniform(0.2, 3), 2)},
+    }
     add("dns.resolves", Status.PASS, Step.DNS, Severity.CRITICAL, f"{host} resolves to 127.0.0.10", dns_ev)
-    add("dns.lb_address", Status.PASS, Step.DNS, Severity.MAJOR, "every address is an expected load balancer",
-        {**dns_ev, "expected": ["127.0.0.10"]})
-    add("dns.wildcard", Status.WARN, Step.DNS, Severity.MINOR,
+    add(
+        "dns.lb_address",
+        Status.PASS,
+        Step.DNS,
+        Severity.MAJOR,
+        "every address is an expected load balancer",
+        {**dns_ev, "expected": ["127.0.0.10"]},
+    )
+    add(
+        "dns.wildcard",
+        Status.WARN,
+        Step.DNS,
+        Severity.MINOR,
         "fleet.example.test has a wildcard record (*.fleet.example.test)",
         {"probe_name": f"ingresscheck-{i}.fleet.example.test", "answers": ["127.0.0.10"]},
-        remediation="Remove the wildcard record unless every name under it is meant to reach the load balancer.")
+        remediation="Remove the wildcard record unless every name under it is meant to reach the load balancer.",
+    )
     redirect_bad = broken < 0.02
-    add("redirect.https", Status.FAIL if redirect_bad else Status.PASS, Step.LB, Severity.CRITICAL,
-        f"http://{host}/ answered 200 instead of redirecting to https://" if redirect_bad
+    add(
+        "redirect.https",
+        Status.FAIL if redirect_bad else Status.PASS,
+        Step.LB,
+        Severity.CRITICAL,
+        f"http://{host}/ answered 200 instead of redirecting to https://"
+        if redirect_bad
         else f"http://{host}/ redirects to https://{host}/ with 302",
         _exchange(rng, f"http://{host}/", 200 if redirect_bad else 302, Location=f"https://{host}/"),
-        remediation="Redirect plain HTTP to HTTPS at the load balancer." if redirect_bad else "")
-    add("redirect.loop", Status.PASS, Step.LB, Severity.MAJOR, "the redirects end after 1 hop",
-        {"hops": [f"http://{host}/", f"https://{host}/"]})
-    add("tls.handshake", Status.PASS, Step.TLS, Severity.CRITICAL, "127.0.0.10:443 completes a TLS 1.3 handshake",
-        tls_ev, subject="127.0.0.10:443")
-    for check, msg in (("tls.chain", "the served chain verifies against the lab CA"),
-                       ("tls.hostname", f"the certificate covers {host}"),
-                       ("tls.key_strength", "EC 256-bit"), ("tls.protocols", "TLS 1.0 and 1.1 are refused"),
-                       ("tls.default_certificate", "the controller serves the Ingress's certificate"),
-                       ("tls.termination", f"the served certificate is {ns}/{ing}-tls")):
+        remediation="Redirect plain HTTP to HTTPS at the load balancer." if redirect_bad else "",
+    )
+    add(
+        "redirect.loop",
+        Status.PASS,
+        Step.LB,
+        Severity.MAJOR,
+        "the redirects end after 1 hop",
+        {"hops": [f"http://{host}/", f"https://{host}/"]},
+    )
+    add(
+        "tls.handshake",
+        Status.PASS,
+        Step.TLS,
+        Severity.CRITICAL,
+        "127.0.0.10:443 completes a TLS 1.3 handshake",
+        tls_ev,
+        subject="127.0.0.10:443",
+    )
+    for check, msg in (
+        ("tls.chain", "the served chain verifies against the lab CA"),
+        ("tls.hostname", f"the certificate covers {host}"),
+        ("tls.key_strength", "EC 256-bit"),
+        ("tls.protocols", "TLS 1.0 and 1.1 are refused"),
+        ("tls.default_certificate", "the controller serves the Ingress's certificate"),
+        ("tls.termination", f"the served certificate is {ns}/{ing}-tls"),
+    ):
         add(check, Status.PASS, Step.TLS, Severity.MAJOR, msg, tls_ev, subject="127.0.0.10:443")
-    add("tls.expiry", Status.WARN if cert_days < 21 else Status.PASS, Step.TLS, Severity.CRITICAL,
-        f"the certificate expires in {cert_days} days", {**tls_ev, "warning_days": 21}, subject="127.0.0.10:443",
-        remediation="Renew the certificate." if cert_days < 21 else "")
+    add(
+        "tls.expiry",
+        Status.WARN if cert_days < 21 else Status.PASS,
+        Step.TLS,
+        Severity.CRITICAL,
+        f"the certificate expires in {cert_days} days",
+        {**tls_ev, "warning_days": 21},
+        subject="127.0.0.10:443",
+        remediation="Renew the certificate." if cert_days < 21 else "",
+    )
     backend_bad = 0.04 < broken < 0.06
     for path in ("/", "/api"):
-        add("routing.backend", Status.FAIL if backend_bad else Status.PASS, Step.BACKEND, Severity.CRITICAL,
+        add(
+            "routing.backend",
+            Status.FAIL if backend_bad else Status.PASS,
+            Step.BACKEND,
+            Severity.CRITICAL,
             f"https://{host}{path} answered 503 from the controller: Service {ns}/{ing} has no ready endpoints"
-            if backend_bad else f"https://{host}{path} reaches Service {ns}/{ing}",
-            _exchange(rng, f"https://{host}{path}", 503 if backend_bad else 200), subject=f"{path} Prefix",
-            remediation="Make the Service's pods ready." if backend_bad else "")
-        add("routing.path_type", Status.PASS, Step.INGRESS, Severity.MAJOR, f"{path} Prefix matches what it promises",
-            _exchange(rng, f"https://{host}{path}/x", 200), subject=f"{path} Prefix")
-    add("static.backend_service", Status.PASS, Step.BACKEND, Severity.CRITICAL, f"Service {ns}/{ing} exists",
-        {"service": ing, "port": 80})
-    add("static.endpoints", Status.FAIL if backend_bad else Status.PASS, Step.BACKEND, Severity.CRITICAL,
+            if backend_bad
+            else f"https://{host}{path} reaches Service {ns}/{ing}",
+            _exchange(rng, f"https://{host}{path}", 503 if backend_bad else 200),
+            subject=f"{path} Prefix",
+            remediation="Make the Service's pods ready." if backend_bad else "",
+        )
+        add(
+            "routing.path_type",
+            Status.PASS,
+            Step.INGRESS,
+            Severity.MAJOR,
+            f"{path} Prefix matches what it promises",
+            _exchange(rng, f"https://{host}{path}/x", 200),
+            subject=f"{path} Prefix",
+        )
+    add(
+        "static.backend_service",
+        Status.PASS,
+        Step.BACKEND,
+        Severity.CRITICAL,
+        f"Service {ns}/{ing} exists",
+        {"service": ing, "port": 80},
+    )
+    add(
+        "static.endpoints",
+        Status.FAIL if backend_bad else Status.PASS,
+        Step.BACKEND,
+        Severity.CRITICAL,
         f"Service {ns}/{ing} has no ready endpoints" if backend_bad else f"Service {ns}/{ing} has 2 ready endpoints",
-        {"slices": [{"name": f"{ing}-abc", "ready": 0 if backend_bad else 2}]})
-    add("static.tls_secret", Status.PASS, Step.TLS, Severity.CRITICAL, "the TLS Secret covers the host",
-        {"secret": {"name": f"{ing}-tls", "namespace": ns, "type": "kubernetes.io/tls"}})
+        {"slices": [{"name": f"{ing}-abc", "ready": 0 if backend_bad else 2}]},
+    )
+    add(
+        "static.tls_secret",
+        Status.PASS,
+        Step.TLS,
+        Severity.CRITICAL,
+        "the TLS Secret covers the host",
+        {"secret": {"name": f"{ing}-tls", "namespace": ns, "type": "kubernetes.io/tls"}},
+    )
     return out
 
 
 def synthesise(hosts: int) -> Report:
     rng = random.Random(13)
     results = [r for i in range(hosts) for r in host_results(i, rng)]
-    results.append(Result(probe="static", check="static.ingress_class", status=Status.PASS, severity=Severity.MAJOR,
-                          message="every Ingress names an existing IngressClass", step=Step.INGRESS,
-                          evidence={"classes": ["nginx"]}))
-    return Report(started=START, finished=START + dt.timedelta(seconds=hosts * 0.012 + 3), context="fleet",
-                  server="https://127.0.0.1:6443", results=results)
+    results.append(
+        Result(
+            probe="static",
+            check="static.ingress_class",
+            status=Status.PASS,
+            severity=Severity.MAJOR,
+            message="every Ingress names an existing IngressClass",
+            step=Step.INGRESS,
+            evidence={"classes": ["nginx"]},
+        )
+    )
+    return Report(
+        started=START,
+        finished=START + dt.timedelta(seconds=hosts * 0.012 + 3),
+        context="fleet",
+        server="https://127.0.0.1:6443",
+        results=results,
+    )
 
 
 def from_json(path: Path, hosts: int) -> Report:
     """A real run's results, its hosts cloned under new names until there are ``hosts`` of them."""
     data = json.loads(path.read_text())
-    results = [Result.from_dict({k: v for k, v in r.items() if k in Result.__dataclass_fields__})
-               for r in data["results"]]
+    results = [
+        Result.from_dict({k: v for k, v in r.items() if k in Result.__dataclass_fields__}) for r in data["results"]
+    ]
     by_host: dict[str, list[Result]] = {}
     for r in results:
         if r.host:
@@ -152,8 +302,13 @@ def from_json(path: Path, hosts: int) -> Report:
         for r in by_host[template]:
             text = json.dumps(r.to_dict()).replace(template, clone)
             out.append(Result.from_dict(json.loads(text)))
-    return Report(started=dt.datetime.fromisoformat(data["started"]), finished=dt.datetime.fromisoformat(
-        data["finished"]), context=data["cluster"]["context"], server=data["cluster"]["server"], results=out)
+    return Report(
+        started=dt.datetime.fromisoformat(data["started"]),
+        finished=dt.datetime.fromisoformat(data["finished"]),
+        context=data["cluster"]["context"],
+        server=data["cluster"]["server"],
+        results=out,
+    )
 
 
 def _until(page: Any, expression: str, timeout: float = 30.0) -> None:

@@ -63,8 +63,23 @@ async def floor(hosts: list[str], vip: str, http_port: int, https_port: int, con
 
 def run_ingresscheck(profile: Path, probes: str | None, concurrency: int, tmp: str) -> tuple[float, float, dict, str]:
     out = Path(tmp) / "r.json"
-    cmd = [sys.executable, "-m", "ingresscheck", "run", "--profile", str(profile), "--no-progress",
-           "--concurrency", str(concurrency), "--json", str(out), "--html", f"{tmp}/r.html", "--junit", f"{tmp}/r.xml"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "ingresscheck",
+        "run",
+        "--profile",
+        str(profile),
+        "--no-progress",
+        "--concurrency",
+        str(concurrency),
+        "--json",
+        str(out),
+        "--html",
+        f"{tmp}/r.html",
+        "--junit",
+        f"{tmp}/r.xml",
+    ]
     if probes:
         cmd += ["--probes", probes]
     # output to files, not pipes: nobody reads a pipe while the command runs, and a full pipe would stall it
@@ -90,16 +105,17 @@ def main() -> int:
         rounds: list[tuple[float, float, float, float]] = []  # wall, ours, theirs, rss
         with tempfile.TemporaryDirectory() as tmp:
             for n in range(max(1, args.repeat) + 1):
-                wall, rss_mb, report, stderr = run_ingresscheck(lab.layout.profile, args.probes, args.concurrency,
-                                                                tmp)
+                wall, rss_mb, report, stderr = run_ingresscheck(lab.layout.profile, args.probes, args.concurrency, tmp)
                 hosts = sorted({r["host"] for r in report["results"] if r["host"] and not r["host"].startswith("*")})
                 floor_wall, floor_errors = asyncio.run(floor(hosts, vip, http_port, https_port, args.concurrency))
                 ours, theirs = len(hosts) / wall, len(hosts) / floor_wall
                 if n > 0:  # round 0 warms the lab up and is not counted
                     rounds.append((wall, ours, theirs, rss_mb))
                 label = "warm-up" if n == 0 else f"round {n}"
-                print(f"{label}: ingresscheck {wall:.2f} s = {ours:.1f} hosts/s, floor {theirs:.1f} hosts/s "
-                      f"({floor_errors} errors), ratio {ours / theirs:.2f}, peak RSS {rss_mb:.1f} MB")
+                print(
+                    f"{label}: ingresscheck {wall:.2f} s = {ours:.1f} hosts/s, floor {theirs:.1f} hosts/s "
+                    f"({floor_errors} errors), ratio {ours / theirs:.2f}, peak RSS {rss_mb:.1f} MB"
+                )
         bad = [r for r in report["results"] if r["status"] in ("fail", "error")]
         wall, ours, theirs, _ = sorted(rounds, key=lambda r: r[1] / r[2])[len(rounds) // 2]
         figure("hosts checked", len(hosts), "hosts")

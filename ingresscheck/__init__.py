@@ -13,7 +13,25 @@ from .runner import RunOptions, plan, run
 
 __version__ = "0.1.0"
 __all__ = [
-    "CheckSpec", "IngresscheckError", "Inventory", "LabError", "PathRule", "Probe", "ProbeContext", "Profile",
-    "Report", "Result", "RunOptions", "Scope", "Severity", "Status", "Step", "Target", "UsageError",
-    "__version__", "load_profile", "plan", "run",
+    "CheckSpec",
+    "IngresscheckError",
+    "Inventory",
+    "LabError",
+    "PathRule",
+    "Probe",
+    "ProbeContext",
+    "Profile",
+    "Report",
+    "Result",
+    "RunOptions",
+    "Scope",
+    "Severity",
+    "Status",
+    "Step",
+    "Target",
+    "UsageError",
+    "__version__",
+    "load_profile",
+    "plan",
+    "run",
 ]

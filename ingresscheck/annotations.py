@@ -12,7 +12,8 @@ import difflib
 PREFIX = "nginx.ingress.kubernetes.io/"
 
 # ingress-nginx's annotation names (user guide, annotations reference).
-NGINX = frozenset("""
+NGINX = frozenset(
+    """
 app-root affinity affinity-canary-behavior affinity-mode allowlist-source-range auth-always-set-cookie
 auth-cache-duration
 auth-cache-key auth-keepalive auth-keepalive-requests auth-keepalive-share-vars auth-keepalive-timeout auth-method
@@ -37,11 +38,13 @@ session-cookie-expires session-cookie-max-age session-cookie-name session-cookie
 session-cookie-secure ssl-ciphers ssl-passthrough ssl-prefer-server-ciphers ssl-redirect stream-snippet
 temporal-redirect temporal-redirect-code upstream-hash-by upstream-hash-by-subset upstream-hash-by-subset-size
 upstream-vhost use-regex whitelist-source-range x-forwarded-prefix
-""".split())
+""".split()
+)
 
 # What Traefik 3.7's kubernetesIngressNGINX provider reads (its annotation parser and routing reference);
 # everything else in NGINX is ignored by it.
-TRAEFIK = frozenset("""
+TRAEFIK = frozenset(
+    """
 app-root affinity allowlist-source-range auth-realm auth-response-headers auth-secret auth-secret-type auth-signin
 auth-tls-pass-certificate-to-upstream auth-tls-secret auth-tls-verify-client auth-type auth-url backend-protocol canary
 canary-by-cookie canary-by-header canary-by-header-pattern canary-by-header-value canary-weight canary-weight-total
@@ -55,14 +58,15 @@ proxy-ssl-secret proxy-ssl-server-name proxy-ssl-verify rewrite-target server-sn
 session-cookie-domain session-cookie-expires session-cookie-max-age session-cookie-name session-cookie-path
 session-cookie-samesite session-cookie-secure ssl-passthrough ssl-redirect temporal-redirect temporal-redirect-code
 upstream-hash-by upstream-vhost use-regex whitelist-source-range x-forwarded-prefix
-""".split())
+""".split()
+)
 
 SUPPORTED = {"ingress-nginx": NGINX, "traefik": TRAEFIK}
 
 
 def nginx_names(annotations: dict[str, str]) -> list[str]:
     """The nginx annotation names set on an object, without the prefix."""
-    return [k[len(PREFIX):] for k in annotations if k.startswith(PREFIX)]
+    return [k[len(PREFIX) :] for k in annotations if k.startswith(PREFIX)]
 
 
 def unknown(annotations: dict[str, str]) -> list[tuple[str, str | None]]:

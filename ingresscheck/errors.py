@@ -43,8 +43,16 @@ class Outcome(str, Enum):
 class KubeError(UsageError):
     """One Kubernetes API call that did not succeed, with what it was and why."""
 
-    def __init__(self, outcome: Outcome, server: str, verb: str, resource: str, detail: str,
-                 namespace: str | None = None, summary: str | None = None) -> None:
+    def __init__(
+        self,
+        outcome: Outcome,
+        server: str,
+        verb: str,
+        resource: str,
+        detail: str,
+        namespace: str | None = None,
+        summary: str | None = None,
+    ) -> None:
         self.outcome = outcome
         self.server = server
         self.verb = verb

@@ -137,20 +137,29 @@ def validate_kubeconfig(path: str) -> None:
         where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
         msg = err["msg"].replace("Input should be", "expected")
         given = err.get("input")
-        if err["type"] != "missing" and isinstance(given, (str, int, float, bool)) and "password" not in where \
-                and "token" not in where and not where.endswith("-data"):
+        if (
+            err["type"] != "missing"
+            and isinstance(given, (str, int, float, bool))
+            and "password" not in where
+            and "token" not in where
+            and not where.endswith("-data")
+        ):
             msg += f", got {given!r}"
         raise UsageError(f"kubeconfig {path}:{doc.line(loc) or '?'}: {where}: {msg}") from None
     clusters = {c.name for c in kc.clusters or []}
     users = {u.name for u in kc.users or []}
     for i, ctx in enumerate(kc.contexts or []):
         if ctx.context.cluster not in clusters:
-            raise UsageError(f"kubeconfig {path}:{doc.line(('contexts', i, 'context', 'cluster'))}: context "
-                             f"{ctx.name!r} names cluster {ctx.context.cluster!r}, which the file does not have "
-                             f"(it has: {', '.join(sorted(clusters)) or 'none'})")
+            raise UsageError(
+                f"kubeconfig {path}:{doc.line(('contexts', i, 'context', 'cluster'))}: context "
+                f"{ctx.name!r} names cluster {ctx.context.cluster!r}, which the file does not have "
+                f"(it has: {', '.join(sorted(clusters)) or 'none'})"
+            )
         if ctx.context.user is not None and ctx.context.user not in users:
-            raise UsageError(f"kubeconfig {path}:{doc.line(('contexts', i, 'context', 'user'))}: context "
-                             f"{ctx.name!r} names user {ctx.context.user!r}, which the file does not have")
+            raise UsageError(
+                f"kubeconfig {path}:{doc.line(('contexts', i, 'context', 'user'))}: context "
+                f"{ctx.name!r} names user {ctx.context.user!r}, which the file does not have"
+            )
 
 
 def _unwrap(exc: BaseException) -> BaseException:
@@ -159,8 +168,9 @@ def _unwrap(exc: BaseException) -> BaseException:
     for _ in range(5):
         if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
             exc = exc.reason
-        elif isinstance(exc, (urllib3.exceptions.ProtocolError, urllib3.exceptions.SSLError)) and \
-                any(isinstance(a, BaseException) for a in exc.args):
+        elif isinstance(exc, (urllib3.exceptions.ProtocolError, urllib3.exceptions.SSLError)) and any(
+            isinstance(a, BaseException) for a in exc.args
+        ):
             exc = next(a for a in exc.args if isinstance(a, BaseException))
         else:
             break
@@ -171,9 +181,15 @@ def classify(exc: BaseException) -> tuple[Outcome, str]:
     """The outcome of one failed API call and a short detail, from the status or the exception class."""
     if isinstance(exc, ApiException):
         status = exc.status or 0
-        outcome = {401: Outcome.UNAUTHORIZED, 403: Outcome.FORBIDDEN, 404: Outcome.NOT_FOUND,
-                   400: Outcome.INVALID, 422: Outcome.INVALID, 408: Outcome.TIMEOUT,
-                   504: Outcome.TIMEOUT}.get(status, Outcome.ERROR)
+        outcome = {
+            401: Outcome.UNAUTHORIZED,
+            403: Outcome.FORBIDDEN,
+            404: Outcome.NOT_FOUND,
+            400: Outcome.INVALID,
+            422: Outcome.INVALID,
+            408: Outcome.TIMEOUT,
+            504: Outcome.TIMEOUT,
+        }.get(status, Outcome.ERROR)
         message = ""
         try:
             message = str(json.loads(exc.body or "{}").get("message") or "")
@@ -204,8 +220,9 @@ def _short(exc: BaseException) -> str:
     return text
 
 
-def api_error(exc: BaseException, cluster_server: str, verb: str, kind: str, namespace: str | None = None,
-              name: str | None = None) -> KubeError:
+def api_error(
+    exc: BaseException, cluster_server: str, verb: str, kind: str, namespace: str | None = None, name: str | None = None
+) -> KubeError:
     """A classified one-line error for one call: ``API server S: list ingresses... in namespace N: forbidden: ...``."""
     outcome, detail = classify(exc)
     resource = resource_name(kind) + (f" {name}" if name else "")
@@ -238,14 +255,14 @@ SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 def _load_in_cluster(cfg: client.Configuration) -> None:
     host, port = os.environ.get("KUBERNETES_SERVICE_HOST"), os.environ.get("KUBERNETES_SERVICE_PORT")
     if not host or not port:
-        raise UsageError("--in-cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set "
-                         "(not running in a pod?)")
+        raise UsageError(
+            "--in-cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set (not running in a pod?)"
+        )
     token, ca = SERVICE_ACCOUNT_DIR / "token", SERVICE_ACCOUNT_DIR / "ca.crt"
     for needed in (token, ca):
         if not needed.is_file():
             raise UsageError(f"--in-cluster: {needed} does not exist (no service account token mounted?)")
-    config.incluster_config.InClusterConfigLoader(
-        token_filename=str(token), cert_filename=str(ca)).load_and_set(cfg)
+    config.incluster_config.InClusterConfigLoader(token_filename=str(token), cert_filename=str(ca)).load_and_set(cfg)
 
 
 def connect(
@@ -296,15 +313,27 @@ def check_reachable(cluster: Cluster) -> None:
     except ApiException as exc:
         outcome, detail = classify(exc)
         if outcome in (Outcome.UNAUTHORIZED, Outcome.FORBIDDEN):
-            raise KubeError(outcome, cluster.server, "get", "/version", detail, summary=(
-                f"API server {cluster.server} refused the credentials: {outcome.value}: {detail}")) from None
+            raise KubeError(
+                outcome,
+                cluster.server,
+                "get",
+                "/version",
+                detail,
+                summary=(f"API server {cluster.server} refused the credentials: {outcome.value}: {detail}"),
+            ) from None
         raise KubeError(outcome, cluster.server, "get", "/version", detail) from None
     except (urllib3.exceptions.HTTPError, OSError) as exc:
         outcome, detail = classify(exc)
-        word = "is unreachable" if outcome is Outcome.UNREACHABLE else "did not answer in 5 s" \
-            if outcome is Outcome.TIMEOUT else "failed"
-        raise KubeError(outcome, cluster.server, "get", "/version", detail,
-                        summary=f"API server {cluster.server} {word}: {detail}") from None
+        word = (
+            "is unreachable"
+            if outcome is Outcome.UNREACHABLE
+            else "did not answer in 5 s"
+            if outcome is Outcome.TIMEOUT
+            else "failed"
+        )
+        raise KubeError(
+            outcome, cluster.server, "get", "/version", detail, summary=f"API server {cluster.server} {word}: {detail}"
+        ) from None
 
 
 def resource_path(obj: Obj, *, named: bool = True, subresource: str | None = None) -> str:
@@ -333,7 +362,8 @@ class Resources:
     def _call(self, method: str, path: str, body: Any = None, content_type: str = "application/json") -> Any:
         headers = {"Content-Type": content_type, "Accept": "application/json"}
         _, url, headers, body, _ = self.api.param_serialize(
-            method, path, header_params=headers, body=body, auth_settings=["BearerToken"])
+            method, path, header_params=headers, body=body, auth_settings=["BearerToken"]
+        )
         resp = self.api.call_api(method, url, header_params=headers, body=body, _request_timeout=30)
         data = resp.read()
         if not 200 <= resp.status < 300:
@@ -355,8 +385,9 @@ class Resources:
 
     def replace_status(self, obj: Obj) -> Obj:
         patch = {"status": obj["status"]}
-        return self._call("PATCH", resource_path(obj, subresource="status"), patch,
-                          content_type="application/merge-patch+json")
+        return self._call(
+            "PATCH", resource_path(obj, subresource="status"), patch, content_type="application/merge-patch+json"
+        )
 
     def patch(self, obj: Obj, patch: Obj) -> Obj:
         return self._call("PATCH", resource_path(obj), patch, content_type="application/merge-patch+json")
@@ -386,8 +417,9 @@ class Resources:
 
     def delete_collection(self, kind: str, namespace: str, label_selector: str) -> None:
         prefix, plural, _ = _RESOURCES[kind]
-        self._call("DELETE", f"{prefix}/namespaces/{namespace}/{plural}?" + urlencode(
-            {"labelSelector": label_selector}))
+        self._call(
+            "DELETE", f"{prefix}/namespaces/{namespace}/{plural}?" + urlencode({"labelSelector": label_selector})
+        )
 
     def list(self, kind: str, namespace: str | None = None, label_selector: str | None = None) -> list[Obj]:
         prefix, plural, namespaced = _RESOURCES[kind]
@@ -410,18 +442,22 @@ class Resources:
                 return items
 
 
-def service_proxy_get(cluster: Cluster, namespace: str, service: str, port: int | str, path: str,
-                      timeout: float) -> tuple[int, dict[str, str], bytes] | str:
+def service_proxy_get(
+    cluster: Cluster, namespace: str, service: str, port: int | str, path: str, timeout: float
+) -> tuple[int, dict[str, str], bytes] | str:
     """GET ``path`` from a Service through the API server's service proxy (verb get on services/proxy):
     the Service's own answer when its endpoints cannot be reached from here. Returns (status, headers,
     body) or why it could not be had (forbidden, unreachable...), in one sentence."""
     from urllib.parse import quote
 
-    url = (f"/api/v1/namespaces/{quote(namespace, safe='')}/services/{quote(service, safe='')}:{port}/proxy/"
-           f"{path.lstrip('/')}")
+    url = (
+        f"/api/v1/namespaces/{quote(namespace, safe='')}/services/{quote(service, safe='')}:{port}/proxy/"
+        f"{path.lstrip('/')}"
+    )
     try:
-        _, full, headers, _, _ = cluster.api.param_serialize("GET", url, header_params={"Accept": "*/*"},
-                                                             auth_settings=["BearerToken"])
+        _, full, headers, _, _ = cluster.api.param_serialize(
+            "GET", url, header_params={"Accept": "*/*"}, auth_settings=["BearerToken"]
+        )
         resp = cluster.api.call_api("GET", full, header_params=headers, _request_timeout=timeout)
         body = resp.read()[: 1 << 20]
     except Exception as exc:  # noqa: BLE001 - classified below, never raised to a probe
@@ -435,6 +471,7 @@ def service_proxy_get(cluster: Cluster, namespace: str, service: str, port: int 
             message = ""
         if resp.status == 403:
             return f"the credentials may not get services/proxy in namespace {namespace} (HTTP 403: {message})"
-        return f"the API server's service proxy gave no answer from {namespace}/{service} (HTTP {resp.status}: " \
-               f"{message})"
+        return (
+            f"the API server's service proxy gave no answer from {namespace}/{service} (HTTP {resp.status}: {message})"
+        )
     return resp.status, {k.lower(): v for k, v in resp.getheaders().items()}, body

@@ -172,8 +172,12 @@ def _resolve_entry(text: str) -> Resolve:
 
 def _domain(text: str) -> str:
     name = text.lower().rstrip(".")
-    if text != text.strip() or not name or len(name) > 253 or not all(
-            _DNS_LABEL.fullmatch(label) for label in name.split(".")):
+    if (
+        text != text.strip()
+        or not name
+        or len(name) > 253
+        or not all(_DNS_LABEL.fullmatch(label) for label in name.split("."))
+    ):
         raise ValueError("not a DNS domain (lowercase letters, digits, '-' and '.')")
     return name
 
@@ -223,6 +227,7 @@ def parse_timeout(value: float, what: str = "--timeout") -> float:
 
 
 # --- the file's schema ---------------------------------------------------------------------------
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
@@ -275,14 +280,17 @@ class _ProfileFile(_Model):
     ca_bundle: str | None = Field(default=None, description="a file path")
     resolve: list[ResolveEntry] = Field(default=[], description="a list of HOST:PORT:ADDRESS")
     credentials: dict[str, _Credential] = Field(
-        default={}, description="a mapping of host to {username, password_env | password_file}")
+        default={}, description="a mapping of host to {username, password_env | password_file}"
+    )
     thresholds: _Thresholds = Field(default_factory=_Thresholds, description="a mapping of threshold: value")
     domains: list[Domain] = Field(default=[], description="a list of DNS domains")
     reload: _Reload = Field(default_factory=_Reload, description="a mapping {domain: DOMAIN}")
     controller: Literal["traefik", "ingress-nginx"] | None = Field(
-        default=None, description="one of: traefik, ingress-nginx")
+        default=None, description="one of: traefik, ingress-nginx"
+    )
     node_port_range: Annotated[str, AfterValidator(_port_range)] = Field(
-        default="30000-32767", description="LOW-HIGH, e.g. 30000-32767")
+        default="30000-32767", description="LOW-HIGH, e.g. 30000-32767"
+    )
     lb_redirects: bool = Field(default=True, description="true or false")
 
     @model_validator(mode="before")
@@ -331,8 +339,11 @@ def _describe(err: Any) -> str:
         holder, _ = _field_info(loc[:-1])
         known = sorted((holder or _ProfileFile).model_fields)
         known = [k for k in known if k != "password"]
-        return f"unknown field {loc[-1]!r} (known: {', '.join(known)})" if len(loc) == 1 else \
-            f"{_where(loc[:-1])}: unknown field {loc[-1]!r} (known: {', '.join(known)})"
+        return (
+            f"unknown field {loc[-1]!r} (known: {', '.join(known)})"
+            if len(loc) == 1
+            else f"{_where(loc[:-1])}: unknown field {loc[-1]!r} (known: {', '.join(known)})"
+        )
     _, info = _field_info(loc)
     where = _where(loc) or "the file"
     if kind == "missing":
@@ -397,8 +408,10 @@ def load(path: str | os.PathLike[str]) -> Profile:
         https_port=spec.ports.https,
         ca_bundle=ca,
         resolve=tuple(spec.resolve),  # type: ignore[arg-type]  # validated into Resolve
-        credentials={host.lower(): Credential(c.username, c.password_env, rel(c.password_file))
-                     for host, c in spec.credentials.items()},
+        credentials={
+            host.lower(): Credential(c.username, c.password_env, rel(c.password_file))
+            for host, c in spec.credentials.items()
+        },
         thresholds=Thresholds(**spec.thresholds.model_dump()),
         domains=tuple(spec.domains),
         reload_domain=spec.reload.domain,

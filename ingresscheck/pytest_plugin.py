@@ -177,8 +177,13 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
         subjects: list[Target | None] = [None] if probe.scope is Scope.CLUSTER else list(session.inventory.targets)
         for check in probe.checks:
             for target in subjects:
-                item = CheckItem.from_parent(collector, name=f"{check.id}[{target.id if target else 'cluster'}]",
-                                             probe=probe, check=check.id, target=target)
+                item = CheckItem.from_parent(
+                    collector,
+                    name=f"{check.id}[{target.id if target else 'cluster'}]",
+                    probe=probe,
+                    check=check.id,
+                    target=target,
+                )
                 item.add_marker(probe.name)
                 if probe.mutates:
                     item.add_marker("mutating")
@@ -213,8 +218,9 @@ class CheckItem(pytest.Item):
         self.user_properties.append((_RESULTS_KEY, [r.to_dict() for r in self.results]))
         errors = [r for r in self.results if r.status is Status.ERROR]
         if errors:
-            raise CheckError(f"{self.check} could not decide:\n" + "\n".join(
-                f"  {_where(r)}: {r.message}" for r in errors))
+            raise CheckError(
+                f"{self.check} could not decide:\n" + "\n".join(f"  {_where(r)}: {r.message}" for r in errors)
+            )
 
     def runtest(self) -> None:
         assert_checks_pass(self.results)
@@ -292,8 +298,10 @@ def _explain(r: Result) -> str:
     evidence = json.dumps(redact(r.evidence), indent=2, default=str)
     if len(evidence) > 2000:
         evidence = evidence[:2000] + "\n  ... (full evidence in the HTML/JSON report)"
-    return f"{r.check} ({r.severity.value}) {_where(r)}\n  {r.message}\n  fix: {r.remediation}\n  evidence: " + \
-        evidence.replace("\n", "\n  ")
+    return (
+        f"{r.check} ({r.severity.value}) {_where(r)}\n  {r.message}\n  fix: {r.remediation}\n  evidence: "
+        + evidence.replace("\n", "\n  ")
+    )
 
 
 # --- reports and the "nothing checked" verdict, once, on the controller --------------------------
@@ -312,8 +320,15 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     for name, value in report.user_properties:
         if name == _RESULTS_KEY and isinstance(value, list):
             for r in value:
-                key = (r["probe"], r["check"], r["host"], r["namespace"], r.get("name") or r["ingress"],
-                       r.get("subject"), r["message"])
+                key = (
+                    r["probe"],
+                    r["check"],
+                    r["host"],
+                    r["namespace"],
+                    r.get("name") or r["ingress"],
+                    r.get("subject"),
+                    r["message"],
+                )
                 _COLLECTED[key] = r
 
 
@@ -333,8 +348,12 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     state = config.stash[_STATE]
     if state.inventory_file:
         Path(state.inventory_file).unlink(missing_ok=True)
-    if state.checks_seen and not state.checked and not state.request.allow_empty \
-            and session.exitstatus == pytest.ExitCode.OK:
+    if (
+        state.checks_seen
+        and not state.checked
+        and not state.request.allow_empty
+        and session.exitstatus == pytest.ExitCode.OK
+    ):
         state.written["nothing checked"] = Path("every ingresscheck test was skipped (--allow-empty accepts this)")
         session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
     if not _COLLECTED:
@@ -342,14 +361,19 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     from . import reports
 
     inventory = _inventory_of(state)
-    results = sorted((Result.from_dict(r) for r in _COLLECTED.values()),
-                     key=lambda r: (r.host or "", r.probe, r.check, r.subject or "", r.message))
+    results = sorted(
+        (Result.from_dict(r) for r in _COLLECTED.values()),
+        key=lambda r: (r.host or "", r.probe, r.check, r.subject or "", r.message),
+    )
     context = inventory.context if inventory else "cluster"
     report = Report(state.started, dt.datetime.now(dt.UTC), context, inventory.server if inventory else "", results)
     stamp = state.started.strftime("%Y%m%dT%H%M%SZ")
     base = Path("reports") / f"ingresscheck-pytest-{context}-{stamp}"
-    state.written.update(reports.write_all(report, html=config.option.ic_html or f"{base}.html",
-                                           json=config.option.ic_json or f"{base}.json"))
+    state.written.update(
+        reports.write_all(
+            report, html=config.option.ic_html or f"{base}.html", json=config.option.ic_json or f"{base}.json"
+        )
+    )
 
 
 def _inventory_of(state: _State) -> Inventory | None:

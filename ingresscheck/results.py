@@ -78,8 +78,7 @@ class Result:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Result:
-        return cls(**{**d, "status": Status(d["status"]), "severity": Severity(d["severity"]),
-                      "step": Step(d["step"])})
+        return cls(**{**d, "status": Status(d["status"]), "severity": Severity(d["severity"]), "step": Step(d["step"])})
 
 
 @dataclass

@@ -73,10 +73,15 @@ def _gate_failure(probe: type[Probe], done: dict[str, list[Result]], by_name: di
 
 
 class Runner:
-    def __init__(self, probes: list[type[Probe]], profile: Profile, inventory: Inventory,
-                 options: RunOptions | None = None,
-                 on_target_done: Callable[[str, list[Result]], None] | None = None,
-                 targets: list[Target] | None = None) -> None:
+    def __init__(
+        self,
+        probes: list[type[Probe]],
+        profile: Profile,
+        inventory: Inventory,
+        options: RunOptions | None = None,
+        on_target_done: Callable[[str, list[Result]], None] | None = None,
+        targets: list[Target] | None = None,
+    ) -> None:
         self.probes = probes
         self.targets = targets  # None: every target of the inventory
         self.profile = profile
@@ -120,8 +125,14 @@ class Runner:
                 results += chunk
         finally:
             await net.aclose()
-        return Report(started=started, finished=dt.datetime.now(dt.UTC), context=self.inventory.context,
-                      server=self.inventory.server, results=results, sections=self.sections)
+        return Report(
+            started=started,
+            finished=dt.datetime.now(dt.UTC),
+            context=self.inventory.context,
+            server=self.inventory.server,
+            results=results,
+            sections=self.sections,
+        )
 
     async def _run_chain(self, probes: list[type[Probe]], target: Target | None, net: Net) -> list[Result]:
         """Run ``probes`` in order for one target (None: cluster-wide), skipping where gates failed."""
@@ -129,9 +140,19 @@ class Runner:
         done: dict[str, list[Result]] = {}
         out: list[Result] = []
         for probe_cls in probes:
-            ctx = ProbeContext(probe_cls, self.profile, self.inventory, net, target, facts,
-                               options={"allow_mutations": self.options.allow_mutations,
-                                        "use_auth_secrets": self.options.use_auth_secrets, **self.options.extra})
+            ctx = ProbeContext(
+                probe_cls,
+                self.profile,
+                self.inventory,
+                net,
+                target,
+                facts,
+                options={
+                    "allow_mutations": self.options.allow_mutations,
+                    "use_auth_secrets": self.options.use_auth_secrets,
+                    **self.options.extra,
+                },
+            )
             reason = _gate_failure(probe_cls, done, self.by_name)
             if probe_cls.mutates and not self.options.allow_mutations:
                 reason = "skipped: this probe changes the cluster; run with --allow-mutations"
@@ -169,9 +190,13 @@ class Runner:
         # Network trouble never arrives here (the network layer returns attempts): an exception is a
         # defect of ingresscheck or of a plugin, and says so, with where it happened.
         where = _where(exc)
-        self._error_rest(ctx, reported_before,
-                         f"ingresscheck defect in probe {probe_cls.name} ({type(exc).__name__}: {exc}"
-                         f"{' at ' + where if where else ''}); please report it", defect=True)
+        self._error_rest(
+            ctx,
+            reported_before,
+            f"ingresscheck defect in probe {probe_cls.name} ({type(exc).__name__}: {exc}"
+            f"{' at ' + where if where else ''}); please report it",
+            defect=True,
+        )
 
     @staticmethod
     def _error_rest(ctx: ProbeContext, reported_before: int, reason: str, *, defect: bool = False) -> None:
@@ -197,10 +222,16 @@ def _where(exc: BaseException) -> str:
     return found
 
 
-def run(probes: list[type[Probe]], profile: Profile, inventory: Inventory, options: RunOptions | None = None,
-        on_target_done: Callable[[str, list[Result]], None] | None = None,
-        targets: list[Target] | None = None) -> Report:
+def run(
+    probes: list[type[Probe]],
+    profile: Profile,
+    inventory: Inventory,
+    options: RunOptions | None = None,
+    on_target_done: Callable[[str, list[Result]], None] | None = None,
+    targets: list[Target] | None = None,
+) -> Report:
     """Run ``probes`` over ``targets`` (default: all of the inventory's) and the cluster-wide ones once."""
+
     async def main() -> Report:
         # Ctrl-C and SIGTERM cancel the run through the loop's own signal handling (also under uvloop),
         # so probes that change the cluster clean up in their `finally` blocks before the exit

@@ -43,37 +43,108 @@ class Flag:
 
 
 FLAGS: tuple[Flag, ...] = (
-    Flag("kubeconfig", ("--kubeconfig",), "--kubeconfig",
-         "kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)", "cluster"),
+    Flag(
+        "kubeconfig",
+        ("--kubeconfig",),
+        "--kubeconfig",
+        "kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)",
+        "cluster",
+    ),
     Flag("context", ("--context",), "--kube-context", "kubeconfig context (default: the current one)", "cluster"),
     Flag("namespace", ("-n", "--namespace"), "--ingress-namespace", "only Ingresses of this namespace", "cluster"),
-    Flag("selector", ("-l", "--selector"), "--ingress-selector", "label selector for Ingresses, e.g. app=shop",
-         "cluster"),
-    Flag("manifests", ("--manifests",), "--manifests", "check manifests offline instead of a cluster", "cluster",
-         metavar="DIR"),
-    Flag("allow_empty", ("--allow-empty",), "--allow-empty",
-         "accept a scope that matches nothing, or a run whose every check was skipped (else exit 2)", "cluster",
-         kind="bool"),
-    Flag("profile", ("--profile",), "--profile",
-         "profile YAML: DNS servers, LB addresses, CA bundle, credentials...", "environment"),
-    Flag("dns_server", ("--dns-server",), "--dns-server", "resolver to use (repeatable)", "environment",
-         kind="list", metavar="ADDR[:PORT]"),
-    Flag("lb", ("--lb",), "--lb", "expected load-balancer address (repeatable)", "environment", kind="list",
-         metavar="ADDR"),
-    Flag("ca_bundle", ("--ca-bundle",), "--ca-bundle", "CA bundle for TLS verification (default: system store)",
-         "environment"),
-    Flag("resolve", ("--resolve",), "--resolve",
-         "connect to ADDR for HOST:PORT instead of asking DNS, like curl --resolve; ADDR1,ADDR2 for several "
-         "(repeatable)", "environment", kind="list", metavar="HOST:PORT:ADDR"),
-    Flag("timeout", ("--timeout",), "--ingresscheck-timeout", "seconds for one network operation (default 5)",
-         "environment", kind="float"),
-    Flag("use_auth_secrets", ("--use-auth-secrets",), "--use-auth-secrets",
-         "allow reading basic-auth credentials from the cluster's Secrets", "environment", kind="bool"),
-    Flag("allow_mutations", ("--allow-mutations",), "--allow-mutations",
-         "allow probes that change the cluster (reload)", "environment", kind="bool"),
+    Flag(
+        "selector", ("-l", "--selector"), "--ingress-selector", "label selector for Ingresses, e.g. app=shop", "cluster"
+    ),
+    Flag(
+        "manifests",
+        ("--manifests",),
+        "--manifests",
+        "check manifests offline instead of a cluster",
+        "cluster",
+        metavar="DIR",
+    ),
+    Flag(
+        "allow_empty",
+        ("--allow-empty",),
+        "--allow-empty",
+        "accept a scope that matches nothing, or a run whose every check was skipped (else exit 2)",
+        "cluster",
+        kind="bool",
+    ),
+    Flag(
+        "profile",
+        ("--profile",),
+        "--profile",
+        "profile YAML: DNS servers, LB addresses, CA bundle, credentials...",
+        "environment",
+    ),
+    Flag(
+        "dns_server",
+        ("--dns-server",),
+        "--dns-server",
+        "resolver to use (repeatable)",
+        "environment",
+        kind="list",
+        metavar="ADDR[:PORT]",
+    ),
+    Flag(
+        "lb",
+        ("--lb",),
+        "--lb",
+        "expected load-balancer address (repeatable)",
+        "environment",
+        kind="list",
+        metavar="ADDR",
+    ),
+    Flag(
+        "ca_bundle",
+        ("--ca-bundle",),
+        "--ca-bundle",
+        "CA bundle for TLS verification (default: system store)",
+        "environment",
+    ),
+    Flag(
+        "resolve",
+        ("--resolve",),
+        "--resolve",
+        "connect to ADDR for HOST:PORT instead of asking DNS, like curl --resolve; ADDR1,ADDR2 for several "
+        "(repeatable)",
+        "environment",
+        kind="list",
+        metavar="HOST:PORT:ADDR",
+    ),
+    Flag(
+        "timeout",
+        ("--timeout",),
+        "--ingresscheck-timeout",
+        "seconds for one network operation (default 5)",
+        "environment",
+        kind="float",
+    ),
+    Flag(
+        "use_auth_secrets",
+        ("--use-auth-secrets",),
+        "--use-auth-secrets",
+        "allow reading basic-auth credentials from the cluster's Secrets",
+        "environment",
+        kind="bool",
+    ),
+    Flag(
+        "allow_mutations",
+        ("--allow-mutations",),
+        "--allow-mutations",
+        "allow probes that change the cluster (reload)",
+        "environment",
+        kind="bool",
+    ),
     Flag("probes", ("--probes",), "--probes", "comma-separated probes to run (default: all)", "probes"),
-    Flag("skip", ("--skip",), "--skip", "comma-separated probes or check IDs to leave out (e.g. tls,dns.wildcard)",
-         "probes"),
+    Flag(
+        "skip",
+        ("--skip",),
+        "--skip",
+        "comma-separated probes or check IDs to leave out (e.g. tls,dns.wildcard)",
+        "probes",
+    ),
 )
 
 _GROUPS = {"cluster": "cluster (like kubectl)", "environment": "environment", "probes": "probes"}
@@ -202,19 +273,35 @@ class Session:
             from .kube import service_proxy_get
 
             extra.setdefault("service_proxy", partial(service_proxy_get, self.cluster))
-        return runner.RunOptions(concurrency=concurrency, allow_mutations=self.request.allow_mutations,
-                                 use_auth_secrets=self.request.use_auth_secrets, extra=extra)
+        return runner.RunOptions(
+            concurrency=concurrency,
+            allow_mutations=self.request.allow_mutations,
+            use_auth_secrets=self.request.use_auth_secrets,
+            extra=extra,
+        )
 
-    def run(self, *, concurrency: int = 32, on_target_done: Callable[[str, list[Result]], None] | None = None,
-            probes: list[type[Probe]] | None = None, targets: list[Target] | None = None,
-            plugin_errors: bool = True) -> Report:
+    def run(
+        self,
+        *,
+        concurrency: int = 32,
+        on_target_done: Callable[[str, list[Result]], None] | None = None,
+        probes: list[type[Probe]] | None = None,
+        targets: list[Target] | None = None,
+        plugin_errors: bool = True,
+    ) -> Report:
         """Run the probes (default: the session's) over ``targets`` (default: every one) and the
         cluster-wide probes once; checks left out by --skip become ``skip`` results saying so, and each
         plugin that could not load is one ``error`` result."""
         from . import runner
 
-        report = runner.run(self.probes if probes is None else probes, self.profile, self.inventory,
-                            self.options(concurrency), on_target_done=on_target_done, targets=targets)
+        report = runner.run(
+            self.probes if probes is None else probes,
+            self.profile,
+            self.inventory,
+            self.options(concurrency),
+            on_target_done=on_target_done,
+            targets=targets,
+        )
         results = [self.left_out(r) for r in report.results]
         if plugin_errors:
             results += [plugin_error(b) for b in self.broken]
@@ -224,8 +311,13 @@ class Session:
     def left_out(self, r: Result) -> Result:
         if r.check not in self.skip_checks:
             return r
-        return replace(r, status=Status.SKIP, remediation="", evidence={},
-                       message=f"left out by --skip {r.check} (it said: {r.status.value}: {r.message})")
+        return replace(
+            r,
+            status=Status.SKIP,
+            remediation="",
+            evidence={},
+            message=f"left out by --skip {r.check} (it said: {r.status.value}: {r.message})",
+        )
 
     def nothing_checked(self, report: Report) -> str | None:
         """Why ``report`` checked nothing (every result skipped), or None. Not a pass: exit 2."""
@@ -234,14 +326,22 @@ class Session:
         if not report.results:
             return f"nothing was checked in {self.scope}: no probe reported a result"
         reasons = sorted({r.message for r in report.results})
-        return (f"nothing was checked in {self.scope}: all {len(report.results)} checks were skipped "
-                f"({reasons[0]}{'; ...' if len(reasons) > 1 else ''}); --allow-empty accepts this")
+        return (
+            f"nothing was checked in {self.scope}: all {len(report.results)} checks were skipped "
+            f"({reasons[0]}{'; ...' if len(reasons) > 1 else ''}); --allow-empty accepts this"
+        )
 
 
 def plugin_error(b: BrokenPlugin) -> Result:
-    return Result(probe=b.name, check=f"{b.name}.plugin", status=Status.ERROR, severity=Severity.MAJOR,
-                  message=str(b), step=Step.INGRESS,
-                  remediation="Reinstall or fix the plugin package; the other probes ran without it.")
+    return Result(
+        probe=b.name,
+        check=f"{b.name}.plugin",
+        status=Status.ERROR,
+        severity=Severity.MAJOR,
+        message=str(b),
+        step=Step.INGRESS,
+        remediation="Reinstall or fix the plugin package; the other probes ran without it.",
+    )
 
 
 def build_profile(req: Request) -> Profile:
@@ -256,8 +356,15 @@ def build_profile(req: Request) -> Profile:
     resolve = tuple(Resolve.parse(r) for r in req.resolve) + profile.resolve if req.resolve else None
     if req.ca_bundle and not Path(req.ca_bundle).is_file():
         raise UsageError(f"--ca-bundle {req.ca_bundle} does not exist")
-    return profile.with_overrides(kubeconfig=req.kubeconfig, context=req.context, dns_servers=dns,
-                                  load_balancers=lbs, ca_bundle=req.ca_bundle, resolve=resolve, thresholds=thresholds)
+    return profile.with_overrides(
+        kubeconfig=req.kubeconfig,
+        context=req.context,
+        dns_servers=dns,
+        load_balancers=lbs,
+        ca_bundle=req.ca_bundle,
+        resolve=resolve,
+        thresholds=thresholds,
+    )
 
 
 def select_probes(found: Probes, only: list[str] | None, skip: Iterable[str]) -> tuple[list[type[Probe]], set[str]]:
@@ -276,13 +383,19 @@ def select_probes(found: Probes, only: list[str] | None, skip: Iterable[str]) ->
         elif name in checks:
             skip_checks.add(name)
         else:
-            raise UsageError(f"--skip {name!r} is neither a probe ({', '.join(found.available)}) "
-                             "nor a check ID (see README, Checks)")
+            raise UsageError(
+                f"--skip {name!r} is neither a probe ({', '.join(found.available)}) nor a check ID (see README, Checks)"
+            )
     return runner.plan(found.available, only, skip_probes), skip_checks
 
 
-def open_session(req: Request, *, extra: dict[str, Any] | None = None, network_only_online: bool = True,
-                 inventory: Inventory | None = None) -> Session:
+def open_session(
+    req: Request,
+    *,
+    extra: dict[str, Any] | None = None,
+    network_only_online: bool = True,
+    inventory: Inventory | None = None,
+) -> Session:
     """Profile + flags, probes, cluster connection and discovery: everything a run needs, or one
     ``UsageError`` line (exit 2) saying what is wrong. ``inventory``: a discovery made elsewhere (the
     pytest-xdist controller's), used instead of discovering again."""
@@ -311,8 +424,10 @@ def open_session(req: Request, *, extra: dict[str, Any] | None = None, network_o
         inventory = discover(cluster, req.namespace, req.selector, read_credentials=req.use_auth_secrets)
     session = Session(req, profile, inventory, probes, found, frozenset(skip_checks), cluster, dict(extra or {}))
     if not inventory.targets and not inventory.ingresses and not req.allow_empty:
-        raise UsageError(f"nothing matched: no Ingress in {session.scope}; check -n/-l/--context, "
-                         "or give --allow-empty to accept an empty scope")
+        raise UsageError(
+            f"nothing matched: no Ingress in {session.scope}; check -n/-l/--context, "
+            "or give --allow-empty to accept an empty scope"
+        )
     preflight(session)
     return session
 

@@ -93,9 +93,16 @@ def _target(entry: Any, where: str) -> Target:
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
-    return Target(url=url, address=address, port=port, sni=str(entry.get("sni") or parts.hostname),
-                  host_header=parts.netloc.rpartition("@")[2], path=path, scheme=parts.scheme,
-                  expect_status=tuple(expect))
+    return Target(
+        url=url,
+        address=address,
+        port=port,
+        sni=str(entry.get("sni") or parts.hostname),
+        host_header=parts.netloc.rpartition("@")[2],
+        path=path,
+        scheme=parts.scheme,
+        expect_status=tuple(expect),
+    )
 
 
 def load_targets(path: str | os.PathLike[str]) -> Targets:
@@ -108,8 +115,9 @@ def load_targets(path: str | os.PathLike[str]) -> Targets:
     if isinstance(doc, list):
         doc = {"targets": doc}
     if not isinstance(doc, dict) or not isinstance(doc.get("targets"), list) or not doc["targets"]:
-        raise TargetsError(f"targets file {path}: expected {{\"ca_bundle\": ..., \"targets\": [...]}} "
-                           "with at least one target")
+        raise TargetsError(
+            f'targets file {path}: expected {{"ca_bundle": ..., "targets": [...]}} with at least one target'
+        )
     ca = doc.get("ca_bundle")
     if ca is not None and (not isinstance(ca, str) or not Path(ca).is_file()):
         raise TargetsError(f"targets file {path}: ca_bundle {ca!r} is not a file")
@@ -171,8 +179,10 @@ def stages() -> list[Stage]:
                 raise ValueError(f"INGRESSCHECK_STAGES item {item!r}: expected SECONDS>0:USERS>=0")
     else:
         ramp_users = int(_env_number("INGRESSCHECK_RAMP_USERS", 20, 0, MAX_USERS))
-        pairs = [(_env_number("INGRESSCHECK_RAMP_SECONDS", 10, 0.1, MAX_SECONDS_CEILING), ramp_users),
-                 (_env_number("INGRESSCHECK_HOLD_SECONDS", 20, 0, MAX_SECONDS_CEILING), ramp_users)]
+        pairs = [
+            (_env_number("INGRESSCHECK_RAMP_SECONDS", 10, 0.1, MAX_SECONDS_CEILING), ramp_users),
+            (_env_number("INGRESSCHECK_HOLD_SECONDS", 20, 0, MAX_SECONDS_CEILING), ramp_users),
+        ]
     out: list[Stage] = []
     t, previous = 0.0, 0
     for seconds, wanted in pairs:
@@ -207,8 +217,9 @@ def _ssl_context_factory(ca_bundle: str | None) -> Callable[..., Any]:
     import gevent.ssl
 
     if ca_bundle not in _contexts:
-        _contexts[ca_bundle] = (gevent.ssl.create_default_context(cafile=ca_bundle) if ca_bundle
-                                else gevent.ssl.create_default_context())
+        _contexts[ca_bundle] = (
+            gevent.ssl.create_default_context(cafile=ca_bundle) if ca_bundle else gevent.ssl.create_default_context()
+        )
     context = _contexts[ca_bundle]
 
     def factory(*_args: Any, **_kwargs: Any) -> Any:
@@ -231,7 +242,20 @@ def make_session(user: User, target: Target, ca_bundle: str | None, *, timeout: 
     from locust.contrib.fasthttp import FastHttpSession
 
     ssl_options = {"server_hostname": target.sni} if target.scheme == "https" else None
-    pool = HTTPClientPool(ssl_options=ssl_options, ssl_context_factory=_ssl_context_factory(ca_bundle),
-                          insecure=False, concurrency=1, network_timeout=timeout, connection_timeout=timeout)
-    return FastHttpSession(base_url=target.base_url, request_event=user.environment.events.request, user=user,
-                           insecure=False, client_pool=pool, max_redirects=0, max_retries=0)
+    pool = HTTPClientPool(
+        ssl_options=ssl_options,
+        ssl_context_factory=_ssl_context_factory(ca_bundle),
+        insecure=False,
+        concurrency=1,
+        network_timeout=timeout,
+        connection_timeout=timeout,
+    )
+    return FastHttpSession(
+        base_url=target.base_url,
+        request_event=user.environment.events.request,
+        user=user,
+        insecure=False,
+        client_pool=pool,
+        max_redirects=0,
+        max_retries=0,
+    )

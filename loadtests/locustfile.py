@@ -65,8 +65,12 @@ if _SHAPE not in ("ramp", "none"):
 
 @events.init_command_line_parser.add_listener
 def _options(parser: Any) -> None:
-    parser.add_argument("--ingresscheck-targets", type=str, default="",
-                        help="targets file (JSON; default $INGRESSCHECK_TARGETS or reports/load-targets.json)")
+    parser.add_argument(
+        "--ingresscheck-targets",
+        type=str,
+        default="",
+        help="targets file (JSON; default $INGRESSCHECK_TARGETS or reports/load-targets.json)",
+    )
 
 
 @events.init.add_listener
@@ -162,8 +166,7 @@ class _TargetsUser(FastHttpUser):
         if self.new_connection:
             headers["Connection"] = "close"
         name = target.url + self.label
-        with session.get(target.path, name=name, headers=headers, allow_redirects=False,
-                         catch_response=True) as resp:
+        with session.get(target.path, name=name, headers=headers, allow_redirects=False, catch_response=True) as resp:
             if resp.status_code in target.expect_status:
                 resp.success()
             elif resp.status_code == 0:

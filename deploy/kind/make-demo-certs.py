@@ -44,8 +44,12 @@ WARNING = """\
 
 
 def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "ingresscheck kind demo (throwaway)")])
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "ingresscheck kind demo (throwaway)"),
+        ]
+    )
 
 
 def _key() -> ec.EllipticCurvePrivateKey:
@@ -63,17 +67,27 @@ def make_ca(now: dt.datetime) -> tuple[x509.Certificate, ec.EllipticCurvePrivate
         .not_valid_before(now - dt.timedelta(hours=1))
         .not_valid_after(now + dt.timedelta(days=CA_DAYS))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
-                                     data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                                     crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
     return cert, key
 
 
-def issue(ca: tuple[x509.Certificate, ec.EllipticCurvePrivateKey], host: str,
-          now: dt.datetime) -> tuple[bytes, bytes]:
+def issue(ca: tuple[x509.Certificate, ec.EllipticCurvePrivateKey], host: str, now: dt.datetime) -> tuple[bytes, bytes]:
     ca_cert, ca_key = ca
     key = _key()
     cert = (
@@ -85,16 +99,28 @@ def issue(ca: tuple[x509.Certificate, ec.EllipticCurvePrivateKey], host: str,
         .not_valid_before(now - dt.timedelta(hours=1))
         .not_valid_after(now + dt.timedelta(days=LEAF_DAYS))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
-                                     data_encipherment=False, key_agreement=False, key_cert_sign=False,
-                                     crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     return cert.public_bytes(serialization.Encoding.PEM), key_pem
 
 
@@ -131,8 +157,9 @@ def main() -> None:
     SHOP_FILE.write_text(tls_secret("shop-tls", "sample", "shop.apps.test", shop_cert, shop_key, date))
     wild_cert, wild_key = issue(ca, "*.example.test", now)
     DEFAULT_CERT_FILE.parent.mkdir(parents=True, exist_ok=True)
-    DEFAULT_CERT_FILE.write_text(tls_secret("example-test-wildcard", "ingress-nginx", "*.example.test",
-                                            wild_cert, wild_key, date))
+    DEFAULT_CERT_FILE.write_text(
+        tls_secret("example-test-wildcard", "ingress-nginx", "*.example.test", wild_cert, wild_key, date)
+    )
     for path in (CA_FILE, SHOP_FILE, DEFAULT_CERT_FILE):
         print(f"wrote {path.relative_to(HERE.parent.parent)}")
 

@@ -30,18 +30,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ingresscheck {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     add_run_arguments(sub.add_parser("run", help="check every Ingress host's request chain and write reports"))
-    add_reload_arguments(sub.add_parser(
-        "reload", help="measure how fast Ingress changes reach the data plane, under load"))
+    add_reload_arguments(
+        sub.add_parser("reload", help="measure how fast Ingress changes reach the data plane, under load")
+    )
     add_cleanup_arguments(sub.add_parser("cleanup", help="remove canary Ingresses left by a killed reload run"))
-    add_targets_arguments(sub.add_parser(
-        "load-targets", help="write the locust targets file (loadtests/) from discovery"))
-    add_compare_arguments(sub.add_parser(
-        "compare", help="the same hosts on two data planes (before a migration): behaviour diffed, "
-                        "differences classified"))
-    add_diff_arguments(sub.add_parser(
-        "diff", help="what changed between two runs' JSON reports (exit 1 on a new failure)"))
-    add_lab_arguments(sub.add_parser(
-        "lab", help="run the local lab: etcd, kube-apiserver, Traefik, HAProxy, dnsmasq, echo pods"), _Parser)
+    add_targets_arguments(
+        sub.add_parser("load-targets", help="write the locust targets file (loadtests/) from discovery")
+    )
+    add_compare_arguments(
+        sub.add_parser(
+            "compare",
+            help="the same hosts on two data planes (before a migration): behaviour diffed, differences classified",
+        )
+    )
+    add_diff_arguments(
+        sub.add_parser("diff", help="what changed between two runs' JSON reports (exit 1 on a new failure)")
+    )
+    add_lab_arguments(
+        sub.add_parser("lab", help="run the local lab: etcd, kube-apiserver, Traefik, HAProxy, dnsmasq, echo pods"),
+        _Parser,
+    )
     return parser
 
 

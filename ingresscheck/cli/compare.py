@@ -29,13 +29,20 @@ def add_compare_arguments(p: argparse.ArgumentParser) -> None:
 
     for side, what in (("a", "A, the data plane in service"), ("b", "B, the candidate")):
         g = p.add_argument_group(f"side {side.upper()}: {what}")
-        g.add_argument(f"--{side}", type=_address, metavar="ADDRESS",
-                       help="send its requests to this address (default: each host's published address); "
-                            "only hosts published there are compared")
+        g.add_argument(
+            f"--{side}",
+            type=_address,
+            metavar="ADDRESS",
+            help="send its requests to this address (default: each host's published address); "
+            "only hosts published there are compared",
+        )
         g.add_argument(f"--{side}-context", metavar="CONTEXT", help="the kube context its objects live in")
         g.add_argument(f"--{side}-kind", choices=("Ingress", "HTTPRoute"), help="only objects of this kind")
-        g.add_argument(f"--{side}-implementation", choices=IMPLEMENTATIONS,
-                       help="what serves it, for the annotation table (default: from its objects)")
+        g.add_argument(
+            f"--{side}-implementation",
+            choices=IMPLEMENTATIONS,
+            help="what serves it, for the annotation table (default: from its objects)",
+        )
         g.add_argument(f"--{side}-http-port", type=_port, default=80, metavar="PORT", help="(default 80)")
         g.add_argument(f"--{side}-https-port", type=_port, default=443, metavar="PORT", help="(default 443)")
     p.add_argument("--kubeconfig", help="kubeconfig (default: $KUBECONFIG, ~/.kube/config)")
@@ -59,13 +66,24 @@ def execute(args: argparse.Namespace) -> int:
     bad = [f for f in formats if f not in ("html", "json", "junit")]
     if bad or not formats:
         raise UsageError(f"--format: unknown format {bad[0] if bad else '(empty)'} (html, json, junit)")
-    sides = [Side(s.upper(), getattr(args, s), getattr(args, f"{s}_context") or args.context,
-                  getattr(args, f"{s}_kind"), getattr(args, f"{s}_http_port"), getattr(args, f"{s}_https_port"),
-                  getattr(args, f"{s}_implementation")) for s in ("a", "b")]
+    sides = [
+        Side(
+            s.upper(),
+            getattr(args, s),
+            getattr(args, f"{s}_context") or args.context,
+            getattr(args, f"{s}_kind"),
+            getattr(args, f"{s}_http_port"),
+            getattr(args, f"{s}_https_port"),
+            getattr(args, f"{s}_implementation"),
+        )
+        for s in ("a", "b")
+    ]
     a, b = sides
     if (a.address, a.context, a.kind, a.https_port) == (b.address, b.context, b.kind, b.https_port):
-        raise UsageError("both sides are the same: give two addresses (--a/--b), two contexts "
-                         "(--a-context/--b-context) or two kinds (--a-kind Ingress --b-kind HTTPRoute)")
+        raise UsageError(
+            "both sides are the same: give two addresses (--a/--b), two contexts "
+            "(--a-context/--b-context) or two kinds (--a-kind Ingress --b-kind HTTPRoute)"
+        )
     profile = load(args.profile) if args.profile else Profile()
     if args.ca_bundle:
         if not Path(args.ca_bundle).is_file():
@@ -73,14 +91,19 @@ def execute(args: argparse.Namespace) -> int:
         profile = profile.with_overrides(ca_bundle=args.ca_bundle)
     report = compare(a, b, profile, kubeconfig=args.kubeconfig, namespace=args.namespace)
     if not report.hosts and not report.only_a:
-        raise UsageError("no host to compare: no object is published on side A "
-                         f"({a.address or 'any address'}{', ' + a.kind if a.kind else ''})")
+        raise UsageError(
+            "no host to compare: no object is published on side A "
+            f"({a.address or 'any address'}{', ' + a.kind if a.kind else ''})"
+        )
     paths = [] if args.no_reports else write_reports(report, args.reports_dir, formats)
     out = sys.stdout
-    print(f"parity {a.address or a.context or a.kind} ({report.a_implementation}) -> "
-          f"{b.address or b.context or b.kind} ({report.b_implementation}): {len(report.hosts)} hosts, "
-          f"{report.count(Severity.BREAKING)} breaking, {report.count(Severity.CHANGED)} changed, "
-          f"{report.count(Severity.COSMETIC)} cosmetic", file=out)
+    print(
+        f"parity {a.address or a.context or a.kind} ({report.a_implementation}) -> "
+        f"{b.address or b.context or b.kind} ({report.b_implementation}): {len(report.hosts)} hosts, "
+        f"{report.count(Severity.BREAKING)} breaking, {report.count(Severity.CHANGED)} changed, "
+        f"{report.count(Severity.COSMETIC)} cosmetic",
+        file=out,
+    )
     for host in report.only_a:
         print(f"  BREAKING {host}: served on A only", file=out)
     for host in report.only_b:
@@ -88,11 +111,15 @@ def execute(args: argparse.Namespace) -> int:
     for h in report.ordered_hosts():
         for d in h.differences:
             if d.severity is not Severity.COSMETIC:
-                print(f"  {d.severity.value.upper():<8} {h.host}: {d.request.describe()} {d.aspect}: "
-                      f"A {d.a} / B {d.b} ({d.explanation})", file=out)
+                print(
+                    f"  {d.severity.value.upper():<8} {h.host}: {d.request.describe()} {d.aspect}: "
+                    f"A {d.a} / B {d.b} ({d.explanation})",
+                    file=out,
+                )
     if report.support:
-        print(f"  {len(report.support)} annotation(s) B implements differently or not at all "
-              "(see the report)", file=out)
+        print(
+            f"  {len(report.support)} annotation(s) B implements differently or not at all (see the report)", file=out
+        )
     for path in paths:
         print(f"report: {path}", file=out)
     return 1 if report.breaking else 0

@@ -13,10 +13,16 @@ def add_diff_arguments(diff: argparse.ArgumentParser) -> None:
     diff.add_argument("old", metavar="OLD.json", help="the JSON report of the earlier run")
     diff.add_argument("new", metavar="NEW.json", help="the JSON report of the later run")
     diff.add_argument("--html", metavar="FILE", help="also write the differences as an HTML page")
-    diff.add_argument("--latency-threshold", type=float, default=100.0, metavar="MS",
-                      help="flag a host's probe latency that moved by more than MS milliseconds (default 100)...")
-    diff.add_argument("--latency-factor", type=float, default=2.0, metavar="X",
-                      help="...and by more than a factor X (default 2)")
+    diff.add_argument(
+        "--latency-threshold",
+        type=float,
+        default=100.0,
+        metavar="MS",
+        help="flag a host's probe latency that moved by more than MS milliseconds (default 100)...",
+    )
+    diff.add_argument(
+        "--latency-factor", type=float, default=2.0, metavar="X", help="...and by more than a factor X (default 2)"
+    )
     diff.set_defaults(handler=execute)
 
 
@@ -28,8 +34,14 @@ def execute(args: argparse.Namespace) -> int:
     if args.latency_factor < 1:
         raise UsageError("--latency-factor must be at least 1")
     old, new = load_report(args.old), load_report(args.new)
-    d = diff_reports(old, new, threshold_ms=args.latency_threshold, factor=args.latency_factor,
-                     old_label=args.old, new_label=args.new)
+    d = diff_reports(
+        old,
+        new,
+        threshold_ms=args.latency_threshold,
+        factor=args.latency_factor,
+        old_label=args.old,
+        new_label=args.new,
+    )
     sys.stdout.write(diff_text(d))
     if args.html:
         try:

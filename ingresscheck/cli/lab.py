@@ -23,8 +23,9 @@ def _data_planes(text: str) -> tuple[str, ...]:
     planes = tuple(p.strip() for p in text.split(",") if p.strip())
     unknown = [p for p in planes if p not in DATA_PLANES]
     if unknown or not planes:
-        raise argparse.ArgumentTypeError(f"unknown data plane {unknown[0] if unknown else '(none)'} "
-                                         f"(known: {', '.join(DATA_PLANES)})")
+        raise argparse.ArgumentTypeError(
+            f"unknown data plane {unknown[0] if unknown else '(none)'} (known: {', '.join(DATA_PLANES)})"
+        )
     return planes
 
 
@@ -32,14 +33,20 @@ def add_lab_arguments(lab: argparse.ArgumentParser, parser_class: Any) -> None:
     lab.add_argument("--lab-dir", default=".lab", help="where the lab keeps its state (default: .lab)")
     lab_sub = lab.add_subparsers(dest="lab_command", required=True, parser_class=parser_class)
     up = lab_sub.add_parser("up", help="start the lab and wait until routes serve")
-    up.add_argument("--extra-hosts", type=_positive_int, default=0, metavar="N",
-                    help="add N generated Ingresses with their own backends (for benchmarks)")
-    planes_help = ("comma-separated: traefik (always), envoy-gateway (a second data plane on 127.0.0.30 serving "
-                   "the demo as HTTPRoutes, for `ingresscheck compare`; built once, about 12 minutes)")
+    up.add_argument(
+        "--extra-hosts",
+        type=_positive_int,
+        default=0,
+        metavar="N",
+        help="add N generated Ingresses with their own backends (for benchmarks)",
+    )
+    planes_help = (
+        "comma-separated: traefik (always), envoy-gateway (a second data plane on 127.0.0.30 serving "
+        "the demo as HTTPRoutes, for `ingresscheck compare`; built once, about 12 minutes)"
+    )
     up.add_argument("--data-planes", type=_data_planes, default=("traefik",), metavar="LIST", help=planes_help)
     build_cmd = lab_sub.add_parser("build", help="build etcd and kube-apiserver once (cached by version)")
-    build_cmd.add_argument("--data-planes", type=_data_planes, default=("traefik",), metavar="LIST",
-                           help=planes_help)
+    build_cmd.add_argument("--data-planes", type=_data_planes, default=("traefik",), metavar="LIST", help=planes_help)
     lab_sub.add_parser("down", help="stop every lab process (by PID) and remove the cluster state")
     lab_sub.add_parser("status", help="show each lab component")
     lab_sub.add_parser("sync", help="re-render the apps.test DNS records from the Ingresses")

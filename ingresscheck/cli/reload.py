@@ -22,13 +22,25 @@ def add_reload_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--rounds", type=int, default=10, help="canary create/update/delete rounds (default 10)")
     g.add_argument("--rate", type=float, default=100.0, help="open-loop requests/s to existing routes (default 100)")
     g.add_argument("--domain", help="domain for canary hosts (default: the profile's reload.domain)")
-    g.add_argument("--kind", choices=("ingress", "httproute", "ingress,httproute"), default="ingress",
-                   help="what the canaries are: Ingresses (default) or HTTPRoutes on an existing Gateway listener")
-    g.add_argument("--gateway", metavar="NAMESPACE/NAME",
-                   help="with --kind httproute: attach the canaries to this Gateway (default: the first with an HTTPS "
-                        "wildcard listener)")
-    g.add_argument("--under-load", type=int, default=0, metavar="USERS",
-                   help="also run a locust background load with USERS users during the rounds")
+    g.add_argument(
+        "--kind",
+        choices=("ingress", "httproute", "ingress,httproute"),
+        default="ingress",
+        help="what the canaries are: Ingresses (default) or HTTPRoutes on an existing Gateway listener",
+    )
+    g.add_argument(
+        "--gateway",
+        metavar="NAMESPACE/NAME",
+        help="with --kind httproute: attach the canaries to this Gateway (default: the first with an HTTPS "
+        "wildcard listener)",
+    )
+    g.add_argument(
+        "--under-load",
+        type=int,
+        default=0,
+        metavar="USERS",
+        help="also run a locust background load with USERS users during the rounds",
+    )
     p.set_defaults(handler=execute_reload)
 
 
@@ -51,8 +63,10 @@ def execute_targets(args: argparse.Namespace) -> int:
     urls = [(u, (200,)) for u in route_urls(profile, [t for t in targets if not t.auth_type], limit=10_000)]
     urls += [(u, (401,)) for u in route_urls(profile, [t for t in targets if t.auth_type], limit=10_000)]
     if not urls and not args.allow_empty:
-        raise UsageError(f"nothing matched: no Ingress rule with a plain path and a backend in {session.scope}; "
-                         "--allow-empty writes an empty targets file")
+        raise UsageError(
+            f"nothing matched: no Ingress rule with a plain path and a backend in {session.scope}; "
+            "--allow-empty writes an empty targets file"
+        )
     path = write_targets(profile, urls, Path(args.out))
     print(f"{len(urls)} targets ({len(targets)} hosts of {session.scope}) written to {path}")
     return 0
@@ -70,8 +84,9 @@ def execute_reload(args: argparse.Namespace) -> int:
 
     if not args.allow_mutations:
         raise UsageError("reload creates, changes and deletes canary Ingresses: run it with --allow-mutations")
-    if args.gateway is not None and ("httproute" not in args.kind or args.gateway.count("/") != 1
-                                     or not all(args.gateway.split("/"))):
+    if args.gateway is not None and (
+        "httproute" not in args.kind or args.gateway.count("/") != 1 or not all(args.gateway.split("/"))
+    ):
         raise UsageError(f"--gateway {args.gateway!r}: give NAMESPACE/NAME, with --kind httproute")
     if args.rounds < 1 or args.rounds > 1000:
         raise UsageError("--rounds must be between 1 and 1000")
@@ -80,9 +95,17 @@ def execute_reload(args: argparse.Namespace) -> int:
     if args.probes not in (None, "reload"):
         raise UsageError("reload runs the reload probe only; use `ingresscheck run --allow-mutations` for all")
     args.probes = "reload"
-    session = session_for(args, {"reload_rounds": args.rounds, "reload_rate": args.rate, "reload_domain": args.domain,
-                                 "reload_under_load": args.under_load, "reload_kind": args.kind,
-                                 "reload_gateway": args.gateway})
+    session = session_for(
+        args,
+        {
+            "reload_rounds": args.rounds,
+            "reload_rate": args.rate,
+            "reload_domain": args.domain,
+            "reload_under_load": args.under_load,
+            "reload_kind": args.kind,
+            "reload_gateway": args.gateway,
+        },
+    )
     try:
         return run_session(session, args)
     finally:
@@ -102,12 +125,18 @@ def _print_propagation(session: Session, out: TextIO) -> None:
     for kind, figures in by_kind.items():
         label = f"{kind} " if len(by_kind) > 1 else ""
         for phase, v in figures.get("propagation", {}).items():
-            print(f"reload {label}{phase:<6} p50 {ms(v.get('p50'))}  p95 {ms(v.get('p95'))}  max {ms(v.get('max'))}"
-                  f"  ({v.get('n', 0)} ok, {v.get('failed', 0)} never)", file=out)
+            print(
+                f"reload {label}{phase:<6} p50 {ms(v.get('p50'))}  p95 {ms(v.get('p95'))}  max {ms(v.get('max'))}"
+                f"  ({v.get('n', 0)} ok, {v.get('failed', 0)} never)",
+                file=out,
+            )
     load = section.get("load")
     if load:
-        print(f"background load: {load.get('users')} users, {load.get('requests')} requests, "
-              f"{load.get('failures')} failures; stats {load.get('csv')}", file=out)
+        print(
+            f"background load: {load.get('users')} users, {load.get('requests')} requests, "
+            f"{load.get('failures')} failures; stats {load.get('csv')}",
+            file=out,
+        )
 
 
 def execute_cleanup(args: argparse.Namespace) -> int:

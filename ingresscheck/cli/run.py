@@ -29,25 +29,45 @@ def add_arguments(run: argparse.ArgumentParser) -> None:
     extra = run.add_argument_group("run")
     extra.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace (the default)")
     extra.add_argument("--concurrency", type=int, default=32, help="targets checked at once (default 32)")
-    extra.add_argument("--fail-on", choices=("fail", "warn"), default="fail",
-                       help="exit 1 on a failed or undecided check (fail, the default), or on a warning too (warn)")
+    extra.add_argument(
+        "--fail-on",
+        choices=("fail", "warn"),
+        default="fail",
+        help="exit 1 on a failed or undecided check (fail, the default), or on a warning too (warn)",
+    )
     out = run.add_argument_group("output and reports")
-    out.add_argument("-o", "--output", choices=("text", "json"), default="text",
-                     help="json: the JSON report on stdout (findings and paths then go to stderr); "
-                          "no default report files are written")
+    out.add_argument(
+        "-o",
+        "--output",
+        choices=("text", "json"),
+        default="text",
+        help="json: the JSON report on stdout (findings and paths then go to stderr); "
+        "no default report files are written",
+    )
     out.add_argument("--html", help="HTML report path")
     out.add_argument("--json", help="JSON report path")
     out.add_argument("--junit", help="JUnit XML report path")
-    out.add_argument("--reports-dir", default="reports",
-                     help="where reports go when no path is named (default: reports)")
+    out.add_argument(
+        "--reports-dir", default="reports", help="where reports go when no path is named (default: reports)"
+    )
     out.add_argument("--no-reports", action="store_true", help="write no report file")
     out.add_argument("--no-progress", action="store_true", help="no live progress bar")
-    out.add_argument("--prometheus", metavar="FILE",
-                     help="write Prometheus metrics (text format, for node_exporter's textfile collector)")
-    out.add_argument("--pushgateway", metavar="URL", help="push the same metrics to a Pushgateway, e.g. "
-                     "http://pushgateway:9091 (job ingresscheck, grouped by context)")
-    extra.add_argument("--in-cluster", action="store_true",
-                       help="connect with the pod's service account (inside a cluster), ignoring any kubeconfig")
+    out.add_argument(
+        "--prometheus",
+        metavar="FILE",
+        help="write Prometheus metrics (text format, for node_exporter's textfile collector)",
+    )
+    out.add_argument(
+        "--pushgateway",
+        metavar="URL",
+        help="push the same metrics to a Pushgateway, e.g. "
+        "http://pushgateway:9091 (job ingresscheck, grouped by context)",
+    )
+    extra.add_argument(
+        "--in-cluster",
+        action="store_true",
+        help="connect with the pod's service account (inside a cluster), ignoring any kubeconfig",
+    )
 
 
 def session_for(args: argparse.Namespace, extra: dict[str, Any] | None = None) -> Session:
@@ -122,8 +142,14 @@ class _Progress:
         if self.enabled:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-            self._bar = Progress(TextColumn("checking"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                                 TextColumn("{task.description}"), transient=True)
+            self._bar = Progress(
+                TextColumn("checking"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TextColumn("{task.description}"),
+                transient=True,
+            )
             self._bar.__enter__()
             self._task = self._bar.add_task("", total=self.total)
         return self
@@ -139,8 +165,11 @@ class _Progress:
             # cluster-wide probes (static, exposure, gateway) judge many hosts at once: name the ones they
             # failed, so a host's own line (its request chain) is never read as its whole verdict
             bad = sorted({r.host or r.subject or "?" for r in results if r.status.rank >= Status.FAIL.rank})
-            name = "cluster-wide checks" + (f" (not passing for {', '.join(bad[:5])}"
-                                            f"{f' and {len(bad) - 5} more' if len(bad) > 5 else ''})" if bad else "")
+            name = "cluster-wide checks" + (
+                f" (not passing for {', '.join(bad[:5])}{f' and {len(bad) - 5} more' if len(bad) > 5 else ''})"
+                if bad
+                else ""
+            )
         else:
             name = f"{name} (request chain)"
         if self._bar is not None and self._task is not None:
@@ -169,8 +198,14 @@ def _write_reports(report: Report, args: argparse.Namespace) -> dict[str, Path]:
     if not out and not metrics and not push:
         return {}
     try:
-        return reports.write_all(report, html=out.get("html"), json=out.get("json"), junit=out.get("junit"),
-                                 prometheus=metrics, pushgateway=push)
+        return reports.write_all(
+            report,
+            html=out.get("html"),
+            json=out.get("json"),
+            junit=out.get("junit"),
+            prometheus=metrics,
+            pushgateway=push,
+        )
     except OSError as exc:
         raise UsageError(f"cannot write report: {exc.filename}: {exc.strerror}") from None
 
@@ -187,14 +222,19 @@ def _summary(report: Report, paths: dict[str, Path], out: Any) -> None:
 
     console = Console(file=out, highlight=False)
     colours = {"pass": "green", "fail": "red", "warn": "yellow", "skip": "dim", "error": "magenta"}
-    notable = [r for r in sorted(report.results, key=lambda r: (-r.status.rank, r.check, _where(r)))
-               if r.status not in (Status.PASS, Status.SKIP)]
+    notable = [
+        r
+        for r in sorted(report.results, key=lambda r: (-r.status.rank, r.check, _where(r)))
+        if r.status not in (Status.PASS, Status.SKIP)
+    ]
     if notable:
         console.print(f"ingresscheck: {escape(report.context)} ({escape(report.server)})")
     for r in notable:
         if console.is_terminal:
-            console.print(f"[{colours[r.status.value]}]{r.status.value:<5}[/] [bold]{escape(r.check)}[/] "
-                          f"{escape(_where(r))}", overflow="fold")
+            console.print(
+                f"[{colours[r.status.value]}]{r.status.value:<5}[/] [bold]{escape(r.check)}[/] {escape(_where(r))}",
+                overflow="fold",
+            )
             console.print(f"      {escape(r.message)}", overflow="fold")
         else:  # logs and CI: one greppable line per finding, never wrapped
             print(f"{r.status.value:<5} {r.check} {_where(r)}: {r.message}", file=out)

@@ -33,14 +33,37 @@ from ._report import to_dict, write
 from ._support import IMPLEMENTATIONS, implementation_for, support_table
 
 __all__ = [
-    "IMPLEMENTATIONS", "Difference", "Exchange", "HostParity", "Observation", "ParityReport", "Request", "Severity",
-    "Side", "SideHosts", "SupportRow", "TlsSeen", "classify", "compare", "httproute_targets", "requests_for",
-    "support_table", "to_dict", "write_reports",
+    "IMPLEMENTATIONS",
+    "Difference",
+    "Exchange",
+    "HostParity",
+    "Observation",
+    "ParityReport",
+    "Request",
+    "Severity",
+    "Side",
+    "SideHosts",
+    "SupportRow",
+    "TlsSeen",
+    "classify",
+    "compare",
+    "httproute_targets",
+    "requests_for",
+    "support_table",
+    "to_dict",
+    "write_reports",
 ]
 
 
-def compare(a: Side, b: Side, profile: Profile, *, kubeconfig: str | None = None, namespace: str | None = None,
-            concurrency: int = 16) -> ParityReport:
+def compare(
+    a: Side,
+    b: Side,
+    profile: Profile,
+    *,
+    kubeconfig: str | None = None,
+    namespace: str | None = None,
+    concurrency: int = 16,
+) -> ParityReport:
     """Run one comparison against live data planes (A: in service, B: the candidate)."""
     sides: list[SideHosts] = []
     for side in (a, b):
@@ -48,8 +71,18 @@ def compare(a: Side, b: Side, profile: Profile, *, kubeconfig: str | None = None
         check_reachable(cluster)
         sides.append(side_hosts(cluster, side, namespace))
     impls = [side.implementation or _implementation(side, hosts) for side, hosts in zip((a, b), sides, strict=True)]
-    return asyncio.run(run(a, b, sides[0], sides[1], profile, a_implementation=impls[0],
-                           b_implementation=impls[1], concurrency=concurrency))
+    return asyncio.run(
+        run(
+            a,
+            b,
+            sides[0],
+            sides[1],
+            profile,
+            a_implementation=impls[0],
+            b_implementation=impls[1],
+            concurrency=concurrency,
+        )
+    )
 
 
 def _implementation(side: Side, hosts: SideHosts) -> str:
@@ -60,6 +93,7 @@ def _implementation(side: Side, hosts: SideHosts) -> str:
     return implementation_for("Ingress", None)
 
 
-def write_reports(report: ParityReport, out_dir: str | Path, formats: tuple[str, ...] = ("html", "json", "junit")
-                  ) -> list[Path]:
+def write_reports(
+    report: ParityReport, out_dir: str | Path, formats: tuple[str, ...] = ("html", "json", "junit")
+) -> list[Path]:
     return write(report, Path(out_dir), formats)

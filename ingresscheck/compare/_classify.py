@@ -1,10 +1,10 @@
 """Classify how side B's answer to one request differs from side A's (A is the data plane in service).
 
-    breaking   a route that worked fails, auth opens, the redirect to https is lost, another backend
-               answers (or the backend sees another path), TLS that verified does not
-    changed    the status family is kept, but the code, Location, or a header that matters differs
-               (HSTS, WWW-Authenticate, Content-Type of a success), TLS protocol or names differ
-    cosmetic   anything else that differs: a 404 body, a certificate re-issued with the same names
+breaking   a route that worked fails, auth opens, the redirect to https is lost, another backend
+           answers (or the backend sees another path), TLS that verified does not
+changed    the status family is kept, but the code, Location, or a header that matters differs
+           (HSTS, WWW-Authenticate, Content-Type of a success), TLS protocol or names differ
+cosmetic   anything else that differs: a 404 body, a certificate re-issued with the same names
 """
 
 from __future__ import annotations
@@ -32,8 +32,13 @@ def classify(request: Request, a: Observation, b: Observation) -> list[Differenc
         elif b.error and a.family in (2, 3) or b.error and a.status in (401, 403, 407):
             add(Severity.BREAKING, "error", a.short(), b.error, "B does not answer where A did")
         elif b.error:
-            add(Severity.CHANGED, "error", a.short(), b.error,
-                f"a client fails on both sides: A answers {a.status}, B does not answer at all")
+            add(
+                Severity.CHANGED,
+                "error",
+                a.short(),
+                b.error,
+                f"a client fails on both sides: A answers {a.status}, B does not answer at all",
+            )
         else:
             add(Severity.CHANGED, "error", a.error or "", b.short(), "B answers where A did not")
         return out
@@ -44,27 +49,49 @@ def classify(request: Request, a: Observation, b: Observation) -> list[Differenc
         if a.backend[0] != b.backend[0]:
             add(Severity.BREAKING, "backend", a.backend[0], b.backend[0], "another backend answers")
         elif a.backend[1] != b.backend[1] and request.category == "normalisation":
-            add(Severity.CHANGED, "backend path", a.backend[1], b.backend[1],
-                "the backend sees the path normalised differently; it matters if the application routes on it")
+            add(
+                Severity.CHANGED,
+                "backend path",
+                a.backend[1],
+                b.backend[1],
+                "the backend sees the path normalised differently; it matters if the application routes on it",
+            )
         elif a.backend[1] != b.backend[1]:
-            add(Severity.BREAKING, "backend path", a.backend[1], b.backend[1],
-                "the backend sees another path (rewrite differs)")
+            add(
+                Severity.BREAKING,
+                "backend path",
+                a.backend[1],
+                b.backend[1],
+                "the backend sees another path (rewrite differs)",
+            )
     for name in _HEADERS_ALWAYS + (_HEADERS_ON_SUCCESS if a.family == 2 and b.family == 2 else ()):
         va, vb = a.header(name), b.header(name)
         if va != vb and a.family == b.family:
             severity = Severity.CHANGED
             if name == "www-authenticate" and va and vb and va.split()[0].lower() == vb.split()[0].lower():
-                why = "the same scheme with another realm: browsers show another prompt, password managers " \
-                      "keyed by realm will not fill it"
+                why = (
+                    "the same scheme with another realm: browsers show another prompt, password managers "
+                    "keyed by realm will not fill it"
+                )
             elif name == "strict-transport-security" and va and not vb:
                 why = "B drops HSTS: browsers stop forcing https for this host once the max-age ends"
             else:
                 why = f"{name} differs"
             add(severity, f"header:{name}", va or "(none)", vb or "(none)", why)
-    if not any(d.severity is not Severity.COSMETIC for d in out) and a.status == b.status and \
-            a.family != 2 and a.body_sha != b.body_sha and a.header("content-type") != b.header("content-type"):
-        add(Severity.COSMETIC, "error page", a.header("content-type") or "(none)", b.header("content-type") or
-            "(none)", "another error page")
+    if (
+        not any(d.severity is not Severity.COSMETIC for d in out)
+        and a.status == b.status
+        and a.family != 2
+        and a.body_sha != b.body_sha
+        and a.header("content-type") != b.header("content-type")
+    ):
+        add(
+            Severity.COSMETIC,
+            "error page",
+            a.header("content-type") or "(none)",
+            b.header("content-type") or "(none)",
+            "another error page",
+        )
     if a.tls and b.tls:
         _tls(request, a, b, add)
     return out
@@ -119,13 +146,23 @@ def _tls(request: Request, a: Observation, b: Observation, add: _Add) -> None:
     ta, tb = a.tls, b.tls
     assert ta is not None and tb is not None
     if ta.verified and not tb.verified:
-        add(Severity.BREAKING, "tls:verified", "verified", tb.verify_error or "not verified",
-            "clients will refuse B's certificate")
+        add(
+            Severity.BREAKING,
+            "tls:verified",
+            "verified",
+            tb.verify_error or "not verified",
+            "clients will refuse B's certificate",
+        )
     elif ta.sans != tb.sans:
         add(Severity.CHANGED, "tls:sans", ", ".join(ta.sans), ", ".join(tb.sans), "the certificate names differ")
     elif ta.fingerprint != tb.fingerprint:
-        add(Severity.COSMETIC, "tls:certificate", ta.fingerprint, tb.fingerprint,
-            "another certificate with the same names (pinning clients would notice)")
+        add(
+            Severity.COSMETIC,
+            "tls:certificate",
+            ta.fingerprint,
+            tb.fingerprint,
+            "another certificate with the same names (pinning clients would notice)",
+        )
     if ta.version != tb.version:
         add(Severity.CHANGED, "tls:version", ta.version, tb.version, "another TLS protocol version")
 
@@ -149,18 +186,18 @@ def _kind(error: str) -> str:
 # Known causes, shown with a difference so a reader knows where to look.
 _HINTS = {
     ("normalisation", "status"): " — data planes normalise paths differently (merging //, resolving /./, "
-                                 "decoding %2F: Envoy Gateway's default escapedSlashesAction UnescapeAndRedirect "
-                                 "answers %2F with a redirect to the decoded path); ingress-nginx merges slashes "
-                                 "and resolves dot segments",
+    "decoding %2F: Envoy Gateway's default escapedSlashesAction UnescapeAndRedirect "
+    "answers %2F with a redirect to the decoded path); ingress-nginx merges slashes "
+    "and resolves dot segments",
     ("case", "status"): " — ingress-nginx matches regex paths (use-regex, rewrite-target) case-insensitively "
-                        "(~*); Prefix and Exact paths are case-sensitive everywhere",
+    "(~*); Prefix and Exact paths are case-sensitive everywhere",
     ("derived", "status"): " — a trailing slash or a segment boundary is matched differently (Prefix /a matches "
-                           "/a/ and /a/b, never /ab)",
+    "/a/ and /a/b, never /ab)",
     ("normalisation", "backend path"): " — e.g. Traefik merges the slashes of // before the backend; Envoy "
-                                       "forwards this one as received",
+    "forwards this one as received",
     ("unknown-host", "status"): " — what a data plane answers for a Host it does not serve",
     ("unknown-host", "error"): " — a data plane with one TLS listener per host name has no certificate for an "
-                               "unknown SNI and resets the handshake; one with a default certificate answers 404",
+    "unknown SNI and resets the handshake; one with a default certificate answers 404",
     ("auth", "status"): " — basic auth is an annotation on ingress-nginx; Gateway API core cannot express it",
 }
 

@@ -29,9 +29,12 @@ class SideHosts:
 
 def httproute_targets(routes: list[Obj], gateways: list[Obj]) -> list[Target]:
     """One Target per hostname of each HTTPRoute, its published addresses from its parent Gateways."""
-    addresses = {(g["metadata"].get("namespace", "default"), g["metadata"]["name"]):
-                 tuple(a.get("value", "") for a in (g.get("status") or {}).get("addresses") or [])
-                 for g in gateways}
+    addresses = {
+        (g["metadata"].get("namespace", "default"), g["metadata"]["name"]): tuple(
+            a.get("value", "") for a in (g.get("status") or {}).get("addresses") or []
+        )
+        for g in gateways
+    }
     out = []
     for route in routes:
         meta, spec = route.get("metadata", {}), route.get("spec") or {}
@@ -47,15 +50,28 @@ def httproute_targets(routes: list[Obj], gateways: list[Obj]) -> list[Target]:
             backend = backends[0]
             for match in rule.get("matches") or [{"path": {"type": "PathPrefix", "value": "/"}}]:
                 path = match.get("path") or {"type": "PathPrefix", "value": "/"}
-                paths.append(PathRule(path.get("value", "/"), _MATCH_TYPES.get(path.get("type", "PathPrefix"),
-                                                                               "ImplementationSpecific"),
-                                      backend.get("name"), backend.get("port")))
+                paths.append(
+                    PathRule(
+                        path.get("value", "/"),
+                        _MATCH_TYPES.get(path.get("type", "PathPrefix"), "ImplementationSpecific"),
+                        backend.get("name"),
+                        backend.get("port"),
+                    )
+                )
         for hostname in spec.get("hostnames") or []:
             if "*" in hostname or not paths:
                 continue  # a wildcard names no host to probe
-            out.append(Target(namespace=ns, ingress=meta.get("name", "?"), host=hostname.lower(), paths=tuple(paths),
-                              annotations=dict(meta.get("annotations") or {}), status_addresses=published,
-                              kind="HTTPRoute"))
+            out.append(
+                Target(
+                    namespace=ns,
+                    ingress=meta.get("name", "?"),
+                    host=hostname.lower(),
+                    paths=tuple(paths),
+                    annotations=dict(meta.get("annotations") or {}),
+                    status_addresses=published,
+                    kind="HTTPRoute",
+                )
+            )
     return out
 
 
@@ -74,22 +90,28 @@ def side_hosts(cluster: Cluster, side: Side, namespace: str | None) -> SideHosts
     targets: list[Target] = []
     controllers: dict[str, str] = {}
     if side.kind in (None, "Ingress"):
-        classes = {c["metadata"]["name"]: (c.get("spec") or {}).get("controller", "")
-                   for c in _list(res, "IngressClass", None)}
+        classes = {
+            c["metadata"]["name"]: (c.get("spec") or {}).get("controller", "") for c in _list(res, "IngressClass", None)
+        }
         for t in targets_of(_list(res, "Ingress", namespace)):
             targets.append(t)
             controllers.setdefault(t.host, classes.get(t.ingress_class or "", ""))
     if side.kind in (None, "HTTPRoute"):
         gateways = _list(res, "Gateway", None)
-        gw_class = {(g["metadata"].get("namespace"), g["metadata"]["name"]): g["spec"].get("gatewayClassName", "")
-                    for g in gateways}
-        class_ctl = {c["metadata"]["name"]: (c.get("spec") or {}).get("controllerName", "")
-                     for c in _list(res, "GatewayClass", None)}
+        gw_class = {
+            (g["metadata"].get("namespace"), g["metadata"]["name"]): g["spec"].get("gatewayClassName", "")
+            for g in gateways
+        }
+        class_ctl = {
+            c["metadata"]["name"]: (c.get("spec") or {}).get("controllerName", "")
+            for c in _list(res, "GatewayClass", None)
+        }
         routes = _list(res, "HTTPRoute", namespace)
         for t in httproute_targets(routes, gateways):
             targets.append(t)
-            route = next(r for r in routes if r["metadata"]["name"] == t.name and
-                         r["metadata"].get("namespace") == t.namespace)
+            route = next(
+                r for r in routes if r["metadata"]["name"] == t.name and r["metadata"].get("namespace") == t.namespace
+            )
             refs = (route.get("spec") or {}).get("parentRefs") or [{}]
             cls = gw_class.get((refs[0].get("namespace") or t.namespace, refs[0].get("name", "")), "")
             controllers.setdefault(t.host, class_ctl.get(cls, ""))

@@ -22,8 +22,17 @@ def _credential(profile: Profile, host: str) -> tuple[str, str] | None:
     return cred.username, cred.password()
 
 
-async def run(a: Side, b: Side, hosts_a: SideHosts, hosts_b: SideHosts, profile: Profile, *,
-              a_implementation: str, b_implementation: str, concurrency: int = 16) -> ParityReport:
+async def run(
+    a: Side,
+    b: Side,
+    hosts_a: SideHosts,
+    hosts_b: SideHosts,
+    profile: Profile,
+    *,
+    a_implementation: str,
+    b_implementation: str,
+    concurrency: int = 16,
+) -> ParityReport:
     started_wall = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     started = time.monotonic()
     paired = sorted(set(hosts_a.targets) & set(hosts_b.targets))
@@ -45,8 +54,7 @@ async def run(a: Side, b: Side, hosts_a: SideHosts, hosts_b: SideHosts, profile:
     async def host(name: str) -> HostParity:
         ta, tb = hosts_a.targets[name], hosts_b.targets[name]
         matrix = requests_for(name, ta, tb, auth=_credential(profile, name), https=True)
-        exchanges = await asyncio.gather(*(both(r, hosts_a.addresses[name], hosts_b.addresses[name])
-                                           for r in matrix))
+        exchanges = await asyncio.gather(*(both(r, hosts_a.addresses[name], hosts_b.addresses[name]) for r in matrix))
         return HostParity(name, _label(ta), _label(tb), tuple(exchanges))
 
     results = list(await asyncio.gather(*(host(h) for h in paired)))
@@ -59,8 +67,18 @@ async def run(a: Side, b: Side, hosts_a: SideHosts, hosts_b: SideHosts, profile:
         exchanges = await asyncio.gather(*(both(r, addr_a, addr_b) for r in reqs))
         results.append(HostParity(reqs[0].host, "(no object)", "(no object)", tuple(exchanges)))
     support = support_table([hosts_a.targets[h] for h in paired], b_implementation)
-    return ParityReport(a, b, a_implementation, b_implementation, tuple(results), only_a, only_b,
-                        tuple(support), started_wall, round(time.monotonic() - started, 2))
+    return ParityReport(
+        a,
+        b,
+        a_implementation,
+        b_implementation,
+        tuple(results),
+        only_a,
+        only_b,
+        tuple(support),
+        started_wall,
+        round(time.monotonic() - started, 2),
+    )
 
 
 def _label(t: Target) -> str:

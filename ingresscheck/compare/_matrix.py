@@ -43,20 +43,34 @@ def _derived(rule: PathRule) -> list[tuple[str, str, str]]:
     out.append(("derived", base + "/" if not p.endswith("/") else base, "trailing slash toggled"))
     out.append(("derived", base + "/ingresscheck", "a deeper segment"))
     out.append(("derived", base + "ingresscheck", "the prefix without a segment boundary"))
-    out.append(("case", base.upper() if base.upper() != base else base.title(),
-                "upper case: ingress-nginx regex locations are case-insensitive"))
+    out.append(
+        (
+            "case",
+            base.upper() if base.upper() != base else base.title(),
+            "upper case: ingress-nginx regex locations are case-insensitive",
+        )
+    )
     return out
 
 
-def requests_for(host: str, a: Target | None, b: Target | None, *, auth: tuple[str, str] | None,
-                 https: bool) -> list[Request]:
+def requests_for(
+    host: str, a: Target | None, b: Target | None, *, auth: tuple[str, str] | None, https: bool
+) -> list[Request]:
     """Every request for ``host``. ``auth`` is the right credential when the host has one."""
     scheme = "https" if https else "http"
     out: list[Request] = []
     seen: set[tuple[str, str, bool, str]] = set()
 
-    def add(key: str, category: str, target: str, *, sch: str = scheme, cred: tuple[str, str] | None = None,
-            note: str = "", method: str = "GET") -> None:
+    def add(
+        key: str,
+        category: str,
+        target: str,
+        *,
+        sch: str = scheme,
+        cred: tuple[str, str] | None = None,
+        note: str = "",
+        method: str = "GET",
+    ) -> None:
         ident = (sch, target, cred is not None, method)
         if ident in seen and category != "auth":
             return
@@ -77,12 +91,22 @@ def requests_for(host: str, a: Target | None, b: Target | None, *, auth: tuple[s
     if sample != "/":
         encoded = sample.rstrip("/") + "%2Fingresscheck"
         add(f"normalisation {encoded}", "normalisation", encoded, cred=cred, note="an encoded slash")
-        add(f"normalisation {sample}/../{sample.strip('/')}", "normalisation",
-            f"{sample.rstrip('/')}/../{sample.strip('/')}", cred=cred, note="a dot-dot segment")
+        add(
+            f"normalisation {sample}/../{sample.strip('/')}",
+            "normalisation",
+            f"{sample.rstrip('/')}/../{sample.strip('/')}",
+            cred=cred,
+            note="a dot-dot segment",
+        )
     add("unknown path", "path", UNKNOWN_PATH, cred=cred, note="a path no rule names")
     add("plain http", "redirect", sample, sch="http", note="plain HTTP: the redirect to https")
-    add("plain http deep", "redirect", sample.rstrip("/") + "/x?y=1", sch="http",
-        note="plain HTTP keeps path and query in the redirect")
+    add(
+        "plain http deep",
+        "redirect",
+        sample.rstrip("/") + "/x?y=1",
+        sch="http",
+        note="plain HTTP keeps path and query in the redirect",
+    )
     if protected:
         add("auth none", "auth", sample, note="no credentials")
         add("auth wrong", "auth", sample, cred=("ingresscheck", "wrong-password"), note="wrong credentials")
@@ -106,17 +130,35 @@ def _nginx_specific(host: str, t: Target, scheme: str, cred: tuple[str, str] | N
         for rule in t.paths:
             if _plain(rule.path) and rule.path != "/":
                 # with use-regex (or rewrite-target) every path of the host is a case-insensitive regex prefix
-                out.append(Request(f"nginx regex {rule.path.upper()}x", "case", scheme, host,
-                                   rule.path.upper() + "x", "GET", cred,
-                                   "use-regex makes every path of the host a case-insensitive regex prefix"))
+                out.append(
+                    Request(
+                        f"nginx regex {rule.path.upper()}x",
+                        "case",
+                        scheme,
+                        host,
+                        rule.path.upper() + "x",
+                        "GET",
+                        cred,
+                        "use-regex makes every path of the host a case-insensitive regex prefix",
+                    )
+                )
     if t.annotation("rewrite-target") is not None:
         sample = t.sample_path.rstrip("/") + "/ingresscheck/deep"
-        out.append(Request(f"nginx rewrite {sample}", "nginx", scheme, host, sample, "GET", cred,
-                           "rewrite-target: the path the backend sees"))
+        out.append(
+            Request(
+                f"nginx rewrite {sample}",
+                "nginx",
+                scheme,
+                host,
+                sample,
+                "GET",
+                cred,
+                "rewrite-target: the path the backend sees",
+            )
+        )
     return out
 
 
 def unknown_host(domain: str, https: bool) -> Request:
     host = f"{UNKNOWN_HOST_LABEL}.{domain}"
-    return Request("unknown host", "unknown-host", "https" if https else "http", host, "/",
-                   note="a Host no rule names")
+    return Request("unknown host", "unknown-host", "https" if https else "http", host, "/", note="a Host no rule names")

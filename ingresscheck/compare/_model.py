@@ -1,11 +1,11 @@
 """The data of a parity comparison, frozen and plain: requests, what each side answered, differences.
 
-    Side            how to reach one data plane (address, kube context, object kind)
-    Request         one entry of the request matrix (scheme, Host, raw target, credentials)
-    Observation     what one side answered to one request (status, headers, backend, TLS) or why not
-    Difference      one way B differs from A for one request, with its severity and explanation
-    HostParity      every request of one host on both sides
-    ParityReport    every host, the hosts on one side only, the annotation support table
+Side            how to reach one data plane (address, kube context, object kind)
+Request         one entry of the request matrix (scheme, Host, raw target, credentials)
+Observation     what one side answered to one request (status, headers, backend, TLS) or why not
+Difference      one way B differs from A for one request, with its severity and explanation
+HostParity      every request of one host on both sides
+ParityReport    every host, the hosts on one side only, the annotation support table
 """
 
 from __future__ import annotations
@@ -96,8 +96,12 @@ class Observation:
         if self.backend:
             out["backend"], out["backend_path"] = self.backend
         if self.tls:
-            out["tls"] = {"version": self.tls.version, "fingerprint": self.tls.fingerprint,
-                          "sans": list(self.tls.sans), "verified": self.tls.verified}
+            out["tls"] = {
+                "version": self.tls.version,
+                "fingerprint": self.tls.fingerprint,
+                "sans": list(self.tls.sans),
+                "verified": self.tls.verified,
+            }
             if self.tls.verify_error:
                 out["tls"]["verify_error"] = self.tls.verify_error
         return out
@@ -124,9 +128,16 @@ class Difference:
     explanation: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {"severity": self.severity.value, "request": self.request.describe(), "key": self.request.key,
-                "category": self.request.category, "aspect": self.aspect, "a": self.a, "b": self.b,
-                "explanation": self.explanation}
+        return {
+            "severity": self.severity.value,
+            "request": self.request.describe(),
+            "key": self.request.key,
+            "category": self.request.category,
+            "aspect": self.aspect,
+            "a": self.a,
+            "b": self.b,
+            "explanation": self.explanation,
+        }
 
 
 @dataclass(frozen=True)

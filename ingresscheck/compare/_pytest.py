@@ -45,9 +45,13 @@ class ParitySuite:
             from . import compare
 
             prof = load(self.profile) if self.profile else Profile()
-            self._report = compare(Side("A", self.a, self.a_context, self.a_kind),
-                                   Side("B", self.b, self.b_context, self.b_kind), prof,
-                                   kubeconfig=self.kubeconfig, namespace=self.namespace)
+            self._report = compare(
+                Side("A", self.a, self.a_context, self.a_kind),
+                Side("B", self.b, self.b_context, self.b_kind),
+                prof,
+                kubeconfig=self.kubeconfig,
+                namespace=self.namespace,
+            )
         return self._report
 
     def check(self, host: str) -> None:
@@ -66,12 +70,16 @@ def assert_parity(host: HostParity) -> None:
     __tracebackhide__ = True
     for d in host.differences:
         if d.severity is Severity.CHANGED:
-            warnings.warn(ParityChanged(f"{host.host}: {d.request.describe()} {d.aspect}: A {d.a} / B {d.b} "
-                                        f"({d.explanation})"), stacklevel=2)
+            warnings.warn(
+                ParityChanged(f"{host.host}: {d.request.describe()} {d.aspect}: A {d.a} / B {d.b} ({d.explanation})"),
+                stacklevel=2,
+            )
     breaking = [d for d in host.differences if d.severity is Severity.BREAKING]
     if breaking:
-        raise ParityBroken(f"{host.host}: {len(breaking)} breaking difference(s)\n" + "\n".join(
-            f"  {d.request.describe()} {d.aspect}: A {d.a} / B {d.b} ({d.explanation})" for d in breaking))
+        raise ParityBroken(
+            f"{host.host}: {len(breaking)} breaking difference(s)\n"
+            + "\n".join(f"  {d.request.describe()} {d.aspect}: A {d.a} / B {d.b} ({d.explanation})" for d in breaking)
+        )
 
 
 def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: Any) -> list[pytest.Item] | None:
@@ -79,12 +87,14 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: Any) 
         return None
     if not obj.hosts:
         raise pytest.UsageError(f"{name} = ParitySuite(...): name the hosts to compare (hosts=(...))")
-    return [pytest.Function.from_parent(collector, name=f"{name}[{host}]",
-                                        callobj=_bound(obj, host)) for host in obj.hosts]
+    return [
+        pytest.Function.from_parent(collector, name=f"{name}[{host}]", callobj=_bound(obj, host)) for host in obj.hosts
+    ]
 
 
 def _bound(suite: ParitySuite, host: str) -> Any:
     def test() -> None:
         __tracebackhide__ = True
         suite.check(host)
+
     return test

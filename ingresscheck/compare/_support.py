@@ -39,8 +39,11 @@ _GATEWAY: dict[str, tuple[str, str]] = {
     "permanent-redirect-code": ("different", "RequestRedirect allows only 301 and 302"),
     "temporal-redirect": ("same", "a RequestRedirect filter (statusCode 302)"),
     "rewrite-target": ("different", "URLRewrite replaces a prefix or the full path; no regex capture groups"),
-    "use-regex": ("different", "RegularExpression path matches are implementation-specific and case-sensitive; "
-                  "ingress-nginx makes every path of the host a case-insensitive regex"),
+    "use-regex": (
+        "different",
+        "RegularExpression path matches are implementation-specific and case-sensitive; "
+        "ingress-nginx makes every path of the host a case-insensitive regex",
+    ),
     "app-root": ("same", "an Exact / match with a RequestRedirect filter"),
     "custom-headers": ("same", "RequestHeaderModifier / ResponseHeaderModifier filters"),
     "upstream-vhost": ("different", "URLRewrite hostname (extended support)"),
@@ -70,8 +73,11 @@ _GATEWAY: dict[str, tuple[str, str]] = {
 
 # Envoy Gateway's policies for what core cannot express.
 _ENVOY_GATEWAY: dict[str, tuple[str, str]] = {
-    "auth-type": ("different", "SecurityPolicy basicAuth: htpasswd with {SHA} hashes only (bcrypt/apr1 are "
-                  "refused), in a Secret key .htpasswd"),
+    "auth-type": (
+        "different",
+        "SecurityPolicy basicAuth: htpasswd with {SHA} hashes only (bcrypt/apr1 are "
+        "refused), in a Secret key .htpasswd",
+    ),
     "auth-secret": ("different", "SecurityPolicy basicAuth.users: its own Secret (key .htpasswd, {SHA} hashes)"),
     "auth-realm": ("ignored", "SecurityPolicy basicAuth has no realm: Envoy's challenge names its own"),
     "auth-url": ("extension", "SecurityPolicy extAuth"),
@@ -106,7 +112,7 @@ def support_table(targets: list[Target], implementation: str) -> list[SupportRow
             if not key.startswith(PREFIX) or (obj, key) in seen:
                 continue
             seen.add((obj, key))
-            name = key[len(PREFIX):]
+            name = key[len(PREFIX) :]
             support, note = _judge(name, implementation)
             if support != "same":
                 rows.append(SupportRow(obj, t.host, name, value, support, note))

@@ -63,8 +63,13 @@ def _tls_facts(obj: ssl.SSLObject | None, verify_error: str | None) -> TlsSeen |
     if obj is None:
         return None
     der = obj.getpeercert(binary_form=True) or b""
-    return TlsSeen(version=obj.version() or "", fingerprint=hashlib.sha256(der).hexdigest()[:16] if der else "",
-                   sans=_sans(der) if der else (), verified=verify_error is None, verify_error=verify_error or "")
+    return TlsSeen(
+        version=obj.version() or "",
+        fingerprint=hashlib.sha256(der).hexdigest()[:16] if der else "",
+        sans=_sans(der) if der else (),
+        verified=verify_error is None,
+        verify_error=verify_error or "",
+    )
 
 
 async def exchange(request: Request, address: str, port: int, *, ca_file: str | None, timeout: float) -> Observation:
@@ -77,13 +82,19 @@ async def exchange(request: Request, address: str, port: int, *, ca_file: str | 
         context = _unverified()
         verify_error = await _verify(request.host, address, port, ca_file, timeout)
     try:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(
-            address, port, ssl=context, server_hostname=request.host if context else None), timeout)
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(address, port, ssl=context, server_hostname=request.host if context else None),
+            timeout,
+        )
     except (TimeoutError, OSError, ssl.SSLError) as exc:
         return Observation(error=_reason(exc), ms=_ms(started))
     tls = _tls_facts(writer.get_extra_info("ssl_object"), verify_error) if context else None
-    lines = [f"{request.method} {request.target} HTTP/1.1", f"Host: {request.host}", "User-Agent: ingresscheck-compare",
-             "Accept: */*"]  # keep-alive: servers must frame the answer, we close after it
+    lines = [
+        f"{request.method} {request.target} HTTP/1.1",
+        f"Host: {request.host}",
+        "User-Agent: ingresscheck-compare",
+        "Accept: */*",
+    ]  # keep-alive: servers must frame the answer, we close after it
     if request.auth is not None:
         token = base64.b64encode(f"{request.auth[0]}:{request.auth[1]}".encode()).decode()
         lines.append(f"Authorization: Basic {token}")
@@ -113,16 +124,23 @@ async def exchange(request: Request, address: str, port: int, *, ca_file: str | 
         except (TimeoutError, OSError, ssl.SSLError):
             pass
     status = parser.get_status_code()
-    return Observation(status=status, headers=tuple(collector.headers), backend=_backend(collector),
-                       tls=tls, body_sha=hashlib.sha256(bytes(collector.body)).hexdigest()[:12], ms=_ms(started))
+    return Observation(
+        status=status,
+        headers=tuple(collector.headers),
+        backend=_backend(collector),
+        tls=tls,
+        body_sha=hashlib.sha256(bytes(collector.body)).hexdigest()[:12],
+        ms=_ms(started),
+    )
 
 
 async def _verify(host: str, address: str, port: int, ca_file: str | None, timeout: float) -> str | None:
     """None when the served chain verifies for ``host`` against ``ca_file`` (or the system store)."""
     context = _verifying(ca_file)
     try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(
-            address, port, ssl=context, server_hostname=host), timeout)
+        _, writer = await asyncio.wait_for(
+            asyncio.open_connection(address, port, ssl=context, server_hostname=host), timeout
+        )
     except ssl.SSLCertVerificationError as exc:
         return exc.verify_message or "certificate does not verify"
     except (TimeoutError, OSError, ssl.SSLError) as exc:

@@ -43,13 +43,19 @@ _REF = "#/components/schemas/io.k8s.api.networking.v1."
 _LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 _SUBDOMAIN = re.compile(rf"{_LABEL}(\.{_LABEL})*")
 _DNS1123_LABEL = re.compile(_LABEL)
-_SUBDOMAIN_MSG = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
-                  "and must start and end with an alphanumeric character (e.g. 'example.com')")
-_WILDCARD_MSG = ("a wildcard DNS-1123 subdomain must start with '*.', followed by a valid DNS subdomain, which must "
-                 "consist of lower case alphanumeric characters, '-' or '.' and end with an alphanumeric character "
-                 "(e.g. '*.example.com')")
-_LABEL_MSG = ("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must "
-              "start and end with an alphanumeric character (e.g. 'my-name')")
+_SUBDOMAIN_MSG = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
+    "and must start and end with an alphanumeric character (e.g. 'example.com')"
+)
+_WILDCARD_MSG = (
+    "a wildcard DNS-1123 subdomain must start with '*.', followed by a valid DNS subdomain, which must "
+    "consist of lower case alphanumeric characters, '-' or '.' and end with an alphanumeric character "
+    "(e.g. '*.example.com')"
+)
+_LABEL_MSG = (
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must "
+    "start and end with an alphanumeric character (e.g. 'my-name')"
+)
 _INVALID_PATH_SEQUENCES = ("//", "/./", "/../", "%2f", "%2F")
 _INVALID_PATH_SUFFIXES = ("/..", "/.")
 _PATH_TYPES = ("Exact", "ImplementationSpecific", "Prefix")
@@ -154,7 +160,8 @@ def _schema_problems(validator: jsonschema.protocols.Validator, obj: Obj, *, oth
             msg = "Required value"
         elif err.validator == "enum":
             msg = f"Unsupported value: {_show(err.instance)}: supported values: " + ", ".join(
-                repr(v) for v in err.validator_value)
+                repr(v) for v in err.validator_value
+            )
         elif err.validator == "pattern":
             msg = f"Invalid value: {_show(err.instance)}: must match {err.validator_value!r}"
         else:
@@ -208,8 +215,7 @@ def _backend(backend: Obj, path: Path) -> list[Problem]:
         out += [_invalid((*path, "service", "port", "name"), port_name, m) for m in _port_name(port_name)]
     elif number:
         if not 1 <= number <= 65535:
-            out.append(_invalid((*path, "service", "port", "number"), number, "must be between 1 and 65535, "
-                                                                              "inclusive"))
+            out.append(_invalid((*path, "service", "port", "number"), number, "must be between 1 and 65535, inclusive"))
     else:
         out.append(_required(path, "port name or number is required"))
     return out
@@ -234,8 +240,12 @@ def _path(p: Obj, path: Path) -> list[Problem]:
         if value and not value.startswith("/"):
             out.append(_invalid((*path, "path"), value, "must be an absolute path"))
     else:
-        out.append(Problem((*path, "pathType"), f"Unsupported value: {path_type!r}: supported values: "
-                                                + ", ".join(f'"{t}"' for t in _PATH_TYPES)))
+        out.append(
+            Problem(
+                (*path, "pathType"),
+                f"Unsupported value: {path_type!r}: supported values: " + ", ".join(f'"{t}"' for t in _PATH_TYPES),
+            )
+        )
     return out + _backend(p.get("backend") or {}, (*path, "backend"))
 
 
@@ -280,8 +290,13 @@ def _ingress_values(obj: Obj) -> list[Problem]:
         out += [_invalid(("spec", "ingressClassName"), cls, m) for m in _subdomain(cls)]
     annotation = ((obj.get("metadata") or {}).get("annotations") or {}).get(_CLASS_ANNOTATION)
     if annotation is not None and cls is not None and annotation != cls:
-        out.append(_invalid(("metadata", "annotations", _CLASS_ANNOTATION), annotation,
-                            "must match `ingressClassName` when both are specified"))
+        out.append(
+            _invalid(
+                ("metadata", "annotations", _CLASS_ANNOTATION),
+                annotation,
+                "must match `ingressClassName` when both are specified",
+            )
+        )
     return out
 
 
@@ -326,8 +341,11 @@ def _gateway_structure(kind: str, obj: Obj) -> list[Problem]:
 def validate(obj: Obj) -> list[Problem]:
     """Every reason the API server would refuse ``obj`` (an object as a manifest gives it); [] if none."""
     kind = obj.get("kind")
-    if isinstance(kind, str) and kind in _gateway_validators() and str(obj.get("apiVersion", "")).startswith(
-            "gateway.networking.k8s.io/"):
+    if (
+        isinstance(kind, str)
+        and kind in _gateway_validators()
+        and str(obj.get("apiVersion", "")).startswith("gateway.networking.k8s.io/")
+    ):
         return _generic(obj) or _gateway_structure(kind, obj)
     if kind in ("Ingress", "IngressClass"):
         structure = _structure(kind, obj)

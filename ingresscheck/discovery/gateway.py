@@ -142,15 +142,40 @@ def _meta(obj: Obj) -> tuple[str, str]:
 
 def listeners_of(inv: Inventory, gateway: Obj) -> list[Listener]:
     ns, name = _meta(gateway)
-    out = [Listener(ns, name, li.get("name", "?"), li.get("protocol", "?"), li.get("port"), li.get("hostname"),
-                    li, "Gateway", ns, name) for li in (gateway.get("spec") or {}).get("listeners") or []]
+    out = [
+        Listener(
+            ns,
+            name,
+            li.get("name", "?"),
+            li.get("protocol", "?"),
+            li.get("port"),
+            li.get("hostname"),
+            li,
+            "Gateway",
+            ns,
+            name,
+        )
+        for li in (gateway.get("spec") or {}).get("listeners") or []
+    ]
     for ls in inv.listener_sets:
         ls_ns, ls_name = _meta(ls)
         parent = (ls.get("spec") or {}).get("parentRef") or {}
         if parent.get("name") == name and (parent.get("namespace") or ls_ns) == ns:
-            out += [Listener(ns, name, li.get("name", "?"), li.get("protocol", "?"), li.get("port"),
-                             li.get("hostname"), li, "ListenerSet", ls_ns, ls_name)
-                    for li in (ls.get("spec") or {}).get("listeners") or []]
+            out += [
+                Listener(
+                    ns,
+                    name,
+                    li.get("name", "?"),
+                    li.get("protocol", "?"),
+                    li.get("port"),
+                    li.get("hostname"),
+                    li,
+                    "ListenerSet",
+                    ls_ns,
+                    ls_name,
+                )
+                for li in (ls.get("spec") or {}).get("listeners") or []
+            ]
     return out
 
 
@@ -162,8 +187,7 @@ def find_gateway(inv: Inventory, namespace: str, name: str) -> Obj | None:
 
 
 def gateway_addresses(gateway: Obj | None) -> tuple[str, ...]:
-    return tuple(a.get("value") for a in ((gateway or {}).get("status") or {}).get("addresses") or []
-                 if a.get("value"))
+    return tuple(a.get("value") for a in ((gateway or {}).get("status") or {}).get("addresses") or [] if a.get("value"))
 
 
 @dataclass(frozen=True)
@@ -207,7 +231,10 @@ def parents(inv: Inventory, route: Obj) -> Iterator[Parent]:
         selected, refused = [], []
         for li in listeners_of(inv, gateway):
             if kind == "ListenerSet" and (li.owner_kind, li.owner_namespace, li.owner_name) != (
-                    "ListenerSet", ns, ref.get("name")):
+                "ListenerSet",
+                ns,
+                ref.get("name"),
+            ):
                 continue
             if kind == "Gateway" and li.owner_kind != "Gateway":
                 continue
@@ -249,18 +276,28 @@ def path_rules(route: Obj) -> tuple[PathRule, ...]:
         backends = tuple(
             BackendRef(ref.get("namespace") or r_ns, ref.get("name", "?"), ref.get("port"), int(ref.get("weight", 1)))
             for ref in rule.get("backendRefs") or []
-            if (ref.get("group") or "") == "" and (ref.get("kind") or "Service") == "Service")
+            if (ref.get("group") or "") == "" and (ref.get("kind") or "Service") == "Service"
+        )
         live = [b for b in backends if b.weight > 0]
         main = max(live, key=lambda b: b.weight) if live else None
         for match in rule.get("matches") or [{}]:
             path = match.get("path") or {"type": "PathPrefix", "value": "/"}
-            headers = tuple((h.get("name", ""), h.get("value", "")) for h in match.get("headers") or []
-                            if (h.get("type") or "Exact") == "Exact")
-            out.append(PathRule(
-                path.get("value") or "/", PATH_TYPES.get(path.get("type") or "PathPrefix", path.get("type", "?")),
-                main.service if main else None, main.port if main else None,
-                namespace=main.namespace if main and main.namespace != r_ns else None,
-                headers=headers, backends=backends))
+            headers = tuple(
+                (h.get("name", ""), h.get("value", ""))
+                for h in match.get("headers") or []
+                if (h.get("type") or "Exact") == "Exact"
+            )
+            out.append(
+                PathRule(
+                    path.get("value") or "/",
+                    PATH_TYPES.get(path.get("type") or "PathPrefix", path.get("type", "?")),
+                    main.service if main else None,
+                    main.port if main else None,
+                    namespace=main.namespace if main and main.namespace != r_ns else None,
+                    headers=headers,
+                    backends=backends,
+                )
+            )
     return tuple(out)
 
 
@@ -269,8 +306,13 @@ def _redirect_filter(route: Obj) -> RedirectFilter | None:
         spec = _redirect(rule)
         if spec is not None:
             ns, name = _meta(route)
-            return RedirectFilter(spec.get("scheme"), spec.get("hostname"), spec.get("port"),
-                                  int(spec.get("statusCode") or 302), f"{ns}/{name}")
+            return RedirectFilter(
+                spec.get("scheme"),
+                spec.get("hostname"),
+                spec.get("port"),
+                int(spec.get("statusCode") or 302),
+                f"{ns}/{name}",
+            )
     return None
 
 
@@ -300,22 +342,42 @@ def route_targets(inv: Inventory, problems: list[tuple[Obj, str]] | None = None)
                             redirects.append((host, rf))
                         continue
                     if "*" in host:
-                        problems.append((route, f"has the wildcard effective hostname {host} on {li.id}: it "
-                                                f"matches names, it is not one; checked statically only"))
+                        problems.append(
+                            (
+                                route,
+                                f"has the wildcard effective hostname {host} on {li.id}: it "
+                                f"matches names, it is not one; checked statically only",
+                            )
+                        )
                         continue
                     cert = li.certificate_refs[0] if li.protocol == "HTTPS" and li.certificate_refs else None
-                    targets.append(Target(
-                        r_ns, r_name, host, rules, dict((route.get("metadata") or {}).get("annotations") or {}),
-                        None, cert[1] if cert else None, addresses, kind="HTTPRoute", gateway=li.gateway,
-                        listener=li.name, listener_protocol=li.protocol, listener_hostname=li.hostname,
-                        tls_secret_namespace=cert[0] if cert else None))
+                    targets.append(
+                        Target(
+                            r_ns,
+                            r_name,
+                            host,
+                            rules,
+                            dict((route.get("metadata") or {}).get("annotations") or {}),
+                            None,
+                            cert[1] if cert else None,
+                            addresses,
+                            kind="HTTPRoute",
+                            gateway=li.gateway,
+                            listener=li.name,
+                            listener_protocol=li.protocol,
+                            listener_hostname=li.hostname,
+                            tls_secret_namespace=cert[0] if cert else None,
+                        )
+                    )
     if not redirects:
         return targets
     out = []
     for t in targets:
         # the most specific hostname wins, as in Gateway API routing: exact first, then the longest wildcard
-        found = sorted(((pattern, rf) for pattern, rf in redirects if _host_matches(pattern, t.host)),
-                       key=lambda pr: (pr[0] != t.host, -len(pr[0])))
+        found = sorted(
+            ((pattern, rf) for pattern, rf in redirects if _host_matches(pattern, t.host)),
+            key=lambda pr: (pr[0] != t.host, -len(pr[0])),
+        )
         if found and t.listener_protocol == "HTTPS":
             t = replace(t, redirect=found[0][1])
         out.append(t)
@@ -334,24 +396,52 @@ def route_secret_refs(gateways: list[Obj], listener_sets: list[Obj]) -> set[tupl
     return refs
 
 
-def reference_granted(inv: Inventory, from_kind: str, from_namespace: str, to_kind: str, to_namespace: str,
-                      to_name: str, to_group: str = "") -> Obj | None:
+def reference_granted(
+    inv: Inventory,
+    from_kind: str,
+    from_namespace: str,
+    to_kind: str,
+    to_namespace: str,
+    to_name: str,
+    to_group: str = "",
+) -> Obj | None:
     """The ReferenceGrant in ``to_namespace`` that lets a ``from_kind`` in ``from_namespace`` refer to the object."""
     for grant in inv.reference_grants:
         g_ns, _ = _meta(grant)
         if g_ns != to_namespace:
             continue
         spec: dict[str, Any] = grant.get("spec") or {}
-        froms = any(f.get("kind") == from_kind and f.get("namespace") == from_namespace
-                    and (f.get("group") or "") == (GATEWAY_GROUP if from_kind != "Secret" else "")
-                    for f in spec.get("from") or [])
-        tos = any((t.get("group") or "") == to_group and t.get("kind") == to_kind
-                  and (not t.get("name") or t.get("name") == to_name) for t in spec.get("to") or [])
+        froms = any(
+            f.get("kind") == from_kind
+            and f.get("namespace") == from_namespace
+            and (f.get("group") or "") == (GATEWAY_GROUP if from_kind != "Secret" else "")
+            for f in spec.get("from") or []
+        )
+        tos = any(
+            (t.get("group") or "") == to_group
+            and t.get("kind") == to_kind
+            and (not t.get("name") or t.get("name") == to_name)
+            for t in spec.get("to") or []
+        )
         if froms and tos:
             return grant
     return None
 
 
-__all__ = ["Listener", "Parent", "backend_refs", "certificate_gaps", "effective_hostnames", "find_gateway",
-           "gateway_addresses", "intersect", "is_redirect_only", "listeners_of", "parents", "path_rules",
-           "reference_granted", "route_secret_refs", "route_targets"]
+__all__ = [
+    "Listener",
+    "Parent",
+    "backend_refs",
+    "certificate_gaps",
+    "effective_hostnames",
+    "find_gateway",
+    "gateway_addresses",
+    "intersect",
+    "is_redirect_only",
+    "listeners_of",
+    "parents",
+    "path_rules",
+    "reference_granted",
+    "route_secret_refs",
+    "route_targets",
+]

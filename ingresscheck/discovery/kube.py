@@ -32,8 +32,9 @@ def _select(items: list[Obj], namespace: str | None) -> list[Obj]:
     return [i for i in items if i.get("metadata", {}).get("namespace") == namespace]
 
 
-def discover(cluster: Cluster, namespace: str | None = None, selector: str | None = None, *,
-             read_credentials: bool = False) -> Inventory:
+def discover(
+    cluster: Cluster, namespace: str | None = None, selector: str | None = None, *, read_credentials: bool = False
+) -> Inventory:
     """Read Ingresses (optionally one namespace and a label selector) and what they refer to.
 
     With ``read_credentials``, auth Secrets that hold plain ``username``/``password`` keys (besides
@@ -56,13 +57,21 @@ def discover(cluster: Cluster, namespace: str | None = None, selector: str | Non
             "services": pool.submit(listed, "Service", namespace),
             "slices": pool.submit(listed, "EndpointSlice", namespace),
             "nodes": pool.submit(_optional, res, cluster.server, "Node"),
-            **{kind: pool.submit(_gateway_api, res, cluster.server, kind, namespace,
-                                 selector if kind == "HTTPRoute" else None) for kind in GATEWAY_KINDS},
+            **{
+                kind: pool.submit(
+                    _gateway_api, res, cluster.server, kind, namespace, selector if kind == "HTTPRoute" else None
+                )
+                for kind in GATEWAY_KINDS
+            },
         }
         inv = Inventory(
-            context=cluster.context, server=cluster.server, ingresses=ingresses,
-            ingress_classes=futures["classes"].result(), services=futures["services"].result(),
-            endpoint_slices=futures["slices"].result(), nodes=futures["nodes"].result(),
+            context=cluster.context,
+            server=cluster.server,
+            ingresses=ingresses,
+            ingress_classes=futures["classes"].result(),
+            services=futures["services"].result(),
+            endpoint_slices=futures["slices"].result(),
+            nodes=futures["nodes"].result(),
             **{field: futures[kind].result() for kind, field in GATEWAY_KINDS.items()},  # type: ignore[arg-type]
         )
         # LoadBalancer/NodePort Services outside the namespace filter still matter for exposure
@@ -71,19 +80,26 @@ def discover(cluster: Cluster, namespace: str | None = None, selector: str | Non
     inv.secrets = {ref: (secret_info(obj) if obj else None) for ref, obj in raw if not isinstance(obj, Unreadable)}
     inv.unreadable = {ref: obj for ref, obj in raw if isinstance(obj, Unreadable)}
     if read_credentials:
-        inv.credentials = {ref: creds for ref, obj in raw
-                           if isinstance(obj, dict) and (creds := plain_credentials(obj))}
+        inv.credentials = {
+            ref: creds for ref, obj in raw if isinstance(obj, dict) and (creds := plain_credentials(obj))
+        }
     return inv
 
 
 # Gateway API kinds -> Inventory field. GatewayClasses are cluster-wide; Gateways are listed in every
 # namespace (a route in the selected namespace may attach to a Gateway elsewhere).
-GATEWAY_KINDS = {"GatewayClass": "gateway_classes", "Gateway": "gateways", "ListenerSet": "listener_sets",
-                 "HTTPRoute": "http_routes", "ReferenceGrant": "reference_grants"}
+GATEWAY_KINDS = {
+    "GatewayClass": "gateway_classes",
+    "Gateway": "gateways",
+    "ListenerSet": "listener_sets",
+    "HTTPRoute": "http_routes",
+    "ReferenceGrant": "reference_grants",
+}
 
 
-def _gateway_api(res: Resources, server: str, kind: str, namespace: str | None,
-                 selector: str | None = None) -> list[Obj]:
+def _gateway_api(
+    res: Resources, server: str, kind: str, namespace: str | None, selector: str | None = None
+) -> list[Obj]:
     """A Gateway API list; empty when the cluster does not serve that kind (no CRD: 404) or forbids it.
     Routes are targets like Ingresses: -n and -l select them; their Gateways are read wherever they are."""
     scoped = namespace if kind in ("HTTPRoute",) else None
@@ -131,11 +147,12 @@ def _secret_object(res: Resources, namespace: str, name: str) -> Obj | Unreadabl
     except _CALL_ERRORS as exc:
         outcome, detail = classify(exc)
         verb = f"get {resource_name('Secret')} in namespace {namespace}"
-        why = {Outcome.FORBIDDEN: f"the credentials may not {verb}",
-               Outcome.UNAUTHORIZED: f"the credentials were refused to {verb}",
-               Outcome.TIMEOUT: f"the API server did not answer in time to {verb}",
-               Outcome.UNREACHABLE: f"the API server could not be reached to {verb}"}.get(
-            outcome, f"{verb} failed")
+        why = {
+            Outcome.FORBIDDEN: f"the credentials may not {verb}",
+            Outcome.UNAUTHORIZED: f"the credentials were refused to {verb}",
+            Outcome.TIMEOUT: f"the API server did not answer in time to {verb}",
+            Outcome.UNREACHABLE: f"the API server could not be reached to {verb}",
+        }.get(outcome, f"{verb} failed")
         return Unreadable(namespace, name, outcome.value, f"{why} ({detail})")
 
 
@@ -173,8 +190,15 @@ def secret_info(obj: Obj) -> SecretInfo:
         from ..htpasswd import count_lines
 
         lines, invalid = count_lines(auth.decode(errors="replace"))
-    return SecretInfo(meta.get("namespace", "default"), meta.get("name", "?"), obj.get("type", "Opaque"),
-                      tuple(sorted(set(data) | set(string_data))), cert, lines, invalid)
+    return SecretInfo(
+        meta.get("namespace", "default"),
+        meta.get("name", "?"),
+        obj.get("type", "Opaque"),
+        tuple(sorted(set(data) | set(string_data))),
+        cert,
+        lines,
+        invalid,
+    )
 
 
 __all__ = ["discover", "plain_credentials", "secret_info", "secret_refs", "targets_of"]

@@ -18,8 +18,14 @@ from .gateway import route_secret_refs
 from .kube import GATEWAY_KINDS, secret_info, secret_refs
 from .model import Inventory, Obj
 
-_KINDS = {"Ingress": "ingresses", "IngressClass": "ingress_classes", "Service": "services",
-          "EndpointSlice": "endpoint_slices", "Node": "nodes", **GATEWAY_KINDS}
+_KINDS = {
+    "Ingress": "ingresses",
+    "IngressClass": "ingress_classes",
+    "Service": "services",
+    "EndpointSlice": "endpoint_slices",
+    "Node": "nodes",
+    **GATEWAY_KINDS,
+}
 
 
 _INGRESS_API = "networking.k8s.io/v1"
@@ -58,8 +64,7 @@ def _documents(path: Path) -> list[Obj]:
             problems += _check(path, doc, (), doc.data)
             out.append(doc.data)
     if problems:
-        more = f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})" if len(problems) > 1 \
-            else ""
+        more = f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})" if len(problems) > 1 else ""
         raise UsageError(f"manifests: {problems[0]}{more}")
     return out
 
@@ -69,13 +74,19 @@ def _check(path: Path, doc: _yaml.Located, at: tuple[str | int, ...], obj: objec
     if not isinstance(obj, dict) or not isinstance(obj.get("kind"), str):
         return [f"{path}:{doc.line(at)}: a document is not a Kubernetes object (no kind)"]
     meta: Obj = obj["metadata"] if isinstance(obj.get("metadata"), dict) else {}
-    who = f"{obj['kind']} {meta.get('namespace') or 'default'}/{meta.get('name') or '?'}" \
-        if obj["kind"] != "IngressClass" else f"IngressClass {meta.get('name') or '?'}"
+    who = (
+        f"{obj['kind']} {meta.get('namespace') or 'default'}/{meta.get('name') or '?'}"
+        if obj["kind"] != "IngressClass"
+        else f"IngressClass {meta.get('name') or '?'}"
+    )
     found = []
     version = obj.get("apiVersion")
     if obj["kind"] in ("Ingress", "IngressClass") and version != _INGRESS_API:
-        found.append(_schema.Problem(("apiVersion",), f"Unsupported value: {version!r}: the API serves "
-                                                      f"{obj['kind']} as {_INGRESS_API}"))
+        found.append(
+            _schema.Problem(
+                ("apiVersion",), f"Unsupported value: {version!r}: the API serves {obj['kind']} as {_INGRESS_API}"
+            )
+        )
     found += _schema.validate(obj)
     return [f"{path}:{doc.line((*at, *p.path))}: {who}: {p}" for p in found]
 
@@ -94,11 +105,22 @@ def discover(directory: str, namespace: str | None = None) -> Inventory:
         for obj in _documents(f):
             kinds.add(obj["kind"])
             meta = obj.setdefault("metadata", {})
-            if obj["kind"] in ("Ingress", "Service", "EndpointSlice", "Secret", "Gateway", "HTTPRoute",
-                               "ListenerSet", "ReferenceGrant"):
+            if obj["kind"] in (
+                "Ingress",
+                "Service",
+                "EndpointSlice",
+                "Secret",
+                "Gateway",
+                "HTTPRoute",
+                "ListenerSet",
+                "ReferenceGrant",
+            ):
                 meta.setdefault("namespace", "default")
-            if namespace and meta.get("namespace") not in (None, namespace) and obj["kind"] not in (
-                    "Node", "Gateway", "ListenerSet", "ReferenceGrant", "Secret"):
+            if (
+                namespace
+                and meta.get("namespace") not in (None, namespace)
+                and obj["kind"] not in ("Node", "Gateway", "ListenerSet", "ReferenceGrant", "Secret")
+            ):
                 continue
             if obj["kind"] == "Secret":
                 secrets[(meta["namespace"], meta.get("name", "?"))] = obj
@@ -107,6 +129,8 @@ def discover(directory: str, namespace: str | None = None) -> Inventory:
     if not inv.ingresses and not inv.http_routes:
         found = ", ".join(sorted(kinds)) or "no Kubernetes objects"
         raise UsageError(f"manifests: {directory} has no Ingress or HTTPRoute to check (found: {found})")
-    inv.secrets = {ref: (secret_info(secrets[ref]) if ref in secrets else None)
-                   for ref in sorted(secret_refs(inv.ingresses) | route_secret_refs(inv.gateways, inv.listener_sets))}
+    inv.secrets = {
+        ref: (secret_info(secrets[ref]) if ref in secrets else None)
+        for ref in sorted(secret_refs(inv.ingresses) | route_secret_refs(inv.gateways, inv.listener_sets))
+    }
     return inv

@@ -207,8 +207,7 @@ class Inventory:
 
         problems: list[tuple[Obj, str]] = []
         route_problems: list[tuple[Obj, str]] = []
-        return (targets_of(self.ingresses, problems) + route_targets(self, route_problems), problems,
-                route_problems)
+        return (targets_of(self.ingresses, problems) + route_targets(self, route_problems), problems, route_problems)
 
     @property
     def targets(self) -> list[Target]:
@@ -257,27 +256,57 @@ class Inventory:
     def to_dict(self) -> dict[str, Any]:
         """Plain data, to hand one discovery to other processes (pytest-xdist workers). No credentials."""
         return {
-            "context": self.context, "server": self.server, "ingresses": self.ingresses,
-            "ingress_classes": self.ingress_classes, "services": self.services,
-            "endpoint_slices": self.endpoint_slices, "nodes": self.nodes, "offline": self.offline,
+            "context": self.context,
+            "server": self.server,
+            "ingresses": self.ingresses,
+            "ingress_classes": self.ingress_classes,
+            "services": self.services,
+            "endpoint_slices": self.endpoint_slices,
+            "nodes": self.nodes,
+            "offline": self.offline,
             **{k: getattr(self, k) for k in GATEWAY_FIELDS},
-            "secrets": [[ns, name, None if info is None else {
-                **{k: v for k, v in info.__dict__.items() if k != "cert_pem"},
-                "keys": list(info.keys),
-                "cert_pem": info.cert_pem.decode() if info.cert_pem is not None else None}]
-                for (ns, name), info in self.secrets.items()],
+            "secrets": [
+                [
+                    ns,
+                    name,
+                    None
+                    if info is None
+                    else {
+                        **{k: v for k, v in info.__dict__.items() if k != "cert_pem"},
+                        "keys": list(info.keys),
+                        "cert_pem": info.cert_pem.decode() if info.cert_pem is not None else None,
+                    },
+                ]
+                for (ns, name), info in self.secrets.items()
+            ],
             "unreadable": [u.__dict__ for u in self.unreadable.values()],
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Inventory:
-        inv = cls(d["context"], d["server"], d["ingresses"], d["ingress_classes"], d["services"],
-                  d["endpoint_slices"], d["nodes"], offline=d.get("offline", False),
-                  **{k: d.get(k, []) for k in GATEWAY_FIELDS})
+        inv = cls(
+            d["context"],
+            d["server"],
+            d["ingresses"],
+            d["ingress_classes"],
+            d["services"],
+            d["endpoint_slices"],
+            d["nodes"],
+            offline=d.get("offline", False),
+            **{k: d.get(k, []) for k in GATEWAY_FIELDS},
+        )
         for ns, name, info in d["secrets"]:
-            inv.secrets[(ns, name)] = None if info is None else SecretInfo(**{
-                **info, "keys": tuple(info["keys"]),
-                "cert_pem": info["cert_pem"].encode() if info["cert_pem"] is not None else None})
+            inv.secrets[(ns, name)] = (
+                None
+                if info is None
+                else SecretInfo(
+                    **{
+                        **info,
+                        "keys": tuple(info["keys"]),
+                        "cert_pem": info["cert_pem"].encode() if info["cert_pem"] is not None else None,
+                    }
+                )
+            )
         for u in d.get("unreadable", []):
             inv.unreadable[(u["namespace"], u["name"])] = Unreadable(**u)
         return inv
@@ -306,9 +335,15 @@ class Inventory:
                 ref = ep.get("targetRef") or {}
                 ready = (ep.get("conditions") or {}).get("ready", True) is not False
                 for address in ep.get("addresses") or []:
-                    found.setdefault((ns, service), []).append(Endpoint(
-                        address, ports, ready, ref.get("name") if ref.get("kind", "Pod") == "Pod" else None,
-                        ref.get("namespace") or ns))
+                    found.setdefault((ns, service), []).append(
+                        Endpoint(
+                            address,
+                            ports,
+                            ready,
+                            ref.get("name") if ref.get("kind", "Pod") == "Pod" else None,
+                            ref.get("namespace") or ns,
+                        )
+                    )
         return found
 
     def endpoints(self, namespace: str, service: str, *, ready_only: bool = True) -> list[Endpoint]:
@@ -335,30 +370,61 @@ def targets_of(ingresses: list[Obj], problems: list[tuple[Obj, str]] | None = No
                 tls_default = block.get("secretName")
             for h in hosts:
                 tls_by_host.setdefault(h.lower(), block.get("secretName"))
-        status = tuple(a.get("ip") or a.get("hostname") for a in
-                       ((ing.get("status") or {}).get("loadBalancer") or {}).get("ingress") or [])
+        status = tuple(
+            a.get("ip") or a.get("hostname")
+            for a in ((ing.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+        )
         rules = spec.get("rules") or []
         if not rules and problems is not None and (ns, name) not in seen_problem:
-            default = (spec.get("defaultBackend") or {})
-            what = ((default.get("service") or {}).get("name") and f"Service {(default.get('service') or {})['name']}"
-                    or (default.get("resource") or {}).get("kind") and f"{default['resource']['kind']} "
-                                                                         f"{default['resource'].get('name', '?')}")
-            problems.append((ing, f"has no rules: only a default backend ({what}), no host to check" if what else
-                                  "has no rules and no default backend: it routes nothing"))
+            default = spec.get("defaultBackend") or {}
+            what = (
+                (default.get("service") or {}).get("name")
+                and f"Service {(default.get('service') or {})['name']}"
+                or (default.get("resource") or {}).get("kind")
+                and f"{default['resource']['kind']} {default['resource'].get('name', '?')}"
+            )
+            problems.append(
+                (
+                    ing,
+                    f"has no rules: only a default backend ({what}), no host to check"
+                    if what
+                    else "has no rules and no default backend: it routes nothing",
+                )
+            )
             seen_problem.add((ns, name))
         for rule in rules:
             host = (rule.get("host") or "").lower()
             if not host:
                 if problems is not None:
-                    problems.append((ing, "has a rule without host: it matches any Host header, so no "
-                                          "host-based check applies to it"))
+                    problems.append(
+                        (
+                            ing,
+                            "has a rule without host: it matches any Host header, so no host-based check applies to it",
+                        )
+                    )
                 continue
             paths = []
-            for p in ((rule.get("http") or {}).get("paths") or []):
+            for p in (rule.get("http") or {}).get("paths") or []:
                 svc = (p.get("backend") or {}).get("service") or {}
                 port = svc.get("port") or {}
-                paths.append(PathRule(p.get("path") or "/", p.get("pathType") or "ImplementationSpecific",
-                                      svc.get("name"), port.get("number") or port.get("name")))
-            out.append(Target(ns, name, host, tuple(paths), dict(annotations), cls,
-                              tls_by_host[host] if host in tls_by_host else tls_default, status))
+                paths.append(
+                    PathRule(
+                        p.get("path") or "/",
+                        p.get("pathType") or "ImplementationSpecific",
+                        svc.get("name"),
+                        port.get("number") or port.get("name"),
+                    )
+                )
+            out.append(
+                Target(
+                    ns,
+                    name,
+                    host,
+                    tuple(paths),
+                    dict(annotations),
+                    cls,
+                    tls_by_host[host] if host in tls_by_host else tls_default,
+                    status,
+                )
+            )
     return out

@@ -50,8 +50,14 @@ def module_dir(layout: LabLayout, module: str, version: str, component: str) -> 
     work.mkdir(parents=True, exist_ok=True)
     if not (work / "go.mod").exists():
         (work / "go.mod").write_text(f"module ingresscheck.local/{component}-files\n\ngo 1.25.0\n")
-    proc = subprocess.run([_go(), "mod", "download", "-json", f"{module}@{version}"], cwd=work,
-                          capture_output=True, text=True, env={**os.environ, "GOTOOLCHAIN": "local"}, check=False)
+    proc = subprocess.run(
+        [_go(), "mod", "download", "-json", f"{module}@{version}"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "GOTOOLCHAIN": "local"},
+        check=False,
+    )
     try:
         info = json.loads(proc.stdout or "{}")
     except ValueError:
@@ -66,8 +72,15 @@ def _module_gomod(go: str, module: str, work: Path, log: Path, component: str) -
     """Download a module and return the path of its go.mod in the module cache."""
     env = {**os.environ, "GOTOOLCHAIN": "local"}
     with log.open("a") as err:
-        proc = subprocess.run([go, "mod", "download", "-json", module], cwd=work, stdout=subprocess.PIPE,
-                              stderr=err, text=True, env=env, check=False)
+        proc = subprocess.run(
+            [go, "mod", "download", "-json", module],
+            cwd=work,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            env=env,
+            check=False,
+        )
     info = json.loads(proc.stdout or "{}")
     if proc.returncode != 0 or "GoMod" not in info:
         reason = info.get("Error", "") or log.read_text(errors="replace")
@@ -91,8 +104,17 @@ def binary_path(layout: LabLayout, name: str) -> Path:
     return layout.cache / "bin" / f"{name}-{version}"
 
 
-def _go_build(layout: LabLayout, say: Say, name: str, version: str, main_pkg: str, require: str,
-              replaces: Callable[[str, Path, Path], dict[str, str]], ldflags: str, note: str = "") -> Path:
+def _go_build(
+    layout: LabLayout,
+    say: Say,
+    name: str,
+    version: str,
+    main_pkg: str,
+    require: str,
+    replaces: Callable[[str, Path, Path], dict[str, str]],
+    ldflags: str,
+    note: str = "",
+) -> Path:
     """Build ``main_pkg`` through a wrapper module into the cache, once per version."""
     target = binary_path(layout, name)
     if target.exists():
@@ -108,19 +130,34 @@ def _go_build(layout: LabLayout, say: Say, name: str, version: str, main_pkg: st
     _wrapper(work, f"{name}-build", require, replaces(go, work, log), main_pkg)
     _run([go, "mod", "tidy"], work, log, f"{name} build")
     target.parent.mkdir(parents=True, exist_ok=True)
-    _run([go, "build", "-trimpath", "-ldflags", ldflags, "-o", str(target) + ".tmp", main_pkg], work, log,
-         f"{name} build")
+    _run(
+        [go, "build", "-trimpath", "-ldflags", ldflags, "-o", str(target) + ".tmp", main_pkg],
+        work,
+        log,
+        f"{name} build",
+    )
     os.replace(str(target) + ".tmp", target)
     say(f"built {name} in {time.monotonic() - started:.0f} s")
     return target
 
 
 def ensure_etcd(layout: LabLayout, say: Say) -> Path:
-    siblings = ["go.etcd.io/etcd/api/v3", "go.etcd.io/etcd/client/pkg/v3", "go.etcd.io/etcd/client/v3",
-                "go.etcd.io/etcd/pkg/v3"]
-    return _go_build(layout, say, "etcd", ETCD_VERSION, "go.etcd.io/etcd/server/v3",
-                     f"go.etcd.io/etcd/server/v3 {ETCD_VERSION}", lambda go, work, log: dict.fromkeys(
-                         siblings, ETCD_VERSION), "-s -w")
+    siblings = [
+        "go.etcd.io/etcd/api/v3",
+        "go.etcd.io/etcd/client/pkg/v3",
+        "go.etcd.io/etcd/client/v3",
+        "go.etcd.io/etcd/pkg/v3",
+    ]
+    return _go_build(
+        layout,
+        say,
+        "etcd",
+        ETCD_VERSION,
+        "go.etcd.io/etcd/server/v3",
+        f"go.etcd.io/etcd/server/v3 {ETCD_VERSION}",
+        lambda go, work, log: dict.fromkeys(siblings, ETCD_VERSION),
+        "-s -w",
+    )
 
 
 def staging_modules(kubernetes_gomod: str) -> list[str]:
@@ -146,14 +183,25 @@ def ensure_kube_apiserver(layout: LabLayout, say: Say) -> Path:
             raise LabError("kube-apiserver build", f"no staging modules found in {gomod}", str(log))
         return dict.fromkeys(staging, staging_version)
 
-    ldflags = " ".join([
-        "-s -w",
-        f"-X k8s.io/component-base/version.gitVersion={KUBERNETES_VERSION}",
-        "-X k8s.io/component-base/version.gitMajor=1",
-        f"-X k8s.io/component-base/version.gitMinor={KUBERNETES_VERSION.split('.')[1]}",
-    ])
-    return _go_build(layout, say, "kube-apiserver", KUBERNETES_VERSION, "k8s.io/kubernetes/cmd/kube-apiserver",
-                     f"k8s.io/kubernetes {KUBERNETES_VERSION}", replaces, ldflags, ", several minutes")
+    ldflags = " ".join(
+        [
+            "-s -w",
+            f"-X k8s.io/component-base/version.gitVersion={KUBERNETES_VERSION}",
+            "-X k8s.io/component-base/version.gitMajor=1",
+            f"-X k8s.io/component-base/version.gitMinor={KUBERNETES_VERSION.split('.')[1]}",
+        ]
+    )
+    return _go_build(
+        layout,
+        say,
+        "kube-apiserver",
+        KUBERNETES_VERSION,
+        "k8s.io/kubernetes/cmd/kube-apiserver",
+        f"k8s.io/kubernetes {KUBERNETES_VERSION}",
+        replaces,
+        ldflags,
+        ", several minutes",
+    )
 
 
 def system_binary(name: str, package: str) -> Path:

@@ -68,8 +68,12 @@ DATA_PLANE_LABEL = "ingresscheck.io/data-plane"
 CERTS_LINK = Path("/certs")  # constant in Envoy Gateway's xDS server (Kubernetes provider)
 WASM_DIR = Path("/var/lib/eg")
 XDS_PORT, ADMIN_PORT, HEALTH_PORT, ENVOY_ADMIN_PORT = 18000, 19100, 18081, 19000
-LISTENERS = (("http", 80, None), ("https-example", 443, f"*.{EXAMPLE_DOMAIN}"), ("https-shop", 443,
-                                                                                   f"shop.{APPS_DOMAIN}"))
+LISTENERS = (
+    ("http", 80, None),
+    ("https-example", 443, f"*.{EXAMPLE_DOMAIN}"),
+    ("https-shop", 443, f"shop.{APPS_DOMAIN}"),
+)
+
 
 # --- build --------------------------------------------------------------------------------------
 def binary_path(layout: LabLayout) -> Path:
@@ -77,13 +81,15 @@ def binary_path(layout: LabLayout) -> Path:
 
 
 def ldflags() -> str:
-    return " ".join([
-        "-s -w",
-        # controller-runtime's metrics server would bind :8080, the echo pods' port
-        "-X sigs.k8s.io/controller-runtime/pkg/metrics/server.DefaultBindAddress=0",
-        f"-X {MODULE}/internal/provider/kubernetes.healthProbeBindAddress=127.0.0.1:{HEALTH_PORT}",
-        f"-X {MODULE}/internal/provider/kubernetes.webhookTLSCertDir={CERTS_LINK}",
-    ])
+    return " ".join(
+        [
+            "-s -w",
+            # controller-runtime's metrics server would bind :8080, the echo pods' port
+            "-X sigs.k8s.io/controller-runtime/pkg/metrics/server.DefaultBindAddress=0",
+            f"-X {MODULE}/internal/provider/kubernetes.healthProbeBindAddress=127.0.0.1:{HEALTH_PORT}",
+            f"-X {MODULE}/internal/provider/kubernetes.webhookTLSCertDir={CERTS_LINK}",
+        ]
+    )
 
 
 def ensure_envoy_gateway(layout: LabLayout, say: Say) -> Path:
@@ -102,14 +108,20 @@ def ensure_envoy_gateway(layout: LabLayout, say: Say) -> Path:
     started = time.monotonic()
     env = {**os.environ, "CGO_ENABLED": "0", "GOTOOLCHAIN": "local", "GOBIN": str(work / "bin")}
     with log.open("a") as out:
-        proc = subprocess.run([go, "install", "-trimpath", "-ldflags", ldflags(),
-                               f"{MODULE}/cmd/envoy-gateway@{EG_VERSION}"], cwd=work, stdout=out,
-                              stderr=subprocess.STDOUT, env=env, check=False)
+        proc = subprocess.run(
+            [go, "install", "-trimpath", "-ldflags", ldflags(), f"{MODULE}/cmd/envoy-gateway@{EG_VERSION}"],
+            cwd=work,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            check=False,
+        )
     if proc.returncode != 0:
         text = log.read_text(errors="replace")
         if any(s in text for s in ("dial tcp", "no such host", "i/o timeout")):
-            raise LabError("envoy-gateway build", "the Go module proxy cannot be reached; the build needs it once",
-                           str(log))
+            raise LabError(
+                "envoy-gateway build", "the Go module proxy cannot be reached; the build needs it once", str(log)
+            )
         raise LabError("envoy-gateway build", f"go install exited {proc.returncode}", str(log))
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(work / "bin" / "envoy-gateway", str(target) + ".tmp")
@@ -167,21 +179,38 @@ def home(layout: LabLayout) -> Path:
 
 def config_yaml(layout: LabLayout) -> str:
     h = home(layout)
-    return yaml.safe_dump({
-        "apiVersion": "gateway.envoyproxy.io/v1alpha1",
-        "kind": "EnvoyGateway",
-        "gateway": {"controllerName": CONTROLLER},
-        "provider": {"type": "Custom", "custom": {
-            "resource": {"type": "Kubernetes", "kubernetes": {
-                "leaderElection": {"disable": True},
-                "watch": {"type": "Namespaces", "namespaces": [DEMO_NS, NAMESPACE, SYSTEM_NS]}}},
-            "infrastructure": {"type": "Host", "host": {
-                "configHome": str(h / "config"), "dataHome": str(h / "data"), "stateHome": str(h / "state"),
-                "runtimeDir": str(h / "run")}}}},
-        "admin": {"address": {"host": "127.0.0.1", "port": ADMIN_PORT}},
-        "telemetry": {"metrics": {"prometheus": {"disable": True}}},
-        "extensionApis": {"enableEnvoyPatchPolicy": True},
-    }, sort_keys=False)
+    return yaml.safe_dump(
+        {
+            "apiVersion": "gateway.envoyproxy.io/v1alpha1",
+            "kind": "EnvoyGateway",
+            "gateway": {"controllerName": CONTROLLER},
+            "provider": {
+                "type": "Custom",
+                "custom": {
+                    "resource": {
+                        "type": "Kubernetes",
+                        "kubernetes": {
+                            "leaderElection": {"disable": True},
+                            "watch": {"type": "Namespaces", "namespaces": [DEMO_NS, NAMESPACE, SYSTEM_NS]},
+                        },
+                    },
+                    "infrastructure": {
+                        "type": "Host",
+                        "host": {
+                            "configHome": str(h / "config"),
+                            "dataHome": str(h / "data"),
+                            "stateHome": str(h / "state"),
+                            "runtimeDir": str(h / "run"),
+                        },
+                    },
+                },
+            },
+            "admin": {"address": {"host": "127.0.0.1", "port": ADMIN_PORT}},
+            "telemetry": {"metrics": {"prometheus": {"disable": True}}},
+            "extensionApis": {"enableEnvoyPatchPolicy": True},
+        },
+        sort_keys=False,
+    )
 
 
 def _prepare(layout: LabLayout, binary: Path) -> Path:
@@ -200,8 +229,12 @@ def _prepare(layout: LabLayout, binary: Path) -> Path:
         log = processes.log_path(layout, NAME)
         layout.logs.mkdir(parents=True, exist_ok=True)
         with log.open("ab") as out:
-            proc = subprocess.run([str(binary), "certgen", "--local", "--config-home", str(h / "config")],
-                                  stdout=out, stderr=subprocess.STDOUT, check=False)
+            proc = subprocess.run(
+                [str(binary), "certgen", "--local", "--config-home", str(h / "config")],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                check=False,
+            )
         if proc.returncode != 0 or not (certs / "tls.crt").exists():
             raise LabError(NAME, "certgen --local failed", str(log))
     _link_certs(certs)
@@ -216,13 +249,19 @@ def _link_certs(certs: Path) -> None:
     if CERTS_LINK.is_symlink():
         CERTS_LINK.unlink()
     elif CERTS_LINK.exists():
-        raise LabError(NAME, f"{CERTS_LINK} exists and is not our symlink: the xDS server reads its certificates "
-                             "there, so the lab will not overwrite it")
+        raise LabError(
+            NAME,
+            f"{CERTS_LINK} exists and is not our symlink: the xDS server reads its certificates "
+            "there, so the lab will not overwrite it",
+        )
     try:
         CERTS_LINK.symlink_to(certs)
     except PermissionError:
-        raise LabError(NAME, f"cannot create the symlink {CERTS_LINK} (needs root): Envoy Gateway's xDS server "
-                             "reads its certificates from that constant path") from None
+        raise LabError(
+            NAME,
+            f"cannot create the symlink {CERTS_LINK} (needs root): Envoy Gateway's xDS server "
+            "reads its certificates from that constant path",
+        ) from None
 
 
 def remove_host_paths(layout: LabLayout) -> None:
@@ -241,8 +280,13 @@ def _meta(name: str, namespace: str | None = None, labels: dict[str, str] | None
 
 
 def _tls_secret(name: str, cert_pem: bytes, key_pem: bytes) -> Obj:
-    return {"apiVersion": "v1", "kind": "Secret", "metadata": _meta(name, NAMESPACE), "type": "kubernetes.io/tls",
-            "data": {"tls.crt": base64.b64encode(cert_pem).decode(), "tls.key": base64.b64encode(key_pem).decode()}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": _meta(name, NAMESPACE),
+        "type": "kubernetes.io/tls",
+        "data": {"tls.crt": base64.b64encode(cert_pem).decode(), "tls.key": base64.b64encode(key_pem).decode()},
+    }
 
 
 def sha_htpasswd(user: str, password: str) -> str:
@@ -252,25 +296,37 @@ def sha_htpasswd(user: str, password: str) -> str:
 
 
 def _route(name: str, host: str, section: str, rules: list[Obj]) -> Obj:
-    return {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
-            "metadata": _meta(ROUTE_PREFIX + name, DEMO_NS),
-            "spec": {"parentRefs": [{"name": GATEWAY, "namespace": NAMESPACE, "sectionName": section}],
-                     "hostnames": [host], "rules": rules}}
+    return {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": _meta(ROUTE_PREFIX + name, DEMO_NS),
+        "spec": {
+            "parentRefs": [{"name": GATEWAY, "namespace": NAMESPACE, "sectionName": section}],
+            "hostnames": [host],
+            "rules": rules,
+        },
+    }
 
 
 def _backend(path_type: str, path: str, service: str) -> Obj:
-    return {"matches": [{"path": {"type": path_type, "value": path}}],
-            "backendRefs": [{"name": service, "port": 80}]}
+    return {"matches": [{"path": {"type": path_type, "value": path}}], "backendRefs": [{"name": service, "port": 80}]}
 
 
 def demo_routes() -> list[Obj]:
     """The demo's Ingresses as HTTPRoutes on the parity Gateway (the same paths and backends)."""
     return [
-        _route("wordpress", f"wordpress.{EXAMPLE_DOMAIN}", "https-example",
-               [_backend("PathPrefix", "/", "wordpress")]),
-        _route("api", f"api.{EXAMPLE_DOMAIN}", "https-example",
-               [_backend("PathPrefix", "/v1", "api"), _backend("Exact", "/healthz", "api"),
-                _backend("PathPrefix", "/docs", "api-docs"), _backend("PathPrefix", "/v2", "api-v2")]),
+        _route("wordpress", f"wordpress.{EXAMPLE_DOMAIN}", "https-example", [_backend("PathPrefix", "/", "wordpress")]),
+        _route(
+            "api",
+            f"api.{EXAMPLE_DOMAIN}",
+            "https-example",
+            [
+                _backend("PathPrefix", "/v1", "api"),
+                _backend("Exact", "/healthz", "api"),
+                _backend("PathPrefix", "/docs", "api-docs"),
+                _backend("PathPrefix", "/v2", "api-v2"),
+            ],
+        ),
         _route("www", f"www.{EXAMPLE_DOMAIN}", "https-example", [_backend("PathPrefix", "/", "site")]),
         _route("shop", f"shop.{APPS_DOMAIN}", "https-shop", [_backend("PathPrefix", "/", "shop")]),
     ]
@@ -282,68 +338,136 @@ def objects(layout: LabLayout, wordpress_password: str) -> list[Obj]:
     shop = pki.load_pair(layout.pki, "shop-apps-test")
     ns = [{"apiVersion": "v1", "kind": "Namespace", "metadata": _meta(n)} for n in (NAMESPACE, SYSTEM_NS)]
     # Envoy Gateway reconciles these two Secrets in its own namespace; absent, it logs errors every loop
-    system_secrets = [{"apiVersion": "v1", "kind": "Secret", "metadata": _meta(n, SYSTEM_NS), "type": "Opaque",
-                       "data": data} for n, data in (("envoy", {}), ("envoy-oidc-hmac", {
-                           "hmac-secret": base64.b64encode(secrets.token_bytes(32)).decode()}))]
-    gateway_class = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
-                     "metadata": _meta(GATEWAY_CLASS), "spec": {"controllerName": CONTROLLER}}
+    system_secrets = [
+        {"apiVersion": "v1", "kind": "Secret", "metadata": _meta(n, SYSTEM_NS), "type": "Opaque", "data": data}
+        for n, data in (
+            ("envoy", {}),
+            ("envoy-oidc-hmac", {"hmac-secret": base64.b64encode(secrets.token_bytes(32)).decode()}),
+        )
+    ]
+    gateway_class = {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "GatewayClass",
+        "metadata": _meta(GATEWAY_CLASS),
+        "spec": {"controllerName": CONTROLLER},
+    }
     patches = []
     # one xDS listener per port, named after the first Gateway listener on it
     for listener in ("http", "https-example"):
-        patches.append({
-            "apiVersion": "gateway.envoyproxy.io/v1alpha1", "kind": "EnvoyPatchPolicy",
-            "metadata": _meta(f"bind-{listener}", NAMESPACE),
-            "spec": {"targetRef": {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": GATEWAY},
-                     "type": "JSONPatch", "jsonPatches": [{
-                         "type": "type.googleapis.com/envoy.config.listener.v3.Listener",
-                         "name": f"{NAMESPACE}/{GATEWAY}/{listener}",
-                         "operation": {"op": "replace", "path": "/address/socket_address/address", "value": VIP}}]}})
+        patches.append(
+            {
+                "apiVersion": "gateway.envoyproxy.io/v1alpha1",
+                "kind": "EnvoyPatchPolicy",
+                "metadata": _meta(f"bind-{listener}", NAMESPACE),
+                "spec": {
+                    "targetRef": {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": GATEWAY},
+                    "type": "JSONPatch",
+                    "jsonPatches": [
+                        {
+                            "type": "type.googleapis.com/envoy.config.listener.v3.Listener",
+                            "name": f"{NAMESPACE}/{GATEWAY}/{listener}",
+                            "operation": {"op": "replace", "path": "/address/socket_address/address", "value": VIP},
+                        }
+                    ],
+                },
+            }
+        )
     listeners = []
     for name, port, hostname in LISTENERS:
-        entry: Obj = {"name": name, "port": port, "protocol": "HTTPS" if port == 443 else "HTTP",
-                      "allowedRoutes": {"namespaces": {"from": "All"}}}
+        entry: Obj = {
+            "name": name,
+            "port": port,
+            "protocol": "HTTPS" if port == 443 else "HTTP",
+            "allowedRoutes": {"namespaces": {"from": "All"}},
+        }
         if hostname:
             entry["hostname"] = hostname
             secret = "wildcard-example-test" if name == "https-example" else "shop-tls"
             entry["tls"] = {"mode": "Terminate", "certificateRefs": [{"kind": "Secret", "name": secret}]}
         listeners.append(entry)
-    gateway = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway", "metadata": _meta(GATEWAY, NAMESPACE),
-               "spec": {"gatewayClassName": GATEWAY_CLASS, "listeners": listeners}}
+    gateway = {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "Gateway",
+        "metadata": _meta(GATEWAY, NAMESPACE),
+        "spec": {"gatewayClassName": GATEWAY_CLASS, "listeners": listeners},
+    }
     # the LB's behaviour on :80 (HAProxy: 302 to https, host, path and query kept), as a route
-    redirect = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
-                "metadata": _meta("https-redirect", NAMESPACE),
-                "spec": {"parentRefs": [{"name": GATEWAY, "sectionName": "http"}],
-                         "hostnames": [f"*.{EXAMPLE_DOMAIN}", f"*.{APPS_DOMAIN}"],
-                         "rules": [{"filters": [{"type": "RequestRedirect", "requestRedirect": {
-                             "scheme": "https", "statusCode": 302}}]}]}}
-    htpasswd = {"apiVersion": "v1", "kind": "Secret", "metadata": _meta(ROUTE_PREFIX + "wordpress-htpasswd", DEMO_NS),
-                "type": "Opaque",
-                "data": {".htpasswd": base64.b64encode(sha_htpasswd(WORDPRESS_USER, wordpress_password).encode())
-                         .decode()}}
-    basic_auth = {"apiVersion": "gateway.envoyproxy.io/v1alpha1", "kind": "SecurityPolicy",
-                  "metadata": _meta(ROUTE_PREFIX + "wordpress-auth", DEMO_NS),
-                  "spec": {"targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute",
-                                           "name": ROUTE_PREFIX + "wordpress"}],
-                           "basicAuth": {"users": {"name": ROUTE_PREFIX + "wordpress-htpasswd"}}}}
-    owner = {"gateway.envoyproxy.io/owning-gateway-name": GATEWAY,
-             "gateway.envoyproxy.io/owning-gateway-namespace": NAMESPACE}
-    shim_service = {"apiVersion": "v1", "kind": "Service", "metadata": _meta(f"envoy-{NAMESPACE}-{GATEWAY}",
-                                                                             SYSTEM_NS, owner),
-                    # the LB address is Envoy's own (127.0.0.30): no node ports, nothing for exposure to miss
-                    "spec": {"type": "LoadBalancer", "selector": owner, "allocateLoadBalancerNodePorts": False,
-                             "ports": [{"name": f"p{port}", "port": port, "targetPort": port}
-                                       for port in (80, 443)]},
-                    "status": {"loadBalancer": {"ingress": [{"ip": VIP}]}}}
-    shim_deployment = {"apiVersion": "apps/v1", "kind": "Deployment",
-                       "metadata": _meta(f"envoy-{NAMESPACE}-{GATEWAY}", SYSTEM_NS, owner),
-                       "spec": {"replicas": 1, "selector": {"matchLabels": owner},
-                                "template": {"metadata": {"labels": owner}, "spec": {"containers": [
-                                    {"name": "envoy", "image": "host-process/envoy"}]}}},
-                       "status": {"replicas": 1, "readyReplicas": 1, "availableReplicas": 1,
-                                  "updatedReplicas": 1}}
-    return [*ns, *system_secrets, _tls_secret("wildcard-example-test", wildcard.cert_pem, wildcard.key_pem),
-            _tls_secret("shop-tls", shop.cert_pem, shop.key_pem), gateway_class, *patches, gateway, redirect,
-            htpasswd, basic_auth, *demo_routes(), shim_service, shim_deployment]
+    redirect = {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": _meta("https-redirect", NAMESPACE),
+        "spec": {
+            "parentRefs": [{"name": GATEWAY, "sectionName": "http"}],
+            "hostnames": [f"*.{EXAMPLE_DOMAIN}", f"*.{APPS_DOMAIN}"],
+            "rules": [
+                {"filters": [{"type": "RequestRedirect", "requestRedirect": {"scheme": "https", "statusCode": 302}}]}
+            ],
+        },
+    }
+    htpasswd = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": _meta(ROUTE_PREFIX + "wordpress-htpasswd", DEMO_NS),
+        "type": "Opaque",
+        "data": {".htpasswd": base64.b64encode(sha_htpasswd(WORDPRESS_USER, wordpress_password).encode()).decode()},
+    }
+    basic_auth = {
+        "apiVersion": "gateway.envoyproxy.io/v1alpha1",
+        "kind": "SecurityPolicy",
+        "metadata": _meta(ROUTE_PREFIX + "wordpress-auth", DEMO_NS),
+        "spec": {
+            "targetRefs": [
+                {"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "name": ROUTE_PREFIX + "wordpress"}
+            ],
+            "basicAuth": {"users": {"name": ROUTE_PREFIX + "wordpress-htpasswd"}},
+        },
+    }
+    owner = {
+        "gateway.envoyproxy.io/owning-gateway-name": GATEWAY,
+        "gateway.envoyproxy.io/owning-gateway-namespace": NAMESPACE,
+    }
+    shim_service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _meta(f"envoy-{NAMESPACE}-{GATEWAY}", SYSTEM_NS, owner),
+        # the LB address is Envoy's own (127.0.0.30): no node ports, nothing for exposure to miss
+        "spec": {
+            "type": "LoadBalancer",
+            "selector": owner,
+            "allocateLoadBalancerNodePorts": False,
+            "ports": [{"name": f"p{port}", "port": port, "targetPort": port} for port in (80, 443)],
+        },
+        "status": {"loadBalancer": {"ingress": [{"ip": VIP}]}},
+    }
+    shim_deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _meta(f"envoy-{NAMESPACE}-{GATEWAY}", SYSTEM_NS, owner),
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": owner},
+            "template": {
+                "metadata": {"labels": owner},
+                "spec": {"containers": [{"name": "envoy", "image": "host-process/envoy"}]},
+            },
+        },
+        "status": {"replicas": 1, "readyReplicas": 1, "availableReplicas": 1, "updatedReplicas": 1},
+    }
+    return [
+        *ns,
+        *system_secrets,
+        _tls_secret("wildcard-example-test", wildcard.cert_pem, wildcard.key_pem),
+        _tls_secret("shop-tls", shop.cert_pem, shop.key_pem),
+        gateway_class,
+        *patches,
+        gateway,
+        redirect,
+        htpasswd,
+        basic_auth,
+        *demo_routes(),
+        shim_service,
+        shim_deployment,
+    ]
 
 
 def apply(res: Resources, obj: Obj) -> None:
@@ -378,10 +502,15 @@ def start(lab: Lab, *, timeout: float = 90.0) -> float:
         apply(res, obj)
     lab.say(f"lab: starting envoy-gateway (host mode, Envoy on {VIP})")
     started = time.monotonic()
-    proc = processes.start(layout, processes.Spec(NAME, [
-        str(binaries["envoy-gateway"]), "server", "--config-path", str(conf)],
-        env={"KUBECONFIG": str(layout.kubeconfig)},
-        listens=((VIP, 80), (VIP, 443), ("127.0.0.1", XDS_PORT), ("127.0.0.1", ADMIN_PORT))))
+    proc = processes.start(
+        layout,
+        processes.Spec(
+            NAME,
+            [str(binaries["envoy-gateway"]), "server", "--config-path", str(conf)],
+            env={"KUBECONFIG": str(layout.kubeconfig)},
+            listens=((VIP, 80), (VIP, 443), ("127.0.0.1", XDS_PORT), ("127.0.0.1", ADMIN_PORT)),
+        ),
+    )
     try:
         _wait_serving(layout, proc, timeout)
     except BaseException:
@@ -394,15 +523,26 @@ def start(lab: Lab, *, timeout: float = 90.0) -> float:
 
 def _wait_serving(layout: LabLayout, proc: processes.Running, timeout: float) -> None:
     ctx = ssl.create_default_context(cafile=str(layout.pki / "ingress-ca.crt"))
-    checks = [("https", f"api.{EXAMPLE_DOMAIN}", "/v1/ready", 200), ("https", f"shop.{APPS_DOMAIN}", "/", 200),
-              ("https", f"wordpress.{EXAMPLE_DOMAIN}", "/", 401), ("http", f"api.{EXAMPLE_DOMAIN}", "/v1", 302)]
+    checks = [
+        ("https", f"api.{EXAMPLE_DOMAIN}", "/v1/ready", 200),
+        ("https", f"shop.{APPS_DOMAIN}", "/", 200),
+        ("https", f"wordpress.{EXAMPLE_DOMAIN}", "/", 401),
+        ("http", f"api.{EXAMPLE_DOMAIN}", "/v1", 302),
+    ]
     for scheme, host, path, status in checks:
         # a client per host: a pooled connection opened with another host's SNI would be misdirected
         with httpx.Client(verify=ctx, timeout=2) as http:
-            def serving(scheme: str = scheme, host: str = host, path: str = path, status: int = status,
-                        http: httpx.Client = http) -> bool:
+
+            def serving(
+                scheme: str = scheme,
+                host: str = host,
+                path: str = path,
+                status: int = status,
+                http: httpx.Client = http,
+            ) -> bool:
                 r = http.get(f"{scheme}://{VIP}{path}", headers={"Host": host}, extensions={"sni_hostname": host})
                 return r.status_code == status
+
             processes.wait_ready(proc, serving, timeout, f"{scheme}://{host}{path} -> {status} on {VIP}")
 
 

@@ -64,8 +64,11 @@ def ensure_crds(layout: LabLayout, say: Say) -> Path:
 def crds(folder: Path) -> list[Obj]:
     out: list[Obj] = []
     for f in sorted(folder.glob("*.yaml")):
-        out += [d for d in yaml.safe_load_all(f.read_text()) if isinstance(d, dict)
-                and d.get("kind") == "CustomResourceDefinition"]
+        out += [
+            d
+            for d in yaml.safe_load_all(f.read_text())
+            if isinstance(d, dict) and d.get("kind") == "CustomResourceDefinition"
+        ]
     return out
 
 

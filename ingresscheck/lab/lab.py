@@ -1,11 +1,11 @@
 """`ingresscheck lab up | down | status | sync`: the real request chain on one machine.
 
-    client ──DNS──▶ dnsmasq 127.0.0.2:5353   (*.example.test wildcard; one record per apps.test host)
-       │
-       └─HTTP/TLS─▶ HAProxy VIP 127.0.0.10    (:80 302 → https; :443 wildcard TLS or SNI passthrough)
-                       └─▶ Traefik on 2 nodes (kubernetesIngressNGINX provider, node ports 30080/30443)
-                              └─▶ echo pods 127.0.0.11.. (Services without selectors + EndpointSlices)
-    Traefik watches kube-apiserver (RBAC, least-privilege user) backed by etcd.
+client ──DNS──▶ dnsmasq 127.0.0.2:5353   (*.example.test wildcard; one record per apps.test host)
+   │
+   └─HTTP/TLS─▶ HAProxy VIP 127.0.0.10    (:80 302 → https; :443 wildcard TLS or SNI passthrough)
+                   └─▶ Traefik on 2 nodes (kubernetesIngressNGINX provider, node ports 30080/30443)
+                          └─▶ echo pods 127.0.0.11.. (Services without selectors + EndpointSlices)
+Traefik watches kube-apiserver (RBAC, least-privilege user) backed by etcd.
 """
 
 from __future__ import annotations
@@ -121,9 +121,16 @@ class Lab:
             self.say("lab: creating the lab PKI")
             cluster_ca = pki.make_ca("ingresscheck lab cluster CA")
             pki.write_pair(L.pki, "cluster-ca", cluster_ca)
-            pki.write_pair(L.pki, "apiserver", pki.issue(
-                cluster_ca, "kube-apiserver", dns_names=("localhost", "kubernetes", "kubernetes.default"),
-                ip_addresses=(L.apiserver_ip,)))
+            pki.write_pair(
+                L.pki,
+                "apiserver",
+                pki.issue(
+                    cluster_ca,
+                    "kube-apiserver",
+                    dns_names=("localhost", "kubernetes", "kubernetes.default"),
+                    ip_addresses=(L.apiserver_ip,),
+                ),
+            )
             sa = pki.new_key()
             pki.write_pair(L.pki, "service-account", pki.issue(cluster_ca, "service-accounts", key=sa))
             ingress_ca = pki.make_ca("ingresscheck lab ingress CA")
@@ -131,30 +138,52 @@ class Lab:
             wildcard = pki.issue(ingress_ca, f"*.{EXAMPLE_DOMAIN}", dns_names=(f"*.{EXAMPLE_DOMAIN}",))
             pki.write_pair(L.pki, "wildcard-example-test", wildcard)
             pki.write_private(L.pki / "wildcard-example-test.pem", wildcard.cert_pem + wildcard.key_pem)
-            pki.write_pair(L.pki, "shop-apps-test",
-                           pki.issue(ingress_ca, f"shop.{APPS_DOMAIN}", dns_names=(f"shop.{APPS_DOMAIN}",)))
+            pki.write_pair(
+                L.pki,
+                "shop-apps-test",
+                pki.issue(ingress_ca, f"shop.{APPS_DOMAIN}", dns_names=(f"shop.{APPS_DOMAIN}",)),
+            )
         if not (L.pki / "controller-default.crt").exists():
             # what the controller serves for an unknown SNI: a real certificate of its own, covering no
             # Ingress host, so a host falling back to it fails hostname checks loudly
-            pki.write_pair(L.pki, "controller-default", pki.issue(
-                pki.load_pair(L.pki, "ingress-ca"), "ingress controller default",
-                dns_names=(f"default.ingress.{APPS_DOMAIN}",)))
+            pki.write_pair(
+                L.pki,
+                "controller-default",
+                pki.issue(
+                    pki.load_pair(L.pki, "ingress-ca"),
+                    "ingress controller default",
+                    dns_names=(f"default.ingress.{APPS_DOMAIN}",),
+                ),
+            )
         if not (L.pki / "wildcard-gw-test.crt").exists():
             # the Gateway's HTTPS listener certificate (certificateRefs): covers one label under gw.test
-            pki.write_pair(L.pki, "wildcard-gw-test", pki.issue(
-                pki.load_pair(L.pki, "ingress-ca"), f"*.{GW_DOMAIN}", dns_names=(f"*.{GW_DOMAIN}",)))
+            pki.write_pair(
+                L.pki,
+                "wildcard-gw-test",
+                pki.issue(pki.load_pair(L.pki, "ingress-ca"), f"*.{GW_DOMAIN}", dns_names=(f"*.{GW_DOMAIN}",)),
+            )
         # Fresh tokens and demo password for every lab; written only to 0600 files.
-        tokens = {"admin": secrets.token_urlsafe(32), "traefik": secrets.token_urlsafe(32),
-                  "traefik-replica": secrets.token_urlsafe(32)}
-        pki.write_private(L.secrets / "tokens.csv", render.tokens_csv([
-            (tokens["admin"], ADMIN_USER, "uid-lab-admin", ("system:masters",)),
-            (tokens["traefik"], objects.CONTROLLER_USER, "uid-traefik", ()),
-            (tokens["traefik-replica"], objects.REPLICA_USER, "uid-traefik-replica", ()),
-        ]).encode())
+        tokens = {
+            "admin": secrets.token_urlsafe(32),
+            "traefik": secrets.token_urlsafe(32),
+            "traefik-replica": secrets.token_urlsafe(32),
+        }
+        pki.write_private(
+            L.secrets / "tokens.csv",
+            render.tokens_csv(
+                [
+                    (tokens["admin"], ADMIN_USER, "uid-lab-admin", ("system:masters",)),
+                    (tokens["traefik"], objects.CONTROLLER_USER, "uid-traefik", ()),
+                    (tokens["traefik-replica"], objects.REPLICA_USER, "uid-traefik-replica", ()),
+                ]
+            ).encode(),
+        )
         pki.write_private(L.secrets / "traefik.token", tokens["traefik"].encode())
         pki.write_private(L.secrets / "traefik-replica.token", tokens["traefik-replica"].encode())
-        pki.write_private(L.kubeconfig, render.kubeconfig(
-            L, (L.pki / "cluster-ca.crt").read_bytes(), ADMIN_USER, tokens["admin"]).encode())
+        pki.write_private(
+            L.kubeconfig,
+            render.kubeconfig(L, (L.pki / "cluster-ca.crt").read_bytes(), ADMIN_USER, tokens["admin"]).encode(),
+        )
         pki.write_private(L.secrets / "wordpress.password", secrets.token_urlsafe(12).encode())
 
     def _spawn(self, spec: processes.Spec, check: Callable[[], bool], timeout: float, what: str) -> None:
@@ -166,18 +195,28 @@ class Lab:
         data = L.root / "etcd-data"
         shutil.rmtree(data, ignore_errors=True)
         self.say("lab: starting etcd")
-        self._spawn(processes.Spec("etcd", [
-            str(binary), "--name=lab", f"--data-dir={data}",
-            f"--listen-client-urls=http://127.0.0.1:{L.etcd_client}",
-            f"--advertise-client-urls=http://127.0.0.1:{L.etcd_client}",
-            f"--listen-peer-urls=http://127.0.0.1:{L.etcd_peer}",
-            f"--initial-advertise-peer-urls=http://127.0.0.1:{L.etcd_peer}",
-            f"--initial-cluster=lab=http://127.0.0.1:{L.etcd_peer}",
-            f"--listen-metrics-urls=http://127.0.0.1:{L.etcd_metrics}",
-            "--unsafe-no-fsync", "--log-level=warn",
-        ], listens=(("127.0.0.1", L.etcd_client), ("127.0.0.1", L.etcd_peer), ("127.0.0.1", L.etcd_metrics))),
+        self._spawn(
+            processes.Spec(
+                "etcd",
+                [
+                    str(binary),
+                    "--name=lab",
+                    f"--data-dir={data}",
+                    f"--listen-client-urls=http://127.0.0.1:{L.etcd_client}",
+                    f"--advertise-client-urls=http://127.0.0.1:{L.etcd_client}",
+                    f"--listen-peer-urls=http://127.0.0.1:{L.etcd_peer}",
+                    f"--initial-advertise-peer-urls=http://127.0.0.1:{L.etcd_peer}",
+                    f"--initial-cluster=lab=http://127.0.0.1:{L.etcd_peer}",
+                    f"--listen-metrics-urls=http://127.0.0.1:{L.etcd_metrics}",
+                    "--unsafe-no-fsync",
+                    "--log-level=warn",
+                ],
+                listens=(("127.0.0.1", L.etcd_client), ("127.0.0.1", L.etcd_peer), ("127.0.0.1", L.etcd_metrics)),
+            ),
             lambda: httpx.get(f"http://127.0.0.1:{L.etcd_client}/health", timeout=1).json()["health"] == "true",
-            30, "GET /health")
+            30,
+            "GET /health",
+        )
 
     def _start_apiserver(self, binary: Path) -> None:
         L = self.layout
@@ -189,21 +228,38 @@ class Lab:
             r = httpx.get(f"{L.apiserver_url}/readyz", verify=ctx, timeout=2)
             return r.status_code == 200 and r.text == "ok"
 
-        self._spawn(processes.Spec("kube-apiserver", [
-            str(binary),
-            f"--etcd-servers=http://127.0.0.1:{L.etcd_client}",
-            f"--bind-address={L.apiserver_ip}", f"--secure-port={L.apiserver_port}",
-            f"--advertise-address={L.apiserver_ip}", "--endpoint-reconciler-type=none",
-            f"--tls-cert-file={P / 'apiserver.crt'}", f"--tls-private-key-file={P / 'apiserver.key'}",
-            f"--client-ca-file={P / 'cluster-ca.crt'}",
-            f"--token-auth-file={L.secrets / 'tokens.csv'}", "--authorization-mode=RBAC",
-            f"--service-account-issuer={L.apiserver_url}",
-            f"--service-account-key-file={P / 'service-account.crt'}",
-            f"--service-account-signing-key-file={P / 'service-account.key'}",
-            "--service-cluster-ip-range=10.96.0.0/16", f"--service-node-port-range={L.node_port_range}",
-            "--allow-privileged=true", "--disable-admission-plugins=ServiceAccount",
-            "--enable-priority-and-fairness=false", "--profiling=false", "-v=1",
-        ], listens=((L.apiserver_ip, L.apiserver_port),)), ready, 60, "GET /readyz")
+        self._spawn(
+            processes.Spec(
+                "kube-apiserver",
+                [
+                    str(binary),
+                    f"--etcd-servers=http://127.0.0.1:{L.etcd_client}",
+                    f"--bind-address={L.apiserver_ip}",
+                    f"--secure-port={L.apiserver_port}",
+                    f"--advertise-address={L.apiserver_ip}",
+                    "--endpoint-reconciler-type=none",
+                    f"--tls-cert-file={P / 'apiserver.crt'}",
+                    f"--tls-private-key-file={P / 'apiserver.key'}",
+                    f"--client-ca-file={P / 'cluster-ca.crt'}",
+                    f"--token-auth-file={L.secrets / 'tokens.csv'}",
+                    "--authorization-mode=RBAC",
+                    f"--service-account-issuer={L.apiserver_url}",
+                    f"--service-account-key-file={P / 'service-account.crt'}",
+                    f"--service-account-signing-key-file={P / 'service-account.key'}",
+                    "--service-cluster-ip-range=10.96.0.0/16",
+                    f"--service-node-port-range={L.node_port_range}",
+                    "--allow-privileged=true",
+                    "--disable-admission-plugins=ServiceAccount",
+                    "--enable-priority-and-fairness=false",
+                    "--profiling=false",
+                    "-v=1",
+                ],
+                listens=((L.apiserver_ip, L.apiserver_port),),
+            ),
+            ready,
+            60,
+            "GET /readyz",
+        )
 
     def _seed(self, extra_hosts: int, crd_folder: Path) -> None:
         L = self.layout
@@ -214,8 +270,11 @@ class Lab:
         self.say(f"lab: installing the Gateway API {gateway_api.GATEWAY_API_VERSION} CRDs")
         gateway_api.install_crds(w, crd_folder)
         self.say("lab: creating the controller wiring and the demo content (Ingresses and Gateway API)")
-        for obj in (objects.controller_objects(L) + objects.demo_objects(L, htpasswd, shop.cert_pem, shop.key_pem)
-                    + objects.gateway_objects(L, gw_cert.cert_pem, gw_cert.key_pem)):
+        for obj in (
+            objects.controller_objects(L)
+            + objects.demo_objects(L, htpasswd, shop.cert_pem, shop.key_pem)
+            + objects.gateway_objects(L, gw_cert.cert_pem, gw_cert.key_pem)
+        ):
             w.create(obj)
         extra = objects.extra_objects(L, extra_hosts)
         if extra:
@@ -227,9 +286,15 @@ class Lab:
     def _pods(self, extra_hosts: int) -> dict[str, dict[str, str]]:
         L = self.layout
         pods = objects.demo_pods(L) + objects.extra_pods(L, extra_hosts)
-        return {f"{p.ip}:{L.pod_port}": {"service": p.service, "pod": p.name, "namespace": p.namespace,
-                                          **({"static": "true"} if p.static else {})}
-                for p in pods}
+        return {
+            f"{p.ip}:{L.pod_port}": {
+                "service": p.service,
+                "pod": p.name,
+                "namespace": p.namespace,
+                **({"static": "true"} if p.static else {}),
+            }
+            for p in pods
+        }
 
     def _start_echo(self, extra_hosts: int) -> None:
         import socket
@@ -247,8 +312,12 @@ class Lab:
             with socket.create_connection((last, L.pod_port), timeout=1):
                 return True
 
-        self._spawn(processes.Spec("echo", [sys.executable, "-m", "ingresscheck.lab.echo", str(pods_file)],
-                                   listens=listens), ready, 60, f"TCP {last}:{L.pod_port}")
+        self._spawn(
+            processes.Spec("echo", [sys.executable, "-m", "ingresscheck.lab.echo", str(pods_file)], listens=listens),
+            ready,
+            60,
+            f"TCP {last}:{L.pod_port}",
+        )
 
     def _start_dnsmasq(self, binary: Path) -> None:
         import dns.message
@@ -264,8 +333,12 @@ class Lab:
             q = dns.message.make_query(f"ready.{EXAMPLE_DOMAIN}", "A")
             return bool(dns.query.udp(q, L.dns_ip, port=L.dns_port, timeout=0.5).answer)
 
-        self._spawn(processes.Spec("dnsmasq", [str(binary), f"--conf-file={conf}"],
-                                   listens=((L.dns_ip, L.dns_port),)), ready, 15, "DNS query")
+        self._spawn(
+            processes.Spec("dnsmasq", [str(binary), f"--conf-file={conf}"], listens=((L.dns_ip, L.dns_port),)),
+            ready,
+            15,
+            "DNS query",
+        )
 
     def _start_traefik(self, binary: Path) -> None:
         L = self.layout
@@ -277,10 +350,16 @@ class Lab:
             conf.write_text(render.traefik_yaml(L, node, token, L.pki / "cluster-ca.crt", dynamic))
             self.say(f"lab: starting traefik on {node.name} ({node.ip})")
             url = f"http://{node.ip}:{L.node_ping_port}/ping"
-            self._spawn(processes.Spec(f"traefik-{node.name}", [str(binary), f"--configFile={conf}"],
-                                       listens=((node.ip, L.node_port_http), (node.ip, L.node_port_https),
-                                                (node.ip, L.node_ping_port))),
-                        partial(_answers_200, url), 30, f"GET {url}")
+            self._spawn(
+                processes.Spec(
+                    f"traefik-{node.name}",
+                    [str(binary), f"--configFile={conf}"],
+                    listens=((node.ip, L.node_port_http), (node.ip, L.node_port_https), (node.ip, L.node_ping_port)),
+                ),
+                partial(_answers_200, url),
+                30,
+                f"GET {url}",
+            )
 
     def _render_haproxy(self, faults: render.LbFaults | None = None) -> Path:
         L = self.layout
@@ -292,11 +371,16 @@ class Lab:
         L = self.layout
         conf = self._render_haproxy()
         self.say(f"lab: starting haproxy on the VIP {L.vip}")
-        self._spawn(processes.Spec("haproxy", [str(binary), "-W", "-db", "-f", str(conf)],
-                                   listens=((L.vip, L.lb_http_port), (L.vip, L.lb_https_port),
-                                            (L.vip, L.lb_stats_port))),
-                    self._nodes_up, 30,
-                    "both nodes UP in the health checks")
+        self._spawn(
+            processes.Spec(
+                "haproxy",
+                [str(binary), "-W", "-db", "-f", str(conf)],
+                listens=((L.vip, L.lb_http_port), (L.vip, L.lb_https_port), (L.vip, L.lb_stats_port)),
+            ),
+            self._nodes_up,
+            30,
+            "both nodes UP in the health checks",
+        )
 
     def _nodes_up(self) -> bool:
         up = self.lb_servers_up()
@@ -330,16 +414,19 @@ class Lab:
             raise LabError("haproxy", "is not running")
         processes.signal_process(running, signal.SIGUSR2)
         time.sleep(0.5)
-        processes.wait_ready(running, self._nodes_up,
-                             15, "both nodes UP after reload")
+        processes.wait_ready(running, self._nodes_up, 15, "both nodes UP after reload")
 
     def _wait_routes(self, extra_hosts: int) -> None:
         L = self.layout
         self.say("lab: waiting for routes to serve through the whole chain")
         ctx = ssl.create_default_context(cafile=str(L.pki / "ingress-ca.crt"))
-        checks = [(f"api.{EXAMPLE_DOMAIN}", "/v1/ready", 200), (f"shop.{APPS_DOMAIN}", "/", 200),
-                  (f"wordpress.{EXAMPLE_DOMAIN}", "/", 401), (objects.GW_HOSTS["app"], "/v1/ready", 200),
-                  (objects.GW_HOSTS["team"], "/", 200)]
+        checks = [
+            (f"api.{EXAMPLE_DOMAIN}", "/v1/ready", 200),
+            (f"shop.{APPS_DOMAIN}", "/", 200),
+            (f"wordpress.{EXAMPLE_DOMAIN}", "/", 401),
+            (objects.GW_HOSTS["app"], "/v1/ready", 200),
+            (objects.GW_HOSTS["team"], "/", 200),
+        ]
         if extra_hosts:
             checks.append((f"host-{extra_hosts - 1:04d}.{EXAMPLE_DOMAIN}", "/", 200))
         haproxy = processes.find(L, "haproxy")
@@ -350,11 +437,17 @@ class Lab:
             # one host's SNI (terminated by the LB, or passed through to another listener) must not carry
             # another host's request
             with httpx.Client(verify=ctx, timeout=2) as per_host:
-                def serving(host: str = host, path: str = path, status: int = status,
-                            client: httpx.Client = per_host) -> bool:
-                    r = client.get(f"https://{L.vip}:{L.lb_https_port}{path}", headers={"Host": host},
-                                   extensions={"sni_hostname": host})
+
+                def serving(
+                    host: str = host, path: str = path, status: int = status, client: httpx.Client = per_host
+                ) -> bool:
+                    r = client.get(
+                        f"https://{L.vip}:{L.lb_https_port}{path}",
+                        headers={"Host": host},
+                        extensions={"sni_hostname": host},
+                    )
                     return r.status_code == status
+
                 processes.wait_ready(haproxy, serving, timeout, f"https://{host}{path} -> {status}")
         with httpx.Client(verify=ctx, timeout=2) as http:
             # every node must have the whole configuration, not just the one the LB picked
@@ -365,8 +458,11 @@ class Lab:
                 assert traefik is not None
                 url = f"http://{node.ip}:{L.node_port_http}{last_path}"
                 processes.wait_ready(
-                    traefik, partial(_answers, http, url, last_host, last_status),
-                    timeout, f"{url} Host: {last_host} -> {last_status}")
+                    traefik,
+                    partial(_answers, http, url, last_host, last_status),
+                    timeout,
+                    f"{url} Host: {last_host} -> {last_status}",
+                )
         w = self.writer()
 
         def status_published() -> bool:
@@ -375,30 +471,48 @@ class Lab:
             return any(a.get("ip") == L.vip for a in lb)
 
         def gateway_status_published() -> bool:
-            gw = w.get({"kind": "Gateway", "metadata": {"name": objects.GATEWAY_NAME,
-                                                        "namespace": objects.GATEWAY_NS}}) or {}
+            gw = (
+                w.get({"kind": "Gateway", "metadata": {"name": objects.GATEWAY_NAME, "namespace": objects.GATEWAY_NS}})
+                or {}
+            )
             status = gw.get("status") or {}
-            programmed = any(c.get("type") == "Programmed" and c.get("status") == "True"
-                             for c in status.get("conditions") or [])
+            programmed = any(
+                c.get("type") == "Programmed" and c.get("status") == "True" for c in status.get("conditions") or []
+            )
             routes = [w.get(r) or {} for r in objects.gateway_objects(L, b"", b"") if r["kind"] == "HTTPRoute"]
-            accepted = all(any(c.get("type") == "Accepted" and c.get("status") == "True"
-                               for p in (r.get("status") or {}).get("parents") or [] for c in p.get("conditions") or [])
-                           for r in routes)
+            accepted = all(
+                any(
+                    c.get("type") == "Accepted" and c.get("status") == "True"
+                    for p in (r.get("status") or {}).get("parents") or []
+                    for c in p.get("conditions") or []
+                )
+                for r in routes
+            )
             return programmed and accepted and any(a.get("value") == L.vip for a in status.get("addresses") or [])
 
         traefik = processes.find(L, "traefik-lab-node-1")
         assert traefik is not None
         processes.wait_ready(traefik, status_published, 30, "Ingress status set to the VIP")
-        processes.wait_ready(traefik, gateway_status_published, 30,
-                             "Gateway Programmed with the VIP, every demo HTTPRoute Accepted")
+        processes.wait_ready(
+            traefik, gateway_status_published, 30, "Gateway Programmed with the VIP, every demo HTTPRoute Accepted"
+        )
         self.write_profile()
 
     def write_profile(self) -> None:
         L = self.layout
-        pki.write_private(L.profile, render.profile(L, L.pki / "ingress-ca.crt", {
-            f"wordpress.{EXAMPLE_DOMAIN}": {"username": objects.WORDPRESS_USER,
-                                            "password_file": str(L.secrets / "wordpress.password")},
-        }).encode())
+        pki.write_private(
+            L.profile,
+            render.profile(
+                L,
+                L.pki / "ingress-ca.crt",
+                {
+                    f"wordpress.{EXAMPLE_DOMAIN}": {
+                        "username": objects.WORDPRESS_USER,
+                        "password_file": str(L.secrets / "wordpress.password"),
+                    },
+                },
+            ).encode(),
+        )
 
     # --- sync -----------------------------------------------------------------------------
     def sync(self, *, quiet: bool = False, signal_dns: bool = True) -> int:
@@ -430,8 +544,11 @@ class Lab:
         recorded = self._stop_all(quiet)
         left = processes.listeners(self.lab_addresses())
         if left:
-            raise LabError("down", "listeners remain on lab addresses: " +
-                           ", ".join(f"{ip}:{port}/{proto}" for ip, port, proto in left[:5]))
+            raise LabError(
+                "down",
+                "listeners remain on lab addresses: "
+                + ", ".join(f"{ip}:{port}/{proto}" for ip, port, proto in left[:5]),
+            )
         if not quiet:
             self.say("lab is down" if recorded else "lab is not running")
 
@@ -473,7 +590,8 @@ class Lab:
             if name == "haproxy":
                 up = self.lb_servers_up()
                 return f"VIP {L.vip}:{L.lb_http_port}/{L.lb_https_port}, nodes UP: " + ", ".join(
-                    f"{b} {up.get(b, 0)}/{len(L.nodes)}" for b in ("http_nodes", "passthrough_nodes"))
+                    f"{b} {up.get(b, 0)}/{len(L.nodes)}" for b in ("http_nodes", "passthrough_nodes")
+                )
             if name == "kube-apiserver":
                 return L.apiserver_url
             if name == "dnsmasq":

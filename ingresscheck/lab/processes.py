@@ -82,8 +82,13 @@ def start(layout: LabLayout, spec: Spec) -> Running:
         out.flush()
         try:
             proc = subprocess.Popen(
-                spec.argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                cwd=layout.root, env=env, start_new_session=True,
+                spec.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=layout.root,
+                env=env,
+                start_new_session=True,
             )
         except OSError as exc:
             raise LabError(spec.name, f"cannot start {spec.argv[0]}: {exc.strerror}", str(log)) from None

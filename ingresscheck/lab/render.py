@@ -32,7 +32,11 @@ class LbFaults:
 
 def haproxy_cfg(layout: LabLayout, wildcard_pem: Path, faults: LbFaults | None = None) -> str:
     return _env.get_template("haproxy.cfg.j2").render(
-        L=layout, wildcard_pem=wildcard_pem, apps_domain=APPS_DOMAIN, gw_domain=GW_DOMAIN, faults=faults or LbFaults(),
+        L=layout,
+        wildcard_pem=wildcard_pem,
+        apps_domain=APPS_DOMAIN,
+        gw_domain=GW_DOMAIN,
+        faults=faults or LbFaults(),
     )
 
 
@@ -52,18 +56,24 @@ def apps_hosts(layout: LabLayout, ingress_hosts: Iterable[str], route_hosts: Ite
     return "\n".join(lines) + "\n"
 
 
-def traefik_yaml(layout: LabLayout, node: Node, token_file: Path, cluster_ca: Path,
-                 dynamic_file: Path = Path("traefik-dynamic.yaml")) -> str:
+def traefik_yaml(
+    layout: LabLayout, node: Node, token_file: Path, cluster_ca: Path, dynamic_file: Path = Path("traefik-dynamic.yaml")
+) -> str:
     return _env.get_template("traefik.yaml.j2").render(
-        L=layout, node=node, token_file=token_file, cluster_ca=cluster_ca, publish_status=node == layout.nodes[0],
+        L=layout,
+        node=node,
+        token_file=token_file,
+        cluster_ca=cluster_ca,
+        publish_status=node == layout.nodes[0],
         dynamic_file=dynamic_file,
     )
 
 
 def traefik_dynamic(cert_file: Path, key_file: Path) -> str:
     """Traefik's file-provider config: the default TLS store's certificate."""
-    doc = {"tls": {"stores": {"default": {"defaultCertificate": {"certFile": str(cert_file),
-                                                                     "keyFile": str(key_file)}}}}}
+    doc = {
+        "tls": {"stores": {"default": {"defaultCertificate": {"certFile": str(cert_file), "keyFile": str(key_file)}}}}
+    }
     return "# Rendered by ingresscheck lab.\n" + yaml.safe_dump(doc, sort_keys=False)
 
 

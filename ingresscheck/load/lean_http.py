@@ -253,8 +253,14 @@ class LeanTransport(httpx.AsyncBaseTransport):
     TLS handshake), read (no response bytes for that long), pool (waiting for a free connection).
     """
 
-    def __init__(self, ssl_context: ssl.SSLContext | None = None, *, max_connections: int = 1000,
-                 keepalive_expiry: float = 30.0, max_body: int = 1 << 20) -> None:
+    def __init__(
+        self,
+        ssl_context: ssl.SSLContext | None = None,
+        *,
+        max_connections: int = 1000,
+        keepalive_expiry: float = 30.0,
+        max_body: int = 1 << 20,
+    ) -> None:
         self._ssl = ssl_context
         self._max = max_connections
         self._expiry = keepalive_expiry
@@ -295,8 +301,12 @@ class LeanTransport(httpx.AsyncBaseTransport):
             self._wake()
         else:
             self._drop(conn)
-        return httpx.Response(raw.status, headers=raw.headers, stream=_Body(raw.body),
-                              extensions={"http_version": raw.version, "reason_phrase": raw.reason})
+        return httpx.Response(
+            raw.status,
+            headers=raw.headers,
+            stream=_Body(raw.body),
+            extensions={"http_version": raw.version, "reason_phrase": raw.reason},
+        )
 
     @staticmethod
     def _serialize(request: httpx.Request) -> bytes:
@@ -304,8 +314,9 @@ class LeanTransport(httpx.AsyncBaseTransport):
         lines += [name + b": " + value for name, value in request.headers.raw]
         return b"\r\n".join(lines) + b"\r\n\r\n"
 
-    async def _acquire(self, key: tuple[str, str, int, str], request: httpx.Request,
-                       timeouts: dict[str, float | None]) -> _Conn:
+    async def _acquire(
+        self, key: tuple[str, str, int, str], request: httpx.Request, timeouts: dict[str, float | None]
+    ) -> _Conn:
         idle = self._idle.get(key)
         now = time.monotonic()
         while idle:
@@ -320,8 +331,9 @@ class LeanTransport(httpx.AsyncBaseTransport):
                 try:
                     await asyncio.wait_for(slot, timeouts.get("pool"))
                 except TimeoutError:
-                    raise httpx.PoolTimeout(f"no free connection within {timeouts.get('pool')} s",
-                                            request=request) from None
+                    raise httpx.PoolTimeout(
+                        f"no free connection within {timeouts.get('pool')} s", request=request
+                    ) from None
                 finally:
                     if slot in self._slots:
                         self._slots.remove(slot)
@@ -341,8 +353,7 @@ class LeanTransport(httpx.AsyncBaseTransport):
                 return True
         return False
 
-    async def _connect(self, key: tuple[str, str, int, str], request: httpx.Request,
-                       timeout: float | None) -> _Conn:
+    async def _connect(self, key: tuple[str, str, int, str], request: httpx.Request, timeout: float | None) -> _Conn:
         scheme, host, port, sni = key
         loop = asyncio.get_running_loop()
         conn = _Conn(self._max_body)
@@ -352,13 +363,21 @@ class LeanTransport(httpx.AsyncBaseTransport):
             context = self._ssl or ssl.create_default_context()
         try:
             await asyncio.wait_for(
-                loop.create_connection(lambda: conn, host, port, ssl=context, server_hostname=sni or None,
-                                       ssl_handshake_timeout=timeout if context else None),
-                timeout)
+                loop.create_connection(
+                    lambda: conn,
+                    host,
+                    port,
+                    ssl=context,
+                    server_hostname=sni or None,
+                    ssl_handshake_timeout=timeout if context else None,
+                ),
+                timeout,
+            )
         except TimeoutError:
             self._drop(conn)
-            raise httpx.ConnectTimeout(f"connect to {host}:{port} took longer than {timeout} s",
-                                       request=request) from None
+            raise httpx.ConnectTimeout(
+                f"connect to {host}:{port} took longer than {timeout} s", request=request
+            ) from None
         except (OSError, ssl.SSLError, ssl.CertificateError) as exc:
             self._drop(conn)
             raise httpx.ConnectError(f"{type(exc).__name__}: {exc}", request=request) from None

@@ -80,8 +80,9 @@ class ChangeEvent:
 def targets_for(profile: Profile, urls: Sequence[str], *, expect_status: tuple[int, ...] = (200,)) -> list[ProbeTarget]:
     """ProbeTargets for ``urls`` as the profile reaches them: a --resolve override for host:https_port
     when there is one, else every load balancer; verified against the profile's CA bundle."""
-    verify: ssl.SSLContext = (ssl.create_default_context(cafile=profile.ca_bundle) if profile.ca_bundle
-                              else ssl.create_default_context())
+    verify: ssl.SSLContext = (
+        ssl.create_default_context(cafile=profile.ca_bundle) if profile.ca_bundle else ssl.create_default_context()
+    )
     targets = []
     for url in urls:
         parsed = httpx.URL(url)
@@ -89,8 +90,10 @@ def targets_for(profile: Profile, urls: Sequence[str], *, expect_status: tuple[i
         override = profile.resolve_override(parsed.host, port)
         addresses = list(override) or list(profile.load_balancers)
         if not addresses:
-            raise ValueError(f"{url}: no address to dial (no --resolve override for {parsed.host}:{port} "
-                             "and no load_balancers in the profile)")
+            raise ValueError(
+                f"{url}: no address to dial (no --resolve override for {parsed.host}:{port} "
+                "and no load_balancers in the profile)"
+            )
         targets += [ProbeTarget(url, address, verify, expect_status, port) for address in addresses]
     return targets
 
@@ -115,7 +118,8 @@ def _summary(h: HdrHistogram) -> dict[str, float | int | None]:
     """p50/p90/p99/p99.9/max in ms (None when nothing was recorded), and the count."""
     count = h.get_total_count()
     out: dict[str, float | int | None] = {
-        name: (_ms(h.get_value_at_percentile(p)) if count else None) for name, p in PERCENTILES}
+        name: (_ms(h.get_value_at_percentile(p)) if count else None) for name, p in PERCENTILES
+    }
     out["max"] = _ms(h.get_max_value()) if count else None
     out["mean"] = _ms(h.get_mean_value()) if count else None
     out["count"] = count
@@ -234,10 +238,19 @@ class OpenLoopProber:
     ~0.7 ms CPU per request; it falls behind well before 500 req/s on 2 cores).
     """
 
-    def __init__(self, targets: list[ProbeTarget], rate: float, duration: float, *, timeout: float = 2.0,
-                 max_in_flight: int = 1000, max_rate: float = HARD_MAX_RATE,
-                 max_duration: float = HARD_MAX_DURATION, max_error_records: int = 100_000,
-                 http_stack: str = "lean") -> None:
+    def __init__(
+        self,
+        targets: list[ProbeTarget],
+        rate: float,
+        duration: float,
+        *,
+        timeout: float = 2.0,
+        max_in_flight: int = 1000,
+        max_rate: float = HARD_MAX_RATE,
+        max_duration: float = HARD_MAX_DURATION,
+        max_error_records: int = 100_000,
+        http_stack: str = "lean",
+    ) -> None:
         if not targets:
             raise ValueError("OpenLoopProber: give at least one ProbeTarget")
         if not (isinstance(rate, int | float) and math.isfinite(rate) and rate > 0):
@@ -301,8 +314,9 @@ class OpenLoopProber:
         contexts: dict[bool, ssl.SSLContext] = {}
         routes = []
         expiry = max(30.0, self.timeout)
-        limits = httpx.Limits(max_connections=self.max_in_flight, max_keepalive_connections=self.max_in_flight,
-                              keepalive_expiry=expiry)
+        limits = httpx.Limits(
+            max_connections=self.max_in_flight, max_keepalive_connections=self.max_in_flight, keepalive_expiry=expiry
+        )
         for t in self.targets:
             url = httpx.URL(t.url)
             host = url.host
@@ -319,10 +333,19 @@ class OpenLoopProber:
             # one client per host (and TLS policy): its pool never mixes SNI names
             key = (host, url.scheme, id(verify))
             if key not in clients:
-                transport = (LeanTransport(verify, max_connections=self.max_in_flight, keepalive_expiry=expiry)
-                             if self.http_stack == "lean" else None)
-                clients[key] = httpx.AsyncClient(verify=verify, timeout=httpx.Timeout(self.timeout), limits=limits,
-                                                 follow_redirects=False, trust_env=False, transport=transport)
+                transport = (
+                    LeanTransport(verify, max_connections=self.max_in_flight, keepalive_expiry=expiry)
+                    if self.http_stack == "lean"
+                    else None
+                )
+                clients[key] = httpx.AsyncClient(
+                    verify=verify,
+                    timeout=httpx.Timeout(self.timeout),
+                    limits=limits,
+                    follow_redirects=False,
+                    trust_env=False,
+                    transport=transport,
+                )
             port = t.port or url.port or (443 if url.scheme == "https" else 80)
             dial_url = url.copy_with(host=t.address, port=port)
             authority = host if url.port is None else f"{host}:{url.port}"
@@ -356,8 +379,14 @@ class OpenLoopProber:
             if status not in route.target.expect_status:
                 kind, detail = "bad_status", f"{status} {response.reason_phrase}".strip()
         except asyncio.CancelledError:
-            self._finish(route, intended, actual, "timeout", status,
-                         f"still in flight {self.timeout:g} s after the schedule ended; cancelled")
+            self._finish(
+                route,
+                intended,
+                actual,
+                "timeout",
+                status,
+                f"still in flight {self.timeout:g} s after the schedule ended; cancelled",
+            )
             raise
         except Exception as exc:  # noqa: BLE001 - any failure is one failed request, counted, not fatal
             # the same typed outcomes as every other attempt of ingresscheck (refused, reset, timeout...)
@@ -368,8 +397,9 @@ class OpenLoopProber:
         index = min(max(int(intended - self._t0), 0), len(self._seconds) - 1)
         return self._seconds[index]
 
-    def _finish(self, route: _Route, intended: float, actual: float, kind: str, status: int | None,
-                detail: str) -> None:
+    def _finish(
+        self, route: _Route, intended: float, actual: float, kind: str, status: int | None, detail: str
+    ) -> None:
         end = time.monotonic()
         self._counts[kind] += 1
         sec = self._second(intended)
@@ -461,31 +491,49 @@ class OpenLoopProber:
         for err in sorted(self._errors, key=lambda e: e.t):
             k = bisect.bisect_right(stamps, err.t) - 1
             event = ordered[k] if k >= 0 else None
-            errors.append({
-                "t_ms": round((err.t - t0) * 1000, 3),
-                "sent_ms": round((err.intended - t0) * 1000, 3),
-                "kind": err.kind,
-                "status": err.status,
-                "detail": err.detail,
-                "url": err.url,
-                "after_event": event.label if event else None,
-                "since_event_ms": round((err.t - event.at) * 1000, 3) if event else None,
-            })
+            errors.append(
+                {
+                    "t_ms": round((err.t - t0) * 1000, 3),
+                    "sent_ms": round((err.intended - t0) * 1000, 3),
+                    "kind": err.kind,
+                    "status": err.status,
+                    "detail": err.detail,
+                    "url": err.url,
+                    "after_event": event.label if event else None,
+                    "since_event_ms": round((err.t - event.at) * 1000, 3) if event else None,
+                }
+            )
         timeline = []
         seconds_scheduled = math.ceil(self.planned / self.rate - 1e-9)  # fewer when stopped early
         for second, s in enumerate(self._seconds[:seconds_scheduled]):
             h = s.latency
-            timeline.append({
-                "t": second, "sent": s.sent, "ok": s.ok, "errors": s.errors,
-                "p50_ms": _ms(h.get_value_at_percentile(50.0)) if h is not None else None,
-                "p99_ms": _ms(h.get_value_at_percentile(99.0)) if h is not None else None,
-            })
+            timeline.append(
+                {
+                    "t": second,
+                    "sent": s.sent,
+                    "ok": s.ok,
+                    "errors": s.errors,
+                    "p50_ms": _ms(h.get_value_at_percentile(50.0)) if h is not None else None,
+                    "p99_ms": _ms(h.get_value_at_percentile(99.0)) if h is not None else None,
+                }
+            )
         return ProberResult(
-            target_rate=self.rate, duration=self.duration, planned=self.planned, sent=self._sent,
-            achieved_rate=achieved, wall_seconds=wall, counts=dict(self._counts), send_lag=self._lag,
-            corrected=self._corrected, uncorrected=self._uncorrected, timeline=timeline, errors=errors,
+            target_rate=self.rate,
+            duration=self.duration,
+            planned=self.planned,
+            sent=self._sent,
+            achieved_rate=achieved,
+            wall_seconds=wall,
+            counts=dict(self._counts),
+            send_lag=self._lag,
+            corrected=self._corrected,
+            uncorrected=self._uncorrected,
+            timeline=timeline,
+            errors=errors,
             events=[{"label": e.label, "t_ms": round((e.at - t0) * 1000, 3)} for e in ordered],
-            errors_dropped=self._errors_dropped, targets=sorted({t.url for t in self.targets}))
+            errors_dropped=self._errors_dropped,
+            targets=sorted({t.url for t in self.targets}),
+        )
 
 
 def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -497,8 +545,9 @@ def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return uvloop.new_event_loop
 
 
-def run_prober(targets: list[ProbeTarget], rate: float, duration: float, *,
-               events: list[ChangeEvent] | None = None, **options: Any) -> ProberResult:
+def run_prober(
+    targets: list[ProbeTarget], rate: float, duration: float, *, events: list[ChangeEvent] | None = None, **options: Any
+) -> ProberResult:
     """Synchronous wrapper: run an ``OpenLoopProber`` on a fresh event loop (uvloop where installed)."""
     prober = OpenLoopProber(targets, rate, duration, **options)
     with asyncio.Runner(loop_factory=loop_factory()) as runner:

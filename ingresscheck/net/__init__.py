@@ -17,5 +17,17 @@ from ._attempt import Attempt, DnsAnswer, HttpResponse, Outcome, Subject, TlsFac
 from ._net import Net
 from ._wire import can_offer, client_context, ssl_reason
 
-__all__ = ["Attempt", "DnsAnswer", "HttpResponse", "Net", "Outcome", "Subject", "TlsFacts", "can_offer",
-           "classify", "client_context", "ssl_reason", "where"]
+__all__ = [
+    "Attempt",
+    "DnsAnswer",
+    "HttpResponse",
+    "Net",
+    "Outcome",
+    "Subject",
+    "TlsFacts",
+    "can_offer",
+    "classify",
+    "client_context",
+    "ssl_reason",
+    "where",
+]

@@ -47,15 +47,23 @@ def classify(exc: BaseException) -> Outcome:
     text = " ".join(str(e).lower() for e in chain)
     if any(isinstance(e, ConnectionRefusedError) for e in chain) or "refused" in text:
         return Outcome.REFUSED
-    if any(isinstance(e, (ssl.SSLError, ssl.CertificateError)) for e in chain) or "certificate" in text or \
-            "ssl" in text or "tls" in text:
+    if (
+        any(isinstance(e, (ssl.SSLError, ssl.CertificateError)) for e in chain)
+        or "certificate" in text
+        or "ssl" in text
+        or "tls" in text
+    ):
         return Outcome.TLS_ERROR
     if isinstance(exc, (httpx.TimeoutException, TimeoutError)):
         return Outcome.TIMEOUT
     if isinstance(exc, httpx.ConnectError):
         return Outcome.UNREACHABLE
-    if isinstance(exc, (httpx.ReadError, httpx.WriteError, httpx.CloseError, ConnectionError)) or \
-            "closed" in text or "reset" in text or "disconnected" in text:
+    if (
+        isinstance(exc, (httpx.ReadError, httpx.WriteError, httpx.CloseError, ConnectionError))
+        or "closed" in text
+        or "reset" in text
+        or "disconnected" in text
+    ):
         return Outcome.RESET
     return Outcome.HTTP_ERROR
 
@@ -89,8 +97,17 @@ class Subject:
         return where(self.address, self.port)
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in (("address", self.address), ("port", self.port), ("sni", self.sni),
-                                  ("host", self.host), ("url", self.url)) if v is not None}
+        return {
+            k: v
+            for k, v in (
+                ("address", self.address),
+                ("port", self.port),
+                ("sni", self.sni),
+                ("host", self.host),
+                ("url", self.url),
+            )
+            if v is not None
+        }
 
 
 @dataclass(frozen=True)
@@ -118,9 +135,15 @@ class TlsFacts:
     trust: str  # "system" or the CA bundle's path
 
     def as_dict(self) -> dict[str, Any]:
-        return {"version": self.version, "cipher": self.cipher, "verified": self.verified,
-                "verify_code": self.verify_code, "verify_reason": self.verify_reason, "trust": self.trust,
-                "chain_length": len(self.chain)}
+        return {
+            "version": self.version,
+            "cipher": self.cipher,
+            "verified": self.verified,
+            "verify_code": self.verify_code,
+            "verify_reason": self.verify_reason,
+            "trust": self.trust,
+            "chain_length": len(self.chain),
+        }
 
 
 @dataclass(frozen=True)
@@ -151,9 +174,14 @@ class HttpResponse:
         return out
 
     def summary(self, body_head: int = 300) -> dict[str, Any]:
-        return {"status": self.status, "reason": self.reason, "headers": self.header_map,
-                "body_bytes": self.body_bytes, "body_truncated": self.truncated,
-                "body_head": self.body[:body_head].decode(errors="replace")}
+        return {
+            "status": self.status,
+            "reason": self.reason,
+            "headers": self.header_map,
+            "body_bytes": self.body_bytes,
+            "body_truncated": self.truncated,
+            "body_head": self.body[:body_head].decode(errors="replace"),
+        }
 
 
 @dataclass(frozen=True)
@@ -194,14 +222,24 @@ class Attempt:
 
     def evidence(self) -> dict[str, Any]:
         """What a person needs to believe a verdict made from this attempt."""
-        ev: dict[str, Any] = {"attempt": {"kind": self.kind, "outcome": self.outcome.value,
-                                          **({"phase": self.phase} if self.phase else {}),
-                                          **({"reason": self.reason} if self.reason else {}),
-                                          **({"reused_connection": True} if self.reused else {})},
-                              "timings_ms": {k: round(v, 2) for k, v in self.timings.items()}}
+        ev: dict[str, Any] = {
+            "attempt": {
+                "kind": self.kind,
+                "outcome": self.outcome.value,
+                **({"phase": self.phase} if self.phase else {}),
+                **({"reason": self.reason} if self.reason else {}),
+                **({"reused_connection": True} if self.reused else {}),
+            },
+            "timings_ms": {k: round(v, 2) for k, v in self.timings.items()},
+        }
         if self.kind == "http":
-            ev["request"] = {"method": self.method, "url": self.subject.url, "address": self.subject.address,
-                             "port": self.subject.port, **({"sni": self.subject.sni} if self.subject.sni else {})}
+            ev["request"] = {
+                "method": self.method,
+                "url": self.subject.url,
+                "address": self.subject.address,
+                "port": self.subject.port,
+                **({"sni": self.subject.sni} if self.subject.sni else {}),
+            }
         else:
             ev["dialed"] = self.subject.as_dict()
         if self.response is not None:
@@ -209,6 +247,10 @@ class Attempt:
         if self.tls is not None:
             ev["tls"] = self.tls.as_dict()
         if self.dns is not None:
-            ev["dns"] = {"query": self.dns.name, "rcode": self.dns.rcode, "answers": list(self.dns.addresses),
-                         "resolver": self.dns.server}
+            ev["dns"] = {
+                "query": self.dns.name,
+                "rcode": self.dns.rcode,
+                "answers": list(self.dns.addresses),
+                "resolver": self.dns.server,
+            }
         return ev

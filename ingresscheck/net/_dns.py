@@ -129,17 +129,20 @@ class StubResolver:
                 silent[where] = None
                 continue  # unanswered: ask again (the next server, if any)
             if isinstance(reply, OSError):  # the kernel's ICMP answer for the server's address or port
-                problems.append(f"{where} refused the query (ICMP port unreachable: nothing listens there)"
-                                if isinstance(reply, ConnectionRefusedError) else
-                                f"{where}: {reply.strerror or type(reply).__name__}")
+                problems.append(
+                    f"{where} refused the query (ICMP port unreachable: nothing listens there)"
+                    if isinstance(reply, ConnectionRefusedError)
+                    else f"{where}: {reply.strerror or type(reply).__name__}"
+                )
                 refused.add(server)
                 if len(refused) == len(set(self.servers)):
                     break  # every server refused: waiting would not help
                 continue
             if reply.flags & dns.flags.TC:
                 try:
-                    reply = await dns.asyncquery.tcp(query, server[0], timeout=max(0.05, deadline - time.monotonic()),
-                                                     port=server[1])
+                    reply = await dns.asyncquery.tcp(
+                        query, server[0], timeout=max(0.05, deadline - time.monotonic()), port=server[1]
+                    )
                 except (OSError, dns.exception.DNSException) as exc:
                     problems.append(f"{where} over TCP (the UDP answer was truncated): {type(exc).__name__} {exc}")
                     continue
@@ -163,8 +166,9 @@ class StubResolver:
             return DnsReply("ERROR", reason="; ".join(dict.fromkeys(problems + unanswered)))
         return DnsReply("TIMEOUT", reason=f"no answer within {self.lifetime:g} s")
 
-    async def _ask(self, server: tuple[str, int], query: dns.message.Message,
-                   wait: float) -> dns.message.Message | OSError | None:
+    async def _ask(
+        self, server: tuple[str, int], query: dns.message.Message, wait: float
+    ) -> dns.message.Message | OSError | None:
         endpoint = await self._endpoint(server)
         async with endpoint.slots:
             while query.id in endpoint.pending:

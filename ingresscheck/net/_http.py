@@ -72,8 +72,9 @@ def encode_request(method: str, target: str, host_header: str, headers: dict[str
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
-async def exchange(channel: Channel, request: bytes, *, head_only: bool, max_body: int, timeout: float,
-                   timings: dict[str, float]) -> tuple[HttpResponse, bool]:
+async def exchange(
+    channel: Channel, request: bytes, *, head_only: bool, max_body: int, timeout: float, timings: dict[str, float]
+) -> tuple[HttpResponse, bool]:
     """Send one request and read its response. Returns it and whether the connection can be kept."""
     started = time.perf_counter()
     await channel.send(request)
@@ -99,31 +100,36 @@ async def exchange(channel: Channel, request: bytes, *, head_only: bool, max_bod
                 p.keep_alive, p.complete = False, True  # a body delimited by the connection's end
                 break
             if first_byte is not None and not p.headers_done and p.head_bytes == 0:
-                raise WireError(Outcome.RESET, "wait", f"{channel.where} closed the connection without "
-                                                       f"answering")
-            raise WireError(Outcome.RESET, phase, f"{channel.where} closed the connection in the middle of the "
-                                                  f"response")
+                raise WireError(Outcome.RESET, "wait", f"{channel.where} closed the connection without answering")
+            raise WireError(
+                Outcome.RESET, phase, f"{channel.where} closed the connection in the middle of the response"
+            )
         if not p.headers_done:
             p.head_bytes += len(data)
             if p.head_bytes > MAX_HEAD + len(data) and not p.headers_done:
-                raise WireError(Outcome.TOO_LARGE, "wait", f"{channel.where} sent more than {MAX_HEAD} bytes of "
-                                                           f"status line and headers")
+                raise WireError(
+                    Outcome.TOO_LARGE,
+                    "wait",
+                    f"{channel.where} sent more than {MAX_HEAD} bytes of status line and headers",
+                )
         try:
             p.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             raise WireError(Outcome.HTTP_ERROR, phase, f"{channel.where} switched protocols") from None
         except httptools.HttpParserError as exc:
             if not p.complete:
-                raise WireError(Outcome.HTTP_ERROR, phase, f"{channel.where} sent a malformed HTTP response: "
-                                                           f"{exc}") from None
+                raise WireError(
+                    Outcome.HTTP_ERROR, phase, f"{channel.where} sent a malformed HTTP response: {exc}"
+                ) from None
             p.keep_alive = False
         if not p.complete and p.headers_done and p.body_bytes > max_body:
             truncated, p.keep_alive = True, False  # the rest is not worth reading
             break
     timings["transfer"] = (time.perf_counter() - (first_byte or sent)) * 1000
     reason = p.reason.decode("latin-1", errors="replace")
-    response = HttpResponse(p.status, reason, tuple(p.headers), bytes(p.body), p.body_bytes,
-                            truncated or p.body_bytes > len(p.body))
+    response = HttpResponse(
+        p.status, reason, tuple(p.headers), bytes(p.body), p.body_bytes, truncated or p.body_bytes > len(p.body)
+    )
     return response, p.keep_alive and not truncated
 
 

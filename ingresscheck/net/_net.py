@@ -75,8 +75,9 @@ class Net:
     def context(self, *, verify: bool = True, version: int | None = None, seclevel0: bool = False) -> SSL.Context:
         key = (verify, version, seclevel0)
         if key not in self._contexts:
-            self._contexts[key] = client_context(ca_bundle=self.profile.ca_bundle, verify=verify,
-                                                 version=version, seclevel0=seclevel0)
+            self._contexts[key] = client_context(
+                ca_bundle=self.profile.ca_bundle, verify=verify, version=version, seclevel0=seclevel0
+            )
         return self._contexts[key]
 
     async def aclose(self) -> None:
@@ -114,8 +115,15 @@ class Net:
                 reason = f"no server of {self.resolver_name} answered {name} usefully: {reply.reason}"
         addresses = [a for reply in replies for a in reply.addresses] if outcome is Outcome.OK else []
         ms = (time.perf_counter() - started) * 1000
-        attempt = Attempt("dns", subject, outcome, reason, None if outcome is Outcome.OK else "dns", {"dns": ms},
-                          dns=DnsAnswer(name, rcode, tuple(addresses), self.resolver_name))
+        attempt = Attempt(
+            "dns",
+            subject,
+            outcome,
+            reason,
+            None if outcome is Outcome.OK else "dns",
+            {"dns": ms},
+            dns=DnsAnswer(name, rcode, tuple(addresses), self.resolver_name),
+        )
         self._dns_cache[key] = attempt
         return attempt
 
@@ -141,8 +149,9 @@ class Net:
         return Attempt("tcp", subject, Outcome.OK, timings={"connect": ms})
 
     # --- TLS --------------------------------------------------------------------------
-    async def handshake(self, address: str, port: int, sni: str | None, *, context: SSL.Context | None = None,
-                        keep: bool = False) -> Attempt:
+    async def handshake(
+        self, address: str, port: int, sni: str | None, *, context: SSL.Context | None = None, keep: bool = False
+    ) -> Attempt:
         """Connect and complete a TLS handshake sending ``sni`` (None: no SNI). ``keep``: put the connection
         in the pool so the host's requests reuse it (their TLS facts are then this handshake's)."""
         subject = Subject(address, port, sni=sni, host=sni)
@@ -152,8 +161,9 @@ class Net:
             # its handshake is the one the host's requests ride, so its facts are the ones to judge
             parked = self._peek(address, port, sni)
             if parked is not None and parked.tls is not None:
-                return Attempt("tls", subject, Outcome.OK, timings=dict(parked.handshake_timings), tls=parked.tls,
-                               reused=True)
+                return Attempt(
+                    "tls", subject, Outcome.OK, timings=dict(parked.handshake_timings), tls=parked.tls, reused=True
+                )
         async with self._slots[address]:
             try:
                 channel = await self._dial(address, port, sni, context or self.context(), timings)
@@ -165,8 +175,9 @@ class Net:
             channel.close()
         return Attempt("tls", subject, Outcome.OK, timings=timings, tls=channel.tls)
 
-    async def _dial(self, address: str, port: int, sni: str | None, context: SSL.Context | None,
-                    timings: dict[str, float]) -> Channel:
+    async def _dial(
+        self, address: str, port: int, sni: str | None, context: SSL.Context | None, timings: dict[str, float]
+    ) -> Channel:
         channel, timings["connect"] = await open_tcp(address, port, self.timeout)
         self.dials += 1
         if context is not None:
@@ -203,9 +214,17 @@ class Net:
         return None
 
     # --- HTTP -------------------------------------------------------------------------
-    async def request(self, method: str, url: str, address: str, *, headers: dict[str, str] | None = None,
-                      auth: tuple[str, str] | None = None, max_body: int | None = None,
-                      keep_alive: bool = True) -> Attempt:
+    async def request(
+        self,
+        method: str,
+        url: str,
+        address: str,
+        *,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        max_body: int | None = None,
+        keep_alive: bool = True,
+    ) -> Attempt:
         """Send ``method url`` to ``address`` (the URL's port), with Host and SNI from the URL's host.
 
         Never raises for network trouble: the attempt's outcome says what happened, naming the address.
@@ -219,7 +238,8 @@ class Net:
         subject = Subject(address, port, sni=sni, host=host, url=url)
         authority = host if parts.port in (None, 80 if not https else 443) else f"{host}:{parts.port}"
         target = quote(parts.path or "/", safe="/%:@!$&'()*+,;=-._~") + (
-            f"?{quote(parts.query, safe='=&%:@!$()*+,;/?-._~')}" if parts.query else "")
+            f"?{quote(parts.query, safe='=&%:@!$()*+,;/?-._~')}" if parts.query else ""
+        )
         hdrs = {"User-Agent": "ingresscheck", "Accept": "*/*", **(headers or {})}
         if auth is not None:
             token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
@@ -237,16 +257,31 @@ class Net:
                 try:
                     if channel is None:
                         channel = await self._dial(address, port, sni, self.context() if https else None, timings)
-                    response, keep = await exchange(channel, payload, head_only=method == "HEAD", max_body=limit,
-                                                    timeout=self.timeout, timings=timings)
+                    response, keep = await exchange(
+                        channel,
+                        payload,
+                        head_only=method == "HEAD",
+                        max_body=limit,
+                        timeout=self.timeout,
+                        timings=timings,
+                    )
                 except WireError as exc:
                     if channel is not None:
                         channel.close()
                     if reused and exc.outcome is Outcome.RESET and exc.phase in ("request", "wait"):
                         continue  # the server had closed the idle connection: one fresh try, as clients do
                     timings["total"] = (time.perf_counter() - started) * 1000
-                    return Attempt("http", subject, exc.outcome, exc.reason, exc.phase, timings, method=method,
-                                   tls=channel.tls if channel is not None else None, reused=reused)
+                    return Attempt(
+                        "http",
+                        subject,
+                        exc.outcome,
+                        exc.reason,
+                        exc.phase,
+                        timings,
+                        method=method,
+                        tls=channel.tls if channel is not None else None,
+                        reused=reused,
+                    )
                 break
         assert channel is not None  # the loop either returned an attempt or has an open channel
         timings["total"] = (time.perf_counter() - started) * 1000
@@ -254,5 +289,13 @@ class Net:
             self._park(channel)
         else:
             channel.close()
-        return Attempt("http", subject, Outcome.OK, timings=timings, method=method, tls=channel.tls,
-                       response=response, reused=reused)
+        return Attempt(
+            "http",
+            subject,
+            Outcome.OK,
+            timings=timings,
+            method=method,
+            tls=channel.tls,
+            response=response,
+            reused=reused,
+        )

@@ -57,8 +57,9 @@ def _verify_callback(conn: SSL.Connection, cert: object, errnum: int, depth: int
     return True  # never abort: the verdict is recorded, the handshake goes on
 
 
-def client_context(*, ca_bundle: str | None, verify: bool = True, version: int | None = None,
-                   seclevel0: bool = False) -> SSL.Context:
+def client_context(
+    *, ca_bundle: str | None, verify: bool = True, version: int | None = None, seclevel0: bool = False
+) -> SSL.Context:
     """A client context. ``verify``: load the trust store and record OpenSSL's verdict (never abort).
     ``version``: offer only that protocol version (for the old-protocol check)."""
     context = SSL.Context(SSL.TLS_CLIENT_METHOD)
@@ -136,8 +137,11 @@ class Channel:
                 self._pump_out()
             await self.writer.drain()
         except (OSError, SSL.Error) as exc:
-            raise WireError(Outcome.RESET, "request", f"{self.where} closed the connection while the request "
-                                                      f"was sent ({type(exc).__name__})") from None
+            raise WireError(
+                Outcome.RESET,
+                "request",
+                f"{self.where} closed the connection while the request was sent ({type(exc).__name__})",
+            ) from None
 
     async def recv(self) -> bytes:
         """Next bytes of the stream; b"" at the end. The caller bounds the wait."""
@@ -145,8 +149,9 @@ class Channel:
             try:
                 return await self.reader.read(READ_SIZE)
             except OSError as exc:
-                raise WireError(Outcome.RESET, "transfer", f"{self.where} reset the connection "
-                                                           f"({exc.strerror or exc})") from None
+                raise WireError(
+                    Outcome.RESET, "transfer", f"{self.where} reset the connection ({exc.strerror or exc})"
+                ) from None
         while True:
             try:
                 return bytes(self.conn.recv(READ_SIZE))
@@ -157,13 +162,15 @@ class Channel:
             except SSL.SysCallError:
                 return b""  # an unclean end of TLS: the parser decides whether the response was complete
             except SSL.Error as exc:
-                raise WireError(Outcome.TLS_ERROR, "transfer", f"TLS error from {self.where}: "
-                                                               f"{ssl_reason(exc)}") from None
+                raise WireError(
+                    Outcome.TLS_ERROR, "transfer", f"TLS error from {self.where}: {ssl_reason(exc)}"
+                ) from None
             try:
                 data = await self.reader.read(READ_SIZE)
             except OSError as exc:
-                raise WireError(Outcome.RESET, "transfer", f"{self.where} reset the connection "
-                                                           f"({exc.strerror or exc})") from None
+                raise WireError(
+                    Outcome.RESET, "transfer", f"{self.where} reset the connection ({exc.strerror or exc})"
+                ) from None
             if not data:
                 return b""
             self.conn.bio_write(data)
@@ -191,8 +198,9 @@ async def open_tcp(address: str, port: int, timeout: float) -> tuple[Channel, fl
         async with asyncio.timeout(timeout):
             reader, writer = await asyncio.open_connection(address, port, limit=READ_SIZE)
     except TimeoutError:
-        raise WireError(Outcome.TIMEOUT, "connect", f"no TCP connection to {where(address, port)} within "
-                                                    f"{timeout:g} s") from None
+        raise WireError(
+            Outcome.TIMEOUT, "connect", f"no TCP connection to {where(address, port)} within {timeout:g} s"
+        ) from None
     except OSError as exc:
         raise _classify_os_error(exc, address, port) from None
     return Channel(reader, writer, address, port), (time.perf_counter() - started) * 1000
@@ -222,17 +230,23 @@ async def start_tls(channel: Channel, context: SSL.Context, sni: str | None, tim
                     await channel.writer.drain()
                     data = await channel.reader.read(READ_SIZE)
                     if not data:
-                        raise WireError(Outcome.RESET, "tls", f"{said} closed the connection during the TLS "
-                                                              f"handshake") from None
+                        raise WireError(
+                            Outcome.RESET, "tls", f"{said} closed the connection during the TLS handshake"
+                        ) from None
                     conn.bio_write(data)
     except TimeoutError:
-        raise WireError(Outcome.TIMEOUT, "tls", f"no TLS handshake within {timeout:g} s from {said}: the port "
-                                                f"accepts TCP but does not answer the ClientHello") from None
+        raise WireError(
+            Outcome.TIMEOUT,
+            "tls",
+            f"no TLS handshake within {timeout:g} s from {said}: the port "
+            f"accepts TCP but does not answer the ClientHello",
+        ) from None
     except SSL.Error as exc:
         raise WireError(Outcome.TLS_ERROR, "tls", f"TLS handshake with {said} failed: {ssl_reason(exc)}") from None
     except OSError as exc:
-        raise WireError(Outcome.RESET, "tls", f"{said} reset the connection during the TLS handshake "
-                                              f"({exc.strerror or exc})") from None
+        raise WireError(
+            Outcome.RESET, "tls", f"{said} reset the connection during the TLS handshake ({exc.strerror or exc})"
+        ) from None
     ms = (time.perf_counter() - started) * 1000
     chain = conn.get_peer_cert_chain(as_cryptography=True) or []
     if not chain:
@@ -241,9 +255,12 @@ async def start_tls(channel: Channel, context: SSL.Context, sni: str | None, tim
     verifying = context.get_verify_mode() != SSL.VERIFY_NONE
     code = record[0] if record else 0
     channel.tls = TlsFacts(
-        version=conn.get_protocol_version_name(), cipher=conn.get_cipher_name() or "",
+        version=conn.get_protocol_version_name(),
+        cipher=conn.get_cipher_name() or "",
         chain=tuple(c.public_bytes(Encoding.DER) for c in chain),
-        verified=verifying and not record, verify_code=code if verifying else -1,
+        verified=verifying and not record,
+        verify_code=code if verifying else -1,
         verify_reason=("" if verifying and not record else verify_reason(code) if verifying else "not verified"),
-        trust=trust)
+        trust=trust,
+    )
     return ms

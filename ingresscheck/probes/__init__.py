@@ -38,8 +38,20 @@ def _builtin() -> tuple[type[Probe], ...]:
     from .static import StaticProbe
     from .tls import TlsProbe
 
-    return (DnsProbe, RedirectProbe, TlsProbe, RoutingProbe, AuthProbe, AuthConfigProbe, StaticProbe, ExposureProbe,
-            GatewayProbe, HttpRouteProbe, CanaryProbe, ReloadProbe)
+    return (
+        DnsProbe,
+        RedirectProbe,
+        TlsProbe,
+        RoutingProbe,
+        AuthProbe,
+        AuthConfigProbe,
+        StaticProbe,
+        ExposureProbe,
+        GatewayProbe,
+        HttpRouteProbe,
+        CanaryProbe,
+        ReloadProbe,
+    )
 
 
 @dataclass(frozen=True)
@@ -85,8 +97,9 @@ def load_probes() -> Probes:
         elif getattr(cls, "name", None) != ep.name:
             broken.append(BrokenPlugin(ep.name, ep.value, f"declares name {getattr(cls, 'name', None)!r}"))
         elif ep.name in found:
-            broken.append(BrokenPlugin(ep.name, ep.value, f"name {ep.name!r} is already taken by "
-                                                          f"{found[ep.name].__module__}"))
+            broken.append(
+                BrokenPlugin(ep.name, ep.value, f"name {ep.name!r} is already taken by {found[ep.name].__module__}")
+            )
         else:
             found[ep.name] = cls
     return Probes(found, tuple(broken))
@@ -105,5 +118,17 @@ def require(probes: Probes, names: list[str]) -> None:
             raise UsageError(str(broken[name]))
 
 
-__all__ = ["BrokenPlugin", "CheckSpec", "ENTRY_POINT_GROUP", "Probe", "ProbeContext", "Probes", "Scope", "Severity",
-           "Status", "Step", "load_probes", "registry"]
+__all__ = [
+    "BrokenPlugin",
+    "CheckSpec",
+    "ENTRY_POINT_GROUP",
+    "Probe",
+    "ProbeContext",
+    "Probes",
+    "Scope",
+    "Severity",
+    "Status",
+    "Step",
+    "load_probes",
+    "registry",
+]

@@ -82,9 +82,20 @@ class ProbeContext:
     sections: dict[str, Any] = field(default_factory=dict)  # figures for the report (e.g. "reload")
 
     # --- reporting --------------------------------------------------------------------
-    def report(self, check: str, status: Status, message: str, *, host: str | None = None,
-               namespace: str | None = None, ingress: str | None = None, subject: str | None = None,
-               kind: str | None = None, name: str | None = None, **evidence: Any) -> Result:
+    def report(
+        self,
+        check: str,
+        status: Status,
+        message: str,
+        *,
+        host: str | None = None,
+        namespace: str | None = None,
+        ingress: str | None = None,
+        subject: str | None = None,
+        kind: str | None = None,
+        name: str | None = None,
+        **evidence: Any,
+    ) -> Result:
         spec = self.probe.spec(check)
         t = self.target
         if ingress is not None:
@@ -92,12 +103,18 @@ class ProbeContext:
         elif t is not None and host is None and namespace is None:
             kind, name = kind or t.kind, name or t.name
         result = Result(
-            probe=self.probe.name, check=check, status=status, severity=spec.severity, message=message,
+            probe=self.probe.name,
+            check=check,
+            status=status,
+            severity=spec.severity,
+            message=message,
             step=spec.step,
             host=host if host is not None else (t.host if t else None),
             namespace=namespace if namespace is not None else (t.namespace if t else None),
             ingress=ingress if ingress is not None else (t.ingress if t and t.kind == "Ingress" else None),
-            kind=kind, name=name, subject=subject,
+            kind=kind,
+            name=name,
+            subject=subject,
             evidence=evidence,
             remediation=spec.remediation if status in (Status.FAIL, Status.WARN, Status.ERROR) else "",
             duration_ms=round((time.perf_counter() - self.started) * 1000, 3),
@@ -120,15 +137,17 @@ class ProbeContext:
     def errored(self, check: str, message: str, **evidence: Any) -> Result:
         return self.report(check, Status.ERROR, message, **evidence)
 
-    def not_completed(self, check: str, attempt: Attempt, *, subject: str | None = None, what: str = "",
-                      **evidence: Any) -> Result:
+    def not_completed(
+        self, check: str, attempt: Attempt, *, subject: str | None = None, what: str = "", **evidence: Any
+    ) -> Result:
         """Report an attempt that did not complete against ``check``, for its subject: a refusal, a reset or
         a failed handshake is established (fail); a timeout or an unreachable address is not (error)."""
         status = Status.FAIL if attempt.outcome.value in _ESTABLISHED else Status.ERROR
         prefix = "" if status is Status.FAIL else "could not decide: "
         message = f"{prefix}{what + ': ' if what else ''}{attempt.reason}"
-        return self.report(check, status, message, subject=subject or attempt.subject.where,
-                           **{**attempt.evidence(), **evidence})
+        return self.report(
+            check, status, message, subject=subject or attempt.subject.where, **{**attempt.evidence(), **evidence}
+        )
 
     # --- sharing ----------------------------------------------------------------------
     def share(self, **facts: Any) -> None:

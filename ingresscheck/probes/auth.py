@@ -29,19 +29,37 @@ class AuthProbe(Probe):
     name = "auth"
     needs = ("dns", "tls")
     checks = (
-        CheckSpec("auth.challenge", Step.INGRESS, Severity.CRITICAL,
-                  "no credentials get 401 with the annotated Basic realm",
-                  "Check auth-type, auth-secret and auth-realm on the Ingress and that the controller supports "
-                  "basic auth; without the challenge the site is open."),
-        CheckSpec("auth.wrong_credentials", Step.INGRESS, Severity.CRITICAL, "wrong credentials get 401",
-                  "The auth Secret accepts credentials it should not: check its htpasswd lines."),
-        CheckSpec("auth.good_credentials", Step.INGRESS, Severity.MAJOR, "known-good credentials get 2xx",
-                  "The known user is refused: check the htpasswd line for that user in the auth Secret.",
-                  gates=False),
-        CheckSpec("auth.redirect_first", Step.LB, Severity.CRITICAL,
-                  "plain HTTP redirects to https before any password is asked for",
-                  "Redirect http to https before authentication (LB redirect or ssl-redirect), or browsers send "
-                  "the password in clear."),
+        CheckSpec(
+            "auth.challenge",
+            Step.INGRESS,
+            Severity.CRITICAL,
+            "no credentials get 401 with the annotated Basic realm",
+            "Check auth-type, auth-secret and auth-realm on the Ingress and that the controller supports "
+            "basic auth; without the challenge the site is open.",
+        ),
+        CheckSpec(
+            "auth.wrong_credentials",
+            Step.INGRESS,
+            Severity.CRITICAL,
+            "wrong credentials get 401",
+            "The auth Secret accepts credentials it should not: check its htpasswd lines.",
+        ),
+        CheckSpec(
+            "auth.good_credentials",
+            Step.INGRESS,
+            Severity.MAJOR,
+            "known-good credentials get 2xx",
+            "The known user is refused: check the htpasswd line for that user in the auth Secret.",
+            gates=False,
+        ),
+        CheckSpec(
+            "auth.redirect_first",
+            Step.LB,
+            Severity.CRITICAL,
+            "plain HTTP redirects to https before any password is asked for",
+            "Redirect http to https before authentication (LB redirect or ssl-redirect), or browsers send "
+            "the password in clear.",
+        ),
     )
 
     async def run(self, ctx: ProbeContext) -> None:
@@ -63,8 +81,7 @@ class AuthProbe(Probe):
             where = net_where(address, port)
             if shaken is not None and address not in shaken:
                 for c in self.checks[:3]:
-                    ctx.skipped(c.id, f"skipped for {where}: no TLS handshake there (see tls.handshake)",
-                                subject=where)
+                    ctx.skipped(c.id, f"skipped for {where}: no TLS handshake there (see tls.handshake)", subject=where)
                 continue
             if why_off is not None:
                 await self._intended(ctx, base, address, where, why_off)
@@ -84,12 +101,20 @@ class AuthProbe(Probe):
         status = attempt.response.status
         ev = {**attempt.evidence(), "why_protection_is_off": why_off}
         if status == 401:
-            ctx.passed("auth.challenge", f"{base} asks for credentials (401) via {where}, although {why_off}",
-                       subject=where, **ev)
+            ctx.passed(
+                "auth.challenge",
+                f"{base} asks for credentials (401) via {where}, although {why_off}",
+                subject=where,
+                **ev,
+            )
         else:
-            ctx.failed("auth.challenge", f"{base} answered {status} without any challenge via {where}: the "
-                                         f"annotations ask for protection but {why_off}, so the site is open",
-                       subject=where, **ev)
+            ctx.failed(
+                "auth.challenge",
+                f"{base} answered {status} without any challenge via {where}: the "
+                f"annotations ask for protection but {why_off}, so the site is open",
+                subject=where,
+                **ev,
+            )
 
     @staticmethod
     async def _challenge(ctx: ProbeContext, base: str, address: str, where: str, realm: str | None) -> None:
@@ -102,14 +127,26 @@ class AuthProbe(Probe):
         expected = f'Basic realm="{realm}"' if realm is not None else "Basic realm=..."
         ev = {**attempt.evidence(), "expected_challenge": expected}
         if response.status != 401:
-            ctx.failed("auth.challenge", f"{base} without credentials answered {response.status} instead of 401 via "
-                                         f"{where}: the site is open", subject=where, **ev)
+            ctx.failed(
+                "auth.challenge",
+                f"{base} without credentials answered {response.status} instead of 401 via {where}: the site is open",
+                subject=where,
+                **ev,
+            )
         elif not challenge.lower().startswith("basic"):
-            ctx.failed("auth.challenge", f"401 without a Basic challenge (WWW-Authenticate: {challenge!r}) via "
-                                         f"{where}", subject=where, **ev)
+            ctx.failed(
+                "auth.challenge",
+                f"401 without a Basic challenge (WWW-Authenticate: {challenge!r}) via {where}",
+                subject=where,
+                **ev,
+            )
         elif realm is not None and challenge != expected:
-            ctx.failed("auth.challenge", f"401 with {challenge!r}, expected {expected!r} (auth-realm) via {where}",
-                       subject=where, **ev)
+            ctx.failed(
+                "auth.challenge",
+                f"401 with {challenge!r}, expected {expected!r} (auth-realm) via {where}",
+                subject=where,
+                **ev,
+            )
         else:
             ctx.passed("auth.challenge", f"401 with {challenge} via {where}", subject=where, **ev)
 
@@ -118,22 +155,29 @@ class AuthProbe(Probe):
         wrong = (f"ingresscheck-{secrets.token_hex(3)}", secrets.token_urlsafe(12))
         attempt = await ctx.net.request("GET", base, address, auth=wrong)
         if not attempt.ok or attempt.response is None:
-            ctx.not_completed("auth.wrong_credentials", attempt, subject=where, what=f"GET {base} with wrong "
-                                                                                    f"credentials")
+            ctx.not_completed(
+                "auth.wrong_credentials", attempt, subject=where, what=f"GET {base} with wrong credentials"
+            )
             return
         ev = {**attempt.evidence(), "credentials": "random user and password"}
         if attempt.response.status == 401:
             ctx.passed("auth.wrong_credentials", f"random credentials get 401 via {where}", subject=where, **ev)
         else:
-            ctx.failed("auth.wrong_credentials", f"random credentials got {attempt.response.status} via {where}",
-                       subject=where, **ev)
+            ctx.failed(
+                "auth.wrong_credentials",
+                f"random credentials got {attempt.response.status} via {where}",
+                subject=where,
+                **ev,
+            )
 
     @staticmethod
-    async def _good(ctx: ProbeContext, base: str, address: str, where: str, good: tuple[str, str] | None,
-                    source: str) -> None:
+    async def _good(
+        ctx: ProbeContext, base: str, address: str, where: str, good: tuple[str, str] | None, source: str
+    ) -> None:
         if good is None:
-            ctx.skipped("auth.good_credentials", f"no credentials for {ctx.require_target.host}: {source}",
-                        subject=where)
+            ctx.skipped(
+                "auth.good_credentials", f"no credentials for {ctx.require_target.host}: {source}", subject=where
+            )
             return
         attempt = await ctx.net.request("GET", base, address, auth=good)
         if not attempt.ok or attempt.response is None:
@@ -142,11 +186,19 @@ class AuthProbe(Probe):
         response = attempt.response
         ev = {**attempt.evidence(), "credentials": f"user {good[0]} {source}"}
         if 200 <= response.status < 300:
-            ctx.passed("auth.good_credentials", f"user {good[0]} ({source}) gets {response.status} via {where}",
-                       subject=where, **ev)
+            ctx.passed(
+                "auth.good_credentials",
+                f"user {good[0]} ({source}) gets {response.status} via {where}",
+                subject=where,
+                **ev,
+            )
         else:
-            ctx.failed("auth.good_credentials", f"user {good[0]} ({source}) got {response.status} {response.reason} "
-                                                f"via {where}", subject=where, **ev)
+            ctx.failed(
+                "auth.good_credentials",
+                f"user {good[0]} ({source}) got {response.status} {response.reason} via {where}",
+                subject=where,
+                **ev,
+            )
 
     @staticmethod
     async def _redirect_first(ctx: ProbeContext) -> None:
@@ -163,22 +215,37 @@ class AuthProbe(Probe):
             response = attempt.response
             ev = attempt.evidence()
             if response.status in REDIRECTS and response.header("location").startswith("https://"):
-                ctx.passed("auth.redirect_first", f"plain HTTP is redirected ({response.status}) before credentials "
-                                                  f"are asked, via {where}", subject=where, **ev)
+                ctx.passed(
+                    "auth.redirect_first",
+                    f"plain HTTP is redirected ({response.status}) before credentials are asked, via {where}",
+                    subject=where,
+                    **ev,
+                )
             elif response.status == 401:
-                ctx.failed("auth.redirect_first", f"{plain} asks for the password over plain HTTP (401) via {where}: "
-                                                  f"browsers would send it in clear", subject=where, **ev)
+                ctx.failed(
+                    "auth.redirect_first",
+                    f"{plain} asks for the password over plain HTTP (401) via {where}: browsers would send it in clear",
+                    subject=where,
+                    **ev,
+                )
             else:
-                ctx.warned("auth.redirect_first", f"{plain} answered {response.status} via {where}: neither a "
-                                                  f"redirect to https nor a challenge", subject=where, **ev)
+                ctx.warned(
+                    "auth.redirect_first",
+                    f"{plain} answered {response.status} via {where}: neither a redirect to https nor a challenge",
+                    subject=where,
+                    **ev,
+                )
 
 
 def protection_off(target: Target) -> str | None:
     """Why an Ingress that shows the intent to be protected is not, or None when it shows no such intent."""
     if (target.auth_type or "").lower() == "basic":
         return None
-    typo = [f"{nginx_annotations.PREFIX}{name}" for name, suggestion in nginx_annotations.unknown(target.annotations)
-            if suggestion == "auth-type"]
+    typo = [
+        f"{nginx_annotations.PREFIX}{name}"
+        for name, suggestion in nginx_annotations.unknown(target.annotations)
+        if suggestion == "auth-type"
+    ]
     intent = [name for name in ("auth-secret", "auth-realm") if target.annotation(name)]
     if not typo and not intent:
         return None

@@ -17,14 +17,23 @@ class AuthConfigProbe(Probe):
     name = "auth_config"
     network = False
     checks = (
-        CheckSpec("auth.secret", Step.INGRESS, Severity.CRITICAL,
-                  "the auth-secret exists and its `auth` key holds valid htpasswd lines",
-                  "Create the Secret named by auth-secret in the Ingress namespace with key `auth` holding "
-                  "htpasswd lines (htpasswd -c auth USER; kubectl create secret generic NAME --from-file=auth)."),
-        CheckSpec("auth.annotation_typos", Step.INGRESS, Severity.MAJOR,
-                  "every nginx.ingress.kubernetes.io annotation is a real one",
-                  "Rename the annotation to the intended one: controllers silently ignore unknown names, so "
-                  "a typo in auth-type leaves the site open.", gates=False),
+        CheckSpec(
+            "auth.secret",
+            Step.INGRESS,
+            Severity.CRITICAL,
+            "the auth-secret exists and its `auth` key holds valid htpasswd lines",
+            "Create the Secret named by auth-secret in the Ingress namespace with key `auth` holding "
+            "htpasswd lines (htpasswd -c auth USER; kubectl create secret generic NAME --from-file=auth).",
+        ),
+        CheckSpec(
+            "auth.annotation_typos",
+            Step.INGRESS,
+            Severity.MAJOR,
+            "every nginx.ingress.kubernetes.io annotation is a real one",
+            "Rename the annotation to the intended one: controllers silently ignore unknown names, so "
+            "a typo in auth-type leaves the site open.",
+            gates=False,
+        ),
     )
 
     async def run(self, ctx: ProbeContext) -> None:
@@ -45,30 +54,51 @@ def _secret(ctx: ProbeContext) -> None:
     where = f"{key[0]}/{key[1]}"
     unreadable = ctx.inventory.secret_unreadable(*key)
     if unreadable is not None:
-        ctx.errored("auth.secret", f"could not decide: Secret {where} could not be read: {unreadable.reason}",
-                    subject=where, secret=where, outcome=unreadable.outcome)
+        ctx.errored(
+            "auth.secret",
+            f"could not decide: Secret {where} could not be read: {unreadable.reason}",
+            subject=where,
+            secret=where,
+            outcome=unreadable.outcome,
+        )
         return
     if key not in ctx.inventory.secrets:
-        ctx.skipped("auth.secret", f"Secret {where} was not read (offline: manifests carry no Secrets)",
-                    subject=where)
+        ctx.skipped("auth.secret", f"Secret {where} was not read (offline: manifests carry no Secrets)", subject=where)
         return
     info = ctx.inventory.secrets[key]
     if info is None:
         ctx.failed("auth.secret", f"Secret {where} named by auth-secret does not exist", subject=where)
     elif "auth" not in info.keys:
-        ctx.failed("auth.secret", f"Secret {where} has no key `auth` (keys: {', '.join(info.keys)})",
-                   subject=where, keys=list(info.keys))
+        ctx.failed(
+            "auth.secret",
+            f"Secret {where} has no key `auth` (keys: {', '.join(info.keys)})",
+            subject=where,
+            keys=list(info.keys),
+        )
     elif not info.htpasswd_lines:
-        ctx.failed("auth.secret", f"Secret {where} key `auth` has no valid htpasswd line "
-                                  f"({info.htpasswd_invalid or 0} invalid)", subject=where,
-                   valid_lines=0, invalid_lines=info.htpasswd_invalid)
+        ctx.failed(
+            "auth.secret",
+            f"Secret {where} key `auth` has no valid htpasswd line ({info.htpasswd_invalid or 0} invalid)",
+            subject=where,
+            valid_lines=0,
+            invalid_lines=info.htpasswd_invalid,
+        )
     elif info.htpasswd_invalid:
-        ctx.warned("auth.secret", f"Secret {where}: {info.htpasswd_lines} valid htpasswd line(s), "
-                                  f"{info.htpasswd_invalid} invalid", subject=where, valid_lines=info.htpasswd_lines,
-                   invalid_lines=info.htpasswd_invalid)
+        ctx.warned(
+            "auth.secret",
+            f"Secret {where}: {info.htpasswd_lines} valid htpasswd line(s), {info.htpasswd_invalid} invalid",
+            subject=where,
+            valid_lines=info.htpasswd_lines,
+            invalid_lines=info.htpasswd_invalid,
+        )
     else:
-        ctx.passed("auth.secret", f"Secret {where} has {info.htpasswd_lines} htpasswd line(s)", subject=where,
-                   valid_lines=info.htpasswd_lines, invalid_lines=0)
+        ctx.passed(
+            "auth.secret",
+            f"Secret {where} has {info.htpasswd_lines} htpasswd line(s)",
+            subject=where,
+            valid_lines=info.htpasswd_lines,
+            invalid_lines=0,
+        )
 
 
 def _typos(ctx: ProbeContext) -> None:
@@ -81,5 +111,10 @@ def _typos(ctx: ProbeContext) -> None:
     for name, suggestion in unknown:
         full = f"{nginx_annotations.PREFIX}{name}"
         hint = f" (did you mean {suggestion}?)" if suggestion else ""
-        ctx.warned("auth.annotation_typos", f"unknown annotation {full}{hint}: it is silently ignored",
-                   subject=full, annotation=full, suggestion=suggestion)
+        ctx.warned(
+            "auth.annotation_typos",
+            f"unknown annotation {full}{hint}: it is silently ignored",
+            subject=full,
+            annotation=full,
+            suggestion=suggestion,
+        )

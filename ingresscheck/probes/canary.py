@@ -33,8 +33,13 @@ def binomial_p_value(k: int, n: int, p: float) -> float:
         return 1.0 if k == n else 0.0
 
     def logpmf(x: int) -> float:
-        return (math.lgamma(n + 1) - math.lgamma(x + 1) - math.lgamma(n - x + 1)
-                + x * math.log(p) + (n - x) * math.log1p(-p))
+        return (
+            math.lgamma(n + 1)
+            - math.lgamma(x + 1)
+            - math.lgamma(n - x + 1)
+            + x * math.log(p)
+            + (n - x) * math.log1p(-p)
+        )
 
     observed = logpmf(k)
     total = sum(math.exp(lp) for x in range(n + 1) if (lp := logpmf(x)) <= observed + 1e-7)
@@ -82,10 +87,15 @@ class CanaryProbe(Probe):
     name = "canary"
     needs = ("dns",)
     checks = (
-        CheckSpec("canary.weights", Step.BACKEND, Severity.MAJOR,
-                  "the observed split over N requests is consistent with the rule's backendRef weights",
-                  "Compare the Service endpoints of each weighted backend (a shared or wrong endpoint shifts the "
-                  "split) and what the controller made of the weights (its dashboard or config dump).", gates=False),
+        CheckSpec(
+            "canary.weights",
+            Step.BACKEND,
+            Severity.MAJOR,
+            "the observed split over N requests is consistent with the rule's backendRef weights",
+            "Compare the Service endpoints of each weighted backend (a shared or wrong endpoint shifts the "
+            "split) and what the controller made of the weights (its dashboard or config dump).",
+            gates=False,
+        ),
     )
 
     async def run(self, ctx: ProbeContext) -> None:
@@ -107,35 +117,70 @@ class CanaryProbe(Probe):
         for rule in weighted:
             await self._rule(ctx, t, rule, base, addresses[0], source, n, confidence)
 
-    async def _rule(self, ctx: ProbeContext, t: Target, rule: PathRule, base: str, address: str, source: str,
-                    n: int, confidence: float) -> None:
+    async def _rule(
+        self,
+        ctx: ProbeContext,
+        t: Target,
+        rule: PathRule,
+        base: str,
+        address: str,
+        source: str,
+        n: int,
+        confidence: float,
+    ) -> None:
         weights = {_name(b): b.weight for b in rule.backends}
         subject = f"{rule.path} {rule.path_type}: " + ", ".join(f"{k}={v}" for k, v in weights.items())
         path = sample_path(rule)
         if path is None:
-            ctx.skipped("canary.weights", "the rule's path is a regular expression: no request can be derived from "
-                        "it", subject=subject)
+            ctx.skipped(
+                "canary.weights",
+                "the rule's path is a regular expression: no request can be derived from it",
+                subject=subject,
+            )
             return
         headers = dict(rule.headers) or None
         url = base + path
         seen = await _sample(ctx, url, address, n, headers)
         failed = [s for s in seen if not s.ok]
-        counts = Counter(f"{s.backend[0] or t.namespace}/{s.backend[1]}" if s.backend else f"HTTP {s.status} "
-                         f"(unidentified)" for s in seen if s.ok)
-        ev = {"url": url, "address": address, "address_from": source, "requests": n, "counts": dict(counts),
-              "weights": weights, "confidence": confidence, "test": "exact two-sided binomial per backend, "
-              "Bonferroni-corrected"}
+        counts = Counter(
+            f"{s.backend[0] or t.namespace}/{s.backend[1]}" if s.backend else f"HTTP {s.status} (unidentified)"
+            for s in seen
+            if s.ok
+        )
+        ev = {
+            "url": url,
+            "address": address,
+            "address_from": source,
+            "requests": n,
+            "counts": dict(counts),
+            "weights": weights,
+            "confidence": confidence,
+            "test": "exact two-sided binomial per backend, Bonferroni-corrected",
+        }
         if failed:
-            ctx.errored("canary.weights", f"could not decide: {len(failed)} of {n} requests to {url} did not "
-                        f"complete (first: {failed[0].reason})", subject=subject, **ev)
+            ctx.errored(
+                "canary.weights",
+                f"could not decide: {len(failed)} of {n} requests to {url} did not "
+                f"complete (first: {failed[0].reason})",
+                subject=subject,
+                **ev,
+            )
             return
         ok, detail = judge_split(dict(counts), weights, confidence)
         if ok:
-            ctx.passed("canary.weights", f"{url}: {detail}: consistent with the weights at {confidence:.0%} "
-                       f"confidence", subject=subject, **ev)
+            ctx.passed(
+                "canary.weights",
+                f"{url}: {detail}: consistent with the weights at {confidence:.0%} confidence",
+                subject=subject,
+                **ev,
+            )
         else:
-            ctx.failed("canary.weights", f"{url}: {detail}: not consistent with the weights at {confidence:.0%} "
-                       f"confidence", subject=subject, **ev)
+            ctx.failed(
+                "canary.weights",
+                f"{url}: {detail}: not consistent with the weights at {confidence:.0%} confidence",
+                subject=subject,
+                **ev,
+            )
 
 
 __all__ = ["CanaryProbe", "binomial_p_value", "judge_split"]

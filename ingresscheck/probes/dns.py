@@ -15,16 +15,32 @@ from ._contract import CheckSpec, Probe, ProbeContext
 class DnsProbe(Probe):
     name = "dns"
     checks = (
-        CheckSpec("dns.resolves", Step.DNS, Severity.CRITICAL, "the host resolves to at least one address",
-                  "Create an A/AAAA record for the host (or fix the zone delegation); an Ingress whose host "
-                  "does not resolve gets no traffic."),
-        CheckSpec("dns.lb_address", Step.DNS, Severity.MAJOR,
-                  "every address is an expected load-balancer address (profile or Ingress status)",
-                  "Point the record at the load balancer (see the Ingress status or the profile's "
-                  "load_balancers); stale records send clients to the wrong place.", gates=False),
-        CheckSpec("dns.wildcard", Step.DNS, Severity.MINOR, "the host's domain has no wildcard record",
-                  "Replace the wildcard with one record per Ingress host (e.g. external-dns); with a wildcard, "
-                  "every typo resolves and ends at the controller's 404.", gates=False),
+        CheckSpec(
+            "dns.resolves",
+            Step.DNS,
+            Severity.CRITICAL,
+            "the host resolves to at least one address",
+            "Create an A/AAAA record for the host (or fix the zone delegation); an Ingress whose host "
+            "does not resolve gets no traffic.",
+        ),
+        CheckSpec(
+            "dns.lb_address",
+            Step.DNS,
+            Severity.MAJOR,
+            "every address is an expected load-balancer address (profile or Ingress status)",
+            "Point the record at the load balancer (see the Ingress status or the profile's "
+            "load_balancers); stale records send clients to the wrong place.",
+            gates=False,
+        ),
+        CheckSpec(
+            "dns.wildcard",
+            Step.DNS,
+            Severity.MINOR,
+            "the host's domain has no wildcard record",
+            "Replace the wildcard with one record per Ingress host (e.g. external-dns); with a wildcard, "
+            "every typo resolves and ends at the controller's 404.",
+            gates=False,
+        ),
     )
 
     async def run(self, ctx: ProbeContext) -> None:
@@ -33,28 +49,44 @@ class DnsProbe(Probe):
         answer = attempt.dns
         addresses = list(answer.addresses) if answer else []
         evidence = attempt.evidence()
-        pinned = sorted({a for port in (ctx.profile.http_port, ctx.profile.https_port)
-                         for a in ctx.profile.resolve_override(target.request_host, port)})
+        pinned = sorted(
+            {
+                a
+                for port in (ctx.profile.http_port, ctx.profile.https_port)
+                for a in ctx.profile.resolve_override(target.request_host, port)
+            }
+        )
         if pinned:
             # curl semantics: --resolve stands in for DNS for this host; say what DNS says, do not gate on it
             evidence["resolve_override"] = pinned
-            said = (f"DNS gives {', '.join(addresses)}" if attempt.ok and addresses else
-                    f"DNS: {attempt.reason or 'no A or AAAA record'}")
+            said = (
+                f"DNS gives {', '.join(addresses)}"
+                if attempt.ok and addresses
+                else f"DNS: {attempt.reason or 'no A or AAAA record'}"
+            )
             if attempt.ok and addresses and set(addresses) == set(pinned):
-                ctx.passed("dns.resolves", f"{target.host} resolves to {', '.join(addresses)}, the --resolve "
-                                           f"address(es) too", **evidence)
+                ctx.passed(
+                    "dns.resolves",
+                    f"{target.host} resolves to {', '.join(addresses)}, the --resolve address(es) too",
+                    **evidence,
+                )
             else:
-                ctx.warned("dns.resolves", f"checked at {', '.join(pinned)} from --resolve (DNS not used for "
-                                           f"this host, as curl does); {said}", **evidence)
+                ctx.warned(
+                    "dns.resolves",
+                    f"checked at {', '.join(pinned)} from --resolve (DNS not used for this host, as curl does); {said}",
+                    **evidence,
+                )
             ctx.share(addresses=pinned)
-            ctx.skipped("dns.lb_address", f"the addresses come from --resolve ({', '.join(pinned)}), not DNS",
-                        **evidence)
+            ctx.skipped(
+                "dns.lb_address", f"the addresses come from --resolve ({', '.join(pinned)}), not DNS", **evidence
+            )
             await self._wildcard(ctx)
             return
         if not attempt.ok:
             if attempt.outcome.value == "nxdomain":
-                ctx.failed("dns.resolves", f"{target.host} has an Ingress but does not resolve: {attempt.reason}",
-                           **evidence)
+                ctx.failed(
+                    "dns.resolves", f"{target.host} has an Ingress but does not resolve: {attempt.reason}", **evidence
+                )
             else:
                 ctx.errored("dns.resolves", f"could not decide: {attempt.reason}", **evidence)
             return
@@ -66,45 +98,66 @@ class DnsProbe(Probe):
 
         expected = set(ctx.profile.load_balancers) | set(target.status_addresses)
         if not expected:
-            ctx.skipped("dns.lb_address", "no expected address known: give load_balancers in the profile, or "
-                                          "let the controller publish the Ingress status", **evidence)
+            ctx.skipped(
+                "dns.lb_address",
+                "no expected address known: give load_balancers in the profile, or "
+                "let the controller publish the Ingress status",
+                **evidence,
+            )
         else:
             evidence["expected"] = sorted(expected)
             for address in addresses:
                 if address in expected:
-                    ctx.passed("dns.lb_address", f"{address} is a load-balancer address", subject=address,
-                               **evidence)
+                    ctx.passed("dns.lb_address", f"{address} is a load-balancer address", subject=address, **evidence)
                 else:
                     v6 = " (IPv6 clients connect there)" if ":" in address else ""
-                    ctx.failed("dns.lb_address", f"{target.host} resolves to {address}, which is not a load-balancer "
-                                                 f"address (expected {', '.join(sorted(expected))}){v6}",
-                               subject=address, **evidence)
+                    ctx.failed(
+                        "dns.lb_address",
+                        f"{target.host} resolves to {address}, which is not a load-balancer "
+                        f"address (expected {', '.join(sorted(expected))}){v6}",
+                        subject=address,
+                        **evidence,
+                    )
 
         await self._wildcard(ctx)
 
     async def _wildcard(self, ctx: ProbeContext) -> None:
         host = ctx.require_target.host
         if ctx.require_target.wildcard:
-            ctx.skipped("dns.wildcard", f"the Ingress host {host} is itself a wildcard: a wildcard record is what it "
-                                        f"needs, and every name under it is this Ingress's", subject=host)
+            ctx.skipped(
+                "dns.wildcard",
+                f"the Ingress host {host} is itself a wildcard: a wildcard record is what it "
+                f"needs, and every name under it is this Ingress's",
+                subject=host,
+            )
             return
         parent = host.split(".", 1)[1] if "." in host else ""
         if not parent or "." not in parent:
             ctx.skipped("dns.wildcard", f"{host} has no parent domain to test for a wildcard")
             return
-        probe = await ctx.net.once(("dns.wildcard", parent), lambda: ctx.net.lookup(
-            f"ingresscheck-{secrets.token_hex(6)}.{parent}", cached=False))
+        probe = await ctx.net.once(
+            ("dns.wildcard", parent),
+            lambda: ctx.net.lookup(f"ingresscheck-{secrets.token_hex(6)}.{parent}", cached=False),
+        )
         evidence = probe.evidence()
         answer = probe.dns
         if probe.ok and answer is not None and answer.addresses:
             typo = _typo(host)
-            ctx.warned("dns.wildcard", f"*.{parent} is a wildcard record: typo hosts such as {typo} resolve to "
-                                       f"{', '.join(answer.addresses)} and end at the controller's 404",
-                       subject=f"*.{parent}", **evidence)
+            ctx.warned(
+                "dns.wildcard",
+                f"*.{parent} is a wildcard record: typo hosts such as {typo} resolve to "
+                f"{', '.join(answer.addresses)} and end at the controller's 404",
+                subject=f"*.{parent}",
+                **evidence,
+            )
         elif probe.ok or probe.outcome.value == "nxdomain":
             rcode = answer.rcode if answer else "NXDOMAIN"
-            ctx.passed("dns.wildcard", f"no wildcard under {parent}: a random name gets {rcode}",
-                       subject=f"*.{parent}", **evidence)
+            ctx.passed(
+                "dns.wildcard",
+                f"no wildcard under {parent}: a random name gets {rcode}",
+                subject=f"*.{parent}",
+                **evidence,
+            )
         else:
             ctx.errored("dns.wildcard", f"could not decide: {probe.reason}", subject=f"*.{parent}", **evidence)
 

@@ -54,8 +54,10 @@ async def _get(ctx: ProbeContext, url: str, address: str, headers: dict[str, str
     except ValueError:
         pass
     if backend is None and resp.header("x-echo-service"):
-        backend, pod = (resp.header("x-echo-namespace") or None, resp.header("x-echo-service")), resp.header(
-            "x-echo-pod") or None
+        backend, pod = (
+            (resp.header("x-echo-namespace") or None, resp.header("x-echo-service")),
+            resp.header("x-echo-pod") or None,
+        )
     return Seen(True, resp.status, backend, pod, "", attempt.evidence())
 
 
@@ -85,8 +87,9 @@ def without_headers(rules: tuple[PathRule, ...], path: str) -> PathRule | None:
     exact = [r for r in plain if r.path_type == "Exact" and r.path == path]
     if exact:
         return exact[0]
-    prefixes = sorted((r for r in plain if r.path_type == "Prefix" and _prefix_matches(r.path, path)),
-                      key=lambda r: -len(r.path))
+    prefixes = sorted(
+        (r for r in plain if r.path_type == "Prefix" and _prefix_matches(r.path, path)), key=lambda r: -len(r.path)
+    )
     return prefixes[0] if prefixes else None
 
 
@@ -98,14 +101,23 @@ class HttpRouteProbe(Probe):
     name = "httproute"
     needs = ("dns",)
     checks = (
-        CheckSpec("httproute.header_match", Step.INGRESS, Severity.MAJOR,
-                  "a rule with header matches is reached with its headers, and not without them",
-                  "Check the rule's matches[].headers (names are case-insensitive, values exact) and that the "
-                  "controller supports header matching; rules are ORed, match conditions within one are ANDed."),
-        CheckSpec("httproute.unknown_host", Step.INGRESS, Severity.MAJOR,
-                  "a name under the listener's wildcard that no route claims gets 404 from the Gateway",
-                  "A route without hostnames (or with a wildcard) catches every name of the listener, typos "
-                  "included: give routes explicit hostnames.", gates=False),
+        CheckSpec(
+            "httproute.header_match",
+            Step.INGRESS,
+            Severity.MAJOR,
+            "a rule with header matches is reached with its headers, and not without them",
+            "Check the rule's matches[].headers (names are case-insensitive, values exact) and that the "
+            "controller supports header matching; rules are ORed, match conditions within one are ANDed.",
+        ),
+        CheckSpec(
+            "httproute.unknown_host",
+            Step.INGRESS,
+            Severity.MAJOR,
+            "a name under the listener's wildcard that no route claims gets 404 from the Gateway",
+            "A route without hostnames (or with a wildcard) catches every name of the listener, typos "
+            "included: give routes explicit hostnames.",
+            gates=False,
+        ),
     )
 
     async def run(self, ctx: ProbeContext) -> None:
@@ -131,8 +143,11 @@ class HttpRouteProbe(Probe):
             subject = f"{rule.path} {rule.path_type} + " + ", ".join(f"{k}: {v}" for k, v in rule.headers)
             path = sample_path(rule)
             if path is None or rule.service is None:
-                ctx.skipped("httproute.header_match", "the rule's path is a regular expression or it has no "
-                            "backend: no request can be derived from it", subject=subject)
+                ctx.skipped(
+                    "httproute.header_match",
+                    "the rule's path is a regular expression or it has no backend: no request can be derived from it",
+                    subject=subject,
+                )
                 continue
             want = _svc(t, rule)
             with_h = await _get(ctx, base + path, address, dict(rule.headers))
@@ -148,26 +163,41 @@ class HttpRouteProbe(Probe):
                 problems.append(f"with the headers {base}{path} got {with_h.says()}, expected {want[0]}/{want[1]}")
             if other is None:
                 if without.status != 404:
-                    problems.append(f"without the headers it got {without.says()}, expected 404 (no other rule "
-                                    f"matches)")
+                    problems.append(
+                        f"without the headers it got {without.says()}, expected 404 (no other rule matches)"
+                    )
             elif other.service != rule.service and without.backend == want:
-                problems.append(f"without the headers it still reached {want[0]}/{want[1]}: the header match is "
-                                f"ignored")
+                problems.append(
+                    f"without the headers it still reached {want[0]}/{want[1]}: the header match is ignored"
+                )
             elif without.backend != _svc(t, other):
-                problems.append(f"without the headers it got {without.says()}, expected "
-                                f"{_svc(t, other)[0]}/{_svc(t, other)[1]} (rule {other.path} {other.path_type})")
+                problems.append(
+                    f"without the headers it got {without.says()}, expected "
+                    f"{_svc(t, other)[0]}/{_svc(t, other)[1]} (rule {other.path} {other.path_type})"
+                )
             if problems:
                 ctx.failed("httproute.header_match", "; ".join(problems), subject=subject, **ev)
             else:
-                ctx.passed("httproute.header_match", f"{path} with {', '.join(k for k, _ in rule.headers)} reached "
-                           f"{want[0]}/{want[1]}; without: {without.says()}", subject=subject, **ev)
+                ctx.passed(
+                    "httproute.header_match",
+                    f"{path} with {', '.join(k for k, _ in rule.headers)} reached "
+                    f"{want[0]}/{want[1]}; without: {without.says()}",
+                    subject=subject,
+                    **ev,
+                )
 
     async def _unknown(self, ctx: ProbeContext, t: Target, address: str) -> None:
         lh = t.listener_hostname
         if not lh or not lh.startswith("*."):
-            ctx.skipped("httproute.unknown_host", f"the listener's hostname is {lh or 'unset'}: "
-                        + ("every name reaches it, the routing probe's unknown-host check applies" if not lh else
-                           "only that name reaches the listener"))
+            ctx.skipped(
+                "httproute.unknown_host",
+                f"the listener's hostname is {lh or 'unset'}: "
+                + (
+                    "every name reaches it, the routing probe's unknown-host check applies"
+                    if not lh
+                    else "only that name reaches the listener"
+                ),
+            )
             return
         host = f"ingresscheck-unknown-{secrets.token_hex(4)}{lh[1:]}"
         base, _ = base_url(ctx, t, host)
@@ -176,11 +206,19 @@ class HttpRouteProbe(Probe):
         if not seen.ok:
             ctx.errored("httproute.unknown_host", f"could not decide: {seen.reason}", subject=subject, **seen.evidence)
         elif seen.status == 404 and seen.backend is None:
-            ctx.passed("httproute.unknown_host", f"{base}/ (via {address}) got 404 from the Gateway", subject=subject,
-                       **seen.evidence)
+            ctx.passed(
+                "httproute.unknown_host",
+                f"{base}/ (via {address}) got 404 from the Gateway",
+                subject=subject,
+                **seen.evidence,
+            )
         else:
-            ctx.failed("httproute.unknown_host", f"{base}/ (via {address}) got {seen.says()} instead of 404: some "
-                       f"route catches names it does not list", subject=subject, **seen.evidence)
+            ctx.failed(
+                "httproute.unknown_host",
+                f"{base}/ (via {address}) got {seen.says()} instead of 404: some route catches names it does not list",
+                subject=subject,
+                **seen.evidence,
+            )
 
 
 __all__ = ["HttpRouteProbe", "Seen", "base_url", "sample_path", "without_headers"]

@@ -22,21 +22,32 @@ class RedirectProbe(Probe):
     name = "redirect"
     needs = ("dns",)
     checks = (
-        CheckSpec("redirect.https", Step.LB, Severity.CRITICAL,
-                  "http:// answers a redirect to the same URL on https://",
-                  "Redirect port 80 to https keeping host, path and query (HAProxy: `http-request redirect "
-                  "scheme https code 302`; ingress-nginx: ssl-redirect)."),
-        CheckSpec("redirect.loop", Step.LB, Severity.MAJOR, "following the redirects ends within 10 hops",
-                  "Make the hop behind TLS termination know the request was https (X-Forwarded-Proto from "
-                  "the LB, trusted by the controller), or stop redirecting at one of the two hops.",
-                  gates=False),
+        CheckSpec(
+            "redirect.https",
+            Step.LB,
+            Severity.CRITICAL,
+            "http:// answers a redirect to the same URL on https://",
+            "Redirect port 80 to https keeping host, path and query (HAProxy: `http-request redirect "
+            "scheme https code 302`; ingress-nginx: ssl-redirect).",
+        ),
+        CheckSpec(
+            "redirect.loop",
+            Step.LB,
+            Severity.MAJOR,
+            "following the redirects ends within 10 hops",
+            "Make the hop behind TLS termination know the request was https (X-Forwarded-Proto from "
+            "the LB, trusted by the controller), or stop redirecting at one of the two hops.",
+            gates=False,
+        ),
     )
 
     async def run(self, ctx: ProbeContext) -> None:
         target = ctx.require_target
         if not target.redirect_expected(ctx.profile.lb_redirects):
-            why = ("no redirect expected: the profile says the load balancer does not redirect (lb_redirects: "
-                   "false) and the Ingress asks for none")
+            why = (
+                "no redirect expected: the profile says the load balancer does not redirect (lb_redirects: "
+                "false) and the Ingress asks for none"
+            )
             ctx.skipped("redirect.https", why)
             ctx.skipped("redirect.loop", why)
             return
@@ -50,8 +61,9 @@ class RedirectProbe(Probe):
         query = f"ingresscheck={secrets.token_hex(4)}"
         authority = target.request_host if port == 80 else f"{target.request_host}:{port}"
         url = f"http://{authority}{path}?{query}"
-        https_authority = (target.request_host if ctx.profile.https_port == 443 else
-                           f"{target.request_host}:{ctx.profile.https_port}")
+        https_authority = (
+            target.request_host if ctx.profile.https_port == 443 else f"{target.request_host}:{ctx.profile.https_port}"
+        )
         expected = f"https://{https_authority}{path}?{query}"
         codes: tuple[int, ...] = REDIRECT_CODES
         if target.redirect is not None:  # an HTTPRoute RequestRedirect filter says exactly what to answer
@@ -68,37 +80,61 @@ class RedirectProbe(Probe):
             subject = attempt.subject.where
             if not attempt.ok:
                 ctx.not_completed("redirect.https", attempt, what=f"GET {url}", address_from=source)
-                ctx.skipped("redirect.loop", f"skipped for {subject}: the first request did not complete",
-                            subject=subject)
+                ctx.skipped(
+                    "redirect.loop", f"skipped for {subject}: the first request did not complete", subject=subject
+                )
                 continue
             response = attempt.response
             assert response is not None
-            evidence: dict[str, Any] = {**attempt.evidence(), "expected_location": expected, "address_from": source,
-                                        "redirected_by": _who(response.header_map)}
+            evidence: dict[str, Any] = {
+                **attempt.evidence(),
+                "expected_location": expected,
+                "address_from": source,
+                "redirected_by": _who(response.header_map),
+            }
             location = response.header("location")
             if response.status not in codes:
-                wanted = "redirecting to https" if codes == REDIRECT_CODES else (
-                    f"the {codes[0]} its RequestRedirect filter ({target.redirect.route if target.redirect else ''}) "
-                    f"asks for")
-                ctx.failed("redirect.https", f"{url} answered {response.status} {response.reason} instead of "
-                                             f"{wanted} (via {subject})", subject=subject, **evidence)
+                wanted = (
+                    "redirecting to https"
+                    if codes == REDIRECT_CODES
+                    else f"the {codes[0]} its RequestRedirect filter ({_filter_route(target)}) asks for"
+                )
+                ctx.failed(
+                    "redirect.https",
+                    f"{url} answered {response.status} {response.reason} instead of {wanted} (via {subject})",
+                    subject=subject,
+                    **evidence,
+                )
             elif not location:
-                ctx.failed("redirect.https", f"{url} answered {response.status} without a Location header (via "
-                                             f"{subject})", subject=subject, **evidence)
+                ctx.failed(
+                    "redirect.https",
+                    f"{url} answered {response.status} without a Location header (via {subject})",
+                    subject=subject,
+                    **evidence,
+                )
             else:
                 absolute = urljoin(url, location)
                 evidence["location"] = location
                 problem = _compare(absolute, expected)
                 if problem:
-                    ctx.failed("redirect.https", f"{problem}: expected {expected}, got {absolute} (via {subject})",
-                               subject=subject, **evidence)
+                    ctx.failed(
+                        "redirect.https",
+                        f"{problem}: expected {expected}, got {absolute} (via {subject})",
+                        subject=subject,
+                        **evidence,
+                    )
                 else:
-                    ctx.passed("redirect.https", f"{response.status} to {absolute} (via {subject}; "
-                                                 f"{evidence['redirected_by']})", subject=subject, **evidence)
+                    ctx.passed(
+                        "redirect.https",
+                        f"{response.status} to {absolute} (via {subject}; {evidence['redirected_by']})",
+                        subject=subject,
+                        **evidence,
+                    )
                 await self._follow(ctx, url, absolute, address, subject)
                 continue
-            ctx.skipped("redirect.loop", f"skipped for {subject}: the first request was not redirected",
-                        subject=subject)
+            ctx.skipped(
+                "redirect.loop", f"skipped for {subject}: the first request was not redirected", subject=subject
+            )
 
     async def _follow(self, ctx: ProbeContext, start: str, location: str, first_address: str, subject: str) -> None:
         """Follow the redirects that started at ``first_address``; the verdict belongs to that address."""
@@ -108,8 +144,7 @@ class RedirectProbe(Probe):
         for _ in range(MAX_HOPS):
             if url in seen:
                 chain = " → ".join(seen + [url])
-                ctx.failed("redirect.loop", f"redirect loop starting at {subject}: {chain}", subject=subject,
-                           hops=hops)
+                ctx.failed("redirect.loop", f"redirect loop starting at {subject}: {chain}", subject=subject, hops=hops)
                 return
             seen.append(url)
             parts = urlsplit(url)
@@ -117,26 +152,43 @@ class RedirectProbe(Probe):
             host = parts.hostname or ""
             addresses, _ = await ctx.net.addresses_for(host, port)
             if not addresses:
-                ctx.failed("redirect.loop", f"the redirect from {subject} goes to {host}, which does not resolve",
-                           subject=subject, hops=hops)
+                ctx.failed(
+                    "redirect.loop",
+                    f"the redirect from {subject} goes to {host}, which does not resolve",
+                    subject=subject,
+                    hops=hops,
+                )
                 return
             attempt = await ctx.net.request("GET", url, addresses[0])
             hop: dict[str, Any] = {"url": url, "address": addresses[0], **attempt.evidence()}
             hops.append(hop)
             if not attempt.ok:
-                ctx.not_completed("redirect.loop", attempt, subject=subject, what=f"following the redirects from "
-                                                                               f"{subject}, GET {url}", hops=hops)
+                ctx.not_completed(
+                    "redirect.loop",
+                    attempt,
+                    subject=subject,
+                    what=f"following the redirects from {subject}, GET {url}",
+                    hops=hops,
+                )
                 return
             response = attempt.response
             assert response is not None
             if response.status not in REDIRECT_CODES or "location" not in response:
-                ctx.passed("redirect.loop", f"{len(hops) - 1} redirect(s) from {subject}, ending at {url} with "
-                                            f"{response.status}", subject=subject, hops=hops)
+                ctx.passed(
+                    "redirect.loop",
+                    f"{len(hops) - 1} redirect(s) from {subject}, ending at {url} with {response.status}",
+                    subject=subject,
+                    hops=hops,
+                )
                 return
             url = urljoin(url, response.header("location"))
             hop["redirect_to"] = url
-        ctx.failed("redirect.loop", f"more than {MAX_HOPS} redirects starting at {start} (via {subject})",
-                   subject=subject, hops=hops)
+        ctx.failed(
+            "redirect.loop",
+            f"more than {MAX_HOPS} redirects starting at {start} (via {subject})",
+            subject=subject,
+            hops=hops,
+        )
 
 
 def _compare(got: str, expected: str) -> str | None:
@@ -162,3 +214,7 @@ def _who(headers: dict[str, str]) -> str:
         if headers.get(name):
             return f"{name}: {headers[name]}"
     return "the headers do not say which hop redirected"
+
+
+def _filter_route(target: Any) -> str:
+    return target.redirect.route if target.redirect else ""

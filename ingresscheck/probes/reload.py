@@ -28,17 +28,30 @@ class ReloadProbe(Probe):
     scope = Scope.CLUSTER
     mutates = True
     checks = (
-        CheckSpec("reload.propagation", Step.INGRESS, Severity.MAJOR,
-                  "every canary create, update and delete reaches the data plane, p95 under the threshold",
-                  "Slow or missing propagation: look at the controller's sync/throttle settings, its status "
-                  "updates (client QPS), reload costs as the configuration grows, and its logs."),
-        CheckSpec("reload.traffic", Step.BACKEND, Severity.CRITICAL,
-                  "existing routes answer without errors while Ingresses change",
-                  "Requests fail when the configuration changes: the controller drops connections on reload "
-                  "(e.g. nginx reloads with short worker drain); use dynamic reconfiguration or longer drains."),
-        CheckSpec("reload.cleanup", Step.INGRESS, Severity.MINOR, "every canary Ingress was removed",
-                  "Run `ingresscheck cleanup` to remove leftover canaries (label ingresscheck.io/canary).",
-                  gates=False),
+        CheckSpec(
+            "reload.propagation",
+            Step.INGRESS,
+            Severity.MAJOR,
+            "every canary create, update and delete reaches the data plane, p95 under the threshold",
+            "Slow or missing propagation: look at the controller's sync/throttle settings, its status "
+            "updates (client QPS), reload costs as the configuration grows, and its logs.",
+        ),
+        CheckSpec(
+            "reload.traffic",
+            Step.BACKEND,
+            Severity.CRITICAL,
+            "existing routes answer without errors while Ingresses change",
+            "Requests fail when the configuration changes: the controller drops connections on reload "
+            "(e.g. nginx reloads with short worker drain); use dynamic reconfiguration or longer drains.",
+        ),
+        CheckSpec(
+            "reload.cleanup",
+            Step.INGRESS,
+            Severity.MINOR,
+            "every canary Ingress was removed",
+            "Run `ingresscheck cleanup` to remove leftover canaries (label ingresscheck.io/canary).",
+            gates=False,
+        ),
     )
 
     @classmethod
@@ -51,22 +64,30 @@ class ReloadProbe(Probe):
     def preflight(cls, profile: Profile, options: dict[str, Any]) -> str | None:
         """Why it cannot run at all (a configuration error, exit 2), or None."""
         if "ingress" in _kinds(options) and not (options.get("reload_domain") or profile.reload_domain):
-            return ("no domain for canary hosts: set reload.domain in the profile (see README, Profile) "
-                    "or pass --domain")
+            return "no domain for canary hosts: set reload.domain in the profile (see README, Profile) or pass --domain"
         return None
 
     async def run(self, ctx: ProbeContext) -> None:
         kinds = _kinds(ctx.options)
         sections: dict[str, Any] = {}
         for kind in kinds:  # one campaign after the other: each kind's figures, side by side in the report
-            section = await self._campaign(ctx, kind, subject=f"{KIND_LABEL.get(kind, kind)} canaries"
-                                           if len(kinds) > 1 else None)
+            section = await self._campaign(
+                ctx, kind, subject=f"{KIND_LABEL.get(kind, kind)} canaries" if len(kinds) > 1 else None
+            )
             if section is not None:
                 sections[kind] = section
         if sections:
             first = next(iter(sections.values()))
-            ctx.sections["reload"] = {**first, "by_kind": {k: {"propagation": v["propagation"], "rounds": v["rounds"]}
-                                                          for k, v in sections.items()}} if len(sections) > 1 else first
+            ctx.sections["reload"] = (
+                {
+                    **first,
+                    "by_kind": {
+                        k: {"propagation": v["propagation"], "rounds": v["rounds"]} for k, v in sections.items()
+                    },
+                }
+                if len(sections) > 1
+                else first
+            )
 
     async def _campaign(self, ctx: ProbeContext, kind: str, subject: str | None) -> dict[str, Any] | None:
         from ..reload.campaign import run_campaign
@@ -78,12 +99,19 @@ class ReloadProbe(Probe):
         rate = float(ctx.options.get("reload_rate", 100.0))
         say: dict[str, Any] = {"subject": subject} if subject else {}
         try:
-            result = await run_campaign(profile, ctx.inventory, resources, rounds=rounds, rate=rate,
-                                        phase_timeout=(ROUTE_PHASE_TIMEOUT if kind == "httproute" else PHASE_TIMEOUT),
-                                        domain=ctx.options.get("reload_domain"),
-                                        under_load=int(ctx.options.get("reload_under_load") or 0),
-                                        reports_dir=Path(ctx.options.get("reports_dir") or "reports"),
-                                        kind=kind, gateway=ctx.options.get("reload_gateway"))
+            result = await run_campaign(
+                profile,
+                ctx.inventory,
+                resources,
+                rounds=rounds,
+                rate=rate,
+                phase_timeout=(ROUTE_PHASE_TIMEOUT if kind == "httproute" else PHASE_TIMEOUT),
+                domain=ctx.options.get("reload_domain"),
+                under_load=int(ctx.options.get("reload_under_load") or 0),
+                reports_dir=Path(ctx.options.get("reports_dir") or "reports"),
+                kind=kind,
+                gateway=ctx.options.get("reload_gateway"),
+            )
         except (LookupError, ValueError) as exc:
             for c in self.checks:
                 ctx.skipped(c.id, f"cannot measure reload latency: {exc}", **say)
@@ -92,16 +120,30 @@ class ReloadProbe(Probe):
         prop = result.propagation()
         summary = "; ".join(f"{phase} p50 {_ms(v['p50'])} p95 {_ms(v['p95'])}" for phase, v in prop.items())
         never = {phase: v["failed"] for phase, v in prop.items() if v["failed"]}
-        slow = {phase: v["p95"] for phase, v in prop.items()
-                if v["p95"] is not None and v["p95"] > profile.thresholds.reload_p95_ms}
+        slow = {
+            phase: v["p95"]
+            for phase, v in prop.items()
+            if v["p95"] is not None and v["p95"] > profile.thresholds.reload_p95_ms
+        }
         evidence = {"propagation_ms": prop, "rounds": [r.to_dict() for r in result.rounds]}
         if never:
-            ctx.failed("reload.propagation", "changes never reached the data plane: " + ", ".join(
-                f"{phase} in {n} of {rounds} rounds" for phase, n in never.items()) + f" ({summary})",
-                **evidence, **say)
+            ctx.failed(
+                "reload.propagation",
+                "changes never reached the data plane: "
+                + ", ".join(f"{phase} in {n} of {rounds} rounds" for phase, n in never.items())
+                + f" ({summary})",
+                **evidence,
+                **say,
+            )
         elif slow:
-            ctx.warned("reload.propagation", f"p95 over {_ms(profile.thresholds.reload_p95_ms)}: " + ", ".join(
-                f"{phase} {_ms(v)}" for phase, v in slow.items()) + f" ({summary})", **evidence, **say)
+            ctx.warned(
+                "reload.propagation",
+                f"p95 over {_ms(profile.thresholds.reload_p95_ms)}: "
+                + ", ".join(f"{phase} {_ms(v)}" for phase, v in slow.items())
+                + f" ({summary})",
+                **evidence,
+                **say,
+            )
         else:
             ctx.passed("reload.propagation", f"{rounds} rounds: {summary}", **evidence, **say)
 
@@ -111,18 +153,32 @@ class ReloadProbe(Probe):
             t = result.traffic.to_dict()
             lat = t["latency_ms"]["corrected"]
             errors = t["errors"]
-            tev = {"counts": t["counts"], "latency_ms": t["latency_ms"], "errors": errors[:20],
-                   "rate": t["achieved_rate"], "routes": result.routes}
+            tev = {
+                "counts": t["counts"],
+                "latency_ms": t["latency_ms"],
+                "errors": errors[:20],
+                "rate": t["achieved_rate"],
+                "routes": result.routes,
+            }
             bad = t["sent"] - t["counts"].get("ok", 0)
             if bad:
                 first = errors[0] if errors else {}
-                ctx.failed("reload.traffic", f"{bad} of {t['sent']} requests to existing routes failed during the "
-                           f"changes; first: {first.get('kind')} {first.get('status') or ''} "
-                           f"{'after ' + first['after_event'] if first.get('after_event') else ''}".rstrip(),
-                           **tev, **say)
+                ctx.failed(
+                    "reload.traffic",
+                    f"{bad} of {t['sent']} requests to existing routes failed during the "
+                    f"changes; first: {first.get('kind')} {first.get('status') or ''} "
+                    f"{'after ' + first['after_event'] if first.get('after_event') else ''}".rstrip(),
+                    **tev,
+                    **say,
+                )
             else:
-                ctx.passed("reload.traffic", f"{t['sent']} requests at {t['achieved_rate']:.0f}/s to "
-                           f"{len(result.routes)} routes, no errors; p99 {_ms(lat['p99'])} (corrected)", **tev, **say)
+                ctx.passed(
+                    "reload.traffic",
+                    f"{t['sent']} requests at {t['achieved_rate']:.0f}/s to "
+                    f"{len(result.routes)} routes, no errors; p99 {_ms(lat['p99'])} (corrected)",
+                    **tev,
+                    **say,
+                )
 
         canary_kind = "HTTPRoute" if kind == "httproute" else "Ingress"
         leftovers = resources.list(canary_kind, label_selector=LABEL)

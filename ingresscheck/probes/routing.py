@@ -39,19 +39,32 @@ class RoutingProbe(Probe):
     name = "routing"
     needs = ("dns", "tls")
     checks = (
-        CheckSpec("routing.backend", Step.BACKEND, Severity.CRITICAL,
-                  "host+path is answered by the Service the Ingress names",
-                  "Check the Ingress rule's service name and port, the Service's endpoints, and that the "
-                  "controller accepted the Ingress (its class, its events, the controller log)."),
-        CheckSpec("routing.path_type", Step.INGRESS, Severity.MAJOR,
-                  "Exact and Prefix paths match what the Ingress API promises",
-                  "Prefix matches whole path elements (/v1 matches /v1/x, not /v1x); Exact matches only the "
-                  "path itself. Fix the pathType or the controller's path handling (e.g. use-regex).",
-                  gates=False),
-        CheckSpec("routing.unknown_host", Step.INGRESS, Severity.MAJOR,
-                  "a host no Ingress names gets 404 from the controller",
-                  "Unknown hosts must not be served by an application: configure the controller's default "
-                  "backend to answer 404.", gates=False),
+        CheckSpec(
+            "routing.backend",
+            Step.BACKEND,
+            Severity.CRITICAL,
+            "host+path is answered by the Service the Ingress names",
+            "Check the Ingress rule's service name and port, the Service's endpoints, and that the "
+            "controller accepted the Ingress (its class, its events, the controller log).",
+        ),
+        CheckSpec(
+            "routing.path_type",
+            Step.INGRESS,
+            Severity.MAJOR,
+            "Exact and Prefix paths match what the Ingress API promises",
+            "Prefix matches whole path elements (/v1 matches /v1/x, not /v1x); Exact matches only the "
+            "path itself. Fix the pathType or the controller's path handling (e.g. use-regex).",
+            gates=False,
+        ),
+        CheckSpec(
+            "routing.unknown_host",
+            Step.INGRESS,
+            Severity.MAJOR,
+            "a host no Ingress names gets 404 from the controller",
+            "Unknown hosts must not be served by an application: configure the controller's default "
+            "backend to answer 404.",
+            gates=False,
+        ),
     )
 
     async def run(self, ctx: ProbeContext) -> None:
@@ -69,29 +82,43 @@ class RoutingProbe(Probe):
             where = net_where(address, port)
             if shaken is not None and address not in shaken:
                 for spec in self.checks:
-                    ctx.skipped(spec.id, f"skipped for {where}: no TLS handshake there (see tls.handshake)",
-                                subject=where)
+                    ctx.skipped(
+                        spec.id, f"skipped for {where}: no TLS handshake there (see tls.handshake)", subject=where
+                    )
                 continue
             unknown = await _unknown_host(ctx, address)
             if target.wildcard:
-                ctx.skipped("routing.unknown_host", f"{target.host} is a wildcard rule: every name at that level is "
-                                                    f"this Ingress's, none is unknown", subject=where)
+                ctx.skipped(
+                    "routing.unknown_host",
+                    f"{target.host} is a wildcard rule: every name at that level is this Ingress's, none is unknown",
+                    subject=where,
+                )
             else:
                 _report_unknown(ctx, unknown, where)
             if target.auth_type and auth is None:
                 for c in ("routing.backend", "routing.path_type"):
-                    ctx.skipped(c, f"{target.host} asks for basic auth and the profile has no credentials for it: "
-                                   f"the backend is behind the password", subject=where)
+                    ctx.skipped(
+                        c,
+                        f"{target.host} asks for basic auth and the profile has no credentials for it: "
+                        f"the backend is behind the password",
+                        subject=where,
+                    )
                 continue
             for rule in target.paths:
                 subject = f"{rule.path} ({rule.path_type}) via {where}"
                 if rule.service is None:
-                    ctx.skipped("routing.backend", f"{rule.path} has a resource backend, not a Service: nothing "
-                                                   f"to identify over the wire", subject=subject)
+                    ctx.skipped(
+                        "routing.backend",
+                        f"{rule.path} has a resource backend, not a Service: nothing to identify over the wire",
+                        subject=subject,
+                    )
                     continue
                 if _is_regex(rule.path) or rule.path_type == "RegularExpression":
-                    ctx.skipped("routing.backend", f"path {rule.path!r} is a regular expression; no sample path "
-                                                   f"derived", subject=subject)
+                    ctx.skipped(
+                        "routing.backend",
+                        f"path {rule.path!r} is a regular expression; no sample path derived",
+                        subject=subject,
+                    )
                     continue
                 url = f"https://{target.request_host}{_authority_port(port)}{rule.path}"
                 headers = dict(rule.headers)  # an HTTPRoute rule that matches on headers gets them
@@ -120,8 +147,9 @@ async def _unknown_host(ctx: ProbeContext, address: str) -> _Fingerprint:
 
     async def ask() -> _Fingerprint:
         host = f"ingresscheck-{secrets.token_hex(5)}.{parent}"
-        attempt = await ctx.net.request("GET", f"https://{host}{_authority_port(ctx.profile.https_port)}/",
-                                        address, keep_alive=False)
+        attempt = await ctx.net.request(
+            "GET", f"https://{host}{_authority_port(ctx.profile.https_port)}/", address, keep_alive=False
+        )
         return _Fingerprint(host, attempt, attempt.status, _digest(attempt.response) if attempt.response else "")
 
     return await ctx.net.once(("routing.unknown", address, parent), ask)
@@ -134,11 +162,20 @@ def _report_unknown(ctx: ProbeContext, fp: _Fingerprint, where: str) -> None:
     elif fp.status == 404:
         ctx.passed("routing.unknown_host", f"unknown host {fp.host} gets 404 via {where}", subject=where, **ev)
     elif (fp.status or 0) >= 500:
-        ctx.failed("routing.unknown_host", f"unknown host {fp.host} gets {fp.status} via {where}: the default "
-                                           f"backend is broken", subject=where, **ev)
+        ctx.failed(
+            "routing.unknown_host",
+            f"unknown host {fp.host} gets {fp.status} via {where}: the default backend is broken",
+            subject=where,
+            **ev,
+        )
     else:
-        ctx.failed("routing.unknown_host", f"unknown host {fp.host} gets {fp.status} instead of 404 via {where}: a "
-                                           f"typo host looks like a working site", subject=where, **ev)
+        ctx.failed(
+            "routing.unknown_host",
+            f"unknown host {fp.host} gets {fp.status} instead of 404 via {where}: a "
+            f"typo host looks like a working site",
+            subject=where,
+            **ev,
+        )
 
 
 _VOLATILE = re.compile(rb"\d+|ingresscheck[0-9a-f]*|[0-9a-f]{16,}")
@@ -175,16 +212,18 @@ def identity(response: HttpResponse | None) -> Identity | None:
         if isinstance(body, dict) and ("pod" in body or "service" in body):
             return Identity(body.get("namespace"), body.get("service"), body.get("pod"))
     if "x-echo-pod" in response or "x-echo-service" in response:
-        return Identity(response.header("x-echo-namespace") or None, response.header("x-echo-service") or None,
-                        response.header("x-echo-pod") or None)
+        return Identity(
+            response.header("x-echo-namespace") or None,
+            response.header("x-echo-service") or None,
+            response.header("x-echo-pod") or None,
+        )
     return None
 
 
 def _serving(ctx: ProbeContext, rule: PathRule, namespace: str) -> tuple[str, set[str]]:
     """Who may answer for ``rule``, in words, and the pods that may: its Service's ready endpoints, or those
     of any backend a weighted HTTPRoute rule splits between."""
-    backends = ([(b.namespace, b.service) for b in rule.backends if b.weight > 0]
-                or [(namespace, rule.service or "")])
+    backends = [(b.namespace, b.service) for b in rule.backends if b.weight > 0] or [(namespace, rule.service or "")]
     want = " or ".join(f"{ns}/{svc}" for ns, svc in backends)
     return want, {e.pod for ns, svc in backends for e in ctx.inventory.endpoints(ns, svc) if e.pod}
 
@@ -197,8 +236,9 @@ def _service_port(ctx: ProbeContext, namespace: str, rule: PathRule) -> dict[str
     return None
 
 
-async def _judge_backend(ctx: ProbeContext, target: Target, rule: PathRule, attempt: Attempt,
-                         unknown: _Fingerprint, subject: str) -> None:
+async def _judge_backend(
+    ctx: ProbeContext, target: Target, rule: PathRule, attempt: Attempt, unknown: _Fingerprint, subject: str
+) -> None:
     namespace = rule.namespace or target.namespace
     want = f"{namespace}/{rule.service}"
     rule_ev = {"path": rule.path, "pathType": rule.path_type, "service": want, "port": rule.port}
@@ -210,13 +250,22 @@ async def _judge_backend(ctx: ProbeContext, target: Target, rule: PathRule, atte
     evidence = {**attempt.evidence(), "rule": rule_ev}
     url = attempt.subject.url
     if response.status >= 500:
-        ctx.failed("routing.backend", f"{url} answered {response.status} {response.reason}: "
-                                      f"{_endpoint_story(ctx, namespace, rule)}", subject=subject, **evidence)
+        ctx.failed(
+            "routing.backend",
+            f"{url} answered {response.status} {response.reason}: {_endpoint_story(ctx, namespace, rule)}",
+            subject=subject,
+            **evidence,
+        )
         return
     if response.status in AUTH_WALL:
-        ctx.errored("routing.backend", f"could not decide: {url} answered {response.status} (authentication): "
-                                       f"the controller knows the host, but the request did not reach a backend "
-                                       f"(check the credentials, see auth.*)", subject=subject, **evidence)
+        ctx.errored(
+            "routing.backend",
+            f"could not decide: {url} answered {response.status} (authentication): "
+            f"the controller knows the host, but the request did not reach a backend "
+            f"(check the credentials, see auth.*)",
+            subject=subject,
+            **evidence,
+        )
         return
     endpoints = ctx.inventory.endpoints(namespace, rule.service or "")
     seen = identity(response)
@@ -225,26 +274,47 @@ async def _judge_backend(ctx: ProbeContext, target: Target, rule: PathRule, atte
         evidence["endpoints"] = sorted(members)
         claimed = f" (it says it serves {seen.service})" if seen.service and seen.service != rule.service else ""
         if seen.pod in members:
-            ctx.passed("routing.backend", f"{url} is served by pod {seen.pod}, a ready endpoint of {want}{claimed}",
-                       subject=subject, identified_by="endpoint membership", **evidence)
+            ctx.passed(
+                "routing.backend",
+                f"{url} is served by pod {seen.pod}, a ready endpoint of {want}{claimed}",
+                subject=subject,
+                identified_by="endpoint membership",
+                **evidence,
+            )
         elif not members:
-            ctx.failed("routing.backend", f"{url} is served by pod {seen.pod}, but {want} has no ready endpoint: "
-                                          f"another backend answers", subject=subject, **evidence)
+            ctx.failed(
+                "routing.backend",
+                f"{url} is served by pod {seen.pod}, but {want} has no ready endpoint: another backend answers",
+                subject=subject,
+                **evidence,
+            )
         else:
             of = f" of {seen.service}" if seen.service else ""
             pods = ", ".join(sorted(m for m in members if m)) or "?"
-            ctx.failed("routing.backend", f"{url} should be served by {want} (pods {pods}) "
-                                          f"but pod {seen.pod}{of} answered",
-                       subject=subject, **evidence)
+            ctx.failed(
+                "routing.backend",
+                f"{url} should be served by {want} (pods {pods}) but pod {seen.pod}{of} answered",
+                subject=subject,
+                **evidence,
+            )
         return
     if response.status == unknown.status and unknown.digest and _digest(response) == unknown.digest:
-        ctx.failed("routing.backend", f"{url} fell through to the default backend: it gets the same {response.status} "
-                                      f"as the unknown host {unknown.host}", subject=subject, **evidence)
+        ctx.failed(
+            "routing.backend",
+            f"{url} fell through to the default backend: it gets the same {response.status} "
+            f"as the unknown host {unknown.host}",
+            subject=subject,
+            **evidence,
+        )
         return
     if response.status == 404:
-        ctx.failed("routing.backend", f"{url} answered 404: no route for it (is the {target.kind} accepted by the "
-                                      f"controller of class {target.ingress_class or '(none)'}?)", subject=subject,
-                   **evidence)
+        ctx.failed(
+            "routing.backend",
+            f"{url} answered 404: no route for it (is the {target.kind} accepted by the "
+            f"controller of class {target.ingress_class or '(none)'}?)",
+            subject=subject,
+            **evidence,
+        )
         return
     await _compare_with_service(ctx, rule, namespace, attempt, endpoints, subject, evidence)
 
@@ -268,8 +338,9 @@ def _content_type(response: HttpResponse) -> str:
     return response.header("content-type").split(";")[0].strip()
 
 
-async def _compare(ctx: ProbeContext, rule: PathRule, namespace: str, attempt: Attempt,
-                   endpoints: list[Endpoint]) -> _Comparison:
+async def _compare(
+    ctx: ProbeContext, rule: PathRule, namespace: str, attempt: Attempt, endpoints: list[Endpoint]
+) -> _Comparison:
     """Ask the Service itself the question ``attempt`` asked through the ingress, and compare the answers."""
     response = attempt.response
     assert response is not None
@@ -279,9 +350,15 @@ async def _compare(ctx: ProbeContext, rule: PathRule, namespace: str, attempt: A
     asked, where, theirs = direct
     assert theirs.response is not None
     ours_type, theirs_type = _content_type(response), _content_type(theirs.response)
-    evidence = {"compared_with": {**where, "status": theirs.response.status, "content_type": theirs_type,
-                                  "fingerprint": fingerprint(theirs.response)},
-                "fingerprint": fingerprint(response)}
+    evidence = {
+        "compared_with": {
+            **where,
+            "status": theirs.response.status,
+            "content_type": theirs_type,
+            "fingerprint": fingerprint(theirs.response),
+        },
+        "fingerprint": fingerprint(response),
+    }
     if theirs.response.status != response.status or theirs_type != ours_type:
         verdict = "other answer"
     elif fingerprint(theirs.response) != fingerprint(response):
@@ -291,36 +368,64 @@ async def _compare(ctx: ProbeContext, rule: PathRule, namespace: str, attempt: A
     return _Comparison(verdict, asked, theirs.response.status, theirs_type, evidence=evidence)
 
 
-async def _compare_with_service(ctx: ProbeContext, rule: PathRule, namespace: str, attempt: Attempt,
-                                endpoints: list[Endpoint], subject: str, evidence: dict[str, Any]) -> None:
+async def _compare_with_service(
+    ctx: ProbeContext,
+    rule: PathRule,
+    namespace: str,
+    attempt: Attempt,
+    endpoints: list[Endpoint],
+    subject: str,
+    evidence: dict[str, Any],
+) -> None:
     """The backend did not say who it is: the Service's own answer to the same request decides."""
     response = attempt.response
     assert response is not None
     url, want = attempt.subject.url or "", f"{namespace}/{rule.service}"
     seen = await _compare(ctx, rule, namespace, attempt, endpoints)
     if seen.verdict == "unknown":
-        ctx.warned("routing.backend", f"{url} answered {response.status}, not the default backend's answer, but the "
-                                      f"backend does not say who it is and {seen.why}: {want} is not confirmed",
-                   subject=subject, identified_by="none", **evidence)
+        ctx.warned(
+            "routing.backend",
+            f"{url} answered {response.status}, not the default backend's answer, but the "
+            f"backend does not say who it is and {seen.why}: {want} is not confirmed",
+            subject=subject,
+            identified_by="none",
+            **evidence,
+        )
         return
     evidence.update(seen.evidence)
     ours_type = _content_type(response)
     if seen.verdict == "other answer":
-        ctx.failed("routing.backend", f"{url} answered {response.status} {ours_type or '(no type)'}, but {want}'s "
-                                      f"{seen.endpoint} answers the same request {seen.status} "
-                                      f"{seen.content_type or '(no type)'}: another backend answers", subject=subject,
-                   identified_by="comparison", **evidence)
+        ctx.failed(
+            "routing.backend",
+            f"{url} answered {response.status} {ours_type or '(no type)'}, but {want}'s "
+            f"{seen.endpoint} answers the same request {seen.status} "
+            f"{seen.content_type or '(no type)'}: another backend answers",
+            subject=subject,
+            identified_by="comparison",
+            **evidence,
+        )
     elif seen.verdict == "other body":
-        ctx.warned("routing.backend", f"{url} and {want}'s {seen.endpoint} agree on {response.status} "
-                                      f"{ours_type} but their bodies differ (dynamic content, or another backend)",
-                   subject=subject, identified_by="comparison", **evidence)
+        ctx.warned(
+            "routing.backend",
+            f"{url} and {want}'s {seen.endpoint} agree on {response.status} "
+            f"{ours_type} but their bodies differ (dynamic content, or another backend)",
+            subject=subject,
+            identified_by="comparison",
+            **evidence,
+        )
     else:
-        ctx.passed("routing.backend", f"{url} answers like {want}'s {seen.endpoint} (status, content type "
-                                      f"and body fingerprint)", subject=subject, identified_by="comparison", **evidence)
+        ctx.passed(
+            "routing.backend",
+            f"{url} answers like {want}'s {seen.endpoint} (status, content type and body fingerprint)",
+            subject=subject,
+            identified_by="comparison",
+            **evidence,
+        )
 
 
-async def _endpoint_answer(ctx: ProbeContext, rule: PathRule, namespace: str, attempt: Attempt,
-                           endpoints: list[Endpoint]) -> tuple[str, dict[str, Any], Attempt] | str:
+async def _endpoint_answer(
+    ctx: ProbeContext, rule: PathRule, namespace: str, attempt: Attempt, endpoints: list[Endpoint]
+) -> tuple[str, dict[str, Any], Attempt] | str:
     """The same request sent straight to a ready endpoint of the Service (else through the API server's service
     proxy): (what was asked, in words and as evidence, and its answer), or why it could not be had."""
     if not endpoints:
@@ -340,8 +445,11 @@ async def _endpoint_answer(ctx: ProbeContext, rule: PathRule, namespace: str, at
         direct = f"http://{attempt.subject.host}:{port}/{path}"
         theirs = await ctx.net.request("GET", direct, endpoint.address, keep_alive=False)
         if theirs.ok:
-            return f"endpoint {endpoint.pod or endpoint.address}", {"endpoint": endpoint.address,
-                                                                      "pod": endpoint.pod}, theirs
+            return (
+                f"endpoint {endpoint.pod or endpoint.address}",
+                {"endpoint": endpoint.address, "pod": endpoint.pod},
+                theirs,
+            )
         why = theirs.reason
     proxied = await _through_api_proxy(ctx, rule, namespace, attempt, service_port, path)
     if not isinstance(proxied, str):
@@ -351,9 +459,9 @@ async def _endpoint_answer(ctx: ProbeContext, rule: PathRule, namespace: str, at
     return f"its endpoints are not reachable from here ({why}) and {proxied}"
 
 
-async def _through_api_proxy(ctx: ProbeContext, rule: PathRule, namespace: str, attempt: Attempt,
-                             service_port: dict[str, Any] | None,
-                             path: str) -> tuple[str, dict[str, Any], Attempt] | str:
+async def _through_api_proxy(
+    ctx: ProbeContext, rule: PathRule, namespace: str, attempt: Attempt, service_port: dict[str, Any] | None, path: str
+) -> tuple[str, dict[str, Any], Attempt] | str:
     """The Service's answer through the API server's service proxy, when the run has a cluster connection."""
     proxy = ctx.options.get("service_proxy")
     if proxy is None:
@@ -366,8 +474,11 @@ async def _through_api_proxy(ctx: ProbeContext, rule: PathRule, namespace: str, 
     # header names as the network layer keeps them (lower case), whoever fetched the answer
     response = HttpResponse(status, "", tuple((k.lower(), v) for k, v in headers.items()), body, len(body), False)
     via = Subject(host=attempt.subject.host, url=f"api-server proxy {namespace}/{rule.service}:{port}/{path}")
-    return ("answer through the API server's service proxy", {"service_proxy": f"{namespace}/{rule.service}:{port}"},
-            Attempt("http", via, Outcome.OK, method="GET", response=response))
+    return (
+        "answer through the API server's service proxy",
+        {"service_proxy": f"{namespace}/{rule.service}:{port}"},
+        Attempt("http", via, Outcome.OK, method="GET", response=response),
+    )
 
 
 def _endpoint_story(ctx: ProbeContext, namespace: str, rule: PathRule) -> str:
@@ -379,8 +490,9 @@ def _endpoint_story(ctx: ProbeContext, namespace: str, rule: PathRule) -> str:
 
 
 # --- path semantics -----------------------------------------------------------------------
-def expected_rule(rules: list[tuple[str, PathRule]], path: str,
-                  headers: tuple[tuple[str, str], ...] = ()) -> tuple[str, PathRule] | None:
+def expected_rule(
+    rules: list[tuple[str, PathRule]], path: str, headers: tuple[tuple[str, str], ...] = ()
+) -> tuple[str, PathRule] | None:
     """The rule the API says serves ``path`` for a request carrying ``headers``: a rule matches only when the
     request has every header it requires (HTTPRoute header matches); then Exact first, then the longest
     element-wise Prefix, then (Gateway API precedence) the rule with the most header matches."""
@@ -415,40 +527,66 @@ def _derived(rule: PathRule, rules: list[tuple[str, PathRule]]) -> list[tuple[st
     return [(p, expected_rule(rules, p, rule.headers)) for p in candidates]
 
 
-async def _judge_path(ctx: ProbeContext, target: Target, rule: PathRule, path: str,
-                      expected: tuple[str, PathRule] | None, attempt: Attempt, subject: str) -> None:
+async def _judge_path(
+    ctx: ProbeContext,
+    target: Target,
+    rule: PathRule,
+    path: str,
+    expected: tuple[str, PathRule] | None,
+    attempt: Attempt,
+    subject: str,
+) -> None:
     if not attempt.ok:
         ctx.not_completed("routing.path_type", attempt, subject=subject, what=f"GET {path}")
         return
     response = attempt.response
     assert response is not None
     seen = identity(response)
-    evidence = {**attempt.evidence(), "rule": {"path": rule.path, "pathType": rule.path_type},
-                "expected": f"{expected[0]}/{expected[1].service}" if expected else "404"}
+    evidence = {
+        **attempt.evidence(),
+        "rule": {"path": rule.path, "pathType": rule.path_type},
+        "expected": f"{expected[0]}/{expected[1].service}" if expected else "404",
+    }
     why = f"{rule.path_type} {rule.path!r}"
     status = response.status
     if status in AUTH_WALL:
-        ctx.errored("routing.path_type", f"could not decide: {path} answered {status} (authentication)",
-                    subject=subject, **evidence)
+        ctx.errored(
+            "routing.path_type",
+            f"could not decide: {path} answered {status} (authentication)",
+            subject=subject,
+            **evidence,
+        )
         return
     if expected is None:
         if status == 404:
-            ctx.passed("routing.path_type", f"{path} is not matched by {why}: 404 as expected", subject=subject,
-                       **evidence)
+            ctx.passed(
+                "routing.path_type", f"{path} is not matched by {why}: 404 as expected", subject=subject, **evidence
+            )
         elif seen is not None:
-            ctx.failed("routing.path_type", f"{path} must not be matched by {why}, but {seen.pod or seen.service} "
-                                            f"answered ({status})", subject=subject, **evidence)
+            ctx.failed(
+                "routing.path_type",
+                f"{path} must not be matched by {why}, but {seen.pod or seen.service} answered ({status})",
+                subject=subject,
+                **evidence,
+            )
         else:
-            ctx.warned("routing.path_type", f"{path} should get 404 ({why} does not match it) but got {status}",
-                       subject=subject, **evidence)
+            ctx.warned(
+                "routing.path_type",
+                f"{path} should get 404 ({why} does not match it) but got {status}",
+                subject=subject,
+                **evidence,
+            )
         return
     ns, expected_rule_ = expected
     want = f"{ns}/{expected_rule_.service}"
     if seen is None or not seen.pod:
         if status == 404:
-            ctx.failed("routing.path_type", f"{path} should match {expected_rule_.path_type} "
-                                            f"{expected_rule_.path!r} ({want}) but got 404", subject=subject,
-                       **evidence)
+            ctx.failed(
+                "routing.path_type",
+                f"{path} should match {expected_rule_.path_type} {expected_rule_.path!r} ({want}) but got 404",
+                subject=subject,
+                **evidence,
+            )
             return
         # a backend that says nothing: the Service's own answer to the same path decides
         target_ns = expected_rule_.namespace or ns
@@ -456,27 +594,50 @@ async def _judge_path(ctx: ProbeContext, target: Target, rule: PathRule, path: s
         compared = await _compare(ctx, expected_rule_, target_ns, attempt, endpoints)
         evidence.update(compared.evidence)
         if compared.verdict == "unknown":
-            ctx.warned("routing.path_type", f"{path} answered {status}, not 404, but the backend does not say who it "
-                                            f"is and {compared.why}: {want} is not confirmed", subject=subject,
-                       **evidence)
+            ctx.warned(
+                "routing.path_type",
+                f"{path} answered {status}, not 404, but the backend does not say who it "
+                f"is and {compared.why}: {want} is not confirmed",
+                subject=subject,
+                **evidence,
+            )
         elif compared.verdict == "same":
-            ctx.passed("routing.path_type", f"{path} answers like {want}'s {compared.endpoint} "
-                                            f"({expected_rule_.path_type} {expected_rule_.path!r})", subject=subject,
-                       **evidence)
+            ctx.passed(
+                "routing.path_type",
+                f"{path} answers like {want}'s {compared.endpoint} "
+                f"({expected_rule_.path_type} {expected_rule_.path!r})",
+                subject=subject,
+                **evidence,
+            )
         else:
-            differs = ("another body" if compared.verdict == "other body" else
-                       f"{compared.status} {compared.content_type or '(no type)'}")
-            ctx.warned("routing.path_type", f"{path} answered {status} and {want}'s {compared.endpoint} "
-                                            f"answers {differs}: {want} is not confirmed", subject=subject, **evidence)
+            differs = (
+                "another body"
+                if compared.verdict == "other body"
+                else f"{compared.status} {compared.content_type or '(no type)'}"
+            )
+            ctx.warned(
+                "routing.path_type",
+                f"{path} answered {status} and {want}'s {compared.endpoint} answers {differs}: {want} is not confirmed",
+                subject=subject,
+                **evidence,
+            )
         return
     want, members = _serving(ctx, expected_rule_, expected_rule_.namespace or ns)
     if seen.pod in members:
-        ctx.passed("routing.path_type", f"{path} is served by {want} (pod {seen.pod}; {expected_rule_.path_type} "
-                                        f"{expected_rule_.path!r})", subject=subject, **evidence)
+        ctx.passed(
+            "routing.path_type",
+            f"{path} is served by {want} (pod {seen.pod}; {expected_rule_.path_type} {expected_rule_.path!r})",
+            subject=subject,
+            **evidence,
+        )
     else:
-        ctx.failed("routing.path_type", f"{path} should be served by {want} ({expected_rule_.path_type} "
-                                        f"{expected_rule_.path!r}) but pod {seen.pod} answered", subject=subject,
-                   **evidence)
+        ctx.failed(
+            "routing.path_type",
+            f"{path} should be served by {want} ({expected_rule_.path_type} "
+            f"{expected_rule_.path!r}) but pod {seen.pod} answered",
+            subject=subject,
+            **evidence,
+        )
 
 
 # --- helpers ------------------------------------------------------------------------------

@@ -26,41 +26,84 @@ class StaticProbe(Probe):
     scope = Scope.CLUSTER
     network = False
     checks = (
-        CheckSpec("static.backend_service", Step.BACKEND, Severity.CRITICAL,
-                  "every backend Service and port named by a rule exists",
-                  "Fix the rule's service name/port, or create the Service; the controller answers 503 or 404."),
-        CheckSpec("static.endpoints", Step.BACKEND, Severity.CRITICAL, "every backend Service has ready endpoints",
-                  "No ready endpoints: check the Service selector against the pods' labels and the pods' "
-                  "readiness (kubectl get endpointslices -l kubernetes.io/service-name=NAME)."),
-        CheckSpec("static.tls_secret", Step.TLS, Severity.CRITICAL,
-                  "each TLS Secret exists, is kubernetes.io/tls, covers its hosts and is in date",
-                  "Create or renew the Secret (type kubernetes.io/tls, keys tls.crt/tls.key) with a certificate "
-                  "whose SANs cover every host of the tls block."),
-        CheckSpec("static.ingress_class", Step.INGRESS, Severity.MAJOR, "the Ingress's class exists",
-                  "Set spec.ingressClassName to an existing IngressClass (kubectl get ingressclass); otherwise no "
-                  "controller serves the Ingress."),
-        CheckSpec("static.duplicate_rule", Step.INGRESS, Severity.MAJOR, "no two Ingresses claim the same host+path",
-                  "Remove one of the rules: which one the controller serves is undefined and may change on "
-                  "reload."),
-        CheckSpec("static.ignored_annotations", Step.INGRESS, Severity.MINOR,
-                  "the controller in use implements every nginx annotation set",
-                  "Remove or replace annotations the controller ignores; they give a false sense of behaviour.",
-                  gates=False),
-        CheckSpec("static.no_host", Step.INGRESS, Severity.MINOR, "every Ingress rule names a host",
-                  "Give the rule a host: a host-less rule or a default backend catches every Host header, "
-                  "typos included, and cannot be checked per host.", gates=False),
+        CheckSpec(
+            "static.backend_service",
+            Step.BACKEND,
+            Severity.CRITICAL,
+            "every backend Service and port named by a rule exists",
+            "Fix the rule's service name/port, or create the Service; the controller answers 503 or 404.",
+        ),
+        CheckSpec(
+            "static.endpoints",
+            Step.BACKEND,
+            Severity.CRITICAL,
+            "every backend Service has ready endpoints",
+            "No ready endpoints: check the Service selector against the pods' labels and the pods' "
+            "readiness (kubectl get endpointslices -l kubernetes.io/service-name=NAME).",
+        ),
+        CheckSpec(
+            "static.tls_secret",
+            Step.TLS,
+            Severity.CRITICAL,
+            "each TLS Secret exists, is kubernetes.io/tls, covers its hosts and is in date",
+            "Create or renew the Secret (type kubernetes.io/tls, keys tls.crt/tls.key) with a certificate "
+            "whose SANs cover every host of the tls block.",
+        ),
+        CheckSpec(
+            "static.ingress_class",
+            Step.INGRESS,
+            Severity.MAJOR,
+            "the Ingress's class exists",
+            "Set spec.ingressClassName to an existing IngressClass (kubectl get ingressclass); otherwise no "
+            "controller serves the Ingress.",
+        ),
+        CheckSpec(
+            "static.duplicate_rule",
+            Step.INGRESS,
+            Severity.MAJOR,
+            "no two Ingresses claim the same host+path",
+            "Remove one of the rules: which one the controller serves is undefined and may change on reload.",
+        ),
+        CheckSpec(
+            "static.ignored_annotations",
+            Step.INGRESS,
+            Severity.MINOR,
+            "the controller in use implements every nginx annotation set",
+            "Remove or replace annotations the controller ignores; they give a false sense of behaviour.",
+            gates=False,
+        ),
+        CheckSpec(
+            "static.no_host",
+            Step.INGRESS,
+            Severity.MINOR,
+            "every Ingress rule names a host",
+            "Give the rule a host: a host-less rule or a default backend catches every Host header, "
+            "typos included, and cannot be checked per host.",
+            gates=False,
+        ),
     )
 
     async def run(self, ctx: ProbeContext) -> None:
         inv = ctx.inventory
         for ing, why in inv.problems:
             meta = ing.get("metadata", {})
-            ctx.report("static.no_host", Status.WARN, f"Ingress {meta.get('namespace')}/{meta.get('name')} {why}",
-                       namespace=meta.get("namespace"), ingress=meta.get("name"))
+            ctx.report(
+                "static.no_host",
+                Status.WARN,
+                f"Ingress {meta.get('namespace')}/{meta.get('name')} {why}",
+                namespace=meta.get("namespace"),
+                ingress=meta.get("name"),
+            )
         warn_days = ctx.profile.thresholds.cert_expiry_warning_days
         classes = {c["metadata"]["name"]: c for c in inv.ingress_classes}
-        default_class = next((n for n, c in classes.items() if (c["metadata"].get("annotations") or {}).get(
-            "ingressclass.kubernetes.io/is-default-class") == "true"), None)
+        default_class = next(
+            (
+                n
+                for n, c in classes.items()
+                if (c["metadata"].get("annotations") or {}).get("ingressclass.kubernetes.io/is-default-class") == "true"
+            ),
+            None,
+        )
         claims: dict[tuple[str, str, str], list[str]] = defaultdict(list)
         checked_classes: set[tuple[str, str]] = set()
         for t in inv.targets:
@@ -82,12 +125,20 @@ class StaticProbe(Probe):
             if len(set(owners)) > 1:
                 for owner in sorted(set(owners)):
                     ns, name = owner.split("/", 1)
-                    ctx.report("static.duplicate_rule", Status.FAIL, f"{host}{path} ({path_type}) is claimed by "
-                               f"{len(set(owners))} Ingresses: {', '.join(sorted(set(owners)))}", host=host,
-                               namespace=ns, ingress=name, owners=sorted(set(owners)))
+                    ctx.report(
+                        "static.duplicate_rule",
+                        Status.FAIL,
+                        f"{host}{path} ({path_type}) is claimed by "
+                        f"{len(set(owners))} Ingresses: {', '.join(sorted(set(owners)))}",
+                        host=host,
+                        namespace=ns,
+                        ingress=name,
+                        owners=sorted(set(owners)),
+                    )
 
-    def _backend(self, ctx: ProbeContext, ns: str, service: str | None, port: int | str | None,
-                 where: dict[str, str]) -> None:
+    def _backend(
+        self, ctx: ProbeContext, ns: str, service: str | None, port: int | str | None, where: dict[str, str]
+    ) -> None:
         if service is None:
             return
         svc = ctx.inventory.service(ns, service)
@@ -98,8 +149,12 @@ class StaticProbe(Probe):
         ports = (svc.get("spec") or {}).get("ports") or []
         if port is not None and not any(p.get("port") == port or p.get("name") == port for p in ports):
             have = ", ".join(str(p.get("name") or p.get("port")) for p in ports) or "none"
-            ctx.report("static.backend_service", Status.FAIL, f"Service {ns}/{service} has no port {port} (ports: "
-                       f"{have})", **where)
+            ctx.report(
+                "static.backend_service",
+                Status.FAIL,
+                f"Service {ns}/{service} has no port {port} (ports: {have})",
+                **where,
+            )
         else:
             ctx.report("static.backend_service", Status.PASS, f"Service {ns}/{service} port {port} exists", **where)
         if (svc.get("spec") or {}).get("type") == "ExternalName":
@@ -107,55 +162,94 @@ class StaticProbe(Probe):
             return
         ready = ctx.inventory.ready_endpoints(ns, service)
         if ready == 0 and ctx.inventory.offline and (svc.get("spec") or {}).get("selector"):
-            ctx.report("static.endpoints", Status.SKIP, f"Service {ns}/{service} selects pods: its endpoints exist "
-                       f"only in a cluster, not in manifests", **where)
+            ctx.report(
+                "static.endpoints",
+                Status.SKIP,
+                f"Service {ns}/{service} selects pods: its endpoints exist only in a cluster, not in manifests",
+                **where,
+            )
             return
         if ready == 0:
             ctx.report("static.endpoints", Status.FAIL, f"Service {ns}/{service} has 0 ready endpoints", **where)
         else:
-            ctx.report("static.endpoints", Status.PASS, f"Service {ns}/{service} has {ready} ready endpoint"
-                       f"{'s' if ready != 1 else ''}", ready=ready, **where)
+            ctx.report(
+                "static.endpoints",
+                Status.PASS,
+                f"Service {ns}/{service} has {ready} ready endpoint{'s' if ready != 1 else ''}",
+                ready=ready,
+                **where,
+            )
 
-    def _class(self, ctx: ProbeContext, name: str | None, classes: dict[str, Obj], default: str | None,
-               where: dict[str, str]) -> None:
+    def _class(
+        self, ctx: ProbeContext, name: str | None, classes: dict[str, Obj], default: str | None, where: dict[str, str]
+    ) -> None:
         if name is None:
             if default:
-                ctx.report("static.ingress_class", Status.PASS, f"no class set; the default class {default} applies",
-                           **where)
+                ctx.report(
+                    "static.ingress_class", Status.PASS, f"no class set; the default class {default} applies", **where
+                )
             else:
-                ctx.report("static.ingress_class", Status.WARN, "no ingressClassName and no default IngressClass: "
-                           "whether a controller serves it depends on its settings", **where)
+                ctx.report(
+                    "static.ingress_class",
+                    Status.WARN,
+                    "no ingressClassName and no default IngressClass: "
+                    "whether a controller serves it depends on its settings",
+                    **where,
+                )
         elif classes or not ctx.inventory.offline:
             if name in classes:
                 controller = (classes[name].get("spec") or {}).get("controller")
                 ctx.report("static.ingress_class", Status.PASS, f"IngressClass {name} exists ({controller})", **where)
             else:
-                ctx.report("static.ingress_class", Status.FAIL, f"IngressClass {name} does not exist (have: "
-                           f"{', '.join(sorted(classes)) or 'none'})", **where)
+                ctx.report(
+                    "static.ingress_class",
+                    Status.FAIL,
+                    f"IngressClass {name} does not exist (have: {', '.join(sorted(classes)) or 'none'})",
+                    **where,
+                )
 
     def _annotations(self, ctx: ProbeContext, ann: dict[str, str], where: dict[str, str]) -> None:
         controller = ctx.profile.controller
         if not nginx_annotations.nginx_names(ann):
             return
         if controller is None:
-            ctx.report("static.ignored_annotations", Status.SKIP, "the profile does not name the controller "
-                       "(controller: traefik | ingress-nginx)", **where)
+            ctx.report(
+                "static.ignored_annotations",
+                Status.SKIP,
+                "the profile does not name the controller (controller: traefik | ingress-nginx)",
+                **where,
+            )
             return
         ignored = nginx_annotations.ignored_by(controller, ann)
         if ignored:
-            ctx.report("static.ignored_annotations", Status.WARN, f"{controller} ignores " + ", ".join(
-                nginx_annotations.PREFIX + n for n in ignored), ignored=ignored, **where)
+            ctx.report(
+                "static.ignored_annotations",
+                Status.WARN,
+                f"{controller} ignores " + ", ".join(nginx_annotations.PREFIX + n for n in ignored),
+                ignored=ignored,
+                **where,
+            )
         else:
-            ctx.report("static.ignored_annotations", Status.PASS, f"{controller} implements every nginx annotation "
-                       f"set", **where)
+            ctx.report(
+                "static.ignored_annotations",
+                Status.PASS,
+                f"{controller} implements every nginx annotation set",
+                **where,
+            )
 
     def _tls(self, ctx: ProbeContext, ns: str, name: str, host: str, warn_days: int, where: dict[str, str]) -> None:
         key = (ns, name)
         unreadable = ctx.inventory.secret_unreadable(ns, name)
         if unreadable is not None:
             # forbidden is not missing: the check could not decide, and says what the credentials may not do
-            ctx.report("static.tls_secret", Status.ERROR, f"Secret {ns}/{name} could not be read: "
-                       f"{unreadable.reason}", secret=f"{ns}/{name}", outcome=unreadable.outcome, **where)
+            ctx.report(
+                "static.tls_secret",
+                Status.ERROR,
+                f"Secret {ns}/{name} could not be read: {unreadable.reason}",
+                secret=f"{ns}/{name}",
+                outcome=unreadable.outcome,
+                **where,
+            )
             return
         if key not in ctx.inventory.secrets:
             ctx.report("static.tls_secret", Status.SKIP, f"Secret {ns}/{name} was not read", **where)
@@ -166,27 +260,53 @@ class StaticProbe(Probe):
             return
         ev: dict[str, Any] = {"secret": f"{ns}/{name}", "type": info.type, "keys": list(info.keys)}
         if info.type != "kubernetes.io/tls":
-            ctx.report("static.tls_secret", Status.FAIL, f"Secret {ns}/{name} is of type {info.type}, not "
-                       f"kubernetes.io/tls", **ev, **where)
+            ctx.report(
+                "static.tls_secret",
+                Status.FAIL,
+                f"Secret {ns}/{name} is of type {info.type}, not kubernetes.io/tls",
+                **ev,
+                **where,
+            )
             return
         try:
             cert = x509.load_pem_x509_certificate(info.cert_pem or b"")
         except ValueError:
-            ctx.report("static.tls_secret", Status.FAIL, f"Secret {ns}/{name} tls.crt is not a PEM certificate",
-                       **ev, **where)
+            ctx.report(
+                "static.tls_secret", Status.FAIL, f"Secret {ns}/{name} tls.crt is not a PEM certificate", **ev, **where
+            )
             return
         now = dt.datetime.now(dt.UTC)
-        ev.update({"subject": cert.subject.rfc4514_string(), "sans": dns_names(cert),
-                   "not_after": cert.not_valid_after_utc.isoformat()})
+        ev.update(
+            {
+                "subject": cert.subject.rfc4514_string(),
+                "sans": dns_names(cert),
+                "not_after": cert.not_valid_after_utc.isoformat(),
+            }
+        )
         if covered_by(host, cert) is None:
-            ctx.report("static.tls_secret", Status.FAIL, f"Secret {ns}/{name} does not cover {host} (SANs: "
-                       f"{', '.join(dns_names(cert) or ['none'])})", **ev, **where)
+            ctx.report(
+                "static.tls_secret",
+                Status.FAIL,
+                f"Secret {ns}/{name} does not cover {host} (SANs: {', '.join(dns_names(cert) or ['none'])})",
+                **ev,
+                **where,
+            )
         elif cert.not_valid_after_utc < now:
-            ctx.report("static.tls_secret", Status.FAIL, f"Secret {ns}/{name} expired on "
-                       f"{cert.not_valid_after_utc:%Y-%m-%d}", **ev, **where)
+            ctx.report(
+                "static.tls_secret",
+                Status.FAIL,
+                f"Secret {ns}/{name} expired on {cert.not_valid_after_utc:%Y-%m-%d}",
+                **ev,
+                **where,
+            )
         elif cert.not_valid_after_utc - now < dt.timedelta(days=warn_days):
             days = (cert.not_valid_after_utc - now).days
             ctx.report("static.tls_secret", Status.WARN, f"Secret {ns}/{name} expires in {days} days", **ev, **where)
         else:
-            ctx.report("static.tls_secret", Status.PASS, f"Secret {ns}/{name} covers {host} until "
-                       f"{cert.not_valid_after_utc:%Y-%m-%d}", **ev, **where)
+            ctx.report(
+                "static.tls_secret",
+                Status.PASS,
+                f"Secret {ns}/{name} covers {host} until {cert.not_valid_after_utc:%Y-%m-%d}",
+                **ev,
+                **where,
+            )

@@ -77,9 +77,15 @@ class Handshake:
         return f"[{self.address}]:{self.port}" if ":" in self.address else f"{self.address}:{self.port}"
 
     def evidence(self) -> dict[str, Any]:
-        return {"address": self.address, "port": self.port, "sni": self.sni, "version": self.version,
-                "cipher": self.cipher, "timings_ms": {"connect": self.connect_ms, "tls": self.tls_ms},
-                **({"error": self.error} if self.error else {})}
+        return {
+            "address": self.address,
+            "port": self.port,
+            "sni": self.sni,
+            "version": self.version,
+            "cipher": self.cipher,
+            "timings_ms": {"connect": self.connect_ms, "tls": self.tls_ms},
+            **({"error": self.error} if self.error else {}),
+        }
 
 
 @dataclass(frozen=True)
@@ -100,9 +106,18 @@ def handshake_of(attempt: Attempt) -> Handshake:
     tls_ms = attempt.timings.get("tls")
     if attempt.ok and attempt.tls is not None:
         t = attempt.tls
-        return Handshake(address, port, s.sni, "ok", "", t.version, t.cipher, t.chain,
-                         round(connect_ms, 2) if connect_ms is not None else None,
-                         round(tls_ms, 2) if tls_ms is not None else None)
+        return Handshake(
+            address,
+            port,
+            s.sni,
+            "ok",
+            "",
+            t.version,
+            t.cipher,
+            t.chain,
+            round(connect_ms, 2) if connect_ms is not None else None,
+            round(tls_ms, 2) if tls_ms is not None else None,
+        )
     outcome = {Outcome.REFUSED: "refused", Outcome.UNREACHABLE: "connect_error"}.get(attempt.outcome, "tls_error")
     if attempt.outcome is Outcome.TIMEOUT:
         outcome = "connect_timeout" if attempt.phase == "connect" else "timeout"
@@ -190,10 +205,17 @@ def _describe(cert: x509.Certificate) -> dict[str, Any]:
     """Public facts of a certificate for evidence (never key material beyond its type and size)."""
     names = hostname.dns_names(cert)
     _, bits, label = _key(cert)
-    return {"subject": cert.subject.rfc4514_string(), "issuer": cert.issuer.rfc4514_string(),
-            "san": names if names is not None else None,
-            "not_before": cert.not_valid_before_utc.isoformat(), "not_after": cert.not_valid_after_utc.isoformat(),
-            "key": label, "key_bits": bits, "sha256": _sha256(cert), "serial": format(cert.serial_number, "x")}
+    return {
+        "subject": cert.subject.rfc4514_string(),
+        "issuer": cert.issuer.rfc4514_string(),
+        "san": names if names is not None else None,
+        "not_before": cert.not_valid_before_utc.isoformat(),
+        "not_after": cert.not_valid_after_utc.isoformat(),
+        "key": label,
+        "key_bits": bits,
+        "sha256": _sha256(cert),
+        "serial": format(cert.serial_number, "x"),
+    }
 
 
 def _fake_default(cert: x509.Certificate | None) -> str | None:
@@ -242,45 +264,84 @@ class TlsProbe(Probe):
     scope = Scope.TARGET
     network = True
     checks = (
-        CheckSpec("tls.handshake", Step.TLS, Severity.CRITICAL,
-                  "every address of the host completes a TLS handshake with SNI = host",
-                  "Make every load-balancer address forward the HTTPS port to the ingress controller (TCP "
-                  "passthrough or TLS termination), and check that the controller has a certificate for the "
-                  "host; a timeout after the TCP connect usually means a proxy expecting plain HTTP or "
-                  "PROXY protocol on that port."),
-        CheckSpec("tls.chain", Step.TLS, Severity.CRITICAL,
-                  "the served chain verifies against the profile's CA bundle (else the system store)",
-                  "Serve the full chain: put the leaf followed by its intermediate certificate(s) in the TLS "
-                  "Secret's tls.crt (cert-manager does this), and use a certificate from a CA the clients "
-                  "trust instead of a self-signed one.", gates=False),
-        CheckSpec("tls.hostname", Step.TLS, Severity.CRITICAL,
-                  "a subjectAltName dNSName of the served certificate covers the host (RFC 6125)",
-                  "Issue the certificate with the host in its subjectAltName (a wildcard covers exactly one "
-                  "label: *.example.test does not cover a.b.example.test nor example.test), and list the host "
-                  "in the Ingress's tls.hosts next to the right secretName.", gates=False),
-        CheckSpec("tls.expiry", Step.TLS, Severity.CRITICAL,
-                  "the certificate is valid now and for more than the warning threshold",
-                  "Renew the certificate (check cert-manager's Certificate and its renewal events, or the "
-                  "issuer's ACME challenges) and update the Secret; the controller reloads it by itself.",
-                  gates=False),
-        CheckSpec("tls.key_strength", Step.TLS, Severity.MAJOR,
-                  "the certificate key is at least RSA 2048 or EC 256 bits",
-                  "Reissue the certificate with an RSA key of 2048 bits or more, or an ECDSA P-256 key "
-                  "(cert-manager: spec.privateKey.algorithm/size).", gates=False),
-        CheckSpec("tls.protocols", Step.TLS, Severity.MAJOR, "TLS 1.0 and 1.1 are refused",
-                  "Set the minimum TLS version to 1.2 where TLS is terminated (ingress-nginx: ssl-protocols "
-                  "\"TLSv1.2 TLSv1.3\"; Traefik: a TLSOption with minVersion VersionTLS12; or the load "
-                  "balancer's TLS policy).", gates=False),
-        CheckSpec("tls.default_certificate", Step.TLS, Severity.MINOR,
-                  "the host does not get, and the controller does not fall back to, a fake default certificate",
-                  "Give the controller a real default certificate (ingress-nginx: --default-ssl-certificate; "
-                  "Traefik: a TLSStore named default), and fix the host's tls block so its own Secret is used "
-                  "(a missing or invalid Secret makes the controller fall back to its default).", gates=False),
-        CheckSpec("tls.termination", Step.TLS, Severity.MAJOR,
-                  "the served certificate is the Ingress's TLS Secret's (or a valid one from an upstream LB)",
-                  "Create the Secret named in the Ingress's tls block (type kubernetes.io/tls, in the Ingress's "
-                  "namespace) with a certificate for the host, or if TLS terminates at the load balancer, "
-                  "give the LB a certificate that covers the host.", gates=False),
+        CheckSpec(
+            "tls.handshake",
+            Step.TLS,
+            Severity.CRITICAL,
+            "every address of the host completes a TLS handshake with SNI = host",
+            "Make every load-balancer address forward the HTTPS port to the ingress controller (TCP "
+            "passthrough or TLS termination), and check that the controller has a certificate for the "
+            "host; a timeout after the TCP connect usually means a proxy expecting plain HTTP or "
+            "PROXY protocol on that port.",
+        ),
+        CheckSpec(
+            "tls.chain",
+            Step.TLS,
+            Severity.CRITICAL,
+            "the served chain verifies against the profile's CA bundle (else the system store)",
+            "Serve the full chain: put the leaf followed by its intermediate certificate(s) in the TLS "
+            "Secret's tls.crt (cert-manager does this), and use a certificate from a CA the clients "
+            "trust instead of a self-signed one.",
+            gates=False,
+        ),
+        CheckSpec(
+            "tls.hostname",
+            Step.TLS,
+            Severity.CRITICAL,
+            "a subjectAltName dNSName of the served certificate covers the host (RFC 6125)",
+            "Issue the certificate with the host in its subjectAltName (a wildcard covers exactly one "
+            "label: *.example.test does not cover a.b.example.test nor example.test), and list the host "
+            "in the Ingress's tls.hosts next to the right secretName.",
+            gates=False,
+        ),
+        CheckSpec(
+            "tls.expiry",
+            Step.TLS,
+            Severity.CRITICAL,
+            "the certificate is valid now and for more than the warning threshold",
+            "Renew the certificate (check cert-manager's Certificate and its renewal events, or the "
+            "issuer's ACME challenges) and update the Secret; the controller reloads it by itself.",
+            gates=False,
+        ),
+        CheckSpec(
+            "tls.key_strength",
+            Step.TLS,
+            Severity.MAJOR,
+            "the certificate key is at least RSA 2048 or EC 256 bits",
+            "Reissue the certificate with an RSA key of 2048 bits or more, or an ECDSA P-256 key "
+            "(cert-manager: spec.privateKey.algorithm/size).",
+            gates=False,
+        ),
+        CheckSpec(
+            "tls.protocols",
+            Step.TLS,
+            Severity.MAJOR,
+            "TLS 1.0 and 1.1 are refused",
+            "Set the minimum TLS version to 1.2 where TLS is terminated (ingress-nginx: ssl-protocols "
+            '"TLSv1.2 TLSv1.3"; Traefik: a TLSOption with minVersion VersionTLS12; or the load '
+            "balancer's TLS policy).",
+            gates=False,
+        ),
+        CheckSpec(
+            "tls.default_certificate",
+            Step.TLS,
+            Severity.MINOR,
+            "the host does not get, and the controller does not fall back to, a fake default certificate",
+            "Give the controller a real default certificate (ingress-nginx: --default-ssl-certificate; "
+            "Traefik: a TLSStore named default), and fix the host's tls block so its own Secret is used "
+            "(a missing or invalid Secret makes the controller fall back to its default).",
+            gates=False,
+        ),
+        CheckSpec(
+            "tls.termination",
+            Step.TLS,
+            Severity.MAJOR,
+            "the served certificate is the Ingress's TLS Secret's (or a valid one from an upstream LB)",
+            "Create the Secret named in the Ingress's tls block (type kubernetes.io/tls, in the Ingress's "
+            "namespace) with a certificate for the host, or if TLS terminates at the load balancer, "
+            "give the LB a certificate that covers the host.",
+            gates=False,
+        ),
     )
 
     async def run(self, ctx: ProbeContext) -> None:
@@ -288,8 +349,11 @@ class TlsProbe(Probe):
         port = ctx.profile.https_port
         if target.listener_protocol == "HTTP":
             for check in self.checks:
-                ctx.skipped(check.id, f"{target.host} is served on the plain-HTTP listener {target.listener} of "
-                                      f"{target.gateway}: no TLS to check")
+                ctx.skipped(
+                    check.id,
+                    f"{target.host} is served on the plain-HTTP listener {target.listener} of "
+                    f"{target.gateway}: no TLS to check",
+                )
             return
         sni = hostname.to_alabels(target.request_host)
         if sni is None:
@@ -320,13 +384,19 @@ class TlsProbe(Probe):
         for shake in shakes:  # each address that did not shake hands keeps its own line in every check
             if not shake.ok:
                 for check in self.checks[1:]:
-                    ctx.skipped(check.id, f"skipped for {shake.where}: no TLS handshake there (see tls.handshake)",
-                                subject=shake.where)
+                    ctx.skipped(
+                        check.id,
+                        f"skipped for {shake.where}: no TLS handshake there (see tls.handshake)",
+                        subject=shake.where,
+                    )
 
         first = next(iter(groups.values()))
-        ctx.share(leaf_sha256=_sha256(first.shake.leaf),  # type: ignore[arg-type]
-                  addresses=[s.address for s in shakes if s.ok], version=first.shake.version,
-                  leaves={s.address: _sha256(s.leaf) for s in shakes if s.ok and s.leaf is not None})
+        ctx.share(
+            leaf_sha256=_sha256(first.shake.leaf),  # type: ignore[arg-type]
+            addresses=[s.address for s in shakes if s.ok],
+            version=first.shake.version,
+            leaves={s.address: _sha256(s.leaf) for s in shakes if s.ok and s.leaf is not None},
+        )
         several = len(groups) > 1
         for group in groups.values():
             evidence = self._evidence(group, source)
@@ -348,18 +418,25 @@ class TlsProbe(Probe):
         evidence = {**shake.evidence(), "address_from": source, "subject": shake.where}
         where, sni = shake.where, shake.sni
         if shake.ok:
-            ctx.passed("tls.handshake", f"TLS handshake with {where} (SNI {sni}): {shake.version}, {shake.cipher}",
-                       **evidence)
+            ctx.passed(
+                "tls.handshake", f"TLS handshake with {where} (SNI {sni}): {shake.version}, {shake.cipher}", **evidence
+            )
         elif shake.outcome == "timeout":
-            ctx.errored("tls.handshake", f"could not decide: no TLS handshake within {ctx.profile.thresholds.timeout:g}"
-                                         f" s from {where} (SNI {sni}): the port accepts TCP but does not answer "
-                                         f"the ClientHello", **evidence)
+            ctx.errored(
+                "tls.handshake",
+                f"could not decide: no TLS handshake within {ctx.profile.thresholds.timeout:g}"
+                f" s from {where} (SNI {sni}): the port accepts TCP but does not answer "
+                f"the ClientHello",
+                **evidence,
+            )
         elif shake.outcome == "connect_timeout":
-            ctx.errored("tls.handshake", f"could not decide: no TCP connection to {where} within "
-                                         f"{ctx.profile.thresholds.timeout:g} s", **evidence)
+            ctx.errored(
+                "tls.handshake",
+                f"could not decide: no TCP connection to {where} within {ctx.profile.thresholds.timeout:g} s",
+                **evidence,
+            )
         elif shake.outcome == "refused":
-            ctx.failed("tls.handshake", f"connection to {where} refused: nothing listens for HTTPS there",
-                       **evidence)
+            ctx.failed("tls.handshake", f"connection to {where} refused: nothing listens for HTTPS there", **evidence)
         elif shake.outcome == "connect_error":
             ctx.failed("tls.handshake", f"cannot connect to {where}: {shake.error}", **evidence)
         else:
@@ -368,10 +445,21 @@ class TlsProbe(Probe):
     @staticmethod
     def _evidence(group: _Group, source: str) -> dict[str, Any]:
         certs = group.shake.certs
-        return {**group.shake.evidence(), "addresses": list(group.addresses), "address_from": source,
-                "certificate": _describe(certs[0]),
-                "chain": [{"subject": c.subject.rfc4514_string(), "issuer": c.issuer.rfc4514_string(),
-                           "not_after": c.not_valid_after_utc.isoformat(), "sha256": _sha256(c)} for c in certs]}
+        return {
+            **group.shake.evidence(),
+            "addresses": list(group.addresses),
+            "address_from": source,
+            "certificate": _describe(certs[0]),
+            "chain": [
+                {
+                    "subject": c.subject.rfc4514_string(),
+                    "issuer": c.issuer.rfc4514_string(),
+                    "not_after": c.not_valid_after_utc.isoformat(),
+                    "sha256": _sha256(c),
+                }
+                for c in certs
+            ],
+        }
 
     # --- per served chain -----------------------------------------------------------------
     @staticmethod
@@ -381,13 +469,18 @@ class TlsProbe(Probe):
         ev = {**evidence, "trust": ctx.profile.ca_bundle or "system", "verify_code": v.code}
         leaf = group.shake.certs[0]
         if v.outcome == "verified":
-            ctx.passed("tls.chain", f"the served chain verifies against {trust} (issued by "
-                                    f"{leaf.issuer.rfc4514_string()}){via}", **ev)
+            ctx.passed(
+                "tls.chain",
+                f"the served chain verifies against {trust} (issued by {leaf.issuer.rfc4514_string()}){via}",
+                **ev,
+            )
         elif v.outcome == "unverified":
             hint = ""
             if v.code == 20 and len(group.shake.chain) == 1:  # unable to get local issuer certificate
-                hint = (f"; the server sends only the leaf, so either its issuer ({leaf.issuer.rfc4514_string()}) "
-                        f"is not trusted or the intermediate is missing from the chain")
+                hint = (
+                    f"; the server sends only the leaf, so either its issuer ({leaf.issuer.rfc4514_string()}) "
+                    f"is not trusted or the intermediate is missing from the chain"
+                )
             elif v.code in (18, 19):  # self-signed
                 hint = "; clients trust no self-signed certificate unless it is in their trust store"
             ctx.failed("tls.chain", f"the served chain does not verify against {trust}: {v.reason}{hint}{via}", **ev)
@@ -398,17 +491,28 @@ class TlsProbe(Probe):
     def _hostname(ctx: ProbeContext, host: str, leaf: x509.Certificate, evidence: dict[str, Any], via: str) -> None:
         names = hostname.dns_names(leaf)
         if names is None:
-            ctx.failed("tls.hostname", f"the certificate has no subjectAltName: clients ignore its CN "
-                                       f"({_cn(leaf)}), so it covers no host name, not even {host}{via}", **evidence)
+            ctx.failed(
+                "tls.hostname",
+                f"the certificate has no subjectAltName: clients ignore its CN "
+                f"({_cn(leaf)}), so it covers no host name, not even {host}{via}",
+                **evidence,
+            )
             return
         covered = hostname.covered_by(host, leaf)
         if covered:
-            ctx.passed("tls.hostname", f"{host} is covered by the subjectAltName {covered}{via}", covered_by=covered,
-                       **evidence)
+            ctx.passed(
+                "tls.hostname",
+                f"{host} is covered by the subjectAltName {covered}{via}",
+                covered_by=covered,
+                **evidence,
+            )
             return
         if not names:
-            ctx.failed("tls.hostname", f"the certificate's subjectAltName has no DNS name, so it does not cover "
-                                       f"{host}{via}", **evidence)
+            ctx.failed(
+                "tls.hostname",
+                f"the certificate's subjectAltName has no DNS name, so it does not cover {host}{via}",
+                **evidence,
+            )
             return
         hint = ""
         alabel = hostname.to_alabels(host) or host
@@ -417,8 +521,11 @@ class TlsProbe(Probe):
             if name.startswith("*.") and rest and alabel.endswith("." + rest):
                 hint = f" ({name} covers exactly one label: x.{rest}, not {alabel})"
                 break
-        ctx.failed("tls.hostname", f"{host} is not covered by the certificate's names: "
-                                   f"{', '.join(names)}{hint}{via}", **evidence)
+        ctx.failed(
+            "tls.hostname",
+            f"{host} is not covered by the certificate's names: {', '.join(names)}{hint}{via}",
+            **evidence,
+        )
 
     @staticmethod
     def _expiry(ctx: ProbeContext, certs: list[x509.Certificate], evidence: dict[str, Any], via: str) -> None:
@@ -428,23 +535,38 @@ class TlsProbe(Probe):
         warn_days = ctx.profile.thresholds.cert_expiry_warning_days
         ev = {**evidence, "not_before": start.isoformat(), "not_after": end.isoformat(), "warning_days": warn_days}
         if now < start:
-            ctx.failed("tls.expiry", f"the certificate is not valid yet: valid from {_date(start)} "
-                                     f"(in {_days((start - now).days)}){via}", **ev)
+            ctx.failed(
+                "tls.expiry",
+                f"the certificate is not valid yet: valid from {_date(start)} (in {_days((start - now).days)}){via}",
+                **ev,
+            )
             return
         if now >= end:
-            ctx.failed("tls.expiry", f"the certificate expired {_days((now - end).days)} ago on {_date(end)}{via}",
-                       days_left=-((now - end).days), **ev)
+            ctx.failed(
+                "tls.expiry",
+                f"the certificate expired {_days((now - end).days)} ago on {_date(end)}{via}",
+                days_left=-((now - end).days),
+                **ev,
+            )
             return
         for cert in certs[1:]:
             if now >= cert.not_valid_after_utc:
-                ctx.failed("tls.expiry", f"an intermediate of the served chain ({_cn(cert)}) expired "
-                                         f"{_days((now - cert.not_valid_after_utc).days)} ago on "
-                                         f"{_date(cert.not_valid_after_utc)}{via}", **ev)
+                ctx.failed(
+                    "tls.expiry",
+                    f"an intermediate of the served chain ({_cn(cert)}) expired "
+                    f"{_days((now - cert.not_valid_after_utc).days)} ago on "
+                    f"{_date(cert.not_valid_after_utc)}{via}",
+                    **ev,
+                )
                 return
         left = (end - now).days
         if left < warn_days:
-            ctx.warned("tls.expiry", f"the certificate expires in {_days(left)}, on {_date(end)} (warning below "
-                                     f"{warn_days} days){via}", days_left=left, **ev)
+            ctx.warned(
+                "tls.expiry",
+                f"the certificate expires in {_days(left)}, on {_date(end)} (warning below {warn_days} days){via}",
+                days_left=left,
+                **ev,
+            )
         else:
             ctx.passed("tls.expiry", f"valid for {_days(left)} more, until {_date(end)}{via}", days_left=left, **ev)
 
@@ -461,26 +583,36 @@ class TlsProbe(Probe):
             ctx.passed("tls.key_strength", f"{label} key{via}", **ev)
 
     @staticmethod
-    def _termination(ctx: ProbeContext, host: str, leaf: x509.Certificate, evidence: dict[str, Any],
-                     via: str) -> None:
+    def _termination(ctx: ProbeContext, host: str, leaf: x509.Certificate, evidence: dict[str, Any], via: str) -> None:
         target = ctx.require_target
         covered = hostname.covered_by(host, leaf)
         if not target.tls_secret:
             extra = "" if covered else " (the served certificate does not cover the host: see tls.hostname)"
-            ctx.skipped("tls.termination", f"the Ingress has no tls block; TLS is not the controller's job for this "
-                                           f"host{extra}", **evidence)
+            ctx.skipped(
+                "tls.termination",
+                f"the Ingress has no tls block; TLS is not the controller's job for this host{extra}",
+                **evidence,
+            )
             return
         key = target.tls_secret_ref or (target.namespace, target.tls_secret)
         ref = f"{key[0]}/{key[1]}"
         unreadable = ctx.inventory.secret_unreadable(*key)
         if unreadable is not None:
-            ctx.errored("tls.termination", f"could not decide: Secret {ref} could not be read ({unreadable.reason}): "
-                                           f"cannot compare the served certificate with it", **evidence)
+            ctx.errored(
+                "tls.termination",
+                f"could not decide: Secret {ref} could not be read ({unreadable.reason}): "
+                f"cannot compare the served certificate with it",
+                **evidence,
+            )
             return
         ev = {**evidence, "secret": ref, "served_sha256": _sha256(leaf)}
         if key not in ctx.inventory.secrets:
-            ctx.skipped("tls.termination", f"Secret {ref} was not read (no access to Secrets, or offline "
-                                           f"discovery): cannot compare the served certificate with it", **ev)
+            ctx.skipped(
+                "tls.termination",
+                f"Secret {ref} was not read (no access to Secrets, or offline "
+                f"discovery): cannot compare the served certificate with it",
+                **ev,
+            )
             return
         secret = ctx.inventory.secrets[key]
         if secret is None:
@@ -498,23 +630,33 @@ class TlsProbe(Probe):
             return
         ev["secret_certificate"] = _describe(stored)
         if stored.public_bytes(Encoding.DER) == leaf.public_bytes(Encoding.DER):
-            ctx.passed("tls.termination", f"terminated at the controller with Secret {ref}{via}",
-                       terminates="controller", **ev)
+            ctx.passed(
+                "tls.termination", f"terminated at the controller with Secret {ref}{via}", terminates="controller", **ev
+            )
         elif covered:
-            ctx.passed("tls.termination", f"terminated upstream (at the load balancer): the served certificate is not "
-                                          f"the Secret's ({ref}){via}", terminates="upstream", **ev)
+            ctx.passed(
+                "tls.termination",
+                f"terminated upstream (at the load balancer): the served certificate is not the Secret's ({ref}){via}",
+                terminates="upstream",
+                **ev,
+            )
         else:
             fake = _fake_default(leaf)
-            why = (f"the controller serves its fake default certificate ({fake}): Secret {ref} is probably invalid "
-                   f"or does not cover {host}" if fake else
-                   f"the served certificate ({_cn(leaf)}) is not Secret {ref}'s and does not cover {host}")
+            why = (
+                f"the controller serves its fake default certificate ({fake}): Secret {ref} is probably invalid "
+                f"or does not cover {host}"
+                if fake
+                else f"the served certificate ({_cn(leaf)}) is not Secret {ref}'s and does not cover {host}"
+            )
             ctx.failed("tls.termination", f"{why}{via}", terminates="unknown", **ev)
 
     # --- per host -------------------------------------------------------------------------
     async def _protocols_and_default(self, ctx: ProbeContext, first: Handshake, sni: str) -> None:
         address, port = first.address, first.port
-        olds = [_memo(ctx, ("tls", "old", version), functools.partial(_old_context, label, version))
-                for label, version in OLD_VERSIONS]
+        olds = [
+            _memo(ctx, ("tls", "old", version), functools.partial(_old_context, label, version))
+            for label, version in OLD_VERSIONS
+        ]
         testable = [(o.label, o.context) for o in olds if o.context is not None]
         # Which versions an endpoint accepts is a property of the TLS endpoint, not of the host: hosts served
         # the same certificate by the same address share it (the LB's wildcard terminates a thousand hosts),
@@ -522,8 +664,9 @@ class TlsProbe(Probe):
         leaf = first.leaf
 
         async def offer_old() -> dict[str, Handshake]:
-            old_attempts = await asyncio.gather(*(ctx.net.handshake(address, port, sni, context=context)
-                                                  for _, context in testable))
+            old_attempts = await asyncio.gather(
+                *(ctx.net.handshake(address, port, sni, context=context) for _, context in testable)
+            )
             return {label: handshake_of(a) for (label, _), a in zip(testable, old_attempts, strict=True)}
 
         key = ("tls", "protocols", address, port, _sha256(leaf) if leaf is not None else sni)
@@ -541,46 +684,64 @@ class TlsProbe(Probe):
         async def shake_hands() -> tuple[Handshake, Handshake]:
             unknown = f"ingresscheck-{secrets.token_hex(6)}.{parent}"
             observe = ctx.net.context(verify=False)
-            a, b = await asyncio.gather(ctx.net.handshake(address, port, None, context=observe),
-                                        ctx.net.handshake(address, port, unknown, context=observe))
+            a, b = await asyncio.gather(
+                ctx.net.handshake(address, port, None, context=observe),
+                ctx.net.handshake(address, port, unknown, context=observe),
+            )
             return handshake_of(a), handshake_of(b)
 
         return await ctx.net.once(("tls", "defaults", address, port, parent), shake_hands)
 
     @staticmethod
-    def _protocols(ctx: ProbeContext, first: Handshake, olds: list[OldContext],
-                   shakes: dict[str, Handshake]) -> None:
-        evidence: dict[str, Any] = {**first.evidence(), "negotiated_by_default": first.version,
-                                    "local_openssl": SSL.OpenSSL_version(SSL.OPENSSL_VERSION).decode(),
-                                    "attempts": {}, "subject": first.where}
+    def _protocols(ctx: ProbeContext, first: Handshake, olds: list[OldContext], shakes: dict[str, Handshake]) -> None:
+        evidence: dict[str, Any] = {
+            **first.evidence(),
+            "negotiated_by_default": first.version,
+            "local_openssl": SSL.OpenSSL_version(SSL.OPENSSL_VERSION).decode(),
+            "attempts": {},
+            "subject": first.where,
+        }
         for old in olds:
             shake = shakes.get(old.label)
             evidence["attempts"][old.label] = (
-                {"offered": False, "reason": old.reason} if shake is None else
-                {"offered": True, "ciphers": old.ciphers, "outcome": shake.outcome, "error": shake.error,
-                 "version": shake.version, "cipher": shake.cipher,
-                 "timings_ms": {"connect": shake.connect_ms, "tls": shake.tls_ms}})
+                {"offered": False, "reason": old.reason}
+                if shake is None
+                else {
+                    "offered": True,
+                    "ciphers": old.ciphers,
+                    "outcome": shake.outcome,
+                    "error": shake.error,
+                    "version": shake.version,
+                    "cipher": shake.cipher,
+                    "timings_ms": {"connect": shake.connect_ms, "tls": shake.tls_ms},
+                }
+            )
         accepted = [(label, s) for label, s in shakes.items() if s.ok]
         if accepted:
             names = ", ".join(f"{label} ({s.cipher})" for label, s in accepted)
-            ctx.failed("tls.protocols", f"{first.where} accepts {names}: versions below TLS 1.2 must be refused",
-                       **evidence)
+            ctx.failed(
+                "tls.protocols", f"{first.where} accepts {names}: versions below TLS 1.2 must be refused", **evidence
+            )
             return
         undecided = [(label, s) for label, s in shakes.items() if s.outcome != "tls_error"]
         if undecided:
             label, s = undecided[0]
-            ctx.errored("tls.protocols", f"could not decide: offering only {label} to {first.where}: {s.error}",
-                        **evidence)
+            ctx.errored(
+                "tls.protocols", f"could not decide: offering only {label} to {first.where}: {s.error}", **evidence
+            )
             return
         untestable = [o for o in olds if o.context is None]
         refused = ", ".join(f"{label} ({s.error})" for label, s in shakes.items())
         if untestable:
             why = "; ".join(f"{o.label}: {o.reason}" for o in untestable)
-            ctx.skipped("tls.protocols", f"cannot test: the local OpenSSL does not offer {why} even at SECLEVEL=0"
-                                         + (f"; refused: {refused}" if refused else ""), **evidence)
+            ctx.skipped(
+                "tls.protocols",
+                f"cannot test: the local OpenSSL does not offer {why} even at SECLEVEL=0"
+                + (f"; refused: {refused}" if refused else ""),
+                **evidence,
+            )
             return
-        ctx.passed("tls.protocols", f"refused: {refused}; the server negotiates {first.version} by default",
-                   **evidence)
+        ctx.passed("tls.protocols", f"refused: {refused}; the server negotiates {first.version} by default", **evidence)
 
     @staticmethod
     def _default(ctx: ProbeContext, first: Handshake, no_sni: Handshake, unknown: Handshake) -> None:
@@ -589,8 +750,7 @@ class TlsProbe(Probe):
         host = ctx.require_target.host
         host_sha = _sha256(leaf)
         probes = (("without SNI", no_sni), (f"with the unknown SNI {unknown.sni}", unknown))
-        evidence: dict[str, Any] = {**first.evidence(), "host_certificate": _describe(leaf),
-                                    "subject": first.where}
+        evidence: dict[str, Any] = {**first.evidence(), "host_certificate": _describe(leaf), "subject": first.where}
         for key, (_, shake) in zip(("no_sni", "unknown_sni"), probes, strict=True):
             evidence[key] = {**shake.evidence(), "certificate": _describe(shake.leaf) if shake.leaf else None}
         same = [label for label, s in probes if s.ok and s.leaf is not None and _sha256(s.leaf) == host_sha]
@@ -598,32 +758,51 @@ class TlsProbe(Probe):
         own_fake = _fake_default(leaf)
         if own_fake:
             evidence["fake_default"] = own_fake
-            ctx.failed("tls.default_certificate", f"{host} is served the {own_fake} fake default certificate "
-                                                  f"({_cn(leaf)}): the controller found no usable certificate for "
-                                                  f"it", **evidence)
+            ctx.failed(
+                "tls.default_certificate",
+                f"{host} is served the {own_fake} fake default certificate "
+                f"({_cn(leaf)}): the controller found no usable certificate for "
+                f"it",
+                **evidence,
+            )
             return
-        fakes = [(label, cert, owner) for label, s in probes
-                 if (cert := s.leaf) is not None and (owner := _fake_default(cert))]
+        fakes = [
+            (label, cert, owner)
+            for label, s in probes
+            if (cert := s.leaf) is not None and (owner := _fake_default(cert))
+        ]
         if fakes:
             label_text = " and ".join(label for label, _, _ in fakes)
             _, fake_cert, controller = fakes[0]
             evidence["fake_default"] = controller
-            ctx.warned("tls.default_certificate", f"{label_text} the server answers with the {controller} fake "
-                                                  f"default certificate ({_cn(fake_cert)}): any host whose Secret "
-                                                  f"is missing or invalid silently falls back to it ({host} gets "
-                                                  f"its own certificate)", **evidence)
+            ctx.warned(
+                "tls.default_certificate",
+                f"{label_text} the server answers with the {controller} fake "
+                f"default certificate ({_cn(fake_cert)}): any host whose Secret "
+                f"is missing or invalid silently falls back to it ({host} gets "
+                f"its own certificate)",
+                **evidence,
+            )
             return
         if same:
-            ctx.passed("tls.default_certificate", f"{host}'s certificate is also the default one: it is served "
-                                                  f"{' and '.join(same)} too", **evidence)
+            ctx.passed(
+                "tls.default_certificate",
+                f"{host}'s certificate is also the default one: it is served {' and '.join(same)} too",
+                **evidence,
+            )
             return
         answered = [(label, cert) for label, s in probes if (cert := s.leaf) is not None]
         if not answered:
-            ctx.passed("tls.default_certificate", f"the server completes no handshake without SNI nor with an "
-                                                  f"unknown SNI (strict SNI): {no_sni.error or no_sni.outcome}",
-                       **evidence)
+            ctx.passed(
+                "tls.default_certificate",
+                f"the server completes no handshake without SNI nor with an "
+                f"unknown SNI (strict SNI): {no_sni.error or no_sni.outcome}",
+                **evidence,
+            )
             return
         label, cert = answered[0]
-        ctx.passed("tls.default_certificate", f"the default certificate ({_cn(cert)}, served {label}) is "
-                                              f"not {host}'s and not a known fake one", **evidence)
-
+        ctx.passed(
+            "tls.default_certificate",
+            f"the default certificate ({_cn(cert)}, served {label}) is not {host}'s and not a known fake one",
+            **evidence,
+        )

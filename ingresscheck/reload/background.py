@@ -29,16 +29,18 @@ def write_targets(profile: Profile, urls: Sequence[tuple[str, tuple[int, ...]]],
         addresses = profile.resolve_override(host, port) or list(profile.load_balancers[:1])
         if not addresses:
             raise UsageError(f"no address for {host}: give load_balancers in the profile or a --resolve override")
-        targets.append({"url": url, "address": addresses[0], "port": port, "sni": host,
-                        "expect_status": list(statuses)})
+        targets.append(
+            {"url": url, "address": addresses[0], "port": port, "sni": host, "expect_status": list(statuses)}
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"ca_bundle": profile.ca_bundle, "targets": targets}, indent=2))
     return path
 
 
 class BackgroundLoad:
-    def __init__(self, profile: Profile, urls: list[str], users: int, max_seconds: int,
-                 reports_dir: Path = Path("reports")) -> None:
+    def __init__(
+        self, profile: Profile, urls: list[str], users: int, max_seconds: int, reports_dir: Path = Path("reports")
+    ) -> None:
         if not LOCUSTFILE.is_file():
             raise UsageError(f"--under-load needs the locustfile of a checkout ({LOCUSTFILE} is missing)")
         if not 1 <= users <= 200:
@@ -50,16 +52,41 @@ class BackgroundLoad:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        targets = write_targets(self.profile, [(u, (200,)) for u in self.urls],
-                                self.reports_dir / "reload-load-targets.json")
-        env = {**os.environ, "INGRESSCHECK_TARGETS": str(targets), "INGRESSCHECK_SHAPE": "none",
-               "INGRESSCHECK_MAX_SECONDS": str(self.max_seconds)}
+        targets = write_targets(
+            self.profile, [(u, (200,)) for u in self.urls], self.reports_dir / "reload-load-targets.json"
+        )
+        env = {
+            **os.environ,
+            "INGRESSCHECK_TARGETS": str(targets),
+            "INGRESSCHECK_SHAPE": "none",
+            "INGRESSCHECK_MAX_SECONDS": str(self.max_seconds),
+        }
         log = (self.reports_dir / "reload-load.log").open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "-u", str(self.users),
-             "-r", str(self.users), "-t", f"{self.max_seconds}s", "--csv", str(self.stats_prefix),
-             "--html", f"{self.stats_prefix}.html", "--only-summary"],
-            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "locust",
+                "-f",
+                str(LOCUSTFILE),
+                "--headless",
+                "-u",
+                str(self.users),
+                "-r",
+                str(self.users),
+                "-t",
+                f"{self.max_seconds}s",
+                "--csv",
+                str(self.stats_prefix),
+                "--html",
+                f"{self.stats_prefix}.html",
+                "--only-summary",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
         log.close()
 
     def stop(self) -> dict[str, Any] | None:
@@ -86,7 +113,13 @@ class BackgroundLoad:
         if agg is None:
             return None
         html = Path(f"{self.stats_prefix}.html")
-        return {"users": self.users, "requests": int(agg["Request Count"]), "failures": int(agg["Failure Count"]),
-                "rps": round(float(agg["Requests/s"]), 1), "median_ms": float(agg["Median Response Time"]),
-                "p95_ms": float(agg.get("95%") or 0), "csv": str(stats),
-                "html": str(html) if html.is_file() else None}  # None: locust wrote none (it was killed)
+        return {
+            "users": self.users,
+            "requests": int(agg["Request Count"]),
+            "failures": int(agg["Failure Count"]),
+            "rps": round(float(agg["Requests/s"]), 1),
+            "median_ms": float(agg["Median Response Time"]),
+            "p95_ms": float(agg.get("95%") or 0),
+            "csv": str(stats),
+            "html": str(html) if html.is_file() else None,
+        }  # None: locust wrote none (it was killed)

@@ -59,8 +59,10 @@ class CampaignResult:
 def _percentiles(values: list[float]) -> dict[str, float | None]:
     if not values:
         return {"p50": None, "p95": None, "max": None}
+
     def pick(q: float) -> float:
         return values[min(len(values) - 1, max(0, round(q * len(values) + 0.5) - 1))]
+
     return {"p50": round(statistics.median(values), 1), "p95": round(pick(0.95), 1), "max": round(values[-1], 1)}
 
 
@@ -89,10 +91,20 @@ def route_urls(profile: Profile, targets: list[Target], limit: int = 50) -> list
     return sorted(set(urls))[:limit]
 
 
-async def run_campaign(profile: Profile, inventory: Inventory, resources: Resources, *, rounds: int = 10,
-                       rate: float = 100.0, domain: str | None = None, phase_timeout: float = 60.0,
-                       under_load: int = 0, reports_dir: Path = Path("reports"),
-                       kind: str = "ingress", gateway: str | None = None) -> CampaignResult:
+async def run_campaign(
+    profile: Profile,
+    inventory: Inventory,
+    resources: Resources,
+    *,
+    rounds: int = 10,
+    rate: float = 100.0,
+    domain: str | None = None,
+    phase_timeout: float = 60.0,
+    under_load: int = 0,
+    reports_dir: Path = Path("reports"),
+    kind: str = "ingress",
+    gateway: str | None = None,
+) -> CampaignResult:
     """Canary rounds (Ingresses, or HTTPRoutes with ``kind="httproute"``) while the prober sends ``rate``
     requests/s to existing routes."""
     events: list[ChangeEvent] = []
@@ -101,8 +113,9 @@ async def run_campaign(profile: Profile, inventory: Inventory, resources: Resour
     if kind == "httproute":
         backend, parent = choose_route_parent(inventory, gateway)
         routes = [t for t in inventory.targets if not t.auth_type]
-        canary = HttpRouteCanaryRunner(resources, net, backend, parent, phase_timeout=phase_timeout,
-                                       on_event=events.append)
+        canary = HttpRouteCanaryRunner(
+            resources, net, backend, parent, phase_timeout=phase_timeout, on_event=events.append
+        )
     else:
         domain = domain or profile.reload_domain
         if not domain:
@@ -112,14 +125,23 @@ async def run_campaign(profile: Profile, inventory: Inventory, resources: Resour
     urls = route_urls(profile, routes)
     result = CampaignResult([], None, events, routes=urls, kind=kind)
     # the prober's schedule covers the worst case; it is stopped as soon as the rounds are done
-    prober = OpenLoopProber(targets_for(profile, urls), rate, duration=min(600.0, rounds * 3 * phase_timeout + 5),
-                            timeout=profile.thresholds.timeout) if urls else None
+    prober = (
+        OpenLoopProber(
+            targets_for(profile, urls),
+            rate,
+            duration=min(600.0, rounds * 3 * phase_timeout + 5),
+            timeout=profile.thresholds.timeout,
+        )
+        if urls
+        else None
+    )
     background = None
     if under_load:
         from .background import BackgroundLoad
 
-        background = BackgroundLoad(profile, urls, under_load, max_seconds=int(min(600, rounds * 3 * phase_timeout)),
-                                    reports_dir=reports_dir)
+        background = BackgroundLoad(
+            profile, urls, under_load, max_seconds=int(min(600, rounds * 3 * phase_timeout)), reports_dir=reports_dir
+        )
         background.start()
         await asyncio.sleep(3.0)  # let the users start before the baseline
     probing = asyncio.ensure_future(prober.run(events)) if prober else None

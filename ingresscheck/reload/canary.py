@@ -51,16 +51,28 @@ class Round:
     phases: list[Phase] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"round": self.index, "host": self.host,
-                **{p.name + "_ms": (round(p.ms, 1) if p.ms is not None else None) for p in self.phases},
-                "polls": {p.name: p.polls for p in self.phases},
-                "problems": [f"{p.name}: {p.detail}" for p in self.phases if p.ms is None]}
+        return {
+            "round": self.index,
+            "host": self.host,
+            **{p.name + "_ms": (round(p.ms, 1) if p.ms is not None else None) for p in self.phases},
+            "polls": {p.name: p.polls for p in self.phases},
+            "problems": [f"{p.name}: {p.detail}" for p in self.phases if p.ms is None],
+        }
 
 
 class CanaryRunner:
-    def __init__(self, resources: Resources, net: Net, backend: CanaryBackend, domain: str, *,
-                 consecutive: int = 3, poll_interval: float = MAX_POLL_INTERVAL, phase_timeout: float = 60.0,
-                 on_event: Callable[[ChangeEvent], None] | None = None) -> None:
+    def __init__(
+        self,
+        resources: Resources,
+        net: Net,
+        backend: CanaryBackend,
+        domain: str,
+        *,
+        consecutive: int = 3,
+        poll_interval: float = MAX_POLL_INTERVAL,
+        phase_timeout: float = 60.0,
+        on_event: Callable[[ChangeEvent], None] | None = None,
+    ) -> None:
         if poll_interval > MAX_POLL_INTERVAL:
             raise ValueError(f"poll interval must be at most {MAX_POLL_INTERVAL * 1000:.0f} ms")
         self.res = resources
@@ -78,17 +90,40 @@ class CanaryRunner:
     def _ingress(self, name: str, host: str, path: str) -> dict[str, Any]:
         b = self.backend
         port: dict[str, Any] = {"number": b.port} if isinstance(b.port, int) else {"name": b.port}
-        spec: dict[str, Any] = {"rules": [{"host": host, "http": {"paths": [{
-            "path": path, "pathType": "Prefix", "backend": {"service": {"name": b.service, "port": port}}}]}}]}
+        spec: dict[str, Any] = {
+            "rules": [
+                {
+                    "host": host,
+                    "http": {
+                        "paths": [
+                            {
+                                "path": path,
+                                "pathType": "Prefix",
+                                "backend": {"service": {"name": b.service, "port": port}},
+                            }
+                        ]
+                    },
+                }
+            ]
+        }
         if b.ingress_class:
             spec["ingressClassName"] = b.ingress_class
-        return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
-                "metadata": {"name": name, "namespace": b.namespace, "labels": {LABEL: self.run_id}}, "spec": spec}
+        return {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "Ingress",
+            "metadata": {"name": name, "namespace": b.namespace, "labels": {LABEL: self.run_id}},
+            "spec": spec,
+        }
 
     def _path_patch(self, obj: dict[str, Any], host: str, path: str) -> dict[str, Any]:
         """The merge patch that moves the canary to ``path``."""
-        return {"spec": {"rules": [{"host": host, "http": {"paths": [{
-            **obj["spec"]["rules"][0]["http"]["paths"][0], "path": path}]}}]}}
+        return {
+            "spec": {
+                "rules": [
+                    {"host": host, "http": {"paths": [{**obj["spec"]["rules"][0]["http"]["paths"][0], "path": path}]}}
+                ]
+            }
+        }
 
     async def _addresses(self, host: str, port: int) -> list[str]:
         addresses, _ = await self.net.addresses_for(host, port)
@@ -155,8 +190,12 @@ class CanaryRunner:
             else:
                 streak = 0
             if time.monotonic() > deadline:
-                return Phase(name, None, polls, f"not {('serving' if serving else 'gone')} after "
-                                                f"{self.phase_timeout:g} s (last: {last})")
+                return Phase(
+                    name,
+                    None,
+                    polls,
+                    f"not {('serving' if serving else 'gone')} after {self.phase_timeout:g} s (last: {last})",
+                )
             await asyncio.sleep(max(0.0, self.poll_interval - (time.monotonic() - sent)))
 
     async def _correct(self, url: str, address: str | None, serving: bool) -> tuple[bool, str]:
@@ -177,6 +216,7 @@ class CanaryRunner:
 
 # --- HTTPRoute canaries (`ingresscheck reload --kind httproute`) ------------------------------------
 
+
 @dataclass(frozen=True)
 class RouteParent:
     """Where HTTPRoute canaries attach: a Gateway listener that serves, and the address to reach it."""
@@ -192,17 +232,27 @@ def choose_route_parent(inventory: Any, gateway: str | None = None) -> tuple[Can
     """A serving backend of an existing HTTPRoute target on an HTTPS listener with a wildcard hostname
     (of the Gateway ``namespace/name`` when given: one data plane among several)."""
     for t in inventory.targets:
-        if t.kind != "HTTPRoute" or t.listener_protocol != "HTTPS" or not (t.listener_hostname or "").startswith(
-                "*.") or not t.status_addresses or (gateway is not None and t.gateway != gateway):
+        if (
+            t.kind != "HTTPRoute"
+            or t.listener_protocol != "HTTPS"
+            or not (t.listener_hostname or "").startswith("*.")
+            or not t.status_addresses
+            or (gateway is not None and t.gateway != gateway)
+        ):
             continue
         for rule in t.paths:
             ns = rule.namespace or t.namespace
             if rule.service and not rule.headers and inventory.ready_endpoints(ns, rule.service) > 0:
                 gw_ns, gw_name = (t.gateway or "/").split("/", 1)
-                return (CanaryBackend(ns, rule.service, rule.port or 80, None),
-                        RouteParent(gw_ns, gw_name, t.listener or "", t.listener_hostname[2:], t.status_addresses))
-    raise LookupError("no HTTPRoute on an HTTPS wildcard listener" + (f" of Gateway {gateway}" if gateway else "")
-                      + " with a Gateway address and a backend with ready endpoints to point canaries at")
+                return (
+                    CanaryBackend(ns, rule.service, rule.port or 80, None),
+                    RouteParent(gw_ns, gw_name, t.listener or "", t.listener_hostname[2:], t.status_addresses),
+                )
+    raise LookupError(
+        "no HTTPRoute on an HTTPS wildcard listener"
+        + (f" of Gateway {gateway}" if gateway else "")
+        + " with a Gateway address and a backend with ready endpoints to point canaries at"
+    )
 
 
 class HttpRouteCanaryRunner(CanaryRunner):
@@ -215,15 +265,25 @@ class HttpRouteCanaryRunner(CanaryRunner):
 
     def _ingress(self, name: str, host: str, path: str) -> dict[str, Any]:
         b, p = self.backend, self.parent
-        ref: dict[str, Any] = {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": p.gateway_name,
-                               "namespace": p.gateway_namespace, "sectionName": p.listener}
-        return {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
-                "metadata": {"name": name, "namespace": b.namespace, "labels": {LABEL: self.run_id}},
-                "spec": {"parentRefs": [ref], "hostnames": [host], "rules": [self._rule(path)]}}
+        ref: dict[str, Any] = {
+            "group": "gateway.networking.k8s.io",
+            "kind": "Gateway",
+            "name": p.gateway_name,
+            "namespace": p.gateway_namespace,
+            "sectionName": p.listener,
+        }
+        return {
+            "apiVersion": "gateway.networking.k8s.io/v1",
+            "kind": "HTTPRoute",
+            "metadata": {"name": name, "namespace": b.namespace, "labels": {LABEL: self.run_id}},
+            "spec": {"parentRefs": [ref], "hostnames": [host], "rules": [self._rule(path)]},
+        }
 
     def _rule(self, path: str) -> dict[str, Any]:
-        return {"matches": [{"path": {"type": "PathPrefix", "value": path}}],
-                "backendRefs": [{"name": self.backend.service, "port": self.backend.port}]}
+        return {
+            "matches": [{"path": {"type": "PathPrefix", "value": path}}],
+            "backendRefs": [{"name": self.backend.service, "port": self.backend.port}],
+        }
 
     def _path_patch(self, obj: dict[str, Any], host: str, path: str) -> dict[str, Any]:
         return {"spec": {"rules": [self._rule(path)]}}

@@ -19,9 +19,14 @@ from ._redact import redact
 PathLike = str | os.PathLike[str]
 
 
-def write_all(report: Report, html: PathLike | None = None, json: PathLike | None = None,
-              junit: PathLike | None = None, prometheus: PathLike | None = None,
-              pushgateway: str | None = None) -> dict[str, Path]:
+def write_all(
+    report: Report,
+    html: PathLike | None = None,
+    json: PathLike | None = None,
+    junit: PathLike | None = None,
+    prometheus: PathLike | None = None,
+    pushgateway: str | None = None,
+) -> dict[str, Path]:
     """Write any of the reports (and push the metrics) from one redacted ``report_dict`` (built once)."""
     data = report_dict(report)
     written: dict[str, Path] = {}
@@ -38,5 +43,13 @@ def write_all(report: Report, html: PathLike | None = None, json: PathLike | Non
     return written
 
 
-__all__ = ["write_json", "write_junit", "write_html", "write_prometheus", "push_prometheus", "write_all",
-           "report_dict", "redact"]
+__all__ = [
+    "write_json",
+    "write_junit",
+    "write_html",
+    "write_prometheus",
+    "push_prometheus",
+    "write_all",
+    "report_dict",
+    "redact",
+]

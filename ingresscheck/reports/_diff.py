@@ -86,8 +86,18 @@ class Diff:
 
     @property
     def empty(self) -> bool:
-        return not any((self.new_failures, self.fixed, self.gone_failures, self.other_changes, self.hosts_added,
-                        self.hosts_removed, self.certificates, self.latency))
+        return not any(
+            (
+                self.new_failures,
+                self.fixed,
+                self.gone_failures,
+                self.other_changes,
+                self.hosts_added,
+                self.hosts_removed,
+                self.certificates,
+                self.latency,
+            )
+        )
 
 
 def load_report(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -103,21 +113,36 @@ def load_report(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(data, dict) or not str(data.get("schema", "")).startswith("ingresscheck.report/"):
         raise UsageError(f"{path}: not an ingresscheck JSON report (no ingresscheck.report/* schema)")
     results = data.get("results")
-    if not isinstance(results, list) or not all(isinstance(r, dict) and "check" in r and "status" in r
-                                                 for r in results):
+    if not isinstance(results, list) or not all(
+        isinstance(r, dict) and "check" in r and "status" in r for r in results
+    ):
         raise UsageError(f"{path}: its results are not a list of results with check and status")
     return data
 
 
 def _key(r: dict[str, Any]) -> Key:
-    return (str(r["check"]), r.get("host") or "", r.get("namespace") or "", r.get("kind") or "",
-            r.get("name") or r.get("ingress") or "", r.get("subject") or "")
+    return (
+        str(r["check"]),
+        r.get("host") or "",
+        r.get("namespace") or "",
+        r.get("kind") or "",
+        r.get("name") or r.get("ingress") or "",
+        r.get("subject") or "",
+    )
 
 
 def _change(r: dict[str, Any], old: str, new: str) -> Change:
     where = "/".join(p for p in (r.get("namespace"), r.get("name") or r.get("ingress")) if p)
-    return Change(check=str(r["check"]), host=r.get("host") or "", where=where, subject=r.get("subject") or "",
-                  old=old, new=new, message=str(r.get("message") or ""), severity=str(r.get("severity") or ""))
+    return Change(
+        check=str(r["check"]),
+        host=r.get("host") or "",
+        where=where,
+        subject=r.get("subject") or "",
+        old=old,
+        new=new,
+        message=str(r.get("message") or ""),
+        severity=str(r.get("severity") or ""),
+    )
 
 
 def _verdicts(data: dict[str, Any]) -> dict[Key, dict[str, Any]]:
@@ -169,8 +194,15 @@ def _latencies(data: dict[str, Any]) -> dict[tuple[str, str], float]:
     return {k: totals.get(k, v) for k, v in durations.items()}
 
 
-def diff_reports(old: dict[str, Any], new: dict[str, Any], *, threshold_ms: float = 100.0, factor: float = 2.0,
-                 old_label: str = "old", new_label: str = "new") -> Diff:
+def diff_reports(
+    old: dict[str, Any],
+    new: dict[str, Any],
+    *,
+    threshold_ms: float = 100.0,
+    factor: float = 2.0,
+    old_label: str = "old",
+    new_label: str = "new",
+) -> Diff:
     result = Diff(old_label=old_label, new_label=new_label, threshold_ms=threshold_ms, factor=factor)
     before, after = _verdicts(old), _verdicts(new)
     old_hosts = {r["host"] for r in old["results"] if r.get("host")}
@@ -222,17 +254,29 @@ def diff_text(d: Diff) -> str:
     section("other status changes", [verdict(c) for c in d.other_changes])
     section("hosts added", d.hosts_added)
     section("hosts removed", d.hosts_removed)
-    section("certificates changed", [f"{c.host} {c.address}: {c.old_sha256[:16]}… -> {c.new_sha256[:16]}… "
-                                     f"(not after {c.old_not_after or '?'} -> {c.new_not_after or '?'})"
-                                     for c in d.certificates])
-    section(f"latency changed (> {d.threshold_ms:g} ms and x{d.factor:g})",
-            [f"{c.host} {c.probe}: {c.old_ms:.1f} ms -> {c.new_ms:.1f} ms" for c in d.latency])
+    section(
+        "certificates changed",
+        [
+            f"{c.host} {c.address}: {c.old_sha256[:16]}… -> {c.new_sha256[:16]}… "
+            f"(not after {c.old_not_after or '?'} -> {c.new_not_after or '?'})"
+            for c in d.certificates
+        ],
+    )
+    section(
+        f"latency changed (> {d.threshold_ms:g} ms and x{d.factor:g})",
+        [f"{c.host} {c.probe}: {c.old_ms:.1f} ms -> {c.new_ms:.1f} ms" for c in d.latency],
+    )
     return "\n".join(lines) + "\n"
 
 
 def diff_html(d: Diff) -> str:
-    env = jinja2.Environment(loader=jinja2.PackageLoader("ingresscheck.reports", "templates"), autoescape=True,
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("ingresscheck.reports", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     return env.get_template("diff.html.j2").render(d=d)
 
 

@@ -131,14 +131,28 @@ def _host_row(host: str, rows: list[dict[str, Any]]) -> HostRow:
     cells = []
     for step in Step:
         mine = [r for r in rows if r["step"] == step.value]
-        cells.append(StepCell(step=step.value, title=step.label, state=_worst([r["status"] for r in mine]),
-                              timing=format_ms(_step_ms(mine)) if mine else "—", count=len(mine)))
+        cells.append(
+            StepCell(
+                step=step.value,
+                title=step.label,
+                state=_worst([r["status"] for r in mine]),
+                timing=format_ms(_step_ms(mine)) if mine else "—",
+                count=len(mine),
+            )
+        )
     counts = _counts(rows)
     refs = sorted({w for r in rows if (w := _where(r))})
     not_passed = sorted({r["check"] for r in rows if r["status"] in FINDING_STATUSES})
-    return HostRow(index=0, host=host, refs=refs, worst=_worst([r["status"] for r in rows]), steps=cells,
-                   counts=counts, bad=counts.get("fail", 0) + counts.get("error", 0),
-                   query=" ".join([host, *refs, *not_passed]).lower())
+    return HostRow(
+        index=0,
+        host=host,
+        refs=refs,
+        worst=_worst([r["status"] for r in rows]),
+        steps=cells,
+        counts=counts,
+        bad=counts.get("fail", 0) + counts.get("error", 0),
+        query=" ".join([host, *refs, *not_passed]).lower(),
+    )
 
 
 _DIGITS = re.compile(r"\d+")
@@ -167,9 +181,16 @@ def _findings(results: list[dict[str, Any]], host_index: dict[str, int]) -> tupl
         key = (r["status"], r["check"], message_pattern(r))
         group = groups.get(key)
         if group is None:
-            group = groups[key] = Finding(index=0, status=r["status"], severity=r["severity"], check=r["check"],
-                                          step_title=Step(r["step"]).label, pattern=key[2], example=r["message"],
-                                          remediation=r.get("remediation") or "")
+            group = groups[key] = Finding(
+                index=0,
+                status=r["status"],
+                severity=r["severity"],
+                check=r["check"],
+                step_title=Step(r["step"]).label,
+                pattern=key[2],
+                example=r["message"],
+                remediation=r.get("remediation") or "",
+            )
             members[key] = []
         members[key].append(i)
         group.results += 1
@@ -178,9 +199,16 @@ def _findings(results: list[dict[str, Any]], host_index: dict[str, int]) -> tupl
         elif (where := _where(r) or r.get("subject") or "cluster") not in group.objects:
             group.objects.append(where)
     severities = ("critical", "major", "minor", "info")
-    ordered = sorted(groups, key=lambda k: (-_rank(k[0]), severities.index(groups[k].severity)
-                                            if groups[k].severity in severities else 9,
-                                            -groups[k].results, k[1], k[2]))
+    ordered = sorted(
+        groups,
+        key=lambda k: (
+            -_rank(k[0]),
+            severities.index(groups[k].severity) if groups[k].severity in severities else 9,
+            -groups[k].results,
+            k[1],
+            k[2],
+        ),
+    )
     finding_of = [-1] * len(results)
     out = []
     for n, key in enumerate(ordered):
@@ -255,24 +283,28 @@ def render_html(report: Report, data: dict[str, Any] | None = None) -> str:
     reload = data.get("sections", {}).get("reload")
     started = dt.datetime.fromisoformat(data["started"])
     finished = dt.datetime.fromisoformat(data["finished"])
-    return _environment().get_template("report.html.j2").render(
-        data=data,
-        statuses=[s.value for s in Status],
-        steps=list(Step),
-        hosts=hosts,
-        findings=findings,
-        shown_per_finding=HOSTS_SHOWN_PER_FINDING,
-        cluster_counts=_counts(unhosted),
-        cluster_total=len(unhosted),
-        chunks=embedded_chunks(results, finding_of, hosts),
-        hosts_per_chunk=HOSTS_PER_CHUNK,
-        reload=reload_view(reload) if reload is not None else None,
-        started=started.strftime("%Y-%m-%d %H:%M:%S UTC"),
-        finished=finished.strftime("%Y-%m-%d %H:%M:%S UTC"),
-        duration=format_duration(max((finished - started).total_seconds(), 0.0)),
-        total=len(results),
-        host_total=len(hosts),
-        bad_hosts=sum(1 for h in hosts if h.bad),
+    return (
+        _environment()
+        .get_template("report.html.j2")
+        .render(
+            data=data,
+            statuses=[s.value for s in Status],
+            steps=list(Step),
+            hosts=hosts,
+            findings=findings,
+            shown_per_finding=HOSTS_SHOWN_PER_FINDING,
+            cluster_counts=_counts(unhosted),
+            cluster_total=len(unhosted),
+            chunks=embedded_chunks(results, finding_of, hosts),
+            hosts_per_chunk=HOSTS_PER_CHUNK,
+            reload=reload_view(reload) if reload is not None else None,
+            started=started.strftime("%Y-%m-%d %H:%M:%S UTC"),
+            finished=finished.strftime("%Y-%m-%d %H:%M:%S UTC"),
+            duration=format_duration(max((finished - started).total_seconds(), 0.0)),
+            total=len(results),
+            host_total=len(hosts),
+            bad_hosts=sum(1 for h in hosts if h.bad),
+        )
     )
 
 

@@ -66,8 +66,7 @@ def junit_element(report: Report, data: dict[str, Any] | None = None) -> ET.Elem
             "skipped": sum(r["status"] == "skip" for r in results),
         }
         suite_ms = sum(r["duration_ms"] for r in results)
-        _set(suite, name=f"ingresscheck.{probe}", **counts, time=_seconds(suite_ms),
-             timestamp=data["started"])
+        _set(suite, name=f"ingresscheck.{probe}", **counts, time=_seconds(suite_ms), timestamp=data["started"])
         for key, n in counts.items():
             totals[key] += n
         total_ms += suite_ms

@@ -91,16 +91,30 @@ def build_registry(data: dict[str, Any]) -> Any:
     from prometheus_client import CollectorRegistry, Gauge
 
     registry = CollectorRegistry(auto_describe=True)
-    status = Gauge(f"{PREFIX}_check_status", "1 per verdict of a check; status and severity are labels",
-                   _CHECK_LABELS, registry=registry)
-    duration = Gauge(f"{PREFIX}_check_duration_seconds", "time the probe had run when it gave this verdict",
-                     _KEY_LABELS, registry=registry)
-    phases = Gauge(f"{PREFIX}_phase_duration_seconds",
-                   "network phase time of a host's checks by a probe (the slowest of its results)",
-                   ("host", "probe", "phase"), registry=registry)
-    not_after = Gauge(f"{PREFIX}_certificate_not_after_timestamp_seconds",
-                      "notAfter of the served leaf certificate, per address and SNI",
-                      ("host", "address", "sni"), registry=registry)
+    status = Gauge(
+        f"{PREFIX}_check_status",
+        "1 per verdict of a check; status and severity are labels",
+        _CHECK_LABELS,
+        registry=registry,
+    )
+    duration = Gauge(
+        f"{PREFIX}_check_duration_seconds",
+        "time the probe had run when it gave this verdict",
+        _KEY_LABELS,
+        registry=registry,
+    )
+    phases = Gauge(
+        f"{PREFIX}_phase_duration_seconds",
+        "network phase time of a host's checks by a probe (the slowest of its results)",
+        ("host", "probe", "phase"),
+        registry=registry,
+    )
+    not_after = Gauge(
+        f"{PREFIX}_certificate_not_after_timestamp_seconds",
+        "notAfter of the served leaf certificate, per address and SNI",
+        ("host", "address", "sni"),
+        registry=registry,
+    )
     results = Gauge(f"{PREFIX}_results", "results of the run by status", ("status",), registry=registry)
     hosts = Gauge(f"{PREFIX}_hosts", "hosts checked", registry=registry)
     run_seconds = Gauge(f"{PREFIX}_run_duration_seconds", "wall time of the run", registry=registry)
@@ -155,8 +169,9 @@ def write_prometheus(report: Report, path: str | os.PathLike[str], data: dict[st
     return write_text(path, prometheus_text(report, data))
 
 
-def push_prometheus(report: Report, url: str, data: dict[str, Any] | None = None, *, job: str = "ingresscheck",
-                    timeout: float = 10.0) -> None:
+def push_prometheus(
+    report: Report, url: str, data: dict[str, Any] | None = None, *, job: str = "ingresscheck", timeout: float = 10.0
+) -> None:
     """PUT the metrics to a Pushgateway under ``job`` and the run's context: a push replaces the group,
     so series of hosts gone since the last run disappear too. Failure is one line (UsageError)."""
     from urllib.error import URLError
@@ -166,8 +181,7 @@ def push_prometheus(report: Report, url: str, data: dict[str, Any] | None = None
     data = data if data is not None else report_dict(report)
     context = data["cluster"]["context"] or "cluster"
     try:
-        push_to_gateway(url, job=job, registry=build_registry(data), grouping_key={"context": context},
-                        timeout=timeout)
+        push_to_gateway(url, job=job, registry=build_registry(data), grouping_key={"context": context}, timeout=timeout)
     except (URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", None) or exc
         raise UsageError(f"cannot push metrics to the Pushgateway {url}: {reason}") from None

@@ -23,12 +23,27 @@ from typing import Any
 
 REDACTED = "[redacted]"
 
-_SENSITIVE_KEYS = frozenset({
-    "authorization", "proxy-authorization", "cookie", "set-cookie", "password", "token", "secret",
-    # the same kind of thing under other common names
-    "passwd", "x-api-key", "api-key", "api_key", "apikey", "client_secret", "client-secret",
-    "private_key", "private-key",
-})
+_SENSITIVE_KEYS = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+        "password",
+        "token",
+        "secret",
+        # the same kind of thing under other common names
+        "passwd",
+        "x-api-key",
+        "api-key",
+        "api_key",
+        "apikey",
+        "client_secret",
+        "client-secret",
+        "private_key",
+        "private-key",
+    }
+)
 # "_token", "-token" and camelCase "accessToken" all end in "token"
 _SENSITIVE_SUFFIXES = ("token", "password")
 # masked only below a key named "secret": a Kubernetes Secret's payload
@@ -56,9 +71,7 @@ _JSON_PAIR = re.compile(
     rf"(?P<value>{_JSON_STRING}|\[\s*(?:{_JSON_STRING}\s*,?\s*)*\])"
 )
 # "Cookie: a=b" lines of raw HTTP dumps, "password: x" lines of config text
-_HEADER_LINE = re.compile(
-    r"(?m)^(?P<head>[ \t]*(?P<name>[A-Za-z0-9_\-]{1,64})[ \t]*:[ \t]*)(?P<value>[^\r\n]+)"
-)
+_HEADER_LINE = re.compile(r"(?m)^(?P<head>[ \t]*(?P<name>[A-Za-z0-9_\-]{1,64})[ \t]*:[ \t]*)(?P<value>[^\r\n]+)")
 # ?access_token=... / &password=... in URLs and form bodies, "; session_token=..." in cookies
 _PARAM = re.compile(
     r"(?P<head>(?:^|[?&;])[ \t]*(?P<name>[A-Za-z0-9_.\-]+)=)"

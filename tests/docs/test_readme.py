@@ -33,9 +33,11 @@ ROOT = Path(__file__).resolve().parents[2]
 BLOCK_TIMEOUT = 240.0
 SKIP = re.compile(r"<!--\s*doc-test:\s*skip\s+(?P<reason>.*?)\s*-->")
 EXIT = re.compile(r"\(exit (\d+)")
-READMES = sorted(p for p in ROOT.rglob("README.md")
-                 if not any(part.startswith(".") or part in ("node_modules", "build") for part in
-                            p.relative_to(ROOT).parts[:-1]))
+READMES = sorted(
+    p
+    for p in ROOT.rglob("README.md")
+    if not any(part.startswith(".") or part in ("node_modules", "build") for part in p.relative_to(ROOT).parts[:-1])
+)
 
 
 @dataclass
@@ -67,7 +69,7 @@ def _comment(line: str) -> str:
         elif ch in "'\"":
             quote = ch
         elif ch == "#" and (i == 0 or line[i - 1].isspace()):
-            return line[i + 1:]
+            return line[i + 1 :]
     return ""
 
 
@@ -89,8 +91,7 @@ def parse(readme: Path) -> list[Block]:
             if lang in ("bash", "sh", "shell"):
                 skip = SKIP.search(lines[start - 1]) if start > 0 else None
                 commands = _commands(body)
-                blocks.append(Block(readme, start + 1, commands, list(exports),
-                                    skip.group("reason") if skip else None))
+                blocks.append(Block(readme, start + 1, commands, list(exports), skip.group("reason") if skip else None))
                 exports += [c.line for c in commands if c.line.startswith("export ")]
         i += 1
     return blocks
@@ -127,8 +128,13 @@ def test_the_readmes_have_runnable_blocks_and_few_skips() -> None:
     runnable = [b for b in BLOCKS if not b.skip]
     assert len(runnable) >= 5 and len(BLOCKS) - len(runnable) <= 6, [b.id for b in BLOCKS if b.skip]
     text = " ".join(c.line for b in runnable for c in b.commands)
-    for needle in ("--resolve shop.apps.test:443:", "--expect-workers 2", "--worker & locust", "pytest suites",
-                   "--allow-mutations --rounds"):
+    for needle in (
+        "--resolve shop.apps.test:443:",
+        "--expect-workers 2",
+        "--worker & locust",
+        "pytest suites",
+        "--allow-mutations --rounds",
+    ):
         assert needle in text, needle
 
 
@@ -155,11 +161,22 @@ def test_readme_block_runs_as_documented(block: Block, lab: Lab, tmp_path: Path)
     if not block.commands:
         pytest.skip("no command in this block")
     venv_bin = Path(sys.executable).parent
-    env = {**os.environ, "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}", "PYTHONUNBUFFERED": "1",
-           "COLUMNS": "120"}
+    env = {
+        **os.environ,
+        "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PYTHONUNBUFFERED": "1",
+        "COLUMNS": "120",
+    }
     env.pop("KUBECONFIG", None)  # only what the README exports
-    proc = subprocess.Popen(["bash", "-c", _script(block, tmp_path)], cwd=ROOT, env=env, start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        ["bash", "-c", _script(block, tmp_path)],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         shell_out, _ = proc.communicate(timeout=BLOCK_TIMEOUT)
     except subprocess.TimeoutExpired:
@@ -179,8 +196,10 @@ def test_readme_block_runs_as_documented(block: Block, lab: Lab, tmp_path: Path)
         output = out_file.read_text(errors="replace") if out_file.exists() else ""
         missing = [e for e in c.expect_output if e not in output]
         if rc != c.expect_exit or missing:
-            problems.append(f"$ {c.line}\n  exit {rc} (documented: {c.expect_exit}); missing output: {missing}\n"
-                            + "\n".join("  | " + line for line in output.splitlines()[-25:]))
+            problems.append(
+                f"$ {c.line}\n  exit {rc} (documented: {c.expect_exit}); missing output: {missing}\n"
+                + "\n".join("  | " + line for line in output.splitlines()[-25:])
+            )
     assert not problems, f"{block.id}:\n" + "\n\n".join(problems)
 
 
@@ -194,11 +213,32 @@ def test_the_probe_guide_is_complete_and_runs() -> None:
     assert code, "the README has no probe example"
     namespace: dict[str, object] = {}
     exec(compile(code.group("code"), "README.md (Writing a probe)", "exec"), namespace)  # noqa: S102 - our own doc
-    probes = [v for v in namespace.values() if isinstance(v, type) and issubclass(v, ingresscheck.Probe)
-              and v is not ingresscheck.Probe]
+    probes = [
+        v
+        for v in namespace.values()
+        if isinstance(v, type) and issubclass(v, ingresscheck.Probe) and v is not ingresscheck.Probe
+    ]
     assert len(probes) == 1
-    ing = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "web", "namespace": "shop"},
-           "spec": {"rules": [{"host": "shop.test", "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": {
-               "service": {"name": "web", "port": {"number": 80}}}}]}}]}}
+    ing = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": "web", "namespace": "shop"},
+        "spec": {
+            "rules": [
+                {
+                    "host": "shop.test",
+                    "http": {
+                        "paths": [
+                            {
+                                "path": "/",
+                                "pathType": "Prefix",
+                                "backend": {"service": {"name": "web", "port": {"number": 80}}},
+                            }
+                        ]
+                    },
+                }
+            ]
+        },
+    }
     report = ingresscheck.run(probes, ingresscheck.Profile(), ingresscheck.Inventory("doc", "local", ingresses=[ing]))
     assert [(r.check, r.status.value, r.host) for r in report.results] == [("my.thing", "pass", "shop.test")]

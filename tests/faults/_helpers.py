@@ -59,26 +59,41 @@ class Run:
 
     def results(self, check: str, host: str | None = None) -> list[dict[str, Any]]:
         assert self.report is not None, f"no JSON report: {self.stderr[-2000:]}"
-        return [Result(r) for r in self.report["results"]
-                if r["check"] == check and (host is None or r["host"] == host)]
+        return [
+            Result(r) for r in self.report["results"] if r["check"] == check and (host is None or r["host"] == host)
+        ]
 
     def one(self, check: str, host: str | None = None) -> dict[str, Any]:
         found = self.results(check, host)
         assert found, f"no {check} result for {host}: " + ", ".join(
-            f"{r['check']}={r['status']}" for r in (self.report or {}).get("results", []))
+            f"{r['check']}={r['status']}" for r in (self.report or {}).get("results", [])
+        )
         return found[0]
 
 
-def run_cli(*args: str, timeout: float = 60, env: dict[str, str] | None = None, json_report: Path | None = None,
-            cwd: Path | None = None) -> Run:
+def run_cli(
+    *args: str,
+    timeout: float = 60,
+    env: dict[str, str] | None = None,
+    json_report: Path | None = None,
+    cwd: Path | None = None,
+) -> Run:
     """Run ``ingresscheck ARGS`` for real; its wall time and its own peak RSS (wait4) are measured."""
     argv = [sys.executable, "-m", "ingresscheck", *args]
     rss_file = Path(tempfile.mkstemp(prefix="ic-rss-")[1])
     # a small parent that waits for ingresscheck and writes the peak RSS of that one child
     wrapper = [sys.executable, "-c", _RSS_WRAPPER, str(rss_file), *argv]
     started = time.monotonic()
-    proc = subprocess.Popen(wrapper, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd or ROOT,
-                            env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        wrapper,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=cwd or ROOT,
+        env={**os.environ, **(env or {})},
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     killer = threading.Timer(timeout, lambda: os.killpg(proc.pid, signal.SIGKILL))
     killer.start()
     try:
@@ -139,8 +154,17 @@ def write_matrix(path: Path) -> None:
 
 
 def lab_run_args(lab: Lab, tmp_path: Path, *extra: str, profile: Path | None = None) -> list[str]:
-    return ["run", "--profile", str(profile or lab.layout.profile), "--no-progress",
-            "--reports-dir", str(tmp_path), "--json", str(tmp_path / "report.json"), *extra]
+    return [
+        "run",
+        "--profile",
+        str(profile or lab.layout.profile),
+        "--no-progress",
+        "--reports-dir",
+        str(tmp_path),
+        "--json",
+        str(tmp_path / "report.json"),
+        *extra,
+    ]
 
 
 # --- breaking lab processes for real, and putting them back ------------------------------------------
@@ -169,13 +193,15 @@ def healthy_check(lab: Lab, name: str, argv: list[str] | None = None) -> Callabl
         def dns_ok() -> bool:
             q = dns.message.make_query("ready.example.test", "A")
             return bool(dns.query.udp(q, L.dns_ip, port=L.dns_port, timeout=0.5).answer)
+
         return dns_ok
     if name == "haproxy":
         return lab._nodes_up
     if name.startswith("traefik-"):
         node = next(n for n in L.nodes if name.endswith(n.name))
-        return lambda: httpx.get(f"http://{node.ip}:{L.node_ping_port}/ping", timeout=1).status_code == 200 \
-            and lab._nodes_up()
+        return lambda: (
+            httpx.get(f"http://{node.ip}:{L.node_ping_port}/ping", timeout=1).status_code == 200 and lab._nodes_up()
+        )
     if name == "echo":
         # the pods the restarted process serves: the file its argv names
         pods = json.loads(Path(argv[-1] if argv else L.conf / "echo-pods.json").read_text())
@@ -186,6 +212,7 @@ def healthy_check(lab: Lab, name: str, argv: list[str] | None = None) -> Callabl
                 with socket.create_connection((host, int(port)), timeout=1):
                     pass
             return True
+
         return all_pods
     raise ValueError(name)
 
@@ -242,20 +269,29 @@ def token_kubeconfig(lab: Lab, directory: Path, name: str, rules: list[dict[str,
     """A kubeconfig for a fresh ServiceAccount bound to a ClusterRole with ``rules`` only."""
     res = lab.writer()
     sa = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name, "namespace": "default"}}
-    role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": name},
-            "rules": rules}
-    binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-               "metadata": {"name": name},
-               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
-               "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": "default"}]}
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": name},
+        "rules": rules,
+    }
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+        "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": "default"}],
+    }
     sa_path = "/api/v1/namespaces/default/serviceaccounts"
     res._call("POST", sa_path, sa)
     try:
         res.create(role, exist_ok=True)
         res.create(binding, exist_ok=True)
-        token = res._call("POST", f"{sa_path}/{name}/token", {
-            "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
-            "spec": {"expirationSeconds": 3600}})["status"]["token"]
+        token = res._call(
+            "POST",
+            f"{sa_path}/{name}/token",
+            {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": 3600}},
+        )["status"]["token"]
         doc = yaml.safe_load(lab.layout.kubeconfig.read_text())
         for user in doc["users"]:
             user["user"] = {"token": token}
@@ -275,8 +311,9 @@ def _wait_authorized(lab: Lab, token: str) -> None:
     ctx = ssl.create_default_context(cafile=str(lab.layout.pki / "cluster-ca.crt"))
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        r = httpx.get(f"{lab.layout.apiserver_url}/version", headers={"Authorization": f"Bearer {token}"},
-                      verify=ctx, timeout=2)
+        r = httpx.get(
+            f"{lab.layout.apiserver_url}/version", headers={"Authorization": f"Bearer {token}"}, verify=ctx, timeout=2
+        )
         if r.status_code == 200:
             time.sleep(1.0)  # and give the RBAC informer a moment for the new binding
             return

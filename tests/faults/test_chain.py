@@ -34,8 +34,11 @@ def _verdict(result: dict[str, object]) -> str:
 
 def _run(lab: Lab, tmp_path: Path, *flags: str, bound: float = 60, namespace: str | None = "demo") -> Run:
     scope = ("-n", namespace) if namespace else ()
-    run = run_cli(*lab_run_args(lab, tmp_path, *scope, "--timeout", TIMEOUT, *flags),
-                  json_report=tmp_path / "report.json", timeout=bound)
+    run = run_cli(
+        *lab_run_args(lab, tmp_path, *scope, "--timeout", TIMEOUT, *flags),
+        json_report=tmp_path / "report.json",
+        timeout=bound,
+    )
     assert_no_traceback(run)
     return run
 
@@ -218,8 +221,7 @@ def test_all_backend_pods_stopped(lab: Lab, tmp_path: Path) -> None:
 def test_server_that_never_answers_the_client_hello(lab: Lab, tmp_path: Path) -> None:
     hold = threading.Event()
     with tcp_server(443, lambda conn: None if hold.wait(40) else None):
-        run = _run(lab, tmp_path, "--probes", "tls", "--resolve", f"{API}:443:{FAULT_IP}", "--skip", "dns",
-                   bound=60)
+        run = _run(lab, tmp_path, "--probes", "tls", "--resolve", f"{API}:443:{FAULT_IP}", "--skip", "dns", bound=60)
         hold.set()
     handshake = run.one("tls.handshake", API)
     record("ClientHello never answered", run, _verdict(handshake))
@@ -234,8 +236,12 @@ def test_redirect_loop(lab: Lab, tmp_path: Path) -> None:
         request = _read_request(conn)
         path = request.split(b" ", 2)[1] if request.count(b" ") >= 2 else b"/"
         target = b"/b" if path != b"/b" else b"/a"
-        conn.sendall(b"HTTP/1.1 302 Found\r\nLocation: https://" + API.encode() + target +
-                     b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        conn.sendall(
+            b"HTTP/1.1 302 Found\r\nLocation: https://"
+            + API.encode()
+            + target
+            + b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
         conn.close()
 
     def tls_loop(conn: socket.socket) -> None:
@@ -244,8 +250,19 @@ def test_redirect_loop(lab: Lab, tmp_path: Path) -> None:
 
     ctx = _tls_context(lab, tmp_path)
     with tcp_server(80, loop), tcp_server(443, tls_loop):
-        run = _run(lab, tmp_path, "--probes", "redirect", "--skip", "dns", "--resolve", f"{API}:80:{FAULT_IP}",
-                   "--resolve", f"{API}:443:{FAULT_IP}", bound=60)
+        run = _run(
+            lab,
+            tmp_path,
+            "--probes",
+            "redirect",
+            "--skip",
+            "dns",
+            "--resolve",
+            f"{API}:80:{FAULT_IP}",
+            "--resolve",
+            f"{API}:443:{FAULT_IP}",
+            bound=60,
+        )
     loop_result = run.one("redirect.loop", API)
     record("redirect loop", run, _verdict(loop_result))
     assert run.code == 1
@@ -265,8 +282,9 @@ def test_backend_that_answers_after_30_s(lab: Lab, tmp_path: Path) -> None:
             tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 
     with tcp_server(443, slow):
-        run = _run(lab, tmp_path, "--probes", "routing", "--skip", "dns", "--resolve", f"{API}:443:{FAULT_IP}",
-                   bound=60)
+        run = _run(
+            lab, tmp_path, "--probes", "routing", "--skip", "dns", "--resolve", f"{API}:443:{FAULT_IP}", bound=60
+        )
         release.set()
     backend = run.one("routing.backend", API)
     record("backend answers after 30 s", run, _verdict(backend))
@@ -283,14 +301,18 @@ def test_50_mb_body_is_read_with_bounded_memory(lab: Lab, tmp_path: Path) -> Non
     def huge(conn: socket.socket) -> None:
         with ctx.wrap_socket(conn, server_side=True) as tls:
             _read_request(tls)
-            tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
-                        + str(50 << 20).encode() + b"\r\n\r\n")
+            tls.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                + str(50 << 20).encode()
+                + b"\r\n\r\n"
+            )
             for _ in range(50):
                 tls.sendall(chunk)
 
     with tcp_server(443, huge):
-        run = _run(lab, tmp_path, "--probes", "routing", "--skip", "dns", "--resolve", f"{API}:443:{FAULT_IP}",
-                   bound=60)
+        run = _run(
+            lab, tmp_path, "--probes", "routing", "--skip", "dns", "--resolve", f"{API}:443:{FAULT_IP}", bound=60
+        )
     backend = run.one("routing.backend", API)
     record("50 MB body", run, _verdict(backend) + f" (peak RSS <= {run.max_rss_mb:.0f} MB)")
     assert run.code == 1

@@ -60,28 +60,41 @@ def test_token_that_may_only_list_namespaces(lab: Lab, tmp_path: Path) -> None:
 
 
 def test_token_without_secret_access_is_an_error_of_the_static_check_not_a_missing_secret(
-        lab: Lab, tmp_path: Path) -> None:
+    lab: Lab, tmp_path: Path
+) -> None:
     with token_kubeconfig(lab, tmp_path, "ic-fault-no-secrets", NO_SECRETS) as kc:
-        run = run_cli(*lab_run_args(lab, tmp_path, "--kubeconfig", str(kc), "-n", "demo", "--probes", "static"),
-                      json_report=tmp_path / "report.json", timeout=60)
+        run = run_cli(
+            *lab_run_args(lab, tmp_path, "--kubeconfig", str(kc), "-n", "demo", "--probes", "static"),
+            json_report=tmp_path / "report.json",
+            timeout=60,
+        )
     assert_no_traceback(run)
     assert run.code == 1, run.stderr
     tls = run.one("static.tls_secret", "shop.apps.test")
     assert tls["status"] == "error", tls
     assert "does not exist" not in tls["message"]
     assert "may not get secrets in namespace demo" in tls["message"] and "HTTP 403" in tls["message"], tls
-    record("token without Secret access (static.tls_secret)", run, f"static.tls_secret {tls['status']}: "
-           + tls["message"][:80])
+    record(
+        "token without Secret access (static.tls_secret)",
+        run,
+        f"static.tls_secret {tls['status']}: " + tls["message"][:80],
+    )
 
 
 def test_token_without_secret_access_auth_secret_is_an_error_too(lab: Lab, tmp_path: Path) -> None:
     """auth.secret (probe auth_config, engine v2) should use Inventory.secret_unreadable() the same way."""
     with token_kubeconfig(lab, tmp_path, "ic-fault-no-secrets-auth", NO_SECRETS) as kc:
-        run = run_cli(*lab_run_args(lab, tmp_path, "--kubeconfig", str(kc), "-n", "demo", "--probes", "auth_config",
-                                    "--timeout", "3"), json_report=tmp_path / "report.json", timeout=90)
+        run = run_cli(
+            *lab_run_args(
+                lab, tmp_path, "--kubeconfig", str(kc), "-n", "demo", "--probes", "auth_config", "--timeout", "3"
+            ),
+            json_report=tmp_path / "report.json",
+            timeout=90,
+        )
     assert_no_traceback(run)
     secret = run.one("auth.secret", "wordpress.example.test")
-    record("token without Secret access (auth.secret)", run, f"auth.secret {secret['status']}: "
-           + secret["message"][:80])
+    record(
+        "token without Secret access (auth.secret)", run, f"auth.secret {secret['status']}: " + secret["message"][:80]
+    )
     assert secret["status"] == "error", secret
     assert "get secrets" in secret["message"] and "403" in secret["message"], secret

@@ -30,10 +30,31 @@ def _canaries(lab: Lab) -> list[str]:
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"])
 def test_signal_mid_reload_leaves_no_canary(lab: Lab, tmp_path: Path, sig: signal.Signals, code: int) -> None:
     assert _canaries(lab) == []
-    argv = [sys.executable, "-m", "ingresscheck", "reload", "--profile", str(lab.layout.profile), "--allow-mutations",
-            "--rounds", "30", "--rate", "20", "--no-progress", "--reports-dir", str(tmp_path)]
-    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            stdin=subprocess.DEVNULL, env=os.environ.copy())
+    argv = [
+        sys.executable,
+        "-m",
+        "ingresscheck",
+        "reload",
+        "--profile",
+        str(lab.layout.profile),
+        "--allow-mutations",
+        "--rounds",
+        "30",
+        "--rate",
+        "20",
+        "--no-progress",
+        "--reports-dir",
+        str(tmp_path),
+    ]
+    proc = subprocess.Popen(
+        argv,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env=os.environ.copy(),
+    )
     try:
         deadline = time.monotonic() + 60
         while not _canaries(lab):  # mid-reload: a canary exists
@@ -51,9 +72,14 @@ def test_signal_mid_reload_leaves_no_canary(lab: Lab, tmp_path: Path, sig: signa
         for name in _canaries(lab):  # leave the lab clean even when the assertion below fails
             lab.writer().delete({"kind": "Ingress", "metadata": {"namespace": "demo", "name": name}})
     left = _canaries(lab)
-    MATRIX.append({"fault": f"{sig.name} mid-reload", "exit": proc.returncode,
-                   "verdict": f"{len(left)} canaries left; stopped {took:.1f} s after the signal",
-                   "seconds": round(took, 1)})
+    MATRIX.append(
+        {
+            "fault": f"{sig.name} mid-reload",
+            "exit": proc.returncode,
+            "verdict": f"{len(left)} canaries left; stopped {took:.1f} s after the signal",
+            "seconds": round(took, 1),
+        }
+    )
     assert "Traceback" not in out + err, err[-3000:]
     assert proc.returncode == code, (proc.returncode, err[-2000:])
     assert left == []
@@ -67,22 +93,44 @@ def test_credentials_from_a_cluster_secret_are_not_labelled_from_the_profile(lab
     ref = {"kind": "Secret", "metadata": {"namespace": "demo", "name": "wordpress-basic-auth"}}
     original = res.get(ref)
     assert original is not None
-    res.patch(ref, {"data": {"username": base64.b64encode(b"admin").decode(),
-                             "password": base64.b64encode(password.encode()).decode()}})
+    res.patch(
+        ref,
+        {
+            "data": {
+                "username": base64.b64encode(b"admin").decode(),
+                "password": base64.b64encode(password.encode()).decode(),
+            }
+        },
+    )
     profile = tmp_path / "profile.yaml"
-    profile.write_text("\n".join(line for line in lab.layout.profile.read_text().splitlines()
-                                 if "credentials" not in line and "wordpress" not in line and "password_file"
-                                 not in line and "username" not in line) + "\n")
+    profile.write_text(
+        "\n".join(
+            line
+            for line in lab.layout.profile.read_text().splitlines()
+            if "credentials" not in line
+            and "wordpress" not in line
+            and "password_file" not in line
+            and "username" not in line
+        )
+        + "\n"
+    )
     try:
-        run = run_cli(*lab_run_args(lab, tmp_path, "-n", "demo", "--probes", "dns,redirect,auth",
-                                    "--use-auth-secrets", profile=profile), json_report=tmp_path / "report.json",
-                      timeout=90)
+        run = run_cli(
+            *lab_run_args(
+                lab, tmp_path, "-n", "demo", "--probes", "dns,redirect,auth", "--use-auth-secrets", profile=profile
+            ),
+            json_report=tmp_path / "report.json",
+            timeout=90,
+        )
     finally:
         res.patch(ref, {"data": {"username": None, "password": None}})
     assert_no_traceback(run)
     good = run.one("auth.good_credentials", "wordpress.example.test")
-    record("credentials from a cluster Secret", run, f"auth.good_credentials {good['status']}: "
-           + str(good["evidence"].get("credentials"))[:80])
+    record(
+        "credentials from a cluster Secret",
+        run,
+        f"auth.good_credentials {good['status']}: " + str(good["evidence"].get("credentials"))[:80],
+    )
     assert good["status"] == "pass", good
     label = str(good["evidence"].get("credentials"))
     assert "from the profile" not in label and "demo/wordpress-basic-auth" in label, label

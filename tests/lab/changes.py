@@ -36,8 +36,9 @@ def results(report: Report, check_id: str, host: str | None = None) -> list[Resu
     return [r for r in report.results if r.check == check_id and (host is None or r.host == host)]
 
 
-def converge(fn: Callable[[], Report], until: Callable[[Report], bool], timeout: float = 20.0,
-             consecutive: int = 2) -> Report:
+def converge(
+    fn: Callable[[], Report], until: Callable[[Report], bool], timeout: float = 20.0, consecutive: int = 2
+) -> Report:
     """Run ``fn`` until ``until`` holds for ``consecutive`` runs in a row; the controller applies changes
     asynchronously (Traefik throttles reloads to one per 2 s)."""
     deadline = time.monotonic() + timeout
@@ -102,5 +103,8 @@ def lb_faults(lab: Lab, faults: LbFaults) -> Iterator[None]:
 
 def _healthy(lab: Lab) -> None:
     """Wait until the demo routes are all served again, so the next test starts from a healthy lab."""
-    converge(lambda: check(lab, ["dns", "tls", "routing"]),
-             lambda rep: all(r.status in (Status.PASS, Status.WARN, Status.SKIP) for r in rep.results), timeout=20)
+    converge(
+        lambda: check(lab, ["dns", "tls", "routing"]),
+        lambda rep: all(r.status in (Status.PASS, Status.WARN, Status.SKIP) for r in rep.results),
+        timeout=20,
+    )

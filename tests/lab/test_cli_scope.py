@@ -13,8 +13,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _ic(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ingresscheck", *args], capture_output=True, text=True,
-                          timeout=120, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "ingresscheck", *args], capture_output=True, text=True, timeout=120, cwd=cwd
+    )
 
 
 def test_run_on_a_namespace_or_selector_matching_nothing_is_exit_2(lab: Lab, tmp_path: Path) -> None:
@@ -48,8 +49,7 @@ def test_load_targets_matching_nothing_is_exit_2(lab: Lab, tmp_path: Path) -> No
 def test_reload_without_a_canary_domain_is_a_configuration_error(lab: Lab, tmp_path: Path) -> None:
     """Given no profile (so no reload.domain), then reload exits 2 before creating anything, saying what
     to set; the report is not written."""
-    out = _ic("reload", "--kubeconfig", str(lab.layout.kubeconfig), "--allow-mutations", "--rounds", "1",
-              cwd=tmp_path)
+    out = _ic("reload", "--kubeconfig", str(lab.layout.kubeconfig), "--allow-mutations", "--rounds", "1", cwd=tmp_path)
     assert out.returncode == 2, out.stdout + out.stderr
     assert "reload.domain" in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
     assert not (tmp_path / "reports").exists()

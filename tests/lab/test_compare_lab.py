@@ -31,8 +31,13 @@ DEMO_HOSTS = {"api.example.test", "wordpress.example.test", "shop.apps.test", "w
 
 def _compare(lab: Lab) -> ParityReport:
     profile = load(lab.layout.profile)
-    return compare(Side("A", "127.0.0.10", kind="Ingress"), Side("B", eg.VIP, kind="HTTPRoute"), profile,
-                   kubeconfig=str(lab.layout.kubeconfig), namespace=DEMO_NS)
+    return compare(
+        Side("A", "127.0.0.10", kind="Ingress"),
+        Side("B", eg.VIP, kind="HTTPRoute"),
+        profile,
+        kubeconfig=str(lab.layout.kubeconfig),
+        namespace=DEMO_NS,
+    )
 
 
 def _diffs(report: ParityReport, host: str) -> list[tuple[str, str, Severity]]:
@@ -68,19 +73,45 @@ def test_demo_on_both_planes_has_no_breaking_difference(envoy: Lab, tmp_path: Pa
     report = _compare(envoy)
     assert {h.host for h in report.hosts if "parity-unknown" not in h.host} == DEMO_HOSTS
     assert not DEMO_HOSTS & set(report.only_a)
-    breaking = [(h.host, d.request.describe(), d.aspect, d.a, d.b) for h in report.hosts for d in h.differences
-                if d.severity is Severity.BREAKING]
+    breaking = [
+        (h.host, d.request.describe(), d.aspect, d.a, d.b)
+        for h in report.hosts
+        for d in h.differences
+        if d.severity is Severity.BREAKING
+    ]
     assert breaking == []
     # the annotation table names what Envoy Gateway does differently with the WordPress Ingress
     assert {(s.object, s.annotation) for s in report.support} >= {("demo/wordpress", "auth-realm")}
 
 
 def test_cli_writes_the_parity_reports(envoy: Lab, tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "ingresscheck", "compare", "--a", "127.0.0.10", "--a-kind", "Ingress",
-                           "--b", eg.VIP,
-                           "--b-kind", "HTTPRoute", "-n", DEMO_NS, "--kubeconfig", str(envoy.layout.kubeconfig),
-                           "--profile", str(envoy.layout.profile), "--reports-dir", str(tmp_path)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ingresscheck",
+            "compare",
+            "--a",
+            "127.0.0.10",
+            "--a-kind",
+            "Ingress",
+            "--b",
+            eg.VIP,
+            "--b-kind",
+            "HTTPRoute",
+            "-n",
+            DEMO_NS,
+            "--kubeconfig",
+            str(envoy.layout.kubeconfig),
+            "--profile",
+            str(envoy.layout.profile),
+            "--reports-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     data = json.loads((tmp_path / "parity.json").read_text())
     assert data["b"]["implementation"] == "envoy-gateway" and data["summary"]["breaking"] == 0
@@ -123,9 +154,15 @@ def test_redirect_code_changed_is_changed(envoy: Lab) -> None:
 
 
 @contextmanager
-def _patched(envoy: Lab, name: str, change: Callable[[dict], None], host: str, path: str,
-             ready: Callable[[httpx.Response], bool], restored: Callable[[httpx.Response], bool]
-             ) -> Iterator[ParityReport]:
+def _patched(
+    envoy: Lab,
+    name: str,
+    change: Callable[[dict], None],
+    host: str,
+    path: str,
+    ready: Callable[[httpx.Response], bool],
+    restored: Callable[[httpx.Response], bool],
+) -> Iterator[ParityReport]:
     res = envoy.writer()
     route = _original(name)
     changed = copy.deepcopy(route)
@@ -142,17 +179,26 @@ def _patched(envoy: Lab, name: str, change: Callable[[dict], None], host: str, p
 def test_another_backend_is_breaking(envoy: Lab) -> None:
     def to_api(route: dict) -> None:
         route["spec"]["rules"][2]["backendRefs"][0]["name"] = "api"  # /docs -> api instead of api-docs
-    with _patched(envoy, "api", to_api, "api.example.test", "/docs",
-                    lambda r: r.headers.get("x-echo-service") == "api",
-                    lambda r: r.headers.get("x-echo-service") == "api-docs") as report:
+
+    with _patched(
+        envoy,
+        "api",
+        to_api,
+        "api.example.test",
+        "/docs",
+        lambda r: r.headers.get("x-echo-service") == "api",
+        lambda r: r.headers.get("x-echo-service") == "api-docs",
+    ) as report:
         assert ("path /docs", "backend", Severity.BREAKING) in _diffs(report, "api.example.test")
 
 
 def test_path_case_difference_is_breaking(envoy: Lab) -> None:
     def upper(route: dict) -> None:
         route["spec"]["rules"][0]["matches"][0]["path"]["value"] = "/V1"
-    with _patched(envoy, "api", upper, "api.example.test", "/v1",
-                    lambda r: r.status_code == 404, lambda r: r.status_code == 200) as report:
+
+    with _patched(
+        envoy, "api", upper, "api.example.test", "/v1", lambda r: r.status_code == 404, lambda r: r.status_code == 200
+    ) as report:
         diffs = _diffs(report, "api.example.test")
         assert ("path /v1", "status", Severity.BREAKING) in diffs
         assert ("case /V1", "status", Severity.CHANGED) in diffs  # B now serves what A refuses
@@ -160,12 +206,31 @@ def test_path_case_difference_is_breaking(envoy: Lab) -> None:
 
 def test_trailing_slash_redirect_is_changed(envoy: Lab) -> None:
     def slash_redirect(route: dict) -> None:
-        route["spec"]["rules"].insert(0, {"matches": [{"path": {"type": "Exact", "value": "/docs/"}}],
-                                          "filters": [{"type": "RequestRedirect", "requestRedirect": {
-                                              "path": {"type": "ReplaceFullPath", "replaceFullPath": "/docs"},
-                                              "statusCode": 301}}]})
-    with _patched(envoy, "api", slash_redirect, "api.example.test", "/docs/",
-                    lambda r: r.status_code == 301, lambda r: r.status_code == 200) as report:
+        route["spec"]["rules"].insert(
+            0,
+            {
+                "matches": [{"path": {"type": "Exact", "value": "/docs/"}}],
+                "filters": [
+                    {
+                        "type": "RequestRedirect",
+                        "requestRedirect": {
+                            "path": {"type": "ReplaceFullPath", "replaceFullPath": "/docs"},
+                            "statusCode": 301,
+                        },
+                    }
+                ],
+            },
+        )
+
+    with _patched(
+        envoy,
+        "api",
+        slash_redirect,
+        "api.example.test",
+        "/docs/",
+        lambda r: r.status_code == 301,
+        lambda r: r.status_code == 200,
+    ) as report:
         diffs = _diffs(report, "api.example.test")
         assert ("derived /docs/", "status", Severity.CHANGED) in diffs
         assert not [d for d in diffs if d[2] is Severity.BREAKING]

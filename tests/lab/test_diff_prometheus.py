@@ -32,15 +32,33 @@ BROKEN_REDIRECT = {"api.example.test", "wordpress.example.test", "shop.apps.test
 
 def run(lab: Lab, out: Path, *extra: str) -> tuple[int, dict[str, Any], str]:
     done = subprocess.run(
-        [sys.executable, "-m", "ingresscheck", "run", "--profile", str(lab.layout.profile), "-n", "demo",
-         "--no-progress", "--json", str(out), *extra], capture_output=True, text=True, timeout=180, cwd=ROOT)
+        [
+            sys.executable,
+            "-m",
+            "ingresscheck",
+            "run",
+            "--profile",
+            str(lab.layout.profile),
+            "-n",
+            "demo",
+            "--no-progress",
+            "--json",
+            str(out),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=ROOT,
+    )
     assert "Traceback" not in done.stderr, done.stderr
     return done.returncode, json.loads(out.read_text()), done.stdout + done.stderr
 
 
 def diff(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ingresscheck", "diff", *args], capture_output=True, text=True,
-                          timeout=60, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "ingresscheck", "diff", *args], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
 
 
 @pytest.fixture(scope="module")
@@ -54,15 +72,20 @@ def runs(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     with temporary(lab, ghost), lb_faults(lab, LbFaults(redirect_drops_query=True)):
         code, _, output = run(lab, d / "broken.json", "--prometheus", str(d / "broken.prom"))
     assert code == 1, output
-    return {"healthy": d / "healthy.json", "broken": d / "broken.json", "healthy.prom": d / "healthy.prom",
-            "broken.prom": d / "broken.prom", "dir": d}
+    return {
+        "healthy": d / "healthy.json",
+        "broken": d / "broken.json",
+        "healthy.prom": d / "healthy.prom",
+        "broken.prom": d / "broken.prom",
+        "dir": d,
+    }
 
 
 def _section(text: str, title: str) -> list[str]:
     lines = text.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith(f"{title}:"))
     out = []
-    for line in lines[start + 1:]:
+    for line in lines[start + 1 :]:
         if not line.startswith("  "):
             break
         out.append(line.strip())
@@ -113,8 +136,7 @@ def test_diff_of_a_run_with_itself_is_empty(runs: dict[str, Path]) -> None:
 def test_textfile_passes_promtool(runs: dict[str, Path], which: str) -> None:
     """Given a real run's metrics file, then `promtool check metrics` finds no problem."""
     text = runs[which].read_text()
-    done = subprocess.run([str(PROMTOOL), "check", "metrics"], input=text, capture_output=True, text=True,
-                          timeout=30)
+    done = subprocess.run([str(PROMTOOL), "check", "metrics"], input=text, capture_output=True, text=True, timeout=30)
     assert done.returncode == 0 and not done.stdout.strip(), done.stdout + done.stderr
 
 
@@ -132,8 +154,11 @@ def test_textfile_holds_the_verdicts_certificates_and_phases(runs: dict[str, Pat
     report = json.loads(runs["broken"].read_text())
     samples = _samples(runs["broken.prom"].read_text())
 
-    failing = {(s.labels["check"], s.labels["host"]) for s in samples["ingresscheck_check_status"]
-               if s.labels["status"] == "fail"}
+    failing = {
+        (s.labels["check"], s.labels["host"])
+        for s in samples["ingresscheck_check_status"]
+        if s.labels["status"] == "fail"
+    }
     assert failing == {(r["check"], r["host"] or "") for r in report["results"] if r["status"] == "fail"}
     assert BROKEN_REDIRECT <= {h for c, h in failing if c == "redirect.https"}
     results = {s.labels["status"]: s.value for s in samples["ingresscheck_results"]}
@@ -182,11 +207,11 @@ def test_run_pushes_to_a_real_pushgateway(lab: Lab, pushgateway: str, tmp_path: 
 
     with urllib.request.urlopen(f"{pushgateway}/metrics", timeout=5) as answer:
         served = answer.read().decode()
-    mine = [s for s in _samples(served).get("ingresscheck_check_status", [])
-            if s.labels.get("job") == "ingresscheck"]
+    mine = [s for s in _samples(served).get("ingresscheck_check_status", []) if s.labels.get("job") == "ingresscheck"]
     assert {s.labels["context"] for s in mine} == {report["cluster"]["context"]}
     assert {(s.labels["check"], s.labels["host"], s.labels["subject"]) for s in mine} == {
-        (r["check"], r["host"] or "", r.get("subject") or "") for r in report["results"]}
+        (r["check"], r["host"] or "", r.get("subject") or "") for r in report["results"]
+    }
 
 
 def test_unreachable_pushgateway_is_one_line(lab: Lab, tmp_path: Path) -> None:
@@ -194,11 +219,28 @@ def test_unreachable_pushgateway_is_one_line(lab: Lab, tmp_path: Path) -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: nothing listens there
     done = subprocess.run(
-        [sys.executable, "-m", "ingresscheck", "run", "--profile", str(lab.layout.profile), "-n", "demo",
-         "--no-progress", "--no-reports", "--pushgateway", f"http://127.0.0.1:{port}"],
-        capture_output=True, text=True, timeout=180, cwd=ROOT)
+        [
+            sys.executable,
+            "-m",
+            "ingresscheck",
+            "run",
+            "--profile",
+            str(lab.layout.profile),
+            "-n",
+            "demo",
+            "--no-progress",
+            "--no-reports",
+            "--pushgateway",
+            f"http://127.0.0.1:{port}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=ROOT,
+    )
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     errors = [line for line in done.stderr.splitlines() if line.startswith("ingresscheck:")]
     assert errors == [
-        f"ingresscheck: cannot push metrics to the Pushgateway http://127.0.0.1:{port}: [Errno 111] Connection refused"]
+        f"ingresscheck: cannot push metrics to the Pushgateway http://127.0.0.1:{port}: [Errno 111] Connection refused"
+    ]

@@ -22,8 +22,9 @@ from ingresscheck.lab.lab import Lab
 def _get(lab: Lab, scheme: str, host: str, path: str, auth: tuple[str, str] | None = None) -> httpx.Response:
     ctx = ssl.create_default_context(cafile=str(lab.layout.pki / "ingress-ca.crt"))
     with httpx.Client(verify=ctx, timeout=3) as http:
-        return http.get(f"{scheme}://{eg.VIP}{path}", headers={"Host": host}, auth=auth,
-                        extensions={"sni_hostname": host})
+        return http.get(
+            f"{scheme}://{eg.VIP}{path}", headers={"Host": host}, auth=auth, extensions={"sni_hostname": host}
+        )
 
 
 def test_demo_hosts_serve_on_the_envoy_vip(envoy: Lab) -> None:
@@ -87,38 +88,69 @@ def test_route_changes_propagate_on_both_planes(envoy: Lab) -> None:
     figures: dict[str, dict[str, list[float]]] = {"traefik": {}, "envoy-gateway": {}}
     for i in range(3):
         host_eg, host_tr = f"prop-{i}.example.test", f"prop-tr-{i}.example.test"
-        route = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
-                 "metadata": {"name": f"parity-eg-prop-{i}", "namespace": "demo",
-                              "labels": {eg.DATA_PLANE_LABEL: eg.NAME}},
-                 "spec": {"parentRefs": [{"name": eg.GATEWAY, "namespace": eg.NAMESPACE,
-                                          "sectionName": "https-example"}],
-                          "hostnames": [host_eg], "rules": [{"backendRefs": [{"name": "shop", "port": 80}]}]}}
-        ingress = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
-                   "metadata": {"name": f"prop-tr-{i}", "namespace": "demo"},
-                   "spec": {"ingressClassName": "nginx", "rules": [{"host": host_tr, "http": {"paths": [
-                       {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": "shop",
-                                                                                   "port": {"name": "http"}}}}]}}]}}
+        route = {
+            "apiVersion": "gateway.networking.k8s.io/v1",
+            "kind": "HTTPRoute",
+            "metadata": {"name": f"parity-eg-prop-{i}", "namespace": "demo", "labels": {eg.DATA_PLANE_LABEL: eg.NAME}},
+            "spec": {
+                "parentRefs": [{"name": eg.GATEWAY, "namespace": eg.NAMESPACE, "sectionName": "https-example"}],
+                "hostnames": [host_eg],
+                "rules": [{"backendRefs": [{"name": "shop", "port": 80}]}],
+            },
+        }
+        ingress = {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "Ingress",
+            "metadata": {"name": f"prop-tr-{i}", "namespace": "demo"},
+            "spec": {
+                "ingressClassName": "nginx",
+                "rules": [
+                    {
+                        "host": host_tr,
+                        "http": {
+                            "paths": [
+                                {
+                                    "path": "/",
+                                    "pathType": "Prefix",
+                                    "backend": {"service": {"name": "shop", "port": {"name": "http"}}},
+                                }
+                            ]
+                        },
+                    }
+                ],
+            },
+        }
         try:
-            for plane, obj, address, host in (("envoy-gateway", route, eg.VIP, host_eg),
-                                              ("traefik", ingress, "127.0.0.10", host_tr)):
+            for plane, obj, address, host in (
+                ("envoy-gateway", route, eg.VIP, host_eg),
+                ("traefik", ingress, "127.0.0.10", host_tr),
+            ):
                 res.create(obj)
                 figures[plane].setdefault("create", []).append(
-                    _poll(envoy, address, host, lambda r: r.status_code == 200))
+                    _poll(envoy, address, host, lambda r: r.status_code == 200)
+                )
                 if plane == "envoy-gateway":
                     obj["spec"]["rules"][0]["backendRefs"][0]["name"] = "wordpress"
                 else:
                     obj["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] = "wordpress"
                 res.patch(obj, {"spec": {"rules": obj["spec"]["rules"]}})  # merge patch: the controller writes status
                 figures[plane].setdefault("update", []).append(
-                    _poll(envoy, address, host, lambda r: r.headers.get("x-echo-service") == "wordpress"))
+                    _poll(envoy, address, host, lambda r: r.headers.get("x-echo-service") == "wordpress")
+                )
                 res.delete(obj)
                 figures[plane].setdefault("delete", []).append(
-                    _poll(envoy, address, host, lambda r: r.status_code == 404))
+                    _poll(envoy, address, host, lambda r: r.status_code == 404)
+                )
         finally:
             res.delete(route)
             res.delete(ingress)
-    summary = {plane: {phase: {"median_ms": round(sorted(v)[len(v) // 2] * 1000), "max_ms": round(max(v) * 1000)}
-                       for phase, v in phases.items()} for plane, phases in figures.items()}
+    summary = {
+        plane: {
+            phase: {"median_ms": round(sorted(v)[len(v) // 2] * 1000), "max_ms": round(max(v) * 1000)}
+            for phase, v in phases.items()
+        }
+        for plane, phases in figures.items()
+    }
     out = Path(__file__).resolve().parents[2] / "reports" / "propagation-data-planes.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({"rounds": 3, "poll_ms": 20, "planes": summary}, indent=2) + "\n")

@@ -38,8 +38,11 @@ def check(lab: Lab, probes: list[str]) -> Report:
 
 
 def results(rep: Report, check_id: str, name: str | None = None, status: Status | None = None) -> list[Result]:
-    return [r for r in rep.results if r.check == check_id and (name is None or r.name == name)
-            and (status is None or r.status is status)]
+    return [
+        r
+        for r in rep.results
+        if r.check == check_id and (name is None or r.name == name) and (status is None or r.status is status)
+    ]
 
 
 def converge(fn: Callable[[], Report], until: Callable[[Report], bool], timeout: float = 30.0) -> Report:
@@ -69,8 +72,9 @@ def removed(lab: Lab, obj: Obj) -> Iterator[None]:
         yield
     finally:
         back = {k: v for k, v in original.items() if k != "status"}
-        back["metadata"] = {k: v for k, v in original["metadata"].items()
-                            if k in ("name", "namespace", "labels", "annotations")}
+        back["metadata"] = {
+            k: v for k, v in original["metadata"].items() if k in ("name", "namespace", "labels", "annotations")
+        }
         res.create(back)
         _wait_healthy(lab)
 
@@ -106,8 +110,10 @@ def test_a_healthy_lab_passes_every_gateway_check_and_the_chain_for_routes(lab: 
 # --- fail cases ----------------------------------------------------------------------------------------
 def test_a_route_for_another_domain_attaches_nowhere_and_is_not_accepted(lab: Lab) -> None:
     with temporary(lab, _route("nowhere", ["nowhere.other.test"])):
-        rep = converge(lambda: check(lab, ["gateway"]),
-                       lambda rep: bool(results(rep, "gateway.route_accepted", "nowhere", Status.FAIL)))
+        rep = converge(
+            lambda: check(lab, ["gateway"]),
+            lambda rep: bool(results(rep, "gateway.route_accepted", "nowhere", Status.FAIL)),
+        )
     attached = results(rep, "gateway.route_attached", "nowhere")
     assert attached[0].status is Status.FAIL and "intersect no listener hostname" in attached[0].message
     accepted = results(rep, "gateway.route_accepted", "nowhere")[0]
@@ -117,17 +123,22 @@ def test_a_route_for_another_domain_attaches_nowhere_and_is_not_accepted(lab: La
 def test_a_missing_reference_grant_fails_the_grant_and_resolved_refs(lab: Lab) -> None:
     grant = {"kind": "ReferenceGrant", "metadata": {"name": "team-routes-to-shop", "namespace": "demo"}}
     with removed(lab, grant):
-        rep = converge(lambda: check(lab, ["gateway"]),
-                       lambda rep: bool(results(rep, "gateway.route_resolved_refs", "team", Status.FAIL)))
+        rep = converge(
+            lambda: check(lab, ["gateway"]),
+            lambda rep: bool(results(rep, "gateway.route_resolved_refs", "team", Status.FAIL)),
+        )
     assert results(rep, "gateway.reference_grant", "team")[0].status is Status.FAIL
     refs = results(rep, "gateway.route_resolved_refs", "team")[0]
     assert refs.status is Status.FAIL and "RefNotPermitted" in refs.message
 
 
 def test_a_gateway_of_an_unknown_class_has_no_status_and_no_address(lab: Lab) -> None:
-    gw = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
-          "metadata": {"name": "orphan", "namespace": "demo", "labels": {objects.LAB_LABEL: "true"}},
-          "spec": {"gatewayClassName": "nobody", "listeners": [{"name": "http", "protocol": "HTTP", "port": 30080}]}}
+    gw = {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "Gateway",
+        "metadata": {"name": "orphan", "namespace": "demo", "labels": {objects.LAB_LABEL: "true"}},
+        "spec": {"gatewayClassName": "nobody", "listeners": [{"name": "http", "protocol": "HTTP", "port": 30080}]},
+    }
     with temporary(lab, gw):
         rep = check(lab, ["gateway"])
     for check_id in ("gateway.class_accepted", "gateway.programmed", "gateway.address", "gateway.listener"):
@@ -136,21 +147,28 @@ def test_a_gateway_of_an_unknown_class_has_no_status_and_no_address(lab: Lab) ->
 
 
 def test_a_listener_on_a_port_traefik_does_not_serve_is_not_programmed(lab: Lab) -> None:
-    gw = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
-          "metadata": {"name": "odd-port", "namespace": "demo", "labels": {objects.LAB_LABEL: "true"}},
-          "spec": {"gatewayClassName": objects.GATEWAY_CLASS, "listeners": [
-              {"name": "http", "protocol": "HTTP", "port": 31999, "hostname": "*.odd.test"}]}}
+    gw = {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "Gateway",
+        "metadata": {"name": "odd-port", "namespace": "demo", "labels": {objects.LAB_LABEL: "true"}},
+        "spec": {
+            "gatewayClassName": objects.GATEWAY_CLASS,
+            "listeners": [{"name": "http", "protocol": "HTTP", "port": 31999, "hostname": "*.odd.test"}],
+        },
+    }
     with temporary(lab, gw):
-        rep = converge(lambda: check(lab, ["gateway"]),
-                       lambda rep: bool(results(rep, "gateway.listener", "odd-port", Status.FAIL)))
+        rep = converge(
+            lambda: check(lab, ["gateway"]), lambda rep: bool(results(rep, "gateway.listener", "odd-port", Status.FAIL))
+        )
     listener = results(rep, "gateway.listener", "odd-port")[0]
     assert listener.status is Status.FAIL and listener.subject == "Gateway demo/odd-port listener http"
 
 
 def test_a_hostname_deeper_than_the_certificate_wildcard_fails_the_certificate(lab: Lab) -> None:
     with temporary(lab, _route("deep", ["a.deep.gw.test"])):
-        rep = converge(lambda: check(lab, ["gateway"]),
-                       lambda rep: bool(results(rep, "gateway.certificate", status=Status.FAIL)))
+        rep = converge(
+            lambda: check(lab, ["gateway"]), lambda rep: bool(results(rep, "gateway.certificate", status=Status.FAIL))
+        )
     failed = results(rep, "gateway.certificate", status=Status.FAIL)
     assert "a.deep.gw.test (HTTPRoute demo/deep)" in failed[0].message
     assert results(rep, "gateway.route_attached", "deep")[0].status is Status.PASS  # the listener accepts it
@@ -159,10 +177,13 @@ def test_a_hostname_deeper_than_the_certificate_wildcard_fails_the_certificate(l
 def test_no_endpoints_fail_backend_endpoints_and_the_header_matched_rule(lab: Lab) -> None:
     """Given api-docs without endpoints, then the static check says so and X-Docs-Version: v2 no longer reaches it."""
     with replaced(lab, {**_slice("api-docs", []), "endpoints": []}):
-        rep = converge(lambda: check(lab, ["dns", "gateway", "httproute"]),
-                       lambda rep: bool(results(rep, "httproute.header_match", "app", Status.FAIL)))
+        rep = converge(
+            lambda: check(lab, ["dns", "gateway", "httproute"]),
+            lambda rep: bool(results(rep, "httproute.header_match", "app", Status.FAIL)),
+        )
     assert [r.subject for r in results(rep, "gateway.backend_endpoints", "app", Status.FAIL)] == [
-        "Service demo/api-docs port 80"]
+        "Service demo/api-docs port 80"
+    ]
     header = results(rep, "httproute.header_match", "app")[0]
     assert header.status is Status.FAIL and "with the headers" in header.message
 
@@ -171,8 +192,10 @@ def test_a_catch_all_route_takes_unknown_hostnames(lab: Lab) -> None:
     catch_all = objects.http_route("catch-all", "demo", [], [objects.rule(backends=[objects.backend("shop")])])
     del catch_all["spec"]["hostnames"]
     with temporary(lab, catch_all):
-        rep = converge(lambda: check(lab, ["dns", "httproute"]),
-                       lambda rep: bool(results(rep, "httproute.unknown_host", status=Status.FAIL)))
+        rep = converge(
+            lambda: check(lab, ["dns", "httproute"]),
+            lambda rep: bool(results(rep, "httproute.unknown_host", status=Status.FAIL)),
+        )
     failed = results(rep, "httproute.unknown_host", "app")[0]
     assert failed.status is Status.FAIL and "demo/shop" in failed.message
 
@@ -180,8 +203,10 @@ def test_a_catch_all_route_takes_unknown_hostnames(lab: Lab) -> None:
 def test_a_canary_whose_endpoints_are_the_stable_pod_breaks_the_split(lab: Lab) -> None:
     """Given web-canary's slice pointing at the web-stable pod, then every answer is web-stable: not 90/10."""
     with replaced(lab, _slice("web-canary", ["127.0.0.16"])):
-        rep = converge(lambda: check(lab, ["dns", "canary"]),
-                       lambda rep: bool(results(rep, "canary.weights", "canary", Status.FAIL)))
+        rep = converge(
+            lambda: check(lab, ["dns", "canary"]),
+            lambda rep: bool(results(rep, "canary.weights", "canary", Status.FAIL)),
+        )
     failed = results(rep, "canary.weights", "canary")[0]
     assert failed.status is Status.FAIL and "demo/web-canary 0/" in failed.message
     assert failed.evidence["counts"] == {"demo/web-stable": failed.evidence["requests"]}

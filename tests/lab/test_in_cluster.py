@@ -111,10 +111,16 @@ def reader(lab: Lab) -> Iterator[tuple[str, str]]:
     """The recipe's ServiceAccount, ClusterRole and binding, created for real; plus an unbound account.
     Yields (bound token, unbound token); everything is deleted afterwards."""
     res = lab.writer()
-    docs = {d["kind"]: _moved(d) for d in _documents() if d["kind"] in ("ServiceAccount", "ClusterRole",
-                                                                        "ClusterRoleBinding")}
-    unbound = {"apiVersion": "v1", "kind": "ServiceAccount",
-               "metadata": {"name": "ingresscheck-unbound", "namespace": NS}}
+    docs = {
+        d["kind"]: _moved(d)
+        for d in _documents()
+        if d["kind"] in ("ServiceAccount", "ClusterRole", "ClusterRoleBinding")
+    }
+    unbound = {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": "ingresscheck-unbound", "namespace": NS},
+    }
     created: list[Obj] = []
     try:
         for obj in (*docs.values(), unbound):
@@ -145,22 +151,44 @@ _RANDOM = re.compile(r"ingresscheck[0-9a-f]{6}")  # the random path a routing pr
 
 
 def _verdicts(report: dict[str, Any]) -> set[tuple[str, str, str, str]]:
-    return {(r["check"], r["host"] or "", _RANDOM.sub("<random>", r.get("subject") or ""), r["status"])
-            for r in report["results"]}
+    return {
+        (r["check"], r["host"] or "", _RANDOM.sub("<random>", r.get("subject") or ""), r["status"])
+        for r in report["results"]
+    }
 
 
 def test_cluster_role_is_enough_for_the_same_verdicts_as_the_admin(
-        lab: Lab, reader: tuple[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    lab: Lab,
+    reader: tuple[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     """Given a token bound to exactly the recipe's ClusterRole, when ingresscheck runs --in-cluster,
     then every verdict equals the admin's; given an unbound token, then the run is refused in one line."""
     bound, unbound = reader
 
     def as_admin(name: str) -> dict[str, Any]:
         out = tmp_path / name
-        done = subprocess.run([sys.executable, "-m", "ingresscheck", "run", "--profile", str(lab.layout.profile),
-                               "-n", NS, "--no-progress", "--json", str(out)],
-                              capture_output=True, text=True, timeout=180, cwd=ROOT)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "ingresscheck",
+                "run",
+                "--profile",
+                str(lab.layout.profile),
+                "-n",
+                NS,
+                "--no-progress",
+                "--json",
+                str(out),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            cwd=ROOT,
+        )
         assert done.returncode in (0, 1), done.stderr
         report: dict[str, Any] = json.loads(out.read_text())
         return report
@@ -171,8 +199,9 @@ def test_cluster_role_is_enough_for_the_same_verdicts_as_the_admin(
 
     def as_reader() -> dict[str, Any]:
         out = tmp_path / f"reader-{len(readers)}.json"
-        code = main(["run", "--in-cluster", "--profile", str(lab.layout.profile), "-n", NS, "--no-progress",
-                     "--json", str(out)])
+        code = main(
+            ["run", "--in-cluster", "--profile", str(lab.layout.profile), "-n", NS, "--no-progress", "--json", str(out)]
+        )
         assert code in (0, 1), capsys.readouterr().err
         readers.append(json.loads(out.read_text()))
         return readers[-1]
@@ -194,15 +223,17 @@ def test_cluster_role_is_enough_for_the_same_verdicts_as_the_admin(
     capsys.readouterr()
 
     _mount(lab, tmp_path / "sa-unbound", unbound, monkeypatch)
-    code = main(["run", "--in-cluster", "--profile", str(lab.layout.profile), "-n", NS, "--no-progress",
-                 "--no-reports"])
+    code = main(
+        ["run", "--in-cluster", "--profile", str(lab.layout.profile), "-n", NS, "--no-progress", "--no-reports"]
+    )
     err = capsys.readouterr().err
     assert code == 2
     assert "forbidden" in err.lower() and "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
 def test_the_service_proxy_fallback_says_why_the_api_server_gave_no_answer(
-        lab: Lab, reader: tuple[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lab: Lab, reader: tuple[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Given the API server's service proxy as the last way to a Service's own answer (routing.backend, for
     backends that do not say who they are), then each way it can give none is its own one-line reason, from
     the real API server, never an exception: the recipe's ClusterRole does not grant services/proxy (403);

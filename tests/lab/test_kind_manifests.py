@@ -120,13 +120,19 @@ def test_sample_objects_live_in_the_sample_namespace() -> None:
     sample = [obj for path in sorted(SAMPLE.glob("*.yaml")) for obj in _documents(path)]
     namespaces = [o["metadata"]["name"] for o in sample if o["kind"] == "Namespace"]
     assert namespaces == [SAMPLE_NS]
-    wrong = [f"{o['kind']}/{o['metadata']['name']}" for o in sample
-             if _namespaced(o) and o["metadata"].get("namespace") != SAMPLE_NS]
+    wrong = [
+        f"{o['kind']}/{o['metadata']['name']}"
+        for o in sample
+        if _namespaced(o) and o["metadata"].get("namespace") != SAMPLE_NS
+    ]
     assert not wrong, f"not in namespace {SAMPLE_NS}: {wrong}"
 
 
-@pytest.mark.parametrize("obj", [obj for _, obj in MANIFESTS if obj["kind"] == "Namespace"],
-                         ids=[i for i, obj in MANIFESTS if obj["kind"] == "Namespace"])
+@pytest.mark.parametrize(
+    "obj",
+    [obj for _, obj in MANIFESTS if obj["kind"] == "Namespace"],
+    ids=[i for i, obj in MANIFESTS if obj["kind"] == "Namespace"],
+)
 def test_namespace_passes_a_server_side_dry_run(writer: Resources, obj: Obj) -> None:
     """Given the Namespace, when dry-run created, then the apiserver accepts it and stores nothing."""
     sent = _for_dry_run(obj)
@@ -135,8 +141,11 @@ def test_namespace_passes_a_server_side_dry_run(writer: Resources, obj: Obj) -> 
     assert writer.get(sent) is None
 
 
-@pytest.mark.parametrize("obj", [obj for _, obj in MANIFESTS if obj["kind"] != "Namespace"],
-                         ids=[i for i, obj in MANIFESTS if obj["kind"] != "Namespace"])
+@pytest.mark.parametrize(
+    "obj",
+    [obj for _, obj in MANIFESTS if obj["kind"] != "Namespace"],
+    ids=[i for i, obj in MANIFESTS if obj["kind"] != "Namespace"],
+)
 def test_object_passes_a_server_side_dry_run(writer: Resources, obj: Obj) -> None:
     """Given a manifest (moved to the lab's demo namespace), when dry-run created, then the apiserver
     accepts it as written (strict fields, full validation) and stores nothing."""
@@ -156,12 +165,23 @@ def test_object_passes_a_server_side_dry_run(writer: Resources, obj: Obj) -> Non
 
 def _ingress_shape(ing: Obj) -> Obj:
     spec = ing["spec"]
-    rules = [(r["host"], [(p["path"], p["pathType"], p["backend"]["service"]["name"],
-                           p["backend"]["service"]["port"]) for p in r["http"]["paths"]])
-             for r in spec["rules"]]
+    rules = [
+        (
+            r["host"],
+            [
+                (p["path"], p["pathType"], p["backend"]["service"]["name"], p["backend"]["service"]["port"])
+                for p in r["http"]["paths"]
+            ],
+        )
+        for r in spec["rules"]
+    ]
     tls = [(sorted(t["hosts"]), t["secretName"]) for t in spec.get("tls", [])]
-    return {"class": spec.get("ingressClassName"), "rules": rules, "tls": tls,
-            "annotations": ing["metadata"].get("annotations", {})}
+    return {
+        "class": spec.get("ingressClassName"),
+        "rules": rules,
+        "tls": tls,
+        "annotations": ing["metadata"].get("annotations", {}),
+    }
 
 
 def test_sample_ingresses_have_the_lab_shapes(lab_layout: LabLayout) -> None:
@@ -181,8 +201,7 @@ def test_sample_ingresses_have_the_lab_shapes(lab_layout: LabLayout) -> None:
 def test_auth_secret_holds_the_documented_demo_password() -> None:
     """Given the wordpress basic-auth Secret, then its one htpasswd line verifies the demo password."""
     bcrypt = pytest.importorskip("bcrypt")
-    secret = next(o for _, o in MANIFESTS
-                  if o["kind"] == "Secret" and o["metadata"]["name"] == "wordpress-basic-auth")
+    secret = next(o for _, o in MANIFESTS if o["kind"] == "Secret" and o["metadata"]["name"] == "wordpress-basic-auth")
     lines = [ln for ln in secret["stringData"]["auth"].splitlines() if ln.strip()]
     assert len(lines) == 1
     user, _, hashed = lines[0].partition(":")
@@ -195,8 +214,9 @@ def test_demo_certificates_chain_to_the_profile_ca() -> None:
     are not about to expire."""
     ca = x509.load_pem_x509_certificate((KIND / "demo-ca.crt").read_bytes())
     expected = {"shop-tls": "shop.apps.test", "example-test-wildcard": "*.example.test"}
-    secrets = {o["metadata"]["name"]: o for _, o in MANIFESTS
-               if o["kind"] == "Secret" and o.get("type") == "kubernetes.io/tls"}
+    secrets = {
+        o["metadata"]["name"]: o for _, o in MANIFESTS if o["kind"] == "Secret" and o.get("type") == "kubernetes.io/tls"
+    }
     assert set(secrets) == set(expected)
     for name, host in expected.items():
         cert = x509.load_pem_x509_certificate(base64.b64decode(secrets[name]["data"]["tls.crt"]))
@@ -234,10 +254,13 @@ def test_workflow_has_the_ci_steps() -> None:
     assert next(s for s in steps if "setup-python" in s.get("uses", ""))["with"]["python-version"] == "3.11"
     upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact@"))
     assert upload["if"] == "always()" and upload["with"]["path"].rstrip("/") == "reports"
-    for command in ("deploy/kind/install-controller.sh", "kubectl apply -f deploy/kind/sample-app/",
-                    'pip install ".[test]"',
-                    "pytest suites -n auto --profile deploy/kind/profile.yaml --junitxml=reports/junit.xml",
-                    "ingresscheck run --profile deploy/kind/profile.yaml"):
+    for command in (
+        "deploy/kind/install-controller.sh",
+        "kubectl apply -f deploy/kind/sample-app/",
+        'pip install ".[test]"',
+        "pytest suites -n auto --profile deploy/kind/profile.yaml --junitxml=reports/junit.xml",
+        "ingresscheck run --profile deploy/kind/profile.yaml",
+    ):
         assert command in runs, command
     for word in runs.split():
         if word.startswith("deploy/kind/"):

@@ -26,23 +26,28 @@ def _https(lab: Lab, host: str, path: str, **kw: object) -> httpx.Response:
     L = lab.layout
     ctx = ssl.create_default_context(cafile=str(L.pki / "ingress-ca.crt"))
     with httpx.Client(verify=ctx, timeout=5) as client:
-        return client.get(f"https://{L.vip}:{L.lb_https_port}{path}", headers={"Host": host},
-                          extensions={"sni_hostname": host}, **kw)  # type: ignore[arg-type]
+        return client.get(
+            f"https://{L.vip}:{L.lb_https_port}{path}", headers={"Host": host}, extensions={"sni_hostname": host}, **kw
+        )  # type: ignore[arg-type]
 
 
 def test_http_redirects_to_https_keeping_host_path_and_query(lab: Lab) -> None:
     """Given the LB on :80, when asked for a page, then 302 to the same URL on https."""
     L = lab.layout
-    r = httpx.get(f"http://{L.vip}:{L.lb_http_port}/v1/items?page=2&q=a%20b",
-                  headers={"Host": "api.example.test"}, timeout=5)
+    r = httpx.get(
+        f"http://{L.vip}:{L.lb_http_port}/v1/items?page=2&q=a%20b", headers={"Host": "api.example.test"}, timeout=5
+    )
     assert r.status_code == 302
     assert r.headers["location"] == "https://api.example.test/v1/items?page=2&q=a%20b"
 
 
-@pytest.mark.parametrize("host, issuer_cn", [
-    ("api.example.test", "*.example.test"),  # the wildcard at the LB
-    ("shop.apps.test", "shop.apps.test"),  # the Ingress's own certificate, passed through
-])
+@pytest.mark.parametrize(
+    "host, issuer_cn",
+    [
+        ("api.example.test", "*.example.test"),  # the wildcard at the LB
+        ("shop.apps.test", "shop.apps.test"),  # the Ingress's own certificate, passed through
+    ],
+)
 def test_tls_verifies_against_the_lab_ca(lab: Lab, host: str, issuer_cn: str) -> None:
     """Given the lab CA, when connecting with SNI, then the chain and hostname verify."""
     L = lab.layout
@@ -54,13 +59,15 @@ def test_tls_verifies_against_the_lab_ca(lab: Lab, host: str, issuer_cn: str) ->
     assert subject["commonName"] == issuer_cn
 
 
-@pytest.mark.parametrize("host, path, service, pods", [
-    ("api.example.test", "/v1/users", "api", {"api-0", "api-1"}),
-    ("api.example.test", "/docs/intro", "api-docs", {"api-docs-0"}),
-    ("shop.apps.test", "/", "shop", {"shop-0"}),
-])
-def test_host_routing_reaches_the_named_backend(lab: Lab, host: str, path: str, service: str,
-                                                pods: set[str]) -> None:
+@pytest.mark.parametrize(
+    "host, path, service, pods",
+    [
+        ("api.example.test", "/v1/users", "api", {"api-0", "api-1"}),
+        ("api.example.test", "/docs/intro", "api-docs", {"api-docs-0"}),
+        ("shop.apps.test", "/", "shop", {"shop-0"}),
+    ],
+)
+def test_host_routing_reaches_the_named_backend(lab: Lab, host: str, path: str, service: str, pods: set[str]) -> None:
     """Given an Ingress rule, when requesting host+path, then the echo pod of its Service answers."""
     r = _https(lab, host, path)
     assert r.status_code == 200
@@ -123,7 +130,8 @@ def test_cluster_objects_tell_the_same_story(lab: Lab) -> None:
     assert [a["ip"] for a in svc["status"]["loadBalancer"]["ingress"]] == [lab.layout.vip]
     nodes = w.list("Node")
     assert sorted(a["address"] for n in nodes for a in n["status"]["addresses"] if a["type"] == "InternalIP") == [
-        n.ip for n in lab.layout.nodes]
+        n.ip for n in lab.layout.nodes
+    ]
     for ing in w.list("Ingress", "demo"):
         assert ing["status"]["loadBalancer"]["ingress"][0]["ip"] == lab.layout.vip
 
@@ -136,6 +144,7 @@ def test_controller_runs_with_least_privilege(lab: Lab) -> None:
     with httpx.Client(verify=ctx, headers={"Authorization": f"Bearer {token}"}, timeout=5) as c:
         assert c.get(f"{L.apiserver_url}/apis/networking.k8s.io/v1/ingresses").status_code == 200
         assert c.get(f"{L.apiserver_url}/api/v1/nodes").status_code == 403
-        denied = c.post(f"{L.apiserver_url}/api/v1/namespaces/demo/configmaps",
-                        content=json.dumps({"metadata": {"name": "x"}}))
+        denied = c.post(
+            f"{L.apiserver_url}/api/v1/namespaces/demo/configmaps", content=json.dumps({"metadata": {"name": "x"}})
+        )
         assert denied.status_code == 403

@@ -17,8 +17,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ingresscheck", "lab", *args], capture_output=True, text=True,
-                          timeout=180, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "ingresscheck", "lab", *args], capture_output=True, text=True, timeout=180, cwd=ROOT
+    )
 
 
 def test_up_again_says_it_is_already_up(lab: Lab) -> None:

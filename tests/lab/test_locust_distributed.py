@@ -27,12 +27,17 @@ LOCUSTFILE = ROOT / "loadtests" / "locustfile.py"
 HOSTS = [("api.example.test", "/v1/x", [200]), ("shop.apps.test", "/", [200]), ("wordpress.example.test", "/", [401])]
 
 
-def write_targets(path: Path, address: str, port: int, ca_bundle: str | None,
-                  hosts: Sequence[tuple[str, str, list[int]]] = HOSTS) -> Path:
+def write_targets(
+    path: Path, address: str, port: int, ca_bundle: str | None, hosts: Sequence[tuple[str, str, list[int]]] = HOSTS
+) -> Path:
     """The targets file format of loadtests/common.py: dial ``address:port`` for every host."""
-    doc = {"ca_bundle": ca_bundle,
-           "targets": [{"url": f"https://{host}{p}", "address": address, "port": port, "sni": host,
-                        "expect_status": statuses} for host, p, statuses in hosts]}
+    doc = {
+        "ca_bundle": ca_bundle,
+        "targets": [
+            {"url": f"https://{host}{p}", "address": address, "port": port, "sni": host, "expect_status": statuses}
+            for host, p, statuses in hosts
+        ],
+    }
     path.write_text(json.dumps(doc, indent=2))
     return path
 
@@ -43,18 +48,52 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def run_distributed(workdir: Path, targets: Path, *, workers: int = 2, users: int = 10, spawn_rate: int = 5,
-                    run_time: str = "6s", timeout: float = 120) -> tuple[int, list[dict[str, str]], str]:
+def run_distributed(
+    workdir: Path,
+    targets: Path,
+    *,
+    workers: int = 2,
+    users: int = 10,
+    spawn_rate: int = 5,
+    run_time: str = "6s",
+    timeout: float = 120,
+) -> tuple[int, list[dict[str, str]], str]:
     """Run ``locust --master`` and ``workers`` x ``locust --worker`` (headless, no RampShape) and return
     (master exit code, rows of the master's stats CSV, master log). Every process is killed in the end."""
-    env = {**os.environ, "INGRESSCHECK_TARGETS": str(targets), "INGRESSCHECK_SHAPE": "none",
-           "INGRESSCHECK_MAX_SECONDS": "60", "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "INGRESSCHECK_TARGETS": str(targets),
+        "INGRESSCHECK_SHAPE": "none",
+        "INGRESSCHECK_MAX_SECONDS": "60",
+        "PYTHONUNBUFFERED": "1",
+    }
     port = _free_port()
     locust = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE)]
-    master_cmd = [*locust, "--master", "--headless", "--expect-workers", str(workers),
-                  "--expect-workers-max-wait", "60", "-u", str(users), "-r", str(spawn_rate), "-t", run_time,
-                  "--stop-timeout", "5", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
-                  "--csv", str(workdir / "stats"), "--html", str(workdir / "stats.html")]
+    master_cmd = [
+        *locust,
+        "--master",
+        "--headless",
+        "--expect-workers",
+        str(workers),
+        "--expect-workers-max-wait",
+        "60",
+        "-u",
+        str(users),
+        "-r",
+        str(spawn_rate),
+        "-t",
+        run_time,
+        "--stop-timeout",
+        "5",
+        "--master-bind-host",
+        "127.0.0.1",
+        "--master-bind-port",
+        str(port),
+        "--csv",
+        str(workdir / "stats"),
+        "--html",
+        str(workdir / "stats.html"),
+    ]
     worker_cmd = [*locust, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)]
     procs: list[subprocess.Popen[bytes]] = []
     logs = [workdir / "master.log", *(workdir / f"worker-{i}.log" for i in range(workers))]
@@ -111,16 +150,37 @@ def test_distributed_background_load_through_the_chain(lab: Lab, tmp_path: Path)
 
 
 @pytest.mark.skipif(importlib.util.find_spec("locust") is None, reason="locust not installed (pip install .[load])")
-def test_reload_under_load_prints_its_figures_and_keeps_locust_stats_in_the_reports_dir(lab: Lab,
-                                                                                       tmp_path: Path) -> None:
+def test_reload_under_load_prints_its_figures_and_keeps_locust_stats_in_the_reports_dir(
+    lab: Lab, tmp_path: Path
+) -> None:
     """Given the lab, when reload runs 1 round with 3 locust users and --reports-dir, then the terminal shows
     p50/p95 per phase and the load, and the locust CSV and HTML the JSON report names exist in that
     directory (nothing under ./reports)."""
     reports = tmp_path / "out"
-    done = subprocess.run([sys.executable, "-m", "ingresscheck", "reload", "--profile", str(lab.layout.profile),
-                           "--allow-mutations", "--rounds", "1", "--rate", "20", "--under-load", "3",
-                           "--reports-dir", str(reports), "--no-progress"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ingresscheck",
+            "reload",
+            "--profile",
+            str(lab.layout.profile),
+            "--allow-mutations",
+            "--rounds",
+            "1",
+            "--rate",
+            "20",
+            "--under-load",
+            "3",
+            "--reports-dir",
+            str(reports),
+            "--no-progress",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "reload create p50" in done.stdout and "p95" in done.stdout, done.stdout
     assert "background load: 3 users" in done.stdout, done.stdout

@@ -25,36 +25,56 @@ def test_no_ready_endpoints_fails_routing_backend_and_static_endpoints(lab: Lab)
     """Given api-docs' endpoints emptied, then routing.backend fails naming the endpoint count."""
     with replaced(lab, {**_slice("api-docs", []), "endpoints": []}):
         # membership fails at once (the answering pod is no endpoint any more); wait for the data plane's 503
-        rep = converge(lambda: check(lab, ["dns", "routing", "static"]), lambda rep: any(
-            "0 ready endpoints" in r.message for r in results(rep, "routing.backend", "api.example.test")))
+        rep = converge(
+            lambda: check(lab, ["dns", "routing", "static"]),
+            lambda rep: any(
+                "0 ready endpoints" in r.message for r in results(rep, "routing.backend", "api.example.test")
+            ),
+        )
     failed = [r for r in results(rep, "routing.backend", "api.example.test") if r.status is Status.FAIL]
     assert [r.message.split(": ", 1)[1] for r in failed] == ["Service demo/api-docs has 0 ready endpoints"]
     assert "503" in failed[0].message
     assert [r.message for r in results(rep, "static.endpoints") if r.status is Status.FAIL] == [
-        "Service demo/api-docs has 0 ready endpoints"]
+        "Service demo/api-docs has 0 ready endpoints"
+    ]
 
 
 def test_endpoints_of_the_wrong_pods_fail_routing_backend(lab: Lab) -> None:
     """Given api-docs' slice pointing at an api pod (a wrong selector), then the echo identity gives it away."""
     with replaced(lab, _slice("api-docs", ["127.0.0.12"])):
         # the membership check fails at once (the old pod is no endpoint any more); wait for the data plane
-        rep = converge(lambda: check(lab, ["dns", "routing"]), lambda rep: any(
-            "but pod api-0 of api answered" in r.message for r in results(rep, "routing.backend", "api.example.test")))
+        rep = converge(
+            lambda: check(lab, ["dns", "routing"]),
+            lambda rep: any(
+                "but pod api-0 of api answered" in r.message
+                for r in results(rep, "routing.backend", "api.example.test")
+            ),
+        )
     failed = [r.message for r in results(rep, "routing.backend", "api.example.test") if r.status is Status.FAIL]
-    assert failed == ["https://api.example.test/docs should be served by demo/api-docs (pods api-docs-x0) but pod "
-                      "api-0 of api answered"]
+    assert failed == [
+        "https://api.example.test/docs should be served by demo/api-docs (pods api-docs-x0) but pod "
+        "api-0 of api answered"
+    ]
 
 
 def test_regex_prefix_matching_partial_elements_fails_routing_path_type(lab: Lab) -> None:
     """Given use-regex on a Prefix path, then /v1xyz matches /v1 although Prefix works per path element."""
-    ing = objects.ingress("regex", "demo", "regex.example.test", [("/v1", "Prefix", "api")],
-                          annotations={NGINX + "use-regex": "true"})
+    ing = objects.ingress(
+        "regex", "demo", "regex.example.test", [("/v1", "Prefix", "api")], annotations={NGINX + "use-regex": "true"}
+    )
     with temporary(lab, ing):
-        rep = converge(lambda: check(lab, ["dns", "routing"]), lambda rep: any(
-            "must not be matched" in r.message for r in results(rep, "routing.path_type", "regex.example.test")))
+        rep = converge(
+            lambda: check(lab, ["dns", "routing"]),
+            lambda rep: any(
+                "must not be matched" in r.message for r in results(rep, "routing.path_type", "regex.example.test")
+            ),
+        )
     failed = [r.message for r in results(rep, "routing.path_type", "regex.example.test") if r.status is Status.FAIL]
-    assert len(failed) == 1 and failed[0].startswith("/v1ingresscheck") and "must not be matched by Prefix '/v1'" in \
-        failed[0]
+    assert (
+        len(failed) == 1
+        and failed[0].startswith("/v1ingresscheck")
+        and "must not be matched by Prefix '/v1'" in failed[0]
+    )
 
 
 def test_a_catch_all_ingress_fails_unknown_host_and_warns_no_host(lab: Lab) -> None:
@@ -62,8 +82,10 @@ def test_a_catch_all_ingress_fails_unknown_host_and_warns_no_host(lab: Lab) -> N
     catch_all = objects.ingress("catch-all", "demo", "x", [("/", "Prefix", "shop")])
     del catch_all["spec"]["rules"][0]["host"]
     with temporary(lab, catch_all):
-        rep = converge(lambda: check(lab, ["dns", "routing", "static"]),
-                       status_of("routing.unknown_host", Status.FAIL, "api.example.test"))
+        rep = converge(
+            lambda: check(lab, ["dns", "routing", "static"]),
+            status_of("routing.unknown_host", Status.FAIL, "api.example.test"),
+        )
     r = results(rep, "routing.unknown_host", "api.example.test")[0]
     assert r.status is Status.FAIL and "gets 200 instead of 404" in r.message
     warned = [r.message for r in results(rep, "static.no_host")]
@@ -76,8 +98,10 @@ def test_lb_bypassing_the_controller_leaves_the_site_open(lab: Lab) -> None:
     with lb_faults(lab, LbFaults(bypass={"wordpress.example.test": "127.0.0.11:8080"})):
         rep = check(lab, ["dns", "auth"])
     challenge = results(rep, "auth.challenge")[0]
-    assert challenge.status is Status.FAIL and "answered 200 instead of 401 via 127.0.0.10:443: the site is open" \
-        in challenge.message
+    assert (
+        challenge.status is Status.FAIL
+        and "answered 200 instead of 401 via 127.0.0.10:443: the site is open" in challenge.message
+    )
     assert results(rep, "auth.wrong_credentials")[0].status is Status.FAIL
 
 
@@ -93,8 +117,13 @@ def test_a_changed_password_fails_good_credentials(lab: Lab) -> None:
     from ingresscheck.lab.lab import _htpasswd_line
 
     rotated = base64.b64encode(_htpasswd_line("admin", "rotated").encode()).decode()
-    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "wordpress-basic-auth", "namespace": "demo"},
-              "type": "Opaque", "data": {"auth": rotated}}
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "wordpress-basic-auth", "namespace": "demo"},
+        "type": "Opaque",
+        "data": {"auth": rotated},
+    }
     with replaced(lab, secret):
         rep = converge(lambda: check(lab, ["dns", "auth", "routing"]), status_of("auth.good_credentials", Status.FAIL))
     r = results(rep, "auth.good_credentials")[0]
@@ -108,8 +137,13 @@ def test_a_changed_password_fails_good_credentials(lab: Lab) -> None:
 
 
 def test_auth_secret_without_auth_key_fails_auth_secret(lab: Lab) -> None:
-    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "wordpress-basic-auth", "namespace": "demo"},
-              "type": "Opaque", "data": {"users": base64.b64encode(b"admin:x").decode()}}
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "wordpress-basic-auth", "namespace": "demo"},
+        "type": "Opaque",
+        "data": {"users": base64.b64encode(b"admin:x").decode()},
+    }
     with replaced(lab, secret):
         rep = check(lab, ["auth_config"])
     r = results(rep, "auth.secret")[0]
@@ -117,22 +151,39 @@ def test_auth_secret_without_auth_key_fails_auth_secret(lab: Lab) -> None:
 
 
 def test_missing_auth_secret_fails_auth_secret_and_the_challenge(lab: Lab) -> None:
-    ing = objects.ingress("locked", "demo", "locked.example.test", [("/", "Prefix", "wordpress")], annotations={
-        NGINX + "auth-type": "basic", NGINX + "auth-secret": "no-such-secret", NGINX + "auth-realm": "Locked"})
+    ing = objects.ingress(
+        "locked",
+        "demo",
+        "locked.example.test",
+        [("/", "Prefix", "wordpress")],
+        annotations={
+            NGINX + "auth-type": "basic",
+            NGINX + "auth-secret": "no-such-secret",
+            NGINX + "auth-realm": "Locked",
+        },
+    )
     with temporary(lab, ing):
         rep = check(lab, ["dns", "auth", "auth_config"])
     assert results(rep, "auth.secret", "locked.example.test")[0].message == (
-        "Secret demo/no-such-secret named by auth-secret does not exist")
+        "Secret demo/no-such-secret named by auth-secret does not exist"
+    )
     assert results(rep, "auth.challenge", "locked.example.test")[0].status is Status.FAIL
 
 
 def test_misspelled_auth_annotation_warns_with_the_intended_name(lab: Lab) -> None:
     """Given auth_type instead of auth-type, then the site is open and the typo is named."""
-    ing = objects.ingress("typo", "demo", "typo.example.test", [("/", "Prefix", "wordpress")], annotations={
-        NGINX + "auth_type": "basic", NGINX + "auth-secret": "wordpress-basic-auth"})
+    ing = objects.ingress(
+        "typo",
+        "demo",
+        "typo.example.test",
+        [("/", "Prefix", "wordpress")],
+        annotations={NGINX + "auth_type": "basic", NGINX + "auth-secret": "wordpress-basic-auth"},
+    )
     with temporary(lab, ing):
-        rep = converge(lambda: check(lab, ["dns", "auth", "auth_config"]),
-                       status_of("auth.challenge", Status.FAIL, "typo.example.test"))
+        rep = converge(
+            lambda: check(lab, ["dns", "auth", "auth_config"]),
+            status_of("auth.challenge", Status.FAIL, "typo.example.test"),
+        )
     r = results(rep, "auth.annotation_typos", "typo.example.test")[0]
     assert r.status is Status.WARN
     assert "nginx.ingress.kubernetes.io/auth_type (did you mean auth-type?)" in r.message
@@ -144,14 +195,21 @@ def test_misspelled_auth_annotation_warns_with_the_intended_name(lab: Lab) -> No
 # --- static ------------------------------------------------------------------------------------
 def test_static_checks_find_broken_objects(lab: Lab) -> None:
     """Given a missing Service, an unknown class, a duplicate rule and an ignored annotation, then each is named."""
-    broken = objects.ingress("broken", "demo", "broken.example.test", [("/", "Prefix", "no-such-svc")],
-                             annotations={NGINX + "limit-rate": "100"})
+    broken = objects.ingress(
+        "broken",
+        "demo",
+        "broken.example.test",
+        [("/", "Prefix", "no-such-svc")],
+        annotations={NGINX + "limit-rate": "100"},
+    )
     broken["spec"]["ingressClassName"] = "nginx-typo"
     dup = objects.ingress("api-copy", "demo", "api.example.test", [("/v1", "Prefix", "api")])
     with temporary(lab, broken, dup):
         rep = check(lab, ["static"])
+
     def msgs(c: str, s: Status) -> list[str]:
         return [r.message for r in results(rep, c) if r.status is s]
+
     assert msgs("static.backend_service", Status.FAIL) == ["Service demo/no-such-svc does not exist"]
     assert msgs("static.ingress_class", Status.FAIL) == ["IngressClass nginx-typo does not exist (have: nginx)"]
     assert sorted(r.ingress for r in results(rep, "static.duplicate_rule")) == ["api", "api-copy"]
@@ -163,43 +221,71 @@ def test_static_tls_secret_of_the_wrong_type_or_host_fails(lab: Lab) -> None:
 
     ca = pki.load_pair(lab.layout.pki, "ingress-ca")
     other = pki.issue(ca, "other.apps.test", dns_names=("other.apps.test",))
-    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "shop-tls", "namespace": "demo"},
-              "type": "kubernetes.io/tls", "data": {"tls.crt": base64.b64encode(other.cert_pem).decode(),
-                                                    "tls.key": base64.b64encode(other.key_pem).decode()}}
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "shop-tls", "namespace": "demo"},
+        "type": "kubernetes.io/tls",
+        "data": {
+            "tls.crt": base64.b64encode(other.cert_pem).decode(),
+            "tls.key": base64.b64encode(other.key_pem).decode(),
+        },
+    }
     with replaced(lab, secret):
         rep = check(lab, ["static"])
     r = results(rep, "static.tls_secret", "shop.apps.test")[0]
-    assert r.status is Status.FAIL and r.message == "Secret demo/shop-tls does not cover shop.apps.test (SANs: " \
-                                                    "other.apps.test)"
+    assert (
+        r.status is Status.FAIL
+        and r.message == "Secret demo/shop-tls does not cover shop.apps.test (SANs: other.apps.test)"
+    )
 
 
 # --- exposure ----------------------------------------------------------------------------------
 def test_exposure_fails_for_dead_node_ports_pending_and_unreachable_lbs(lab: Lab) -> None:
-    dead = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "kafka", "namespace": "demo"},
-            "spec": {"type": "NodePort", "ports": [{"name": "broker", "port": 9092, "nodePort": 31092}]}}
-    pending = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "pending-lb", "namespace": "demo"},
-               "spec": {"type": "LoadBalancer", "ports": [{"name": "http", "port": 80, "nodePort": 30080 + 1}]}}
-    unreachable = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "wrong-port", "namespace": "demo"},
-                   "spec": {"type": "LoadBalancer", "ports": [{"name": "alt", "port": 8443, "nodePort": 31443}]},
-                   "status": {"loadBalancer": {"ingress": [{"ip": lab.layout.vip}]}}}
+    dead = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "kafka", "namespace": "demo"},
+        "spec": {"type": "NodePort", "ports": [{"name": "broker", "port": 9092, "nodePort": 31092}]},
+    }
+    pending = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "pending-lb", "namespace": "demo"},
+        "spec": {"type": "LoadBalancer", "ports": [{"name": "http", "port": 80, "nodePort": 30080 + 1}]},
+    }
+    unreachable = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "wrong-port", "namespace": "demo"},
+        "spec": {"type": "LoadBalancer", "ports": [{"name": "alt", "port": 8443, "nodePort": 31443}]},
+        "status": {"loadBalancer": {"ingress": [{"ip": lab.layout.vip}]}},
+    }
     with temporary(lab, dead, pending, unreachable):
         rep = check(lab, ["exposure"], namespace=None)
-    dead = sorted((r for r in results(rep, "exposure.node_port_reachable") if "demo/kafka" in r.message),
-                  key=lambda r: r.subject or "")
+    dead = sorted(
+        (r for r in results(rep, "exposure.node_port_reachable") if "demo/kafka" in r.message),
+        key=lambda r: r.subject or "",
+    )
     assert [r.status for r in dead] == [Status.FAIL, Status.FAIL]  # one verdict per node
-    assert dead[0].message == ("demo/kafka port broker: node port 31092 on node lab-node-1: connection to "
-                               "127.0.0.20:31092 refused: nothing listens there")
+    assert dead[0].message == (
+        "demo/kafka port broker: node port 31092 on node lab-node-1: connection to "
+        "127.0.0.20:31092 refused: nothing listens there"
+    )
     assert dead[1].subject == "demo/kafka port broker on node lab-node-2 (127.0.0.21:31092)"
     assert [r.message for r in results(rep, "exposure.lb_assigned") if r.status is Status.FAIL] == [
-        "demo/pending-lb: LoadBalancer has no address yet (pending)"]
+        "demo/pending-lb: LoadBalancer has no address yet (pending)"
+    ]
     assert [r.message for r in results(rep, "exposure.lb_reachable") if r.status is Status.FAIL] == [
-        "demo/wrong-port: connection to 127.0.0.10:8443 refused: nothing listens there"]
+        "demo/wrong-port: connection to 127.0.0.10:8443 refused: nothing listens there"
+    ]
 
 
 def test_node_port_outside_the_profile_range_fails(lab: Lab) -> None:
     rep = check(lab, ["exposure"], namespace=None, node_port_range=(30000, 30100))
     assert [r.message for r in results(rep, "exposure.node_port_range") if r.status is Status.FAIL] == [
-        "ingress-system/traefik port https: node port 30443 is outside 30000-30100"]
+        "ingress-system/traefik port https: node port 30443 is outside 30000-30100"
+    ]
 
 
 # --- dns and redirect --------------------------------------------------------------------------
@@ -210,16 +296,23 @@ def test_dns_pointing_elsewhere_than_the_lb_fails_lb_address(lab: Lab) -> None:
     with temporary(lab, legacy):
         rep = check(lab, ["dns"], load_balancers=("127.0.0.99",))
     r = results(rep, "dns.lb_address", "legacy.example.test")[0]
-    assert r.status is Status.FAIL and r.message == ("legacy.example.test resolves to 127.0.0.10, which is not a "
-                                                     "load-balancer address (expected 127.0.0.99)")
+    assert r.status is Status.FAIL and r.message == (
+        "legacy.example.test resolves to 127.0.0.10, which is not a load-balancer address (expected 127.0.0.99)"
+    )
 
 
 def test_a_self_redirect_fails_redirect_loop(lab: Lab) -> None:
-    loop = objects.ingress("loop", "demo", "loop.example.test", [("/", "Prefix", "api")],
-                           annotations={NGINX + "permanent-redirect": "https://loop.example.test/"})
+    loop = objects.ingress(
+        "loop",
+        "demo",
+        "loop.example.test",
+        [("/", "Prefix", "api")],
+        annotations={NGINX + "permanent-redirect": "https://loop.example.test/"},
+    )
     with temporary(lab, loop):
-        rep = converge(lambda: check(lab, ["dns", "redirect"]), status_of("redirect.loop", Status.FAIL,
-                                                                          "loop.example.test"))
+        rep = converge(
+            lambda: check(lab, ["dns", "redirect"]), status_of("redirect.loop", Status.FAIL, "loop.example.test")
+        )
     r = results(rep, "redirect.loop", "loop.example.test")[0]
     assert r.status is Status.FAIL
     assert r.message.startswith("redirect loop starting at 127.0.0.10:80: http://loop.example.test/?ingresscheck=")
@@ -228,16 +321,22 @@ def test_a_self_redirect_fails_redirect_loop(lab: Lab) -> None:
 
 # --- tls ---------------------------------------------------------------------------------------
 def _shop_secret(issued) -> dict:  # type: ignore[no-untyped-def]
-    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "shop-tls", "namespace": "demo"},
-            "type": "kubernetes.io/tls", "data": {"tls.crt": base64.b64encode(issued.cert_pem).decode(),
-                                                  "tls.key": base64.b64encode(issued.key_pem).decode()}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "shop-tls", "namespace": "demo"},
+        "type": "kubernetes.io/tls",
+        "data": {
+            "tls.crt": base64.b64encode(issued.cert_pem).decode(),
+            "tls.key": base64.b64encode(issued.key_pem).decode(),
+        },
+    }
 
 
 def _tls_failure(lab: Lab, secret: dict, check_id: str) -> list[str]:
     """Swap shop.apps.test's certificate Secret, wait for the controller to serve it, return the failures."""
     with replaced(lab, secret):
-        rep = converge(lambda: check(lab, ["dns", "tls", "static"]), status_of(check_id, Status.FAIL,
-                                                                               "shop.apps.test"))
+        rep = converge(lambda: check(lab, ["dns", "tls", "static"]), status_of(check_id, Status.FAIL, "shop.apps.test"))
     return [r.message for r in results(rep, check_id, "shop.apps.test") if r.status is Status.FAIL]
 
 
@@ -252,8 +351,13 @@ def test_expired_certificate_fails_tls_expiry(lab: Lab) -> None:
 
     pki, ca = _ca(lab)
     now = dt.datetime.now(dt.UTC)
-    old = pki.issue(ca, "shop.apps.test", dns_names=("shop.apps.test",), not_before=now - dt.timedelta(days=400),
-                    not_after=now - dt.timedelta(days=3))
+    old = pki.issue(
+        ca,
+        "shop.apps.test",
+        dns_names=("shop.apps.test",),
+        not_before=now - dt.timedelta(days=400),
+        not_after=now - dt.timedelta(days=3),
+    )
     failed = _tls_failure(lab, _shop_secret(old), "tls.expiry")
     assert len(failed) == 1 and "expired 3 days ago" in failed[0]
 
@@ -297,17 +401,21 @@ def test_missing_tls_secret_fails_tls_termination(lab: Lab) -> None:
     res.delete(original)
     try:
         # converged when the controller has dropped the certificate: its default one is served instead
-        rep = converge(lambda: check(lab, ["dns", "tls", "static"]), status_of("tls.hostname", Status.FAIL,
-                                                                               "shop.apps.test"))
+        rep = converge(
+            lambda: check(lab, ["dns", "tls", "static"]), status_of("tls.hostname", Status.FAIL, "shop.apps.test")
+        )
     finally:
-        res.create({k: v for k, v in original.items() if k != "status"} | {"metadata": {
-            "name": "shop-tls", "namespace": "demo", "labels": original["metadata"].get("labels", {})}})
-        converge(lambda: check(lab, ["dns", "tls"]), lambda rep: all(
-            r.status is not Status.FAIL for r in rep.results))
+        res.create(
+            {k: v for k, v in original.items() if k != "status"}
+            | {"metadata": {"name": "shop-tls", "namespace": "demo", "labels": original["metadata"].get("labels", {})}}
+        )
+        converge(lambda: check(lab, ["dns", "tls"]), lambda rep: all(r.status is not Status.FAIL for r in rep.results))
     assert [r.message for r in results(rep, "tls.termination") if r.status is Status.FAIL] == [
-        "Secret demo/shop-tls does not exist"]
+        "Secret demo/shop-tls does not exist"
+    ]
     assert [r.message for r in results(rep, "static.tls_secret") if r.status is Status.FAIL] == [
-        "Secret demo/shop-tls does not exist"]
+        "Secret demo/shop-tls does not exist"
+    ]
 
 
 def test_lb_accepting_tls_1_0_fails_tls_protocols(lab: Lab) -> None:

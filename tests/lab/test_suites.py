@@ -21,17 +21,33 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _pytest(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run([sys.executable, "-m", "pytest", "suites", "-p", "no:cacheprovider", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300, env=env)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "suites", "-p", "no:cacheprovider", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert "INTERNALERROR" not in done.stdout + done.stderr, done.stdout + done.stderr
     return done
 
 
 def _suites(lab: Lab, tmp: Path, *args: str) -> tuple[int, dict, ET.Element]:
     out, junit = tmp / "suites.json", tmp / "junit.xml"
-    done = _pytest("-q", "--profile", str(lab.layout.profile), "--ingress-namespace", "demo",
-                   "--ingresscheck-json", str(out), "--ingresscheck-html", str(tmp / "suites.html"),
-                   f"--junitxml={junit}", *args)
+    done = _pytest(
+        "-q",
+        "--profile",
+        str(lab.layout.profile),
+        "--ingress-namespace",
+        "demo",
+        "--ingresscheck-json",
+        str(out),
+        "--ingresscheck-html",
+        str(tmp / "suites.html"),
+        f"--junitxml={junit}",
+        *args,
+    )
     assert out.exists(), done.stdout[-3000:]
     return done.returncode, json.loads(out.read_text()), ET.parse(junit).getroot()
 
@@ -39,10 +55,31 @@ def _suites(lab: Lab, tmp: Path, *args: str) -> tuple[int, dict, ET.Element]:
 def _run(lab: Lab, tmp: Path) -> dict:
     out = tmp / "run.json"
     # reload changes the cluster: the suites skip it without --allow-mutations, so run leaves it out too
-    subprocess.run([sys.executable, "-m", "ingresscheck", "run", "--profile", str(lab.layout.profile), "-n", "demo",
-                    "--skip", "reload",
-                    "--json", str(out), "--html", str(tmp / "run.html"), "--junit", str(tmp / "run.xml"),
-                    "--no-progress"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ingresscheck",
+            "run",
+            "--profile",
+            str(lab.layout.profile),
+            "-n",
+            "demo",
+            "--skip",
+            "reload",
+            "--json",
+            str(out),
+            "--html",
+            str(tmp / "run.html"),
+            "--junit",
+            str(tmp / "run.xml"),
+            "--no-progress",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     return json.loads(out.read_text())
 
 
@@ -51,8 +88,11 @@ def _statuses(report: dict) -> Counter:
 
 
 def _failed_tests(junit: ET.Element) -> set[str]:
-    return {case.get("name", "") for case in junit.iter("testcase")
-            if case.find("failure") is not None or case.find("error") is not None}
+    return {
+        case.get("name", "")
+        for case in junit.iter("testcase")
+        if case.find("failure") is not None or case.find("error") is not None
+    }
 
 
 def test_suites_agree_with_run_and_parallel_agrees_with_serial(lab: Lab, tmp_path: Path) -> None:
@@ -77,17 +117,25 @@ def test_a_broken_ingress_fails_exactly_the_affected_tests(lab: Lab, tmp_path: P
     """Given api-docs with no endpoints, then only routing and static of api.example.test fail, naming it."""
     empty = objects.service_with_pods("api-docs", "demo", [], 8080)[1]
     with replaced(lab, empty):
-        converge(lambda: check(lab, ["dns", "routing"]), lambda rep: any(
-            r.status.value == "fail" for r in results(rep, "routing.backend")))
+        converge(
+            lambda: check(lab, ["dns", "routing"]),
+            lambda rep: any(r.status.value == "fail" for r in results(rep, "routing.backend")),
+        )
         code, _, junit = _suites(lab, tmp_path, "-n", "2")
     assert code == 1
     # (other hosts' verdicts do not depend on api-docs; they are compared with run in the test above)
     affected = {t for t in _failed_tests(junit) if "api.example.test" in t or t.endswith("[cluster]")}
     # app.gw.test's HTTPRoute sends /docs to api-docs too: the Gateway API check sees it
-    assert affected == {"routing.backend[demo/api/api.example.test]", "static.endpoints[cluster]",
-                        "gateway.backend_endpoints[cluster]"}
-    messages = " ".join(case.find("failure").get("message", "") + (case.find("failure").text or "")
-                        for case in junit.iter("testcase") if case.find("failure") is not None)
+    assert affected == {
+        "routing.backend[demo/api/api.example.test]",
+        "static.endpoints[cluster]",
+        "gateway.backend_endpoints[cluster]",
+    }
+    messages = " ".join(
+        case.find("failure").get("message", "") + (case.find("failure").text or "")
+        for case in junit.iter("testcase")
+        if case.find("failure") is not None
+    )
     assert "Service demo/api-docs has 0 ready endpoints" in messages
 
 

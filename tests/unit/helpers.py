@@ -11,16 +11,32 @@ from ingresscheck.profile import Profile
 from ingresscheck.results import Report, Result
 
 
-def ingress(name: str, host: str | None, *, namespace: str = "demo", path: str = "/",
-            annotations: dict[str, str] | None = None, status_ip: str | None = None,
-            tls_secret: str | None = None, service: str = "web") -> dict[str, Any]:
-    rule: dict[str, Any] = {"http": {"paths": [{"path": path, "pathType": "Prefix", "backend": {
-        "service": {"name": service, "port": {"number": 80}}}}]}}
+def ingress(
+    name: str,
+    host: str | None,
+    *,
+    namespace: str = "demo",
+    path: str = "/",
+    annotations: dict[str, str] | None = None,
+    status_ip: str | None = None,
+    tls_secret: str | None = None,
+    service: str = "web",
+) -> dict[str, Any]:
+    rule: dict[str, Any] = {
+        "http": {
+            "paths": [
+                {"path": path, "pathType": "Prefix", "backend": {"service": {"name": service, "port": {"number": 80}}}}
+            ]
+        }
+    }
     if host:
         rule["host"] = host
-    obj: dict[str, Any] = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
-                           "metadata": {"name": name, "namespace": namespace, "annotations": annotations or {}},
-                           "spec": {"ingressClassName": "nginx", "rules": [rule]}}
+    obj: dict[str, Any] = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": name, "namespace": namespace, "annotations": annotations or {}},
+        "spec": {"ingressClassName": "nginx", "rules": [rule]},
+    }
     if tls_secret and host:
         obj["spec"]["tls"] = [{"hosts": [host], "secretName": tls_secret}]
     if status_ip:
@@ -28,8 +44,9 @@ def ingress(name: str, host: str | None, *, namespace: str = "demo", path: str =
     return obj
 
 
-def run_probes(names: list[str], profile: Profile, ingresses: list[dict[str, Any]],
-               extra: dict[str, Any] | None = None, **inv: Any) -> Report:
+def run_probes(
+    names: list[str], profile: Profile, ingresses: list[dict[str, Any]], extra: dict[str, Any] | None = None, **inv: Any
+) -> Report:
     """Run probes ``names`` on an inventory of ``ingresses`` (and ``inv``); ``extra``: the run's options."""
     inventory = Inventory(context="unit", server="local", ingresses=ingresses, **inv)
     probes = runner.plan(registry(), names, None)

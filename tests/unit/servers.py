@@ -95,8 +95,9 @@ def scripted_dns(answer: Answer, ip: str = "127.0.0.1", *, tcp: bool = True) -> 
 
 
 @contextmanager
-def dns_server(records: dict[str, list[str]], wildcard: dict[str, str] | None = None,
-               ip: str = "127.0.0.1") -> Iterator[tuple[str, int]]:
+def dns_server(
+    records: dict[str, list[str]], wildcard: dict[str, str] | None = None, ip: str = "127.0.0.1"
+) -> Iterator[tuple[str, int]]:
     """Answer A/AAAA from ``records`` (name -> addresses), ``wildcard`` (domain -> address), else NXDOMAIN."""
 
     def answer(query: dns.message.Message, transport: str) -> list[dns.message.Message | bytes]:
@@ -126,8 +127,9 @@ Handler = Callable[[BaseHTTPRequestHandler], tuple[int, dict[str, str], bytes]]
 
 
 @contextmanager
-def http_server(handler: Handler, ip: str = "127.0.0.1", tls: ssl.SSLContext | None = None,
-                keep_alive: bool = False, port: int = 0) -> Iterator[tuple[str, int]]:
+def http_server(
+    handler: Handler, ip: str = "127.0.0.1", tls: ssl.SSLContext | None = None, keep_alive: bool = False, port: int = 0
+) -> Iterator[tuple[str, int]]:
     """Serve every request with ``handler(request) -> (status, headers, body)``; over TLS with ``tls``.
     ``keep_alive``: speak HTTP/1.1 and keep connections open between requests."""
 

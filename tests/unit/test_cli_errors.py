@@ -13,17 +13,24 @@ from .helpers import ingress
 
 
 def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ingresscheck", *args], capture_output=True, text=True,
-                          timeout=60, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "ingresscheck", *args], capture_output=True, text=True, timeout=60, cwd=cwd
+    )
 
 
 def _kubeconfig(path: Path, server: str, context: str = "lab") -> Path:
-    path.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": context,
-        "clusters": [{"name": "c", "cluster": {"server": server, "insecure-skip-tls-verify": True}}],
-        "users": [{"name": "u", "user": {"token": "t"}}],
-        "contexts": [{"name": context, "context": {"cluster": "c", "user": "u"}}],
-    }))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": context,
+                "clusters": [{"name": "c", "cluster": {"server": server, "insecure-skip-tls-verify": True}}],
+                "users": [{"name": "u", "user": {"token": "t"}}],
+                "contexts": [{"name": context, "context": {"cluster": "c", "user": "u"}}],
+            }
+        )
+    )
     return path
 
 
@@ -49,28 +56,33 @@ def test_garbage_kubeconfig(tmp_path: Path) -> None:
 
 def test_unknown_context(tmp_path: Path) -> None:
     kc = _kubeconfig(tmp_path / "kc", "https://127.0.0.1:1")
-    _assert_one_line(_run("run", "--kubeconfig", str(kc), "--context", "prod", cwd=tmp_path),
-                     "no context 'prod'", "lab")
+    _assert_one_line(
+        _run("run", "--kubeconfig", str(kc), "--context", "prod", cwd=tmp_path), "no context 'prod'", "lab"
+    )
 
 
 def test_unreachable_api_server(tmp_path: Path) -> None:
     kc = _kubeconfig(tmp_path / "kc", "https://127.0.0.1:1")
-    _assert_one_line(_run("run", "--kubeconfig", str(kc), cwd=tmp_path), "API server https://127.0.0.1:1",
-                     "unreachable")
+    _assert_one_line(
+        _run("run", "--kubeconfig", str(kc), cwd=tmp_path), "API server https://127.0.0.1:1", "unreachable"
+    )
 
 
-@pytest.mark.parametrize("content, needle", [
-    ("dns: [oops", "invalid YAML at line"),
-    ("colour: blue\n", "unknown field 'colour'"),
-    ("load_balancers: [not-an-ip]\n", "not an IP address"),
-    ("credentials:\n  a.test: {username: u, password: hunter2}\n", "inline passwords are refused"),
-    ("thresholds: {timeout: -1}\n", "thresholds.timeout: must be a finite number of seconds > 0"),
-    ('thresholds: {timeout: "abc"}\n', "thresholds.timeout: expected a number"),
-    ("credentials: [a, b]\n", "credentials: expected a mapping"),
-    ("domains: 5\n", "domains: expected a list of DNS domains"),
-    ("reload: [x]\n", "reload: expected a mapping"),
-    ("resolve: a\n", "resolve: expected a list of HOST:PORT:ADDRESS"),
-])
+@pytest.mark.parametrize(
+    "content, needle",
+    [
+        ("dns: [oops", "invalid YAML at line"),
+        ("colour: blue\n", "unknown field 'colour'"),
+        ("load_balancers: [not-an-ip]\n", "not an IP address"),
+        ("credentials:\n  a.test: {username: u, password: hunter2}\n", "inline passwords are refused"),
+        ("thresholds: {timeout: -1}\n", "thresholds.timeout: must be a finite number of seconds > 0"),
+        ('thresholds: {timeout: "abc"}\n', "thresholds.timeout: expected a number"),
+        ("credentials: [a, b]\n", "credentials: expected a mapping"),
+        ("domains: 5\n", "domains: expected a list of DNS domains"),
+        ("reload: [x]\n", "reload: expected a mapping"),
+        ("resolve: a\n", "resolve: expected a list of HOST:PORT:ADDRESS"),
+    ],
+)
 def test_bad_profile(tmp_path: Path, content: str, needle: str) -> None:
     profile = tmp_path / "p.yaml"
     profile.write_text(content)
@@ -92,8 +104,9 @@ def test_unknown_probe_and_bad_flags(tmp_path: Path) -> None:
     (tmp_path / "m").mkdir()
     _assert_one_line(_run("run", "--manifests", str(tmp_path / "m"), cwd=tmp_path), "no .yaml")
     (tmp_path / "m" / "a.yaml").write_text("kind: Namespace\nmetadata: {name: a}\n")
-    _assert_one_line(_run("run", "--manifests", str(tmp_path / "m"), "--probes", "nope", cwd=tmp_path),
-                     "unknown probe 'nope'")
+    _assert_one_line(
+        _run("run", "--manifests", str(tmp_path / "m"), "--probes", "nope", cwd=tmp_path), "unknown probe 'nope'"
+    )
     _assert_one_line(_run("run", "--concurrency", "x", cwd=tmp_path), "--concurrency")
     _assert_one_line(_run("lab", "up", "--extra-hosts", "-3", cwd=tmp_path), "--extra-hosts")
 
@@ -105,11 +118,17 @@ def test_kubeconfig_with_broken_yaml_names_file_and_line(tmp_path: Path) -> None
     _assert_one_line(_run("run", "--kubeconfig", str(bad), cwd=tmp_path), f"kubeconfig {bad}:", "invalid YAML")
 
 
-@pytest.mark.parametrize("change, needle", [
-    ({"clusters": [{"name": "c", "cluster": {"server": 5}}]}, "clusters[0].cluster.server: expected a valid string"),
-    ({"clusters": "c"}, "clusters: expected a valid list"),
-    ({"contexts": [{"name": "lab", "context": {"cluster": "nope", "user": "u"}}]}, "names cluster 'nope'"),
-])
+@pytest.mark.parametrize(
+    "change, needle",
+    [
+        (
+            {"clusters": [{"name": "c", "cluster": {"server": 5}}]},
+            "clusters[0].cluster.server: expected a valid string",
+        ),
+        ({"clusters": "c"}, "clusters: expected a valid list"),
+        ({"contexts": [{"name": "lab", "context": {"cluster": "nope", "user": "u"}}]}, "names cluster 'nope'"),
+    ],
+)
 def test_kubeconfig_of_the_wrong_shape_names_the_field(tmp_path: Path, change: dict, needle: str) -> None:
     kc = _kubeconfig(tmp_path / "kc", "https://127.0.0.1:1")
     doc = yaml.safe_load(kc.read_text())
@@ -118,12 +137,15 @@ def test_kubeconfig_of_the_wrong_shape_names_the_field(tmp_path: Path, change: d
     _assert_one_line(_run("run", "--kubeconfig", str(kc), cwd=tmp_path), f"kubeconfig {kc}:", needle)
 
 
-@pytest.mark.parametrize("flags, needle", [
-    (("--timeout", "nan"), "--timeout nan: must be a finite number of seconds > 0"),
-    (("--timeout", "inf"), "--timeout inf: must be a finite number of seconds > 0"),
-    (("--probes", ","), "--probes ',' names no"),
-    (("--skip", " , "), "--skip ' , ' names no"),
-])
+@pytest.mark.parametrize(
+    "flags, needle",
+    [
+        (("--timeout", "nan"), "--timeout nan: must be a finite number of seconds > 0"),
+        (("--timeout", "inf"), "--timeout inf: must be a finite number of seconds > 0"),
+        (("--probes", ","), "--probes ',' names no"),
+        (("--skip", " , "), "--skip ' , ' names no"),
+    ],
+)
 def test_flags_that_name_nothing_or_no_number(tmp_path: Path, flags: tuple[str, ...], needle: str) -> None:
     (tmp_path / "m").mkdir()
     (tmp_path / "m" / "a.yaml").write_text("kind: Namespace\nmetadata: {name: a}\n")
@@ -137,8 +159,7 @@ def test_profile_credentials_from_an_unset_variable_are_a_configuration_error(tm
     profile.write_text("credentials:\n  wp.test: {username: u, password_env: IC_UNSET_PASSWORD_VAR}\n")
     (tmp_path / "m").mkdir()
     (tmp_path / "m" / "a.yaml").write_text(yaml.safe_dump(ingress("wp", "wp.test")))
-    out = _run("run", "--profile", str(profile), "--manifests", str(tmp_path / "m"), "--probes", "auth",
-               cwd=tmp_path)
+    out = _run("run", "--profile", str(profile), "--manifests", str(tmp_path / "m"), "--probes", "auth", cwd=tmp_path)
     _assert_one_line(out, "credentials.wp.test.password_env", "IC_UNSET_PASSWORD_VAR is not set")
 
 

@@ -27,15 +27,25 @@ spec:
   - host: {host}
     http: {{paths: [{{path: /, pathType: Prefix, backend: {{service: {{name: {service}, port: {{number: 80}}}}}}}}]}}
 """
-SERVICE = ("apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\n"
-           "spec: {selector: {app: web}, ports: [{port: 80}]}\n")
-CLASS = ("apiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata:\n  name: nginx\n  annotations:\n"
-         "    ingressclass.kubernetes.io/is-default-class: 'true'\nspec: {controller: k8s.io/ingress-nginx}\n")
+SERVICE = (
+    "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\n"
+    "spec: {selector: {app: web}, ports: [{port: 80}]}\n"
+)
+CLASS = (
+    "apiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata:\n  name: nginx\n  annotations:\n"
+    "    ingressclass.kubernetes.io/is-default-class: 'true'\nspec: {controller: k8s.io/ingress-nginx}\n"
+)
 
 
 def _run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ingresscheck", *args], capture_output=True, text=True,
-                          timeout=60, cwd=cwd, env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "ingresscheck", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+    )
 
 
 @pytest.fixture
@@ -43,8 +53,13 @@ def manifests(tmp_path: Path) -> Path:
     """One healthy Ingress (shop/web, its Service and a default class) and one whose Service is missing."""
     m = tmp_path / "m"
     m.mkdir()
-    (m / "good.yaml").write_text(INGRESS.format(name="web", namespace="shop", host="shop.test", service="web")
-                                 + "---\n" + SERVICE + "---\n" + CLASS)
+    (m / "good.yaml").write_text(
+        INGRESS.format(name="web", namespace="shop", host="shop.test", service="web")
+        + "---\n"
+        + SERVICE
+        + "---\n"
+        + CLASS
+    )
     (m / "bad.yaml").write_text(INGRESS.format(name="blog", namespace="blog", host="blog.test", service="gone"))
     return m
 
@@ -74,7 +89,8 @@ def test_json_on_stdout_writes_no_files(manifests: Path, tmp_path: Path) -> None
     doc = json.loads(out.stdout)
     assert doc["schema"].startswith("ingresscheck.report/")
     assert {(r["check"], r["status"]) for r in doc["results"] if r["host"] == "blog.test"} >= {
-        ("static.backend_service", "fail")}
+        ("static.backend_service", "fail")
+    }
     assert "static.backend_service" in out.stderr
     assert not (tmp_path / "reports").exists()
 
@@ -95,12 +111,14 @@ def test_fail_on_warn_and_skip_by_check_id(tmp_path: Path) -> None:
     1 with --fail-on warn, and 0 again when --skip leaves that check out (reported as left out)."""
     m = tmp_path / "m"
     m.mkdir()
-    (m / "a.yaml").write_text(INGRESS.format(name="web", namespace="shop", host="shop.test", service="web")
-                              + "---\n" + SERVICE)
+    (m / "a.yaml").write_text(
+        INGRESS.format(name="web", namespace="shop", host="shop.test", service="web") + "---\n" + SERVICE
+    )
     assert _run("run", "--manifests", str(m), "--no-reports", cwd=tmp_path).returncode == 0
     assert _run("run", "--manifests", str(m), "--no-reports", "--fail-on", "warn", cwd=tmp_path).returncode == 1
-    out = _run("run", "--manifests", str(m), "-o", "json", "--fail-on", "warn", "--skip", "static.ingress_class",
-               cwd=tmp_path)
+    out = _run(
+        "run", "--manifests", str(m), "-o", "json", "--fail-on", "warn", "--skip", "static.ingress_class", cwd=tmp_path
+    )
     assert out.returncode == 0, out.stderr
     (left,) = [r for r in json.loads(out.stdout)["results"] if r["check"] == "static.ingress_class"]
     assert left["status"] == "skip" and left["message"].startswith("left out by --skip static.ingress_class")
@@ -116,27 +134,36 @@ def test_version(tmp_path: Path) -> None:
 def test_terminal_output_keeps_check_ids_whole_at_80_columns(manifests: Path, tmp_path: Path) -> None:
     """Given a terminal 80 columns wide (rich forced to terminal mode), then no line is longer than 80
     and every finding's check ID appears whole."""
-    out = _run("run", "--manifests", str(manifests), "--no-reports", "--no-progress", cwd=tmp_path,
-               env={"COLUMNS": "80", "FORCE_COLOR": "1", "TTY_COMPATIBLE": "1", "TTY_INTERACTIVE": "0"})
+    out = _run(
+        "run",
+        "--manifests",
+        str(manifests),
+        "--no-reports",
+        "--no-progress",
+        cwd=tmp_path,
+        env={"COLUMNS": "80", "FORCE_COLOR": "1", "TTY_COMPATIBLE": "1", "TTY_INTERACTIVE": "0"},
+    )
     plain = re.sub(r"\x1b\[[0-9;]*m", "", out.stdout)
     assert "static.backend_service" in plain and "static.ingress_class" not in plain, plain
     assert "blog/blog/blog.test" in plain
     assert max(len(line) for line in plain.splitlines()) <= 80, plain
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("shop.apps.test:443:127.0.0.10", ("shop.apps.test", 443, ("127.0.0.10",))),
-    ("Shop.Apps.Test:443:127.0.0.10,127.0.0.11", ("shop.apps.test", 443, ("127.0.0.10", "127.0.0.11"))),
-    ("*:443:[::1],127.0.0.1", ("*", 443, ("::1", "127.0.0.1"))),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("shop.apps.test:443:127.0.0.10", ("shop.apps.test", 443, ("127.0.0.10",))),
+        ("Shop.Apps.Test:443:127.0.0.10,127.0.0.11", ("shop.apps.test", 443, ("127.0.0.10", "127.0.0.11"))),
+        ("*:443:[::1],127.0.0.1", ("*", 443, ("::1", "127.0.0.1"))),
+    ],
+)
 def test_resolve_takes_curls_forms(text: str, expected: tuple[str, int, tuple[str, ...]]) -> None:
     r = Resolve.parse(text)
     assert (r.host, r.port, r.addresses) == expected
 
 
 def test_resolve_override_lists_every_address_of_the_first_matching_entry() -> None:
-    profile = Profile(resolve=(Resolve.parse("shop.test:443:127.0.0.10,127.0.0.11"),
-                               Resolve.parse("*:443:127.0.0.99")))
+    profile = Profile(resolve=(Resolve.parse("shop.test:443:127.0.0.10,127.0.0.11"), Resolve.parse("*:443:127.0.0.99")))
     assert profile.resolve_override("SHOP.test", 443) == ["127.0.0.10", "127.0.0.11"]
     assert profile.resolve_override("other.test", 443) == ["127.0.0.99"]
     assert profile.resolve_override("shop.test", 80) == []
@@ -158,8 +185,15 @@ def test_progress_lines_name_the_hosts_cluster_wide_checks_failed(capsys: pytest
     from ingresscheck.cli.run import _Progress
     from ingresscheck.results import Result, Severity, Status, Step
 
-    fail = Result("static", "static.endpoints", Status.FAIL, Severity.CRITICAL, "no endpoints", Step.BACKEND,
-                  host="shop.apps.test")
+    fail = Result(
+        "static",
+        "static.endpoints",
+        Status.FAIL,
+        Severity.CRITICAL,
+        "no endpoints",
+        Step.BACKEND,
+        host="shop.apps.test",
+    )
     ok = Result("dns", "dns.resolves", Status.PASS, Severity.CRITICAL, "ok", Step.DNS, host="shop.apps.test")
     progress = _Progress(2, enabled=False)
     progress.done("demo/shop/shop.apps.test", [ok])

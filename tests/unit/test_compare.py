@@ -103,8 +103,7 @@ _CERTS: dict[tuple[str, ...], trustme.LeafCert] = {}
 
 
 @contextmanager
-def serve(plane: Plane, ca: trustme.CA, address: str, names: tuple[str, ...] = (HOST, AUTH_HOST)
-          ) -> Iterator[Running]:
+def serve(plane: Plane, ca: trustme.CA, address: str, names: tuple[str, ...] = (HOST, AUTH_HOST)) -> Iterator[Running]:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     if names not in _CERTS:  # one certificate per set of names: both planes serve the same one
         _CERTS[names] = ca.issue_cert(*names)
@@ -117,29 +116,53 @@ def serve(plane: Plane, ca: trustme.CA, address: str, names: tuple[str, ...] = (
 
 def _targets(auth: bool = True) -> dict[str, Target]:
     api = Target("demo", "api", HOST, (PathRule("/v1", "Prefix", "api", 80), PathRule("/docs", "Prefix", "docs", 80)))
-    wp = Target("demo", "wordpress", AUTH_HOST, (PathRule("/", "Prefix", "wordpress", 80),),
-                annotations={"nginx.ingress.kubernetes.io/auth-type": "basic",
-                             "nginx.ingress.kubernetes.io/auth-secret": "wp-auth"} if auth else {})
+    wp = Target(
+        "demo",
+        "wordpress",
+        AUTH_HOST,
+        (PathRule("/", "Prefix", "wordpress", 80),),
+        annotations={
+            "nginx.ingress.kubernetes.io/auth-type": "basic",
+            "nginx.ingress.kubernetes.io/auth-secret": "wp-auth",
+        }
+        if auth
+        else {},
+    )
     return {HOST: api, AUTH_HOST: wp}
 
 
 def _compare(ca_file: Path, a: Running, b: Running, tmp_path: Path, *, b_kind: str = "Ingress") -> ParityReport:
     password = tmp_path / "pw"
     password.write_text(PASSWORD)
-    profile = Profile(ca_bundle=str(ca_file), credentials={AUTH_HOST: Credential("admin", password_file=str(
-        password))})
-    sides = [Side(label, r.address, http_port=r.http_port, https_port=r.https_port) for label, r in
-             (("A", a), ("B", b))]
+    profile = Profile(ca_bundle=str(ca_file), credentials={AUTH_HOST: Credential("admin", password_file=str(password))})
+    sides = [
+        Side(label, r.address, http_port=r.http_port, https_port=r.https_port) for label, r in (("A", a), ("B", b))
+    ]
     targets_b = {h: replace(t, kind=b_kind) for h, t in _targets().items()}
-    hosts = [SideHosts(_targets(), dict.fromkeys(_targets(), a.address), {}),
-             SideHosts(targets_b, dict.fromkeys(targets_b, b.address), {})]
-    return asyncio.run(run(sides[0], sides[1], hosts[0], hosts[1], profile, a_implementation="ingress-nginx",
-                           b_implementation="traefik"))
+    hosts = [
+        SideHosts(_targets(), dict.fromkeys(_targets(), a.address), {}),
+        SideHosts(targets_b, dict.fromkeys(targets_b, b.address), {}),
+    ]
+    return asyncio.run(
+        run(
+            sides[0],
+            sides[1],
+            hosts[0],
+            hosts[1],
+            profile,
+            a_implementation="ingress-nginx",
+            b_implementation="traefik",
+        )
+    )
 
 
 def _diffs(report: ParityReport, severity: Severity | None = None) -> list[tuple[str, str, str, str]]:
-    return [(h.host, d.request.key, d.aspect, d.severity.value) for h in report.hosts for d in h.differences
-            if severity is None or d.severity is severity]
+    return [
+        (h.host, d.request.key, d.aspect, d.severity.value)
+        for h in report.hosts
+        for d in h.differences
+        if severity is None or d.severity is severity
+    ]
 
 
 @pytest.fixture()
@@ -186,8 +209,10 @@ def test_lost_https_redirect_is_breaking(ca: trustme.CA, ca_file: Path, tmp_path
 
 
 def test_another_backend_is_breaking(ca: trustme.CA, ca_file: Path, tmp_path: Path) -> None:
-    with serve(Plane(), ca, "127.0.0.1") as a, \
-            serve(Plane(routes={"/v1": "api", "/docs": "api"}), ca, "127.0.0.1") as b:
+    with (
+        serve(Plane(), ca, "127.0.0.1") as a,
+        serve(Plane(routes={"/v1": "api", "/docs": "api"}), ca, "127.0.0.1") as b,
+    ):
         report = _compare(ca_file, a, b, tmp_path)
     assert (HOST, "path /docs", "backend", "breaking") in _diffs(report)
     assert (HOST, "path /v1", "backend", "breaking") not in _diffs(report)
@@ -230,8 +255,13 @@ def test_b_down_is_breaking_and_reports_are_written(ca: trustme.CA, ca_file: Pat
     with serve(Plane(), ca, "127.0.0.1") as a:
         report = _compare(ca_file, a, b_gone, tmp_path)
     # Then what worked on A is breaking; what failed on A anyway (a 404) is only changed
-    errors = [(e.a.status, d.severity) for h in report.hosts for e in h.exchanges for d in e.differences
-              if d.aspect == "error"]
+    errors = [
+        (e.a.status, d.severity)
+        for h in report.hosts
+        for e in h.exchanges
+        for d in e.differences
+        if d.aspect == "error"
+    ]
     assert errors and all((s is Severity.BREAKING) == (a // 100 in (2, 3) or a == 401) for a, s in errors)
     assert {s for _, s in errors} == {Severity.BREAKING, Severity.CHANGED}
     paths = write_reports(report, tmp_path / "out")
@@ -246,18 +276,36 @@ def test_classify_keeps_cosmetic_apart() -> None:
     a = Observation(404, (("content-type", "text/plain"),), body_sha="1")
     b = Observation(404, (), body_sha="2")
     assert [d.severity for d in classify(req, a, b)] == [Severity.COSMETIC]
-    same_target = classify(req, Observation(302, (("location", "https://API.example.test/"),)),
-                           Observation(302, (("location", "https://api.example.test/"),)))
+    same_target = classify(
+        req,
+        Observation(302, (("location", "https://API.example.test/"),)),
+        Observation(302, (("location", "https://api.example.test/"),)),
+    )
     assert [(d.aspect, d.severity) for d in same_target] == [("location", Severity.COSMETIC)]
 
 
 def test_matrix_covers_nginx_behaviours() -> None:
-    t = Target("demo", "re", HOST, (PathRule("/v1", "Prefix", "api", 80), PathRule("/docs", "Prefix", "d", 80)),
-               annotations={"nginx.ingress.kubernetes.io/rewrite-target": "/$1"})
+    t = Target(
+        "demo",
+        "re",
+        HOST,
+        (PathRule("/v1", "Prefix", "api", 80), PathRule("/docs", "Prefix", "d", 80)),
+        annotations={"nginx.ingress.kubernetes.io/rewrite-target": "/$1"},
+    )
     keys = {r.key for r in requests_for(HOST, t, None, auth=None, https=True)}
-    assert {"path /v1", "derived /v1/", "derived /v1ingresscheck", "case /V1", "normalisation //v1",
-            "normalisation /./v1", "normalisation /v1%2Fingresscheck", "plain http", "unknown path",
-            "nginx regex /DOCSx", "nginx rewrite /v1/ingresscheck/deep"} <= keys
+    assert {
+        "path /v1",
+        "derived /v1/",
+        "derived /v1ingresscheck",
+        "case /V1",
+        "normalisation //v1",
+        "normalisation /./v1",
+        "normalisation /v1%2Fingresscheck",
+        "plain http",
+        "unknown path",
+        "nginx regex /DOCSx",
+        "nginx rewrite /v1/ingresscheck/deep",
+    } <= keys
 
 
 def test_support_table_for_gateway_api_and_traefik() -> None:
@@ -277,11 +325,14 @@ def test_report_json_has_no_credentials_field(ca: trustme.CA, ca_file: Path, tmp
     assert PASSWORD not in text and "with credentials" in text
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["compare", "--a", "127.0.0.10", "--b", "127.0.0.10"], "both sides are the same"),
-    (["compare", "--a", "not-an-ip", "--b", "127.0.0.30"], "expected an IP address"),
-    (["compare", "--a", "127.0.0.10", "--b", "127.0.0.30", "--format", "pdf"], "unknown format pdf"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["compare", "--a", "127.0.0.10", "--b", "127.0.0.10"], "both sides are the same"),
+        (["compare", "--a", "not-an-ip", "--b", "127.0.0.30"], "expected an IP address"),
+        (["compare", "--a", "127.0.0.10", "--b", "127.0.0.30", "--format", "pdf"], "unknown format pdf"),
+    ],
+)
 def test_cli_bad_input_is_one_line_exit_2(argv: list[str], message: str) -> None:
     proc = subprocess.run([sys.executable, "-m", "ingresscheck", *argv], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2, proc.stderr
@@ -291,14 +342,28 @@ def test_cli_bad_input_is_one_line_exit_2(argv: list[str], message: str) -> None
 def test_httproute_targets_take_the_gateway_address_and_skip_redirect_rules() -> None:
     from ingresscheck.compare import httproute_targets
 
-    gateway = {"metadata": {"namespace": "eg", "name": "parity"}, "spec": {},
-               "status": {"addresses": [{"type": "IPAddress", "value": "127.0.0.30"}]}}
-    route = {"metadata": {"namespace": "demo", "name": "api"}, "spec": {
-        "parentRefs": [{"name": "parity", "namespace": "eg"}], "hostnames": ["api.example.test", "*.example.test"],
-        "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": "/v1"}}],
-                   "backendRefs": [{"name": "api", "port": 80}]},
-                  {"matches": [{"path": {"type": "Exact", "value": "/old"}}],
-                   "filters": [{"type": "RequestRedirect", "requestRedirect": {"statusCode": 301}}]}]}}
+    gateway = {
+        "metadata": {"namespace": "eg", "name": "parity"},
+        "spec": {},
+        "status": {"addresses": [{"type": "IPAddress", "value": "127.0.0.30"}]},
+    }
+    route = {
+        "metadata": {"namespace": "demo", "name": "api"},
+        "spec": {
+            "parentRefs": [{"name": "parity", "namespace": "eg"}],
+            "hostnames": ["api.example.test", "*.example.test"],
+            "rules": [
+                {
+                    "matches": [{"path": {"type": "PathPrefix", "value": "/v1"}}],
+                    "backendRefs": [{"name": "api", "port": 80}],
+                },
+                {
+                    "matches": [{"path": {"type": "Exact", "value": "/old"}}],
+                    "filters": [{"type": "RequestRedirect", "requestRedirect": {"statusCode": 301}}],
+                },
+            ],
+        },
+    }
     [t] = httproute_targets([route], [gateway])
     assert (t.host, t.kind, t.status_addresses) == ("api.example.test", "HTTPRoute", ("127.0.0.30",))
     assert [(p.path, p.path_type, p.service) for p in t.paths] == [("/v1", "Prefix", "api")]

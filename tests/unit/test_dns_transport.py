@@ -31,6 +31,7 @@ def _a_only(address: str):  # type: ignore[no-untyped-def]
         if q.rdtype == dns.rdatatype.A:
             return [_reply(query, (q.name.to_text(), "A", address))]
         return [_reply(query)]
+
     return answer
 
 
@@ -75,6 +76,7 @@ def test_a_cname_chain_in_the_answer_is_followed() -> None:
 
 def test_an_answer_to_another_question_is_not_taken() -> None:
     """Given a reply with the query's ID but another name first, then the real one, then the real one counts."""
+
     def answer(query: dns.message.Message, transport: str) -> list[dns.message.Message | bytes]:
         forged = dns.message.make_query("evil.example.test", "A")
         forged.id = query.id
@@ -120,8 +122,11 @@ def test_a_silent_server_is_passed_over_and_nxdomain_is_final() -> None:
         resp.set_rcode(dns.rcode.NXDOMAIN)
         return [resp]
 
-    with scripted_dns(lambda q, t: []) as silent, scripted_dns(_a_only("127.0.0.10")) as good, \
-            scripted_dns(nxdomain) as nx:
+    with (
+        scripted_dns(lambda q, t: []) as silent,
+        scripted_dns(_a_only("127.0.0.10")) as good,
+        scripted_dns(nxdomain) as nx,
+    ):
         (late,) = _lookup([silent, good], "shop.example.test", timeout=3)
         (gone,) = _lookup([nx, good], "shop.example.test")
         (nothing,) = _lookup([silent], "shop.example.test", timeout=0.4)

@@ -15,8 +15,9 @@ def test_the_binomial_p_value_matches_hand_computed_values() -> None:
 
 
 def test_a_90_10_split_observed_near_its_weights_is_consistent() -> None:
-    ok, why = judge_split({"demo/web-stable": 176, "demo/web-canary": 24}, {"demo/web-stable": 90,
-                                                                           "demo/web-canary": 10}, 0.99)
+    ok, why = judge_split(
+        {"demo/web-stable": 176, "demo/web-canary": 24}, {"demo/web-stable": 90, "demo/web-canary": 10}, 0.99
+    )
     assert ok, why
     assert "demo/web-canary 24/200 (expected 10%" in why
 
@@ -39,5 +40,5 @@ def test_the_false_alarm_rate_is_at_most_one_minus_the_confidence() -> None:
     rejected = 0.0
     for k in range(n + 1):
         if not judge_split({"s": n - k, "c": k}, {"s": 90, "c": 10}, 0.99)[0]:
-            rejected += math.comb(n, k) * p ** k * (1 - p) ** (n - k)
+            rejected += math.comb(n, k) * p**k * (1 - p) ** (n - k)
     assert rejected <= 0.01

@@ -24,8 +24,14 @@ from ingresscheck.profile import Profile
 from ingresscheck.results import Result, Status
 
 Obj = dict[str, Any]
-FIELDS = {"GatewayClass": "gateway_classes", "Gateway": "gateways", "HTTPRoute": "http_routes",
-          "ReferenceGrant": "reference_grants", "Service": "services", "EndpointSlice": "endpoint_slices"}
+FIELDS = {
+    "GatewayClass": "gateway_classes",
+    "Gateway": "gateways",
+    "HTTPRoute": "http_routes",
+    "ReferenceGrant": "reference_grants",
+    "Service": "services",
+    "EndpointSlice": "endpoint_slices",
+}
 
 
 def _ok(kind: str) -> Obj:
@@ -39,15 +45,29 @@ def _with_statuses(objs: list[Obj], layout: LabLayout) -> list[Obj]:
         if o["kind"] == "GatewayClass":
             o["status"] = {"conditions": [_ok("Accepted")]}
         elif o["kind"] == "Gateway":
-            o["status"] = {"addresses": [{"type": "IPAddress", "value": layout.vip}],
-                           "conditions": [_ok("Accepted"), _ok("Programmed")],
-                           "listeners": [{"name": li["name"], "attachedRoutes": 1, "conditions": [
-                               _ok("Accepted"), _ok("Programmed"), _ok("ResolvedRefs")]}
-                               for li in o["spec"]["listeners"]]}
+            o["status"] = {
+                "addresses": [{"type": "IPAddress", "value": layout.vip}],
+                "conditions": [_ok("Accepted"), _ok("Programmed")],
+                "listeners": [
+                    {
+                        "name": li["name"],
+                        "attachedRoutes": 1,
+                        "conditions": [_ok("Accepted"), _ok("Programmed"), _ok("ResolvedRefs")],
+                    }
+                    for li in o["spec"]["listeners"]
+                ],
+            }
         elif o["kind"] == "HTTPRoute":
-            o["status"] = {"parents": [{"parentRef": p, "controllerName": objects.GATEWAY_CONTROLLER,
-                                        "conditions": [_ok("Accepted"), _ok("ResolvedRefs")]}
-                                       for p in o["spec"]["parentRefs"]]}
+            o["status"] = {
+                "parents": [
+                    {
+                        "parentRef": p,
+                        "controllerName": objects.GATEWAY_CONTROLLER,
+                        "conditions": [_ok("Accepted"), _ok("ResolvedRefs")],
+                    }
+                    for p in o["spec"]["parentRefs"]
+                ]
+            }
     return out
 
 
@@ -63,8 +83,9 @@ def gw_cert() -> pki.Issued:
 
 
 def inventory(layout: LabLayout, cert: pki.Issued, *, change: Any = None, offline: bool = False) -> Inventory:
-    objs = objects.demo_objects(layout, "admin:x\n", b"", b"") + objects.gateway_objects(layout, cert.cert_pem,
-                                                                                          cert.key_pem)
+    objs = objects.demo_objects(layout, "admin:x\n", b"", b"") + objects.gateway_objects(
+        layout, cert.cert_pem, cert.key_pem
+    )
     objs = objs if offline else _with_statuses(objs, layout)
     if change:
         change(objs)
@@ -92,24 +113,37 @@ def _obj(objs: list[Obj], kind: str, name: str) -> Obj:
 
 
 def test_targets_are_effective_hostnames_on_https_listeners_with_the_redirect_of_the_http_listener(
-        layout: LabLayout, gw_cert: pki.Issued) -> None:
+    layout: LabLayout, gw_cert: pki.Issued
+) -> None:
     inv = inventory(layout, gw_cert)
     routes = [t for t in inv.targets if t.kind == "HTTPRoute"]
     assert sorted((t.namespace, t.name, t.host) for t in routes) == [
-        ("demo", "app", "app.gw.test"), ("demo", "canary", "canary.gw.test"), ("gw-team", "team", "team.gw.test")]
+        ("demo", "app", "app.gw.test"),
+        ("demo", "canary", "canary.gw.test"),
+        ("gw-team", "team", "team.gw.test"),
+    ]
     app = next(t for t in routes if t.name == "app")
     assert (app.gateway, app.listener, app.listener_protocol, app.tls_secret_ref) == (
-        "demo/lab-gateway", "https", "HTTPS", ("demo", "gw-wildcard-tls"))
+        "demo/lab-gateway",
+        "https",
+        "HTTPS",
+        ("demo", "gw-wildcard-tls"),
+    )
     assert app.redirect == RedirectFilter("https", None, None, 301, "demo/gw-redirect")
     assert app.redirect_expected(lb_redirects=False) and app.ingress == "app" and app.name == "app"
     assert app.status_addresses == (layout.vip,)
     assert [(r.path, r.path_type, r.service, r.headers) for r in app.paths] == [
-        ("/v1", "Prefix", "api", ()), ("/healthz", "Exact", "api", ()),
+        ("/v1", "Prefix", "api", ()),
+        ("/healthz", "Exact", "api", ()),
         ("/reports/[0-9]+", "RegularExpression", "api-docs", ()),
-        ("/docs", "Prefix", "api-docs", (("X-Docs-Version", "v2"),)), ("/docs", "Prefix", "shop", ())]
+        ("/docs", "Prefix", "api-docs", (("X-Docs-Version", "v2"),)),
+        ("/docs", "Prefix", "shop", ()),
+    ]
     canary = next(t for t in routes if t.name == "canary").paths[0]
     assert canary.service == "web-stable" and [(b.service, b.weight) for b in canary.backends] == [
-        ("web-stable", 90), ("web-canary", 10)]
+        ("web-stable", 90),
+        ("web-canary", 10),
+    ]
     team = next(t for t in routes if t.name == "team").paths[0]
     assert (team.namespace, team.service) == ("demo", "shop")
     assert inv.route_problems == []
@@ -142,8 +176,10 @@ def test_a_route_for_another_domain_attaches_nowhere(layout: LabLayout, gw_cert:
 
 
 def test_a_deeper_route_hostname_than_the_certificate_wildcard_fails_the_certificate(
-        layout: LabLayout, gw_cert: pki.Issued) -> None:
+    layout: LabLayout, gw_cert: pki.Issued
+) -> None:
     """Given team.eu.gw.test (the listener's *.gw.test accepts it), then the *.gw.test certificate does not cover it."""
+
     def change(objs: list[Obj]) -> None:
         _obj(objs, "HTTPRoute", "team")["spec"]["hostnames"] = ["team.eu.gw.test"]
 
@@ -154,8 +190,9 @@ def test_a_deeper_route_hostname_than_the_certificate_wildcard_fails_the_certifi
     assert failed[0].evidence["uncovered"] == ["team.eu.gw.test"]
 
 
-def test_a_missing_reference_grant_a_missing_service_and_no_endpoints_fail(layout: LabLayout,
-                                                                           gw_cert: pki.Issued) -> None:
+def test_a_missing_reference_grant_a_missing_service_and_no_endpoints_fail(
+    layout: LabLayout, gw_cert: pki.Issued
+) -> None:
     def change(objs: list[Obj]) -> None:
         objs.remove(_obj(objs, "ReferenceGrant", "team-routes-to-shop"))
         _obj(objs, "HTTPRoute", "canary")["spec"]["rules"][0]["backendRefs"][1]["name"] = "web-gone"
@@ -164,20 +201,29 @@ def test_a_missing_reference_grant_a_missing_service_and_no_endpoints_fail(layou
     results = run_gateway(inventory(layout, gw_cert, change=change))
     assert [r.subject for r in by(results, "gateway.reference_grant", Status.FAIL)] == ["Service demo/shop port 80"]
     assert [r.message for r in by(results, "gateway.backend_service", Status.FAIL)] == [
-        "Service demo/web-gone port 80 does not exist"]
+        "Service demo/web-gone port 80 does not exist"
+    ]
     assert {r.message for r in by(results, "gateway.backend_endpoints", Status.FAIL)} == {
-        "Service demo/api has 0 ready endpoints"}
+        "Service demo/api has 0 ready endpoints"
+    }
 
 
 def test_false_conditions_fail_with_the_controllers_reason(layout: LabLayout, gw_cert: pki.Issued) -> None:
     def change(objs: list[Obj]) -> None:
         route = _obj(objs, "HTTPRoute", "team")
         route["status"]["parents"][0]["conditions"][1] = {
-            "type": "ResolvedRefs", "status": "False", "reason": "RefNotPermitted", "message": "no grant"}
+            "type": "ResolvedRefs",
+            "status": "False",
+            "reason": "RefNotPermitted",
+            "message": "no grant",
+        }
         gw = _obj(objs, "Gateway", objects.GATEWAY_NAME)
         gw["status"]["addresses"] = []
-        gw["status"]["listeners"][1]["conditions"][2] = {"type": "ResolvedRefs", "status": "False",
-                                                         "reason": "InvalidCertificateRef"}
+        gw["status"]["listeners"][1]["conditions"][2] = {
+            "type": "ResolvedRefs",
+            "status": "False",
+            "reason": "InvalidCertificateRef",
+        }
 
     results = run_gateway(inventory(layout, gw_cert, change=change))
     refs = by(results, "gateway.route_resolved_refs", Status.FAIL)
@@ -202,28 +248,44 @@ def test_manifests_skip_statuses_but_still_check_attachment(layout: LabLayout, g
 
 
 def test_manifests_discovery_reads_gateway_api_objects_and_their_certificate_secrets(
-        layout: LabLayout, gw_cert: pki.Issued, tmp_path: Path) -> None:
-    docs = objects.demo_objects(layout, "admin:x\n", b"", b"") + objects.gateway_objects(layout, gw_cert.cert_pem,
-                                                                                           gw_cert.key_pem)
+    layout: LabLayout, gw_cert: pki.Issued, tmp_path: Path
+) -> None:
+    docs = objects.demo_objects(layout, "admin:x\n", b"", b"") + objects.gateway_objects(
+        layout, gw_cert.cert_pem, gw_cert.key_pem
+    )
     (tmp_path / "all.yaml").write_text(yaml.safe_dump_all(docs))
     inv = manifests.discover(str(tmp_path))
-    assert sorted(t.host for t in inv.targets if t.kind == "HTTPRoute") == ["app.gw.test", "canary.gw.test",
-                                                                            "team.gw.test"]
+    assert sorted(t.host for t in inv.targets if t.kind == "HTTPRoute") == [
+        "app.gw.test",
+        "canary.gw.test",
+        "team.gw.test",
+    ]
     info = inv.secrets[("demo", "gw-wildcard-tls")]
     assert info is not None and info.type == "kubernetes.io/tls"
 
 
-@pytest.mark.parametrize("change, needle", [
-    (lambda r: r["spec"]["rules"][0]["matches"][0]["path"].update(type="Regex"),
-     "spec.rules[0].matches[0].path.type: Unsupported value: 'Regex'"),
-    (lambda r: r["spec"].update(parentRefs="lab-gateway"), "spec.parentRefs: Invalid value: 'lab-gateway': must be "
-                                                           "of type array"),
-])
+@pytest.mark.parametrize(
+    "change, needle",
+    [
+        (
+            lambda r: r["spec"]["rules"][0]["matches"][0]["path"].update(type="Regex"),
+            "spec.rules[0].matches[0].path.type: Unsupported value: 'Regex'",
+        ),
+        (
+            lambda r: r["spec"].update(parentRefs="lab-gateway"),
+            "spec.parentRefs: Invalid value: 'lab-gateway': must be of type array",
+        ),
+    ],
+)
 def test_manifests_refuse_routes_the_api_server_would_refuse_with_file_and_line(
-        layout: LabLayout, gw_cert: pki.Issued, tmp_path: Path, change, needle: str) -> None:  # type: ignore[no-untyped-def]
+    layout: LabLayout, gw_cert: pki.Issued, tmp_path: Path, change, needle: str
+) -> None:  # type: ignore[no-untyped-def]
     """Given an HTTPRoute the CRD's schema refuses, then --manifests names file, line, object and field."""
-    route = next(o for o in objects.gateway_objects(layout, gw_cert.cert_pem, gw_cert.key_pem)
-                 if o["kind"] == "HTTPRoute" and o["metadata"]["name"] == "app")
+    route = next(
+        o
+        for o in objects.gateway_objects(layout, gw_cert.cert_pem, gw_cert.key_pem)
+        if o["kind"] == "HTTPRoute" and o["metadata"]["name"] == "app"
+    )
     change(route)
     (tmp_path / "route.yaml").write_text("# the app route\n" + yaml.safe_dump(route))
     with pytest.raises(UsageError) as err:

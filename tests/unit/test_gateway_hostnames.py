@@ -8,23 +8,27 @@ import pytest
 from ingresscheck.discovery.gateway import certificate_gaps, effective_hostnames, intersect
 
 
-@pytest.mark.parametrize(("listener", "route", "effective"), [
-    ("*.gw.test", "a.gw.test", "a.gw.test"),
-    ("*.gw.test", "a.b.gw.test", "a.b.gw.test"),  # a listener wildcard matches more than one label
-    ("*.gw.test", "gw.test", None),  # ... but never the bare domain
-    ("*.gw.test", "a.other.test", None),
-    ("a.gw.test", "*.gw.test", "a.gw.test"),  # a route wildcard narrows to the listener's name
-    ("a.b.gw.test", "*.gw.test", "a.b.gw.test"),
-    ("*.gw.test", "*.b.gw.test", "*.b.gw.test"),  # of two wildcards, the more specific
-    ("*.b.gw.test", "*.gw.test", "*.b.gw.test"),
-    ("*.gw.test", "*.other.test", None),
-    ("A.GW.test", "a.gw.test.", "a.gw.test"),  # case and a trailing dot do not matter
-    (None, "a.gw.test", "a.gw.test"),  # a listener without hostname takes the route's
-    ("*.gw.test", None, "*.gw.test"),  # a route without hostnames takes the listener's
-    (None, None, "*"),
-])
-def test_listener_and_route_hostnames_intersect_as_the_spec_says(listener: str | None, route: str | None,
-                                                                  effective: str | None) -> None:
+@pytest.mark.parametrize(
+    ("listener", "route", "effective"),
+    [
+        ("*.gw.test", "a.gw.test", "a.gw.test"),
+        ("*.gw.test", "a.b.gw.test", "a.b.gw.test"),  # a listener wildcard matches more than one label
+        ("*.gw.test", "gw.test", None),  # ... but never the bare domain
+        ("*.gw.test", "a.other.test", None),
+        ("a.gw.test", "*.gw.test", "a.gw.test"),  # a route wildcard narrows to the listener's name
+        ("a.b.gw.test", "*.gw.test", "a.b.gw.test"),
+        ("*.gw.test", "*.b.gw.test", "*.b.gw.test"),  # of two wildcards, the more specific
+        ("*.b.gw.test", "*.gw.test", "*.b.gw.test"),
+        ("*.gw.test", "*.other.test", None),
+        ("A.GW.test", "a.gw.test.", "a.gw.test"),  # case and a trailing dot do not matter
+        (None, "a.gw.test", "a.gw.test"),  # a listener without hostname takes the route's
+        ("*.gw.test", None, "*.gw.test"),  # a route without hostnames takes the listener's
+        (None, None, "*"),
+    ],
+)
+def test_listener_and_route_hostnames_intersect_as_the_spec_says(
+    listener: str | None, route: str | None, effective: str | None
+) -> None:
     assert intersect(listener, route) == effective
 
 

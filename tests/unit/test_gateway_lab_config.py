@@ -22,11 +22,17 @@ def test_both_nodes_run_the_gateway_provider_with_the_vip_as_status_address(tmp_
 
 def test_only_the_first_nodes_user_may_write_gateway_statuses(tmp_path: Path) -> None:
     objs = objects.controller_objects(LabLayout.at(tmp_path))
-    binding = next(o for o in objs if o["kind"] == "ClusterRoleBinding"
-                   and o["metadata"]["name"] == "ingresscheck-traefik-gateway-status")
+    binding = next(
+        o
+        for o in objs
+        if o["kind"] == "ClusterRoleBinding" and o["metadata"]["name"] == "ingresscheck-traefik-gateway-status"
+    )
     assert [s["name"] for s in binding["subjects"]] == [objects.CONTROLLER_USER]
-    read = next(o for o in objs if o["kind"] == "ClusterRoleBinding"
-                and o["metadata"]["name"] == "ingresscheck-traefik-gateway-read")
+    read = next(
+        o
+        for o in objs
+        if o["kind"] == "ClusterRoleBinding" and o["metadata"]["name"] == "ingresscheck-traefik-gateway-read"
+    )
     assert [s["name"] for s in read["subjects"]] == [objects.CONTROLLER_USER, objects.REPLICA_USER]
 
 
@@ -41,7 +47,9 @@ def test_route_hostnames_get_records_and_wildcards_do_not(tmp_path: Path) -> Non
     layout = LabLayout.at(tmp_path)
     text = render.apps_hosts(layout, ["shop.apps.test"], ["app.gw.test", "*.gw.test", "x.other.test"])
     assert [line for line in text.splitlines() if not line.startswith("#")] == [
-        f"{layout.vip} app.gw.test", f"{layout.vip} shop.apps.test"]
+        f"{layout.vip} app.gw.test",
+        f"{layout.vip} shop.apps.test",
+    ]
     assert "local=/gw.test/" in render.dnsmasq_conf(layout, Path("/x/apps.hosts"))
 
 
@@ -49,4 +57,6 @@ def test_the_gateway_listeners_use_the_traefik_entry_point_ports(tmp_path: Path)
     layout = LabLayout.at(tmp_path)
     gw = next(o for o in objects.gateway_objects(layout, b"", b"") if o["kind"] == "Gateway")
     assert {(li["protocol"], li["port"]) for li in gw["spec"]["listeners"]} == {
-        ("HTTP", layout.node_port_http), ("HTTPS", layout.node_port_https)}
+        ("HTTP", layout.node_port_http),
+        ("HTTPS", layout.node_port_https),
+    }

@@ -8,25 +8,28 @@ from ingresscheck import hostname
 from ingresscheck.lab import pki
 
 
-@pytest.mark.parametrize(("host", "name", "expected"), [
-    ("a.example.test", "a.example.test", True),
-    ("a.example.test", "b.example.test", False),
-    ("a.example.test", "*.example.test", True),
-    ("example.test", "*.example.test", False),  # the wildcard needs a label to stand for
-    ("a.b.example.test", "*.example.test", False),  # exactly one label
-    ("foo.example.test", "f*.example.test", False),  # no partial-label wildcards
-    ("foo.example.test", "*oo.example.test", False),
-    ("a.b.example.test", "a.*.example.test", False),  # only the left-most label
-    ("a.b.example.test", "*.*.example.test", False),
-    ("example.test", "*.test", False),  # never over a two-label, public-suffix-like name
-    ("test", "*", False),
-    ("A.Example.TEST", "a.example.test", True),  # case-insensitive
-    ("a.example.test", "*.EXAMPLE.test", True),
-    ("a.example.test.", "a.example.test", True),  # trailing dots ignored
-    ("a.example.test", "*.example.test.", True),
-    ("", "*.example.test", False),
-    ("a..example.test", "*.example.test", False),
-])
+@pytest.mark.parametrize(
+    ("host", "name", "expected"),
+    [
+        ("a.example.test", "a.example.test", True),
+        ("a.example.test", "b.example.test", False),
+        ("a.example.test", "*.example.test", True),
+        ("example.test", "*.example.test", False),  # the wildcard needs a label to stand for
+        ("a.b.example.test", "*.example.test", False),  # exactly one label
+        ("foo.example.test", "f*.example.test", False),  # no partial-label wildcards
+        ("foo.example.test", "*oo.example.test", False),
+        ("a.b.example.test", "a.*.example.test", False),  # only the left-most label
+        ("a.b.example.test", "*.*.example.test", False),
+        ("example.test", "*.test", False),  # never over a two-label, public-suffix-like name
+        ("test", "*", False),
+        ("A.Example.TEST", "a.example.test", True),  # case-insensitive
+        ("a.example.test", "*.EXAMPLE.test", True),
+        ("a.example.test.", "a.example.test", True),  # trailing dots ignored
+        ("a.example.test", "*.example.test.", True),
+        ("", "*.example.test", False),
+        ("a..example.test", "*.example.test", False),
+    ],
+)
 def test_rfc6125_table(host: str, name: str, expected: bool) -> None:
     """Given a host and a presented name, when matched, then the RFC 6125 verdict holds."""
     assert hostname.matches(host, [name]) is expected

@@ -61,6 +61,7 @@ def _controller(ingress: dict[str, Any]):  # type: ignore[no-untyped-def]
                 body = json.dumps({"service": svc, "namespace": "demo", "pod": f"{svc}-0"}).encode()
                 return 200, {"Content-Type": "application/json"}, body
         return 404, {"Content-Type": "text/plain"}, b"404 page not found\n"
+
     return handler
 
 
@@ -93,8 +94,12 @@ def _backend(name: str = "web", port: dict[str, Any] | None = None) -> dict[str,
 
 
 def _ingress(spec: dict[str, Any], annotations: dict[str, str] | None = None) -> dict[str, Any]:
-    return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
-            "metadata": {"name": "form", "namespace": "demo", "annotations": annotations or {}}, "spec": spec}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": "form", "namespace": "demo", "annotations": annotations or {}},
+        "spec": spec,
+    }
 
 
 def _rule(host: str | None, *paths: dict[str, Any]) -> dict[str, Any]:
@@ -113,63 +118,110 @@ def _path(path: str | None, path_type: str, backend: dict[str, Any] | None = Non
 
 H = "shop.example.test"
 FORMS: dict[str, dict[str, Any]] = {
-    "exact host, Prefix, port number": _ingress({"ingressClassName": "nginx",
-                                                 "rules": [_rule(H, _path("/v1", "Prefix"))]}),
-    "port by name": _ingress({"ingressClassName": "nginx", "rules": [
-        _rule(H, _path("/", "Prefix", _backend("web", {"name": "http"})))]}),
+    "exact host, Prefix, port number": _ingress(
+        {"ingressClassName": "nginx", "rules": [_rule(H, _path("/v1", "Prefix"))]}
+    ),
+    "port by name": _ingress(
+        {"ingressClassName": "nginx", "rules": [_rule(H, _path("/", "Prefix", _backend("web", {"name": "http"})))]}
+    ),
     "Exact path": _ingress({"ingressClassName": "nginx", "rules": [_rule(H, _path("/healthz", "Exact"))]}),
-    "ImplementationSpecific with a path": _ingress({"ingressClassName": "nginx", "rules": [
-        _rule(H, _path("/app", "ImplementationSpecific"))]}),
-    "ImplementationSpecific without a path": _ingress({"ingressClassName": "nginx", "rules": [
-        _rule(H, _path(None, "ImplementationSpecific"))]}),
-    "Prefix with a trailing slash": _ingress({"ingressClassName": "nginx",
-                                              "rules": [_rule(H, _path("/docs/", "Prefix"))]}),
-    "regex path (use-regex)": _ingress({"ingressClassName": "nginx", "rules": [
-        _rule(H, _path("/api/v[0-9]+", "ImplementationSpecific"))]},
-        {"nginx.ingress.kubernetes.io/use-regex": "true"}),
-    "resource backend": _ingress({"ingressClassName": "nginx", "rules": [_rule(H, _path("/static", "Prefix", {
-        "resource": {"apiGroup": "k8s.example.com", "kind": "StorageBucket", "name": "assets"}}))]}),
+    "ImplementationSpecific with a path": _ingress(
+        {"ingressClassName": "nginx", "rules": [_rule(H, _path("/app", "ImplementationSpecific"))]}
+    ),
+    "ImplementationSpecific without a path": _ingress(
+        {"ingressClassName": "nginx", "rules": [_rule(H, _path(None, "ImplementationSpecific"))]}
+    ),
+    "Prefix with a trailing slash": _ingress(
+        {"ingressClassName": "nginx", "rules": [_rule(H, _path("/docs/", "Prefix"))]}
+    ),
+    "regex path (use-regex)": _ingress(
+        {"ingressClassName": "nginx", "rules": [_rule(H, _path("/api/v[0-9]+", "ImplementationSpecific"))]},
+        {"nginx.ingress.kubernetes.io/use-regex": "true"},
+    ),
+    "resource backend": _ingress(
+        {
+            "ingressClassName": "nginx",
+            "rules": [
+                _rule(
+                    H,
+                    _path(
+                        "/static",
+                        "Prefix",
+                        {"resource": {"apiGroup": "k8s.example.com", "kind": "StorageBucket", "name": "assets"}},
+                    ),
+                )
+            ],
+        }
+    ),
     "default backend only": _ingress({"ingressClassName": "nginx", "defaultBackend": _backend()}),
     "rule without host": _ingress({"ingressClassName": "nginx", "rules": [_rule(None, _path("/", "Prefix"))]}),
     "host without http": _ingress({"ingressClassName": "nginx", "rules": [_rule(H)], "defaultBackend": _backend()}),
     "wildcard host": _ingress({"ingressClassName": "nginx", "rules": [_rule("*.example.test", _path("/", "Prefix"))]}),
-    "IDN host in punycode": _ingress({"ingressClassName": "nginx", "rules": [
-        _rule("xn--bcher-kva.example.test", _path("/", "Prefix"))]}),
-    "tls block with hosts": _ingress({"ingressClassName": "nginx", "tls": [{"hosts": [H], "secretName": "web-tls"}],
-                                      "rules": [_rule(H, _path("/", "Prefix"))]}),
-    "tls block without hosts": _ingress({"ingressClassName": "nginx", "tls": [{"secretName": "web-tls"}],
-                                         "rules": [_rule(H, _path("/", "Prefix"))]}),
-    "tls block without secretName": _ingress({"ingressClassName": "nginx", "tls": [{"hosts": [H]}],
-                                              "rules": [_rule(H, _path("/", "Prefix"))]}),
-    "legacy class annotation": _ingress({"rules": [_rule(H, _path("/", "Prefix"))]},
-                                        {"kubernetes.io/ingress.class": "nginx"}),
-    "two rules, one host": _ingress({"ingressClassName": "nginx", "rules": [
-        _rule(H, _path("/a", "Prefix")), _rule(H, _path("/b", "Exact", _backend("api")))]}),
+    "IDN host in punycode": _ingress(
+        {"ingressClassName": "nginx", "rules": [_rule("xn--bcher-kva.example.test", _path("/", "Prefix"))]}
+    ),
+    "tls block with hosts": _ingress(
+        {
+            "ingressClassName": "nginx",
+            "tls": [{"hosts": [H], "secretName": "web-tls"}],
+            "rules": [_rule(H, _path("/", "Prefix"))],
+        }
+    ),
+    "tls block without hosts": _ingress(
+        {"ingressClassName": "nginx", "tls": [{"secretName": "web-tls"}], "rules": [_rule(H, _path("/", "Prefix"))]}
+    ),
+    "tls block without secretName": _ingress(
+        {"ingressClassName": "nginx", "tls": [{"hosts": [H]}], "rules": [_rule(H, _path("/", "Prefix"))]}
+    ),
+    "legacy class annotation": _ingress(
+        {"rules": [_rule(H, _path("/", "Prefix"))]}, {"kubernetes.io/ingress.class": "nginx"}
+    ),
+    "two rules, one host": _ingress(
+        {
+            "ingressClassName": "nginx",
+            "rules": [_rule(H, _path("/a", "Prefix")), _rule(H, _path("/b", "Exact", _backend("api")))],
+        }
+    ),
 }
 
 
 def _cluster() -> dict[str, Any]:
     def svc(name: str) -> tuple[dict[str, Any], dict[str, Any]]:
-        return ({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "demo"},
-                 "spec": {"ports": [{"name": "http", "port": 80}]}},
-                {"metadata": {"name": f"{name}-x", "namespace": "demo",
-                              "labels": {"kubernetes.io/service-name": name}},
-                 "ports": [{"name": "http", "port": 8080}],
-                 "endpoints": [{"addresses": ["10.0.0.1"], "targetRef": {"kind": "Pod", "name": f"{name}-0"}}]})
+        return (
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": name, "namespace": "demo"},
+                "spec": {"ports": [{"name": "http", "port": 80}]},
+            },
+            {
+                "metadata": {"name": f"{name}-x", "namespace": "demo", "labels": {"kubernetes.io/service-name": name}},
+                "ports": [{"name": "http", "port": 8080}],
+                "endpoints": [{"addresses": ["10.0.0.1"], "targetRef": {"kind": "Pod", "name": f"{name}-0"}}],
+            },
+        )
+
     web, api = svc("web"), svc("api")
-    return {"services": [web[0], api[0]], "endpoint_slices": [web[1], api[1]],
-            "ingress_classes": [{"metadata": {"name": "nginx"}, "spec": {"controller": "k8s.io/ingress-nginx"}}]}
+    return {
+        "services": [web[0], api[0]],
+        "endpoint_slices": [web[1], api[1]],
+        "ingress_classes": [{"metadata": {"name": "nginx"}, "spec": {"controller": "k8s.io/ingress-nginx"}}],
+    }
 
 
 @pytest.fixture(scope="module")
 def reports(server_tls: ssl.SSLContext, ca_file: str) -> Iterator[dict[str, Report]]:
     out: dict[str, Report] = {}
     for form, ing in FORMS.items():
-        with http_server(_controller(ing), tls=server_tls, keep_alive=True) as (ip, https_port), \
-                http_server(_redirector) as (_, http_port), dns_server({}, wildcard={"example.test": ip}) as dns:
+        with (
+            http_server(_controller(ing), tls=server_tls, keep_alive=True) as (ip, https_port),
+            http_server(_redirector) as (_, http_port),
+            dns_server({}, wildcard={"example.test": ip}) as dns,
+        ):
             _redirector.https_port = https_port  # type: ignore[attr-defined]
-            profile = Profile(dns_servers=(dns,), load_balancers=(ip,), http_port=http_port, https_port=https_port,
-                              ca_bundle=ca_file)
+            profile = Profile(
+                dns_servers=(dns,), load_balancers=(ip,), http_port=http_port, https_port=https_port, ca_bundle=ca_file
+            )
             profile = replace(profile, thresholds=replace(profile.thresholds, timeout=1.0))
             secrets = {("demo", "web-tls"): SecretInfo("demo", "web-tls", "kubernetes.io/tls", ("tls.crt", "tls.key"))}
             out[form] = run_probes(PROBES, profile, [ing], secrets=secrets, **_cluster())
@@ -187,14 +239,27 @@ def _statuses(report: Report, check: str) -> set[Status]:
     return {r.status for r in report.results if r.check == check}
 
 
-@pytest.mark.parametrize("form", ["exact host, Prefix, port number", "port by name", "Exact path",
-                                  "ImplementationSpecific with a path", "ImplementationSpecific without a path",
-                                  "Prefix with a trailing slash", "wildcard host", "IDN host in punycode",
-                                  "tls block with hosts", "legacy class annotation", "two rules, one host"])
+@pytest.mark.parametrize(
+    "form",
+    [
+        "exact host, Prefix, port number",
+        "port by name",
+        "Exact path",
+        "ImplementationSpecific with a path",
+        "ImplementationSpecific without a path",
+        "Prefix with a trailing slash",
+        "wildcard host",
+        "IDN host in punycode",
+        "tls block with hosts",
+        "legacy class annotation",
+        "two rules, one host",
+    ],
+)
 def test_served_forms_reach_their_backend(reports: dict[str, Report], form: str) -> None:
     report = reports[form]
     assert _statuses(report, "routing.backend") == {Status.PASS}, [
-        (r.subject, r.message) for r in report.results if r.check == "routing.backend"]
+        (r.subject, r.message) for r in report.results if r.check == "routing.backend"
+    ]
     assert _statuses(report, "tls.handshake") == {Status.PASS}
     assert Status.FAIL not in _statuses(report, "routing.path_type")
 

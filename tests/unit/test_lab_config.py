@@ -45,8 +45,9 @@ def test_dnsmasq_has_the_wildcard_and_per_host_file(layout: LabLayout) -> None:
 
 
 def test_apps_hosts_has_one_record_per_ingress_host_of_the_domain(layout: LabLayout) -> None:
-    text = render.apps_hosts(layout, ["shop.apps.test", "SHOP.apps.test", "api.example.test", "", "*.apps.test",
-                                      "blog.apps.test"])
+    text = render.apps_hosts(
+        layout, ["shop.apps.test", "SHOP.apps.test", "api.example.test", "", "*.apps.test", "blog.apps.test"]
+    )
     records = [line for line in text.splitlines() if not line.startswith("#")]
     assert records == [f"{layout.vip} blog.apps.test", f"{layout.vip} shop.apps.test"]
 
@@ -85,7 +86,15 @@ def test_endpoint_slices_use_fqdn_with_ip_literals_and_named_ports(layout: LabLa
     objs = objects.demo_objects(layout, "admin:$2y$xx\n", b"crt", b"key")
     slices = [o for o in objs if o["kind"] == "EndpointSlice"]
     assert {s["metadata"]["labels"]["kubernetes.io/service-name"] for s in slices} == {
-        "wordpress", "api", "api-docs", "shop", "web-stable", "web-canary", "site", "api-v2"}
+        "wordpress",
+        "api",
+        "api-docs",
+        "shop",
+        "web-stable",
+        "web-canary",
+        "site",
+        "api-v2",
+    }
     for s in slices:
         assert s["addressType"] == "FQDN"
         assert s["ports"][0]["name"] == "http"

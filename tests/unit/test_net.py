@@ -166,6 +166,7 @@ def test_dns_server_down_is_a_timeout_naming_the_resolver() -> None:
     port = _free_port()
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", port))  # bound, never answers
+
     async def main() -> Attempt:
         net = Net(_profile(dns_servers=[("127.0.0.1", port)], timeout=0.5))
         try:

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-PLUGIN = '''
+PLUGIN = """
 from ingresscheck.probes import CheckSpec, Probe, Scope
 from ingresscheck.results import Severity, Step
 
@@ -22,7 +22,7 @@ class CountProbe(Probe):
 
     async def run(self, ctx):
         ctx.passed("count.ingresses", f"{len(ctx.inventory.ingresses)} Ingresses")
-'''
+"""
 
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,16 +44,33 @@ version = "0.1"
 {entry_points}
 """)
     site = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-                    "--disable-pip-version-check", "--target", str(site), str(pkg)], check=True, timeout=120)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--disable-pip-version-check",
+            "--target",
+            str(site),
+            str(pkg),
+        ],
+        check=True,
+        timeout=120,
+    )
     return site
 
 
 def _manifests(tmp_path: Path) -> Path:
     manifests = tmp_path / "m"
     manifests.mkdir()
-    (manifests / "a.yaml").write_text("apiVersion: networking.k8s.io/v1\nkind: Ingress\n"
-                                      "metadata: {name: a, namespace: x}\nspec: {rules: [{host: a.test}]}\n")
+    (manifests / "a.yaml").write_text(
+        "apiVersion: networking.k8s.io/v1\nkind: Ingress\n"
+        "metadata: {name: a, namespace: x}\nspec: {rules: [{host: a.test}]}\n"
+    )
     return manifests
 
 
@@ -62,13 +79,31 @@ def test_third_party_probe_is_installed_and_runs(tmp_path: Path) -> None:
     manifests = _manifests(tmp_path)
     out = tmp_path / "r.json"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(ROOT)])}
-    done = subprocess.run([sys.executable, "-m", "ingresscheck", "run", "--manifests", str(manifests),
-                           "--json", str(out), "--html", str(tmp_path / "r.html"), "--junit", str(tmp_path / "r.xml")],
-                          env=env, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ingresscheck",
+            "run",
+            "--manifests",
+            str(manifests),
+            "--json",
+            str(out),
+            "--html",
+            str(tmp_path / "r.html"),
+            "--junit",
+            str(tmp_path / "r.xml"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     results = json.loads(out.read_text())["results"]
     assert [(r["probe"], r["check"], r["status"], r["message"]) for r in results if r["probe"] == "count"] == [
-        ("count", "count.ingresses", "pass", "1 Ingresses")]
+        ("count", "count.ingresses", "pass", "1 Ingresses")
+    ]
 
 
 def test_third_party_probe_appears_in_the_suites_and_a_broken_one_errors_alone(tmp_path: Path) -> None:
@@ -78,18 +113,43 @@ def test_third_party_probe_appears_in_the_suites_and_a_broken_one_errors_alone(t
     site = _install(tmp_path, 'count = "ic_count:CountProbe"\nbroken = "ic_count_missing:Nope"', PLUGIN)
     manifests = _manifests(tmp_path)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(ROOT)])}
-    done = subprocess.run([sys.executable, "-m", "pytest", "suites", "-p", "no:cacheprovider", "-v", "-rA",
-                           "--manifests", str(manifests), "--ingresscheck-json", str(tmp_path / "s.json"),
-                           "--ingresscheck-html", str(tmp_path / "s.html")],
-                          env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "suites",
+            "-p",
+            "no:cacheprovider",
+            "-v",
+            "-rA",
+            "--manifests",
+            str(manifests),
+            "--ingresscheck-json",
+            str(tmp_path / "s.json"),
+            "--ingresscheck-html",
+            str(tmp_path / "s.html"),
+        ],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert "PASSED suites/test_checks.py::count.ingresses[cluster]" in done.stdout, done.stdout
     assert "ERROR suites/test_checks.py::plugin[broken]" in done.stdout, done.stdout
     assert "ModuleNotFoundError" in done.stdout
     assert "suites/test_checks.py::static.ingress_class[cluster] PASSED" in done.stdout
     assert done.returncode == 1
     out = tmp_path / "r.json"
-    run = subprocess.run([sys.executable, "-m", "ingresscheck", "run", "--manifests", str(manifests),
-                          "--json", str(out)], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    run = subprocess.run(
+        [sys.executable, "-m", "ingresscheck", "run", "--manifests", str(manifests), "--json", str(out)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert run.returncode == 1, run.stderr
     results = json.loads(out.read_text())["results"]
     (err,) = [r for r in results if r["probe"] == "broken"]
@@ -105,8 +165,14 @@ def test_suites_without_a_cluster_or_with_every_check_skipped_are_not_green(tmp_
     env.update(HOME=str(tmp_path), PYTHONPATH=str(ROOT))
 
     def suites(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "pytest", "suites", "-p", "no:cacheprovider", "-q", *args],
-                              env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "pytest", "suites", "-p", "no:cacheprovider", "-q", *args],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     none = suites()
     assert none.returncode == 2 and "no kubeconfig found" in none.stdout and " skipped" not in none.stdout, none.stdout

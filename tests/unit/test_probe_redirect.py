@@ -34,6 +34,7 @@ def test_a_faithful_redirect_passes() -> None:
 
 def test_dropping_the_query_names_expected_and_got() -> None:
     """Given a Location without the query, then the message shows expected and got URLs."""
+
     def drop(req: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
         return 302, {"Location": "https://api.example.test" + req.path.split("?")[0]}, b""
 
@@ -68,6 +69,7 @@ def test_the_default_port_in_location_fails() -> None:
 
 def test_a_redirect_loop_is_found_and_explained() -> None:
     """Given two URLs redirecting to each other, then redirect.loop fails with the chain."""
+
     def loop(req: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
         nxt = "/b" if req.path.startswith("/a") else "/a"
         return 302, {"Location": f"http://api.example.test:{req.server.server_address[1]}{nxt}"}, b""
@@ -95,8 +97,9 @@ def test_no_redirect_expected_when_neither_lb_nor_ingress_asks() -> None:
     force = {"nginx.ingress.kubernetes.io/force-ssl-redirect": "true"}
     forced = targets_of([ingress("b", "b.test", annotations=force)])[0]
     tls = targets_of([ingress("c", "c.test", tls_secret="c-tls")])[0]
-    opted_out = targets_of([ingress("d", "d.test", tls_secret="d-tls",
-                                    annotations={"nginx.ingress.kubernetes.io/ssl-redirect": "false"})])[0]
+    opted_out = targets_of(
+        [ingress("d", "d.test", tls_secret="d-tls", annotations={"nginx.ingress.kubernetes.io/ssl-redirect": "false"})]
+    )[0]
     assert [t.redirect_expected(False) for t in (plain, forced, tls, opted_out)] == [False, True, True, False]
     assert all(t.redirect_expected(True) for t in (plain, forced, tls, opted_out))
 

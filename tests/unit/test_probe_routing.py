@@ -38,8 +38,9 @@ def _run(handler, tls_context: ssl.SSLContext, *, timeout: float = 2.0, extra=No
     with http_server(handler, tls=tls_context) as (ip, port), dns_server({}, wildcard={"example.test": ip}) as dns:
         profile = Profile(dns_servers=(dns,), load_balancers=(ip,), https_port=port)
         profile = replace(profile, thresholds=replace(profile.thresholds, timeout=timeout, max_body_bytes=65536))
-        return run_probes(["dns", "routing"], profile, [ingress("api", HOST, path="/v1", service="web")],
-                          extra=extra, **inv)
+        return run_probes(
+            ["dns", "routing"], profile, [ingress("api", HOST, path="/v1", service="web")], extra=extra, **inv
+        )
 
 
 def _echo(service: str):  # type: ignore[no-untyped-def]
@@ -51,18 +52,33 @@ def _echo(service: str):  # type: ignore[no-untyped-def]
             return 404, {}, b"404 page not found\n"
         body = json.dumps({"service": service, "namespace": "demo", "pod": f"{service}-0", "path": path})
         return 200, {"Content-Type": "application/json"}, body.encode()
+
     return handler
 
 
 def _service(name: str, pods: dict[str, str], port: int = 8080) -> list[dict[str, object]]:
     """A Service and its EndpointSlice: pod name -> address, like discovery reads them."""
-    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "demo"},
-           "spec": {"ports": [{"name": "http", "port": 80}]}}
-    eps = {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-           "metadata": {"name": f"{name}-x", "namespace": "demo", "labels": {"kubernetes.io/service-name": name}},
-           "addressType": "IPv4", "ports": [{"name": "http", "port": port}],
-           "endpoints": [{"addresses": [ip], "conditions": {"ready": True},
-                          "targetRef": {"kind": "Pod", "name": pod, "namespace": "demo"}} for pod, ip in pods.items()]}
+    svc = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": "demo"},
+        "spec": {"ports": [{"name": "http", "port": 80}]},
+    }
+    eps = {
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {"name": f"{name}-x", "namespace": "demo", "labels": {"kubernetes.io/service-name": name}},
+        "addressType": "IPv4",
+        "ports": [{"name": "http", "port": port}],
+        "endpoints": [
+            {
+                "addresses": [ip],
+                "conditions": {"ready": True},
+                "targetRef": {"kind": "Pod", "name": pod, "namespace": "demo"},
+            }
+            for pod, ip in pods.items()
+        ],
+    }
     return [svc, eps]
 
 
@@ -84,15 +100,17 @@ def test_the_named_backend_answering_passes(tls_context: ssl.SSLContext) -> None
 def test_a_pod_shared_by_two_services_passes_for_both(tls_context: ssl.SSLContext) -> None:
     """Given pod web-0 (which says it serves web) also behind Service web, the rule's Service: pass, not a false
     'another backend answered' because the pod names another Service."""
-    report = _run(_echo("web-v2"), tls_context, **_cluster(_service("web", {"web-v2-0": "10.0.0.1"}),
-                                                           _service("web-v2", {"web-v2-0": "10.0.0.1"})))
+    report = _run(
+        _echo("web-v2"),
+        tls_context,
+        **_cluster(_service("web", {"web-v2-0": "10.0.0.1"}), _service("web-v2", {"web-v2-0": "10.0.0.1"})),
+    )
     backend = one(report, "routing.backend")
     assert backend.status is Status.PASS and "it says it serves web-v2" in backend.message
 
 
 def test_another_backend_answering_fails_with_both_names(tls_context: ssl.SSLContext) -> None:
-    r = one(_run(_echo("other"), tls_context, **_cluster(_service("web", {"web-0": "10.0.0.1"}))),
-            "routing.backend")
+    r = one(_run(_echo("other"), tls_context, **_cluster(_service("web", {"web-0": "10.0.0.1"}))), "routing.backend")
     assert r.status is Status.FAIL
     assert "should be served by demo/web (pods web-0) but pod other-0 of other answered" in r.message
 
@@ -102,6 +120,7 @@ def _anonymous(body: bytes, content_type: str = "text/html"):  # type: ignore[no
         if req.headers["Host"].split(":")[0] != HOST:
             return 404, {}, b"404 page not found\n"
         return 200, {"Content-Type": content_type}, body
+
     return handler
 
 
@@ -110,11 +129,13 @@ def test_a_silent_backend_is_compared_with_its_services_own_endpoint(tls_context
     routing.backend passes by comparison; another site behind the Service's name fails."""
     site = b"<html><h1>docs</h1><p>generated 2026-11-30 12:00:01</p></html>"
     with http_server(_anonymous(site.replace(b"12:00:01", b"12:00:02"))) as (ip, port):
-        same = one(_run(_anonymous(site), tls_context, **_cluster(_service("web", {"web-0": ip}, port))),
-                   "routing.backend")
+        same = one(
+            _run(_anonymous(site), tls_context, **_cluster(_service("web", {"web-0": ip}, port))), "routing.backend"
+        )
     with http_server(_anonymous(b'{"other": true}', "application/json")) as (ip, port):
-        other = one(_run(_anonymous(site), tls_context, **_cluster(_service("web", {"web-0": ip}, port))),
-                    "routing.backend")
+        other = one(
+            _run(_anonymous(site), tls_context, **_cluster(_service("web", {"web-0": ip}, port))), "routing.backend"
+        )
     assert same.status is Status.PASS and "answers like demo/web's endpoint web-0" in same.message
     assert same.evidence["identified_by"] == "comparison"
     assert other.status is Status.FAIL and "another backend answers" in other.message
@@ -137,8 +158,13 @@ def test_the_api_servers_service_proxy_stands_in_for_unreachable_endpoints(tls_c
     asked: list[tuple[str, str, object, str]] = []
     with http_server(_anonymous(site)) as (ip, port):  # the Service, as the API server reaches it
 
-        def proxy(namespace: str, service: str, service_port: object, path: str,  # type: ignore[no-untyped-def]
-                  timeout: float):
+        def proxy(
+            namespace: str,
+            service: str,
+            service_port: object,
+            path: str,  # type: ignore[no-untyped-def]
+            timeout: float,
+        ):
             asked.append((namespace, service, service_port, path))
             request = urllib.request.Request(f"http://{ip}:{port}{path}", headers={"Host": HOST})
             with urllib.request.urlopen(request, timeout=timeout) as answer:
@@ -146,8 +172,9 @@ def test_the_api_servers_service_proxy_stands_in_for_unreachable_endpoints(tls_c
 
         alike = one(_run(_anonymous(site), tls_context, extra={"service_proxy": proxy}, **cluster), "routing.backend")
     forbidden = "the credentials may not get services/proxy in namespace demo (HTTP 403: forbidden)"
-    refused = one(_run(_anonymous(site), tls_context, extra={"service_proxy": lambda *a: forbidden}, **cluster),
-                  "routing.backend")
+    refused = one(
+        _run(_anonymous(site), tls_context, extra={"service_proxy": lambda *a: forbidden}, **cluster), "routing.backend"
+    )
 
     assert alike.status is Status.PASS
     assert "answers like demo/web's answer through the API server's service proxy" in alike.message
@@ -159,6 +186,7 @@ def test_the_api_servers_service_proxy_stands_in_for_unreachable_endpoints(tls_c
 
 def test_an_auth_wall_is_not_a_backend(tls_context: ssl.SSLContext) -> None:
     """Given a 401 for the host (wrong or no credentials), then routing.backend could not decide: not a pass."""
+
     def wall(req: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
         return 401, {"WWW-Authenticate": 'Basic realm="x"'}, b"401"
 
@@ -168,11 +196,16 @@ def test_an_auth_wall_is_not_a_backend(tls_context: ssl.SSLContext) -> None:
 
 def test_5xx_names_the_service_and_its_ready_endpoints(tls_context: ssl.SSLContext) -> None:
     """Given a 503 and a Service with no ready endpoints, then the message says so."""
+
     def unavailable(req: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
         return 503, {}, b"no available server\n"
 
-    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "demo"},
-           "spec": {"ports": [{"name": "http", "port": 80}]}}
+    svc = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "web", "namespace": "demo"},
+        "spec": {"ports": [{"name": "http", "port": 80}]},
+    }
     r = one(_run(unavailable, tls_context, services=[svc]), "routing.backend")
     assert r.status is Status.FAIL
     assert r.message.endswith("503 Service Unavailable: Service demo/web has 0 ready endpoints")
@@ -180,6 +213,7 @@ def test_5xx_names_the_service_and_its_ready_endpoints(tls_context: ssl.SSLConte
 
 def test_a_backend_that_never_answers_is_an_error_within_the_timeout(tls_context: ssl.SSLContext) -> None:
     """Given a server that stalls, then the check could not decide (error), bounded by the timeout."""
+
     def stall(req: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
         time.sleep(3)
         return 200, {}, b""
@@ -193,6 +227,7 @@ def test_a_backend_that_never_answers_is_an_error_within_the_timeout(tls_context
 
 def test_a_backend_answering_like_an_unknown_host_fell_through(tls_context: ssl.SSLContext) -> None:
     """Given the same anonymous answer for the host and an unknown host, then the default backend served it."""
+
     def same(req: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
         return 200, {}, b"default backend\n"
 
@@ -202,6 +237,7 @@ def test_a_backend_answering_like_an_unknown_host_fell_through(tls_context: ssl.
 
 def test_a_huge_response_is_read_only_up_to_the_bound(tls_context: ssl.SSLContext) -> None:
     """Given an 8 MB response, then the probe reads a bounded amount and still decides."""
+
     def huge(req: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
         if req.headers["Host"].split(":")[0] != HOST:
             return 404, {}, b"404 page not found\n"
@@ -213,13 +249,24 @@ def test_a_huge_response_is_read_only_up_to_the_bound(tls_context: ssl.SSLContex
     assert r.status is Status.WARN and "does not say who it is" in r.message
 
 
-@pytest.mark.parametrize("path, expected", [
-    ("/v1", "api"), ("/v1/x", "api"), ("/v1x", None), ("/healthz", "health"), ("/healthz/x", None),
-    ("/docs/a/b", "docs"), ("/", None),
-])
+@pytest.mark.parametrize(
+    "path, expected",
+    [
+        ("/v1", "api"),
+        ("/v1/x", "api"),
+        ("/v1x", None),
+        ("/healthz", "health"),
+        ("/healthz/x", None),
+        ("/docs/a/b", "docs"),
+        ("/", None),
+    ],
+)
 def test_expected_rule_follows_the_ingress_api(path: str, expected: str | None) -> None:
-    rules = [("demo", PathRule("/v1", "Prefix", "api", 80)), ("demo", PathRule("/healthz", "Exact", "health", 80)),
-             ("demo", PathRule("/docs/", "Prefix", "docs", 80))]
+    rules = [
+        ("demo", PathRule("/v1", "Prefix", "api", 80)),
+        ("demo", PathRule("/healthz", "Exact", "health", 80)),
+        ("demo", PathRule("/docs/", "Prefix", "docs", 80)),
+    ]
     found = expected_rule(rules, path)
     assert (found[1].service if found else None) == expected
 
@@ -241,7 +288,9 @@ def test_a_host_with_basic_auth_and_no_credentials_skips(tls_context: ssl.SSLCon
 
 def test_header_matches_decide_between_rules_of_the_same_path() -> None:
     """Given two HTTPRoute rules on /docs, one requiring a header: a request without it gets the other rule."""
-    rules = [("demo", PathRule("/docs", "Prefix", "api-docs", 80, headers=(("X-Docs-Version", "v2"),))),
-             ("demo", PathRule("/docs", "Prefix", "shop", 80))]
+    rules = [
+        ("demo", PathRule("/docs", "Prefix", "api-docs", 80, headers=(("X-Docs-Version", "v2"),))),
+        ("demo", PathRule("/docs", "Prefix", "shop", 80)),
+    ]
     assert expected_rule(rules, "/docs/a")[1].service == "shop"  # type: ignore[index]
     assert expected_rule(rules, "/docs/a", (("x-docs-version", "v2"),))[1].service == "api-docs"  # type: ignore[index]

@@ -69,15 +69,23 @@ def _context(directory: Path, issued: pki.Issued, *, old_protocols: bool) -> ssl
 
 
 @contextmanager
-def tls_server(directory: Path, default: pki.Issued, per_sni: dict[str, pki.Issued] | None = None, *,
-               old_protocols: bool = False, silent: bool = False, ip: str = "127.0.0.1") -> Iterator[int]:
+def tls_server(
+    directory: Path,
+    default: pki.Issued,
+    per_sni: dict[str, pki.Issued] | None = None,
+    *,
+    old_protocols: bool = False,
+    silent: bool = False,
+    ip: str = "127.0.0.1",
+) -> Iterator[int]:
     """Serve ``per_sni[sni]``, else ``default`` (no SNI, unknown SNI) on ``ip``; yield the port.
 
     ``silent``: accept TCP connections but never answer the ClientHello.
     """
     default_context = _context(directory, default, old_protocols=old_protocols)
-    contexts = {name: _context(directory, issued, old_protocols=old_protocols)
-                for name, issued in (per_sni or {}).items()}
+    contexts = {
+        name: _context(directory, issued, old_protocols=old_protocols) for name, issued in (per_sni or {}).items()
+    }
 
     def pick(sslobj: ssl.SSLObject, name: str | None, _: ssl.SSLContext) -> None:
         if name in contexts:
@@ -156,17 +164,31 @@ def _secrets(cert_pem: Any) -> dict[tuple[str, str], SecretInfo | None]:
     return {SECRET: SecretInfo(*SECRET, "kubernetes.io/tls", ("tls.crt", "tls.key"), cert_pem=cert_pem)}
 
 
-def scenario(directory: Path, ca_file: Path, default: pki.Issued, per_sni: dict[str, pki.Issued] | None = None, *,
-             host: str = HOST, tls_secret: str | None = SECRET[1], secret_pem: Any = None, timeout: float = 2.0,
-             ip: str = "127.0.0.1", records: list[str] | None = None, **server: bool) -> Report:
+def scenario(
+    directory: Path,
+    ca_file: Path,
+    default: pki.Issued,
+    per_sni: dict[str, pki.Issued] | None = None,
+    *,
+    host: str = HOST,
+    tls_secret: str | None = SECRET[1],
+    secret_pem: Any = None,
+    timeout: float = 2.0,
+    ip: str = "127.0.0.1",
+    records: list[str] | None = None,
+    **server: bool,
+) -> Report:
     """Serve on ``ip``, resolve ``host`` to it (or to ``records``), and run dns + tls through the real runner."""
-    with tls_server(directory, default, per_sni, ip=ip, **server) as port, \
-            dns_server({host: records or [ip]}) as dns:
-        profile = Profile(dns_servers=(dns,), https_port=port, ca_bundle=str(ca_file),
-                          thresholds=Thresholds(timeout=timeout))
-        inventory = Inventory(context="unit", server="local",
-                              ingresses=[ingress("web", host, tls_secret=tls_secret)],
-                              secrets=_secrets(secret_pem) if tls_secret else {})
+    with tls_server(directory, default, per_sni, ip=ip, **server) as port, dns_server({host: records or [ip]}) as dns:
+        profile = Profile(
+            dns_servers=(dns,), https_port=port, ca_bundle=str(ca_file), thresholds=Thresholds(timeout=timeout)
+        )
+        inventory = Inventory(
+            context="unit",
+            server="local",
+            ingresses=[ingress("web", host, tls_secret=tls_secret)],
+            secrets=_secrets(secret_pem) if tls_secret else {},
+        )
         return runner.run([DnsProbe, TlsProbe], profile, inventory, runner.RunOptions(concurrency=8))
 
 
@@ -182,8 +204,9 @@ def _now() -> dt.datetime:
 
 
 # --- tests ------------------------------------------------------------------------------------------
-def test_a_valid_certificate_passes_every_check(tmp_path: Path, ca_file: Path, leaf: pki.Issued,
-                                                 default_cert: pki.Issued) -> None:
+def test_a_valid_certificate_passes_every_check(
+    tmp_path: Path, ca_file: Path, leaf: pki.Issued, default_cert: pki.Issued
+) -> None:
     """Given a trusted, fresh, covering EC cert that is the Secret's, then every tls check passes."""
     report = serve(tmp_path, ca_file, leaf, default_cert)
     for check in TlsProbe.checks:
@@ -227,8 +250,9 @@ def test_a_self_signed_certificate_fails_tls_chain(tmp_path: Path, ca_file: Path
     assert r.status is Status.FAIL and "self-signed" in r.message.replace("self signed", "self-signed")
 
 
-def test_a_wildcard_does_not_cover_two_labels_deeper(tmp_path: Path, ca: pki.Issued, ca_file: Path,
-                                                     default_cert: pki.Issued) -> None:
+def test_a_wildcard_does_not_cover_two_labels_deeper(
+    tmp_path: Path, ca: pki.Issued, ca_file: Path, default_cert: pki.Issued
+) -> None:
     """Given *.example.test served for a.b.example.test, then tls.hostname fails and says why."""
     host = "a.b.example.test"
     wildcard = pki.issue(ca, "*.example.test", dns_names=("*.example.test",))
@@ -240,8 +264,9 @@ def test_a_wildcard_does_not_cover_two_labels_deeper(tmp_path: Path, ca: pki.Iss
     assert one(report, "tls.chain").status is Status.PASS
 
 
-def test_a_certificate_without_san_fails_tls_hostname(tmp_path: Path, ca: pki.Issued, ca_file: Path,
-                                                      default_cert: pki.Issued) -> None:
+def test_a_certificate_without_san_fails_tls_hostname(
+    tmp_path: Path, ca: pki.Issued, ca_file: Path, default_cert: pki.Issued
+) -> None:
     """Given CN=host and no subjectAltName, then tls.hostname fails: clients ignore the CN."""
     report = serve(tmp_path, ca_file, pki.issue(ca, HOST), default_cert)
     r = one(report, "tls.hostname")
@@ -250,8 +275,9 @@ def test_a_certificate_without_san_fails_tls_hostname(tmp_path: Path, ca: pki.Is
     assert r.evidence["certificate"]["san"] is None
 
 
-def test_an_expired_certificate_fails_tls_expiry_only(tmp_path: Path, ca: pki.Issued, ca_file: Path,
-                                                      default_cert: pki.Issued) -> None:
+def test_an_expired_certificate_fails_tls_expiry_only(
+    tmp_path: Path, ca: pki.Issued, ca_file: Path, default_cert: pki.Issued
+) -> None:
     """Given a cert that expired 3 days ago, then tls.expiry fails with the date; tls.chain still passes."""
     end = _now() - dt.timedelta(days=3)
     expired = pki.issue(ca, HOST, dns_names=(HOST,), not_before=end - dt.timedelta(days=90), not_after=end)
@@ -270,8 +296,9 @@ def test_ten_days_left_warns(tmp_path: Path, ca: pki.Issued, ca_file: Path, defa
     assert r.evidence["days_left"] == 9 and r.evidence["warning_days"] == 21
 
 
-def test_a_not_yet_valid_certificate_fails(tmp_path: Path, ca: pki.Issued, ca_file: Path,
-                                           default_cert: pki.Issued) -> None:
+def test_a_not_yet_valid_certificate_fails(
+    tmp_path: Path, ca: pki.Issued, ca_file: Path, default_cert: pki.Issued
+) -> None:
     """Given notBefore in two days, then tls.expiry fails as not valid yet."""
     start = _now() + dt.timedelta(days=2, hours=1)
     future = pki.issue(ca, HOST, dns_names=(HOST,), not_before=start, not_after=start + dt.timedelta(days=90))
@@ -280,8 +307,9 @@ def test_a_not_yet_valid_certificate_fails(tmp_path: Path, ca: pki.Issued, ca_fi
     assert r.message == f"the certificate is not valid yet: valid from {start:%Y-%m-%d %H:%M} UTC (in 2 days)"
 
 
-def test_an_rsa_1024_key_fails_key_strength(tmp_path: Path, ca: pki.Issued, ca_file: Path,
-                                            default_cert: pki.Issued) -> None:
+def test_an_rsa_1024_key_fails_key_strength(
+    tmp_path: Path, ca: pki.Issued, ca_file: Path, default_cert: pki.Issued
+) -> None:
     """Given an RSA 1024-bit leaf, then tls.key_strength fails and reports type and size."""
     weak = pki.issue(ca, HOST, dns_names=(HOST,), key=pki.new_key("rsa", 1024))
     r = one(serve(tmp_path, ca_file, weak, default_cert), "tls.key_strength")
@@ -290,15 +318,17 @@ def test_an_rsa_1024_key_fails_key_strength(tmp_path: Path, ca: pki.Issued, ca_f
     assert (r.evidence["key_type"], r.evidence["key_bits"]) == ("RSA", 1024)
 
 
-def test_an_rsa_2048_key_passes_key_strength(tmp_path: Path, ca: pki.Issued, ca_file: Path,
-                                             default_cert: pki.Issued) -> None:
+def test_an_rsa_2048_key_passes_key_strength(
+    tmp_path: Path, ca: pki.Issued, ca_file: Path, default_cert: pki.Issued
+) -> None:
     rsa = pki.issue(ca, HOST, dns_names=(HOST,), key=pki.new_key("rsa", 2048))
     r = one(serve(tmp_path, ca_file, rsa, default_cert), "tls.key_strength")
     assert r.status is Status.PASS and r.message == "RSA 2048-bit key"
 
 
-def test_a_server_accepting_tls_1_0_and_1_1_fails_protocols(tmp_path: Path, leaf: pki.Issued, ca_file: Path,
-                                                            default_cert: pki.Issued) -> None:
+def test_a_server_accepting_tls_1_0_and_1_1_fails_protocols(
+    tmp_path: Path, leaf: pki.Issued, ca_file: Path, default_cert: pki.Issued
+) -> None:
     """Given a server whose minimum is TLS 1.0, then tls.protocols fails naming the versions (or skips, saying
     why, where the local OpenSSL cannot offer them at all)."""
     report = serve(tmp_path, ca_file, leaf, default_cert, old_protocols=True)
@@ -312,8 +342,9 @@ def test_a_server_accepting_tls_1_0_and_1_1_fails_protocols(tmp_path: Path, leaf
     assert one(report, "tls.handshake").status is Status.PASS
 
 
-def test_a_server_that_never_answers_the_client_hello_is_an_error(tmp_path: Path, leaf: pki.Issued,
-                                                                  ca_file: Path) -> None:
+def test_a_server_that_never_answers_the_client_hello_is_an_error(
+    tmp_path: Path, leaf: pki.Issued, ca_file: Path
+) -> None:
     """Given TCP accepted but no ServerHello, then tls.handshake is error after 0.5 s and the rest skip."""
     started = time.monotonic()
     report = scenario(tmp_path, ca_file, leaf, silent=True, timeout=0.5)
@@ -341,29 +372,32 @@ def test_connection_refused_fails_the_handshake(tmp_path: Path, ca_file: Path) -
     assert r.status is Status.FAIL and "refused" in r.message
 
 
-def test_termination_upstream_when_a_different_covering_cert_is_served(tmp_path: Path, ca: pki.Issued,
-                                                                      ca_file: Path, leaf: pki.Issued,
-                                                                      default_cert: pki.Issued) -> None:
+def test_termination_upstream_when_a_different_covering_cert_is_served(
+    tmp_path: Path, ca: pki.Issued, ca_file: Path, leaf: pki.Issued, default_cert: pki.Issued
+) -> None:
     """Given the Secret holds another cert for the host than the one served, then termination is upstream."""
     secret_cert = pki.issue(ca, HOST, dns_names=(HOST,))
     r = one(serve(tmp_path, ca_file, leaf, default_cert, secret_pem=secret_cert.cert_pem), "tls.termination")
     assert r.status is Status.PASS
-    assert r.message.startswith("terminated upstream (at the load balancer): the served certificate is not the "
-                                "Secret's")
+    assert r.message.startswith(
+        "terminated upstream (at the load balancer): the served certificate is not the Secret's"
+    )
     assert r.evidence["terminates"] == "upstream"
     assert r.evidence["secret_certificate"]["sha256"] == secret_cert.cert.fingerprint(hashes.SHA256()).hex()
     assert r.evidence["served_sha256"] == leaf.cert.fingerprint(hashes.SHA256()).hex()
 
 
-def test_termination_fails_when_the_secret_is_missing(tmp_path: Path, ca_file: Path, leaf: pki.Issued,
-                                                      default_cert: pki.Issued) -> None:
+def test_termination_fails_when_the_secret_is_missing(
+    tmp_path: Path, ca_file: Path, leaf: pki.Issued, default_cert: pki.Issued
+) -> None:
     """Given the tls block names a Secret that does not exist, then tls.termination fails."""
     r = one(serve(tmp_path, ca_file, leaf, default_cert, secret_pem=MISSING), "tls.termination")
     assert r.status is Status.FAIL and r.message == "Secret demo/web-tls does not exist"
 
 
 def test_termination_fails_when_the_served_cert_is_neither_the_secrets_nor_covering(
-        tmp_path: Path, ca: pki.Issued, ca_file: Path, leaf: pki.Issued) -> None:
+    tmp_path: Path, ca: pki.Issued, ca_file: Path, leaf: pki.Issued
+) -> None:
     """Given the host falls back to another host's cert, then tls.termination fails."""
     other = pki.issue(ca, "www.example.test", dns_names=("www.example.test",))
     report = scenario(tmp_path, ca_file, other, secret_pem=leaf.cert_pem)
@@ -372,16 +406,18 @@ def test_termination_fails_when_the_served_cert_is_neither_the_secrets_nor_cover
     assert one(report, "tls.hostname").status is Status.FAIL
 
 
-def test_termination_skips_without_a_tls_block(tmp_path: Path, ca_file: Path, leaf: pki.Issued,
-                                               default_cert: pki.Issued) -> None:
+def test_termination_skips_without_a_tls_block(
+    tmp_path: Path, ca_file: Path, leaf: pki.Issued, default_cert: pki.Issued
+) -> None:
     """Given an Ingress without tls block, then tls.termination skips: not the controller's job."""
     r = one(serve(tmp_path, ca_file, leaf, default_cert, tls_secret=None), "tls.termination")
     assert r.status is Status.SKIP
     assert r.message == "the Ingress has no tls block; TLS is not the controller's job for this host"
 
 
-def test_a_fake_default_certificate_on_unknown_sni_warns(tmp_path: Path, ca: pki.Issued, ca_file: Path,
-                                                         leaf: pki.Issued) -> None:
+def test_a_fake_default_certificate_on_unknown_sni_warns(
+    tmp_path: Path, ca: pki.Issued, ca_file: Path, leaf: pki.Issued
+) -> None:
     """Given Traefik's default cert for no/unknown SNI and the host's own cert, then default_certificate warns."""
     fake = pki.issue(ca, "TRAEFIK DEFAULT CERT", dns_names=("0a1b2c.3d4e5f.traefik.default",))
     report = serve(tmp_path, ca_file, leaf, fake)
@@ -395,11 +431,11 @@ def test_a_fake_default_certificate_on_unknown_sni_warns(tmp_path: Path, ca: pki
     assert one(report, "tls.hostname").status is Status.PASS
 
 
-def test_a_host_served_the_fake_default_certificate_fails(tmp_path: Path, ca: pki.Issued, ca_file: Path,
-                                                          leaf: pki.Issued) -> None:
+def test_a_host_served_the_fake_default_certificate_fails(
+    tmp_path: Path, ca: pki.Issued, ca_file: Path, leaf: pki.Issued
+) -> None:
     """Given the controller has no cert for the host (Secret missing), then the fake default is a fail."""
-    fake = pki.issue(ca, "Kubernetes Ingress Controller Fake Certificate", dns_names=("ingress.local",),
-                     org="Acme Co")
+    fake = pki.issue(ca, "Kubernetes Ingress Controller Fake Certificate", dns_names=("ingress.local",), org="Acme Co")
     report = scenario(tmp_path, ca_file, fake, secret_pem=MISSING)
     r = one(report, "tls.default_certificate")
     assert r.status is Status.FAIL
@@ -416,19 +452,22 @@ def test_the_host_certificate_as_the_default_is_reported(tmp_path: Path, ca_file
     assert r.message.startswith(f"{HOST}'s certificate is also the default one")
 
 
-def test_every_declared_check_is_reported_once_per_host(tmp_path: Path, ca_file: Path, leaf: pki.Issued,
-                                                        default_cert: pki.Issued) -> None:
+def test_every_declared_check_is_reported_once_per_host(
+    tmp_path: Path, ca_file: Path, leaf: pki.Issued, default_cert: pki.Issued
+) -> None:
     report = serve(tmp_path, ca_file, leaf, default_cert)
     assert sorted(r.check for r in report.results if r.probe == "tls") == sorted(c.id for c in TlsProbe.checks)
     assert all(len(by_check(report, c.id)) == 1 for c in TlsProbe.checks)
     assert all(c.remediation and c.summary for c in TlsProbe.checks)
 
 
-def test_every_resolved_address_is_handshaken(tmp_path: Path, ca_file: Path, leaf: pki.Issued,
-                                              default_cert: pki.Issued) -> None:
+def test_every_resolved_address_is_handshaken(
+    tmp_path: Path, ca_file: Path, leaf: pki.Issued, default_cert: pki.Issued
+) -> None:
     """Given two A records and a server on only one, then one handshake passes, one fails, certs checked once."""
-    report = scenario(tmp_path, ca_file, default_cert, {HOST: leaf}, secret_pem=leaf.cert_pem,
-                      records=["127.0.0.1", "127.0.0.2"])
+    report = scenario(
+        tmp_path, ca_file, default_cert, {HOST: leaf}, secret_pem=leaf.cert_pem, records=["127.0.0.1", "127.0.0.2"]
+    )
     shakes = {r.evidence["address"]: r for r in by_check(report, "tls.handshake")}
     assert shakes["127.0.0.1"].status is Status.PASS
     assert shakes["127.0.0.2"].status is Status.FAIL and "refused" in shakes["127.0.0.2"].message
@@ -451,8 +490,9 @@ def _ipv6_loopback() -> bool:
 
 
 @pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback here")
-def test_an_ipv6_address_is_dialed_with_sni(tmp_path: Path, ca_file: Path, leaf: pki.Issued,
-                                            default_cert: pki.Issued) -> None:
+def test_an_ipv6_address_is_dialed_with_sni(
+    tmp_path: Path, ca_file: Path, leaf: pki.Issued, default_cert: pki.Issued
+) -> None:
     """Given the host resolves to ::1 only (AAAA), then the handshake goes over IPv6 with SNI = host."""
     report = scenario(tmp_path, ca_file, default_cert, {HOST: leaf}, secret_pem=leaf.cert_pem, ip="::1")
     r = one(report, "tls.handshake")

@@ -61,7 +61,8 @@ class Backend:
     def __enter__(self) -> Backend:
         self._thread.start()
         self._server = asyncio.run_coroutine_threadsafe(
-            asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=self._ctx), self._loop).result(5)
+            asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=self._ctx), self._loop
+        ).result(5)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
@@ -109,9 +110,11 @@ class Backend:
                     writer.write(b"HTTP/1.1 103 Early Hints\r\nLink: </x.css>; rel=preload\r\n\r\n")
                 reason = b"OK" if status == 200 else b"Service Unavailable"
                 if style == "chunked":
-                    writer.write(b"HTTP/1.1 %d %s\r\nTransfer-Encoding: chunked\r\n\r\n"
-                                 b"5\r\n%s\r\n%x;ext=1\r\n%s\r\n0\r\nX-Trailer: 1\r\n\r\n"
-                                 % (status, reason, body[:5], len(body) - 5, body[5:]))
+                    writer.write(
+                        b"HTTP/1.1 %d %s\r\nTransfer-Encoding: chunked\r\n\r\n"
+                        b"5\r\n%s\r\n%x;ext=1\r\n%s\r\n0\r\nX-Trailer: 1\r\n\r\n"
+                        % (status, reason, body[:5], len(body) - 5, body[5:])
+                    )
                 elif style == "close":
                     writer.write(b"HTTP/1.1 %d %s\r\nConnection: close\r\n\r\n%s" % (status, reason, body))
                     await writer.drain()
@@ -274,8 +277,7 @@ def test_refused_and_untrusted_are_typed_outcomes(ca: trustme.CA, backend: Backe
         closed_port = s.getsockname()[1]
     other = ssl.create_default_context()
     trustme.CA().configure_trust(other)
-    targets = [_target(ca, closed_port),
-               ProbeTarget(f"https://{HOST}/", "127.0.0.1", other, port=backend.port)]
+    targets = [_target(ca, closed_port), ProbeTarget(f"https://{HOST}/", "127.0.0.1", other, port=backend.port)]
     result = run_prober(targets, 20, 0.5, timeout=1.0)
     assert result.counts["refused"] == result.counts["tls_error"] == 5, result.counts
     assert result.counts["refused"] + result.counts["tls_error"] == result.sent == 10, result.counts
@@ -286,8 +288,10 @@ def test_refused_and_untrusted_are_typed_outcomes(ca: trustme.CA, backend: Backe
 def test_round_robin_over_targets_with_one_client_per_host(ca: trustme.CA, backend: Backend) -> None:
     """Given two hosts on one address, then requests alternate, and each host's SNI/Host stay its own."""
     ctx = _client_ctx(ca)
-    targets = [ProbeTarget(f"https://{HOST}/a", "127.0.0.1", ctx, port=backend.port),
-               ProbeTarget(f"https://www.{HOST}/b", "127.0.0.1", ctx, port=backend.port)]
+    targets = [
+        ProbeTarget(f"https://{HOST}/a", "127.0.0.1", ctx, port=backend.port),
+        ProbeTarget(f"https://www.{HOST}/b", "127.0.0.1", ctx, port=backend.port),
+    ]
     result = run_prober(targets, 40, 0.5, timeout=1.0)
     # www.probe.test is not in the certificate: a connection that carried the wrong SNI would pass
     assert result.counts["ok"] == 10
@@ -296,13 +300,16 @@ def test_round_robin_over_targets_with_one_client_per_host(ca: trustme.CA, backe
     assert set(backend.hosts) == {HOST}
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"rate": 2001, "duration": 1}, "rate 2001 req/s is above the cap of 2000"),
-    ({"rate": 10, "duration": 601}, "duration 601 s is above the cap of 600"),
-    ({"rate": 600, "duration": 1, "max_rate": 500}, "above the cap of 500"),
-    ({"rate": 0, "duration": 1}, "rate must be a positive number"),
-    ({"rate": 10, "duration": -1}, "duration must be a positive number"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"rate": 2001, "duration": 1}, "rate 2001 req/s is above the cap of 2000"),
+        ({"rate": 10, "duration": 601}, "duration 601 s is above the cap of 600"),
+        ({"rate": 600, "duration": 1, "max_rate": 500}, "above the cap of 500"),
+        ({"rate": 0, "duration": 1}, "rate must be a positive number"),
+        ({"rate": 10, "duration": -1}, "duration must be a positive number"),
+    ],
+)
 def test_caps_refuse_too_much(ca: trustme.CA, kwargs: dict[str, Any], message: str) -> None:
     """Given a rate or duration above the caps (or nonsense), then ValueError says which and why."""
     with pytest.raises(ValueError, match=message):
@@ -311,9 +318,11 @@ def test_caps_refuse_too_much(ca: trustme.CA, kwargs: dict[str, Any], message: s
 
 def test_importing_the_prober_does_not_import_locust_or_gevent() -> None:
     """Given a fresh interpreter, when the prober is imported, then neither locust nor gevent is loaded."""
-    code = ("import sys, ingresscheck.load.prober\n"
-            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('locust', 'gevent', 'geventhttpclient'))\n"
-            "print(bad)\n"
-            "sys.exit(1 if bad else 0)\n")
+    code = (
+        "import sys, ingresscheck.load.prober\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('locust', 'gevent', 'geventhttpclient'))\n"
+        "print(bad)\n"
+        "sys.exit(1 if bad else 0)\n"
+    )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr

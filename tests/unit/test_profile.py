@@ -55,28 +55,34 @@ def test_missing_password_file_is_a_configuration_error(tmp_path: Path) -> None:
         load(p).check_credentials()
 
 
-@pytest.mark.parametrize("content, needle", [
-    ('thresholds: {timeout: "abc"}', "thresholds.timeout: expected a number of seconds > 0, got 'abc'"),
-    ("thresholds: {timeout: .nan}", "thresholds.timeout: must be a finite number of seconds > 0"),
-    ("thresholds: {timeout: .inf}", "thresholds.timeout: must be a finite number of seconds > 0"),
-    ("thresholds: {timeout: 0}", "thresholds.timeout: must be a finite number of seconds > 0"),
-    ("thresholds: {timout: 3}", "thresholds: unknown field 'timout' (known: "),
-    ("credentials: [a, b]", "credentials: expected a mapping of host to {username, password_env | password_file}"),
-    ("credentials: {a.test: {username: u}}", "credentials.a.test: give exactly one of password_env or password_file"),
-    ("domains: 5", "domains: expected a list of DNS domains, got 5"),
-    ("domains: ['bad..domain']", "domains[0]: 'bad..domain': not a DNS domain"),
-    ("reload: [x]", "reload: expected a mapping {domain: DOMAIN}"),
-    ("resolve: a", "resolve: expected a list of HOST:PORT:ADDRESS, got 'a'"),
-    ("resolve: [a]", "resolve[0]: 'a': expected HOST:PORT:ADDRESS"),
-    ("ports: {http: '80'}", "ports.http: expected a port number from 1 to 65535, got '80'"),
-    ("ports: {https: 70000}", "ports.https: must be less than 65536, got 70000"),
-    ("dns: {servers: ['1.2.3.4:99999']}", "dns.servers[0]: '1.2.3.4:99999': expected ADDRESS[:PORT]"),
-    ("controller: nginx", "controller: must be 'traefik' or 'ingress-nginx', got 'nginx'"),
-    ("lb_redirects: 'yes'", "lb_redirects: expected true or false, got 'yes'"),
-    ("node_port_range: 5", "node_port_range: expected LOW-HIGH, e.g. 30000-32767, got 5"),
-    ("context: 5", "context: expected a kubeconfig context name, got 5"),
-    ("[1, 2]", "must be a mapping of fields"),
-])
+@pytest.mark.parametrize(
+    "content, needle",
+    [
+        ('thresholds: {timeout: "abc"}', "thresholds.timeout: expected a number of seconds > 0, got 'abc'"),
+        ("thresholds: {timeout: .nan}", "thresholds.timeout: must be a finite number of seconds > 0"),
+        ("thresholds: {timeout: .inf}", "thresholds.timeout: must be a finite number of seconds > 0"),
+        ("thresholds: {timeout: 0}", "thresholds.timeout: must be a finite number of seconds > 0"),
+        ("thresholds: {timout: 3}", "thresholds: unknown field 'timout' (known: "),
+        ("credentials: [a, b]", "credentials: expected a mapping of host to {username, password_env | password_file}"),
+        (
+            "credentials: {a.test: {username: u}}",
+            "credentials.a.test: give exactly one of password_env or password_file",
+        ),
+        ("domains: 5", "domains: expected a list of DNS domains, got 5"),
+        ("domains: ['bad..domain']", "domains[0]: 'bad..domain': not a DNS domain"),
+        ("reload: [x]", "reload: expected a mapping {domain: DOMAIN}"),
+        ("resolve: a", "resolve: expected a list of HOST:PORT:ADDRESS, got 'a'"),
+        ("resolve: [a]", "resolve[0]: 'a': expected HOST:PORT:ADDRESS"),
+        ("ports: {http: '80'}", "ports.http: expected a port number from 1 to 65535, got '80'"),
+        ("ports: {https: 70000}", "ports.https: must be less than 65536, got 70000"),
+        ("dns: {servers: ['1.2.3.4:99999']}", "dns.servers[0]: '1.2.3.4:99999': expected ADDRESS[:PORT]"),
+        ("controller: nginx", "controller: must be 'traefik' or 'ingress-nginx', got 'nginx'"),
+        ("lb_redirects: 'yes'", "lb_redirects: expected true or false, got 'yes'"),
+        ("node_port_range: 5", "node_port_range: expected LOW-HIGH, e.g. 30000-32767, got 5"),
+        ("context: 5", "context: expected a kubeconfig context name, got 5"),
+        ("[1, 2]", "must be a mapping of fields"),
+    ],
+)
 def test_every_wrong_type_or_value_is_one_line_naming_the_field(tmp_path: Path, content: str, needle: str) -> None:
     """Given a profile with one wrong field, then loading names the file, the field and what is expected."""
     p = tmp_path / "p.yaml"

@@ -17,8 +17,12 @@ from .test_reports import HOSTS, make_report, result
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 ]
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no browser: {CHROMIUM} is not installed")
@@ -48,12 +52,12 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def report_page(browser: Browser, tmp_path: Path) -> Iterator[Page]:
-    path = write_html(make_report(sections={"reload": {"p50_ms": 180.5, "p99_ms": 912.0}}),
-                      tmp_path / "report.html")
+    path = write_html(make_report(sections={"reload": {"p50_ms": 180.5, "p99_ms": 912.0}}), tmp_path / "report.html")
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     page = context.new_page()
     seen = Page(page=page, url=path.as_uri())
     page.on("request", lambda request: seen.requests.append(request.url))
+
     def on_console(message: ConsoleMessage) -> None:
         if message.type in ("error", "warning"):  # e.g. a Content-Security-Policy violation
             seen.problems.append(message.text)
@@ -141,7 +145,10 @@ def test_matrix_shows_failures_first_and_sorts(report_page: Page) -> None:
     page = report_page.page
     order = "els => els.map(e => e.dataset.host)"
     assert page.locator("tr.hostrow").evaluate_all(order) == [
-        "shop.example.test", "api.example.test", "docs.example.test"]
+        "shop.example.test",
+        "api.example.test",
+        "docs.example.test",
+    ]
     titles = page.locator("table.matrix thead th").all_text_contents()
     assert [t.strip() for t in titles[2:7]] == [s.label for s in Step]
 
@@ -237,8 +244,18 @@ def test_opening_details_shows_the_evidence(report_page: Page) -> None:
 
 def test_markup_in_results_stays_text(browser: Browser, tmp_path: Path) -> None:
     """Given markup in a message and evidence, when the host is opened, then nothing runs and it reads as text."""
-    report = make_report([result("routing.backend", Status.FAIL, Step.BACKEND, "<img src=x onerror=alert(1)>",
-                                 host="x.test", evidence={"body": "<script>alert(2)</script>"})])
+    report = make_report(
+        [
+            result(
+                "routing.backend",
+                Status.FAIL,
+                Step.BACKEND,
+                "<img src=x onerror=alert(1)>",
+                host="x.test",
+                evidence={"body": "<script>alert(2)</script>"},
+            )
+        ]
+    )
     path = write_html(report, tmp_path / "r.html")
     page = browser.new_page()
     dialogs: list[str] = []

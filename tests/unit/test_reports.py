@@ -45,16 +45,42 @@ def _request(method: str, url: str, **headers: str) -> dict[str, Any]:
 
 
 def _response(status: int, *, ms: float, **headers: str) -> dict[str, Any]:
-    return {"status": status, "http_version": "HTTP/1.1", "headers": headers,
-            "timings_ms": {"connect": round(ms * 0.3, 1), "tls": round(ms * 0.3, 1), "ttfb": ms}}
+    return {
+        "status": status,
+        "http_version": "HTTP/1.1",
+        "headers": headers,
+        "timings_ms": {"connect": round(ms * 0.3, 1), "tls": round(ms * 0.3, 1), "ttfb": ms},
+    }
 
 
-def result(check: str, status: Status, step: Step, message: str, *, host: str | None = None,
-           namespace: str | None = "shop", ingress: str | None = None, severity: Severity = Severity.MAJOR,
-           evidence: dict[str, Any] | None = None, remediation: str = "", ms: float = 5.0) -> Result:
-    return Result(probe=check.split(".")[0], check=check, status=status, severity=severity, message=message,
-                  step=step, host=host, namespace=namespace, ingress=ingress, evidence=evidence or {},
-                  remediation=remediation, duration_ms=ms)
+def result(
+    check: str,
+    status: Status,
+    step: Step,
+    message: str,
+    *,
+    host: str | None = None,
+    namespace: str | None = "shop",
+    ingress: str | None = None,
+    severity: Severity = Severity.MAJOR,
+    evidence: dict[str, Any] | None = None,
+    remediation: str = "",
+    ms: float = 5.0,
+) -> Result:
+    return Result(
+        probe=check.split(".")[0],
+        check=check,
+        status=status,
+        severity=severity,
+        message=message,
+        step=step,
+        host=host,
+        namespace=namespace,
+        ingress=ingress,
+        evidence=evidence or {},
+        remediation=remediation,
+        duration_ms=ms,
+    )
 
 
 def make_results() -> list[Result]:
@@ -64,73 +90,200 @@ def make_results() -> list[Result]:
     challenge = {"WWW-Authenticate": 'Basic realm="traefik"'}
     return [
         # api.example.test: all good but the auth realm; its DNS step takes 4.5 + 7.5 = 12 ms
-        result("dns.resolves", Status.PASS, Step.DNS, "api.example.test resolves to 127.0.0.10", **api,
-               severity=Severity.CRITICAL, ms=4.5,
-               evidence={"query": {"name": "api.example.test", "type": "A", "server": "127.0.0.53:53"},
-                         "answers": ["127.0.0.10"], "ttl": 30, "timings_ms": {"resolve": 4.5}}),
-        result("dns.matches_lb", Status.PASS, Step.DNS, "the address is the load balancer's VIP", **api,
-               ms=7.5, evidence={"answers": ["127.0.0.10"], "lb_addresses": ["127.0.0.10"]}),
-        result("redirect.https", Status.PASS, Step.LB, "http:// redirects to https:// with 308", **api,
-               ms=9.2, evidence={"request": _request("GET", "http://api.example.test/"),
-                                 "response": _response(308, ms=9.2, Location="https://api.example.test/")}),
-        result("tls.hostname", Status.PASS, Step.TLS, "the certificate covers api.example.test", **api,
-               severity=Severity.CRITICAL, ms=14.8,
-               evidence={"subject": "CN=api.example.test", "sans": ["api.example.test"],
-                         "issuer": "CN=ingresscheck lab CA", "not_after": "2026-02-24T10:00:00Z",
-                         "secret": {"name": "api-tls", "namespace": "shop", "type": "kubernetes.io/tls",
-                                    "data": {"tls.crt": "LS0tLS1CRUdJTi...", "tls.key": "SEKRIT-tls-key"}}}),
-        result("auth.realm", Status.WARN, Step.INGRESS, 'the Basic realm is the controller default "traefik"',
-               **api, severity=Severity.MINOR, ms=11.0,
-               remediation="Set a realm naming the app in the basic-auth middleware.",
-               evidence={"request": _request("GET", "https://api.example.test/admin",
-                                             Authorization=f"Basic {BASIC_CREDENTIAL}"),
-                         "response": _response(401, ms=11.0, **challenge)}),
-        result("routing.backend", Status.PASS, Step.BACKEND, "Host api.example.test reaches service shop/api",
-               **api, ms=21.3,
-               evidence={"request": _request("GET", "https://api.example.test/",
-                                             Authorization=f"Bearer {BEARER_TOKEN}",
-                                             Cookie="session=SEKRIT-session-cookie"),
-                         "response": _response(200, ms=21.3, **{"Content-Type": "application/json"}),
-                         "echo": {"pod": "api-7d9c5b-xk2lp", "service": "api",
-                                  "seen_headers": [["Authorization", f"Bearer {BEARER_TOKEN}"]]}}),
+        result(
+            "dns.resolves",
+            Status.PASS,
+            Step.DNS,
+            "api.example.test resolves to 127.0.0.10",
+            **api,
+            severity=Severity.CRITICAL,
+            ms=4.5,
+            evidence={
+                "query": {"name": "api.example.test", "type": "A", "server": "127.0.0.53:53"},
+                "answers": ["127.0.0.10"],
+                "ttl": 30,
+                "timings_ms": {"resolve": 4.5},
+            },
+        ),
+        result(
+            "dns.matches_lb",
+            Status.PASS,
+            Step.DNS,
+            "the address is the load balancer's VIP",
+            **api,
+            ms=7.5,
+            evidence={"answers": ["127.0.0.10"], "lb_addresses": ["127.0.0.10"]},
+        ),
+        result(
+            "redirect.https",
+            Status.PASS,
+            Step.LB,
+            "http:// redirects to https:// with 308",
+            **api,
+            ms=9.2,
+            evidence={
+                "request": _request("GET", "http://api.example.test/"),
+                "response": _response(308, ms=9.2, Location="https://api.example.test/"),
+            },
+        ),
+        result(
+            "tls.hostname",
+            Status.PASS,
+            Step.TLS,
+            "the certificate covers api.example.test",
+            **api,
+            severity=Severity.CRITICAL,
+            ms=14.8,
+            evidence={
+                "subject": "CN=api.example.test",
+                "sans": ["api.example.test"],
+                "issuer": "CN=ingresscheck lab CA",
+                "not_after": "2026-02-24T10:00:00Z",
+                "secret": {
+                    "name": "api-tls",
+                    "namespace": "shop",
+                    "type": "kubernetes.io/tls",
+                    "data": {"tls.crt": "LS0tLS1CRUdJTi...", "tls.key": "SEKRIT-tls-key"},
+                },
+            },
+        ),
+        result(
+            "auth.realm",
+            Status.WARN,
+            Step.INGRESS,
+            'the Basic realm is the controller default "traefik"',
+            **api,
+            severity=Severity.MINOR,
+            ms=11.0,
+            remediation="Set a realm naming the app in the basic-auth middleware.",
+            evidence={
+                "request": _request("GET", "https://api.example.test/admin", Authorization=f"Basic {BASIC_CREDENTIAL}"),
+                "response": _response(401, ms=11.0, **challenge),
+            },
+        ),
+        result(
+            "routing.backend",
+            Status.PASS,
+            Step.BACKEND,
+            "Host api.example.test reaches service shop/api",
+            **api,
+            ms=21.3,
+            evidence={
+                "request": _request(
+                    "GET",
+                    "https://api.example.test/",
+                    Authorization=f"Bearer {BEARER_TOKEN}",
+                    Cookie="session=SEKRIT-session-cookie",
+                ),
+                "response": _response(200, ms=21.3, **{"Content-Type": "application/json"}),
+                "echo": {
+                    "pod": "api-7d9c5b-xk2lp",
+                    "service": "api",
+                    "seen_headers": [["Authorization", f"Bearer {BEARER_TOKEN}"]],
+                },
+            },
+        ),
         # shop.example.test: no redirect, wrong certificate, so routing was not tried; auth errored
-        result("dns.resolves", Status.PASS, Step.DNS, "shop.example.test resolves to 127.0.0.10", **shop,
-               severity=Severity.CRITICAL, ms=3.9,
-               evidence={"query": {"name": "shop.example.test", "type": "A"}, "answers": ["127.0.0.10"]}),
-        result("redirect.https", Status.FAIL, Step.LB, "http:// answered 200 instead of redirecting to https://",
-               **shop, ms=8.1, remediation="Enable the HTTP to HTTPS redirect on the web entrypoint.",
-               evidence={"request": _request("GET", "http://shop.example.test/"),
-                         "response": _response(200, ms=8.1, **{"Content-Type": "text/html"})}),
-        result("tls.hostname", Status.FAIL, Step.TLS, "the certificate does not cover shop.example.test",
-               **shop, severity=Severity.CRITICAL, ms=16.4,
-               remediation="Issue a certificate for shop.example.test into secret shop/storefront-tls.",
-               evidence={"sans": ["*.example.org", "example.org"], "subject": "CN=*.example.org",
-                         "secret": {"name": "storefront-tls", "namespace": "shop",
-                                    "data": {"tls.key": "SEKRIT-tls-key"}}}),
+        result(
+            "dns.resolves",
+            Status.PASS,
+            Step.DNS,
+            "shop.example.test resolves to 127.0.0.10",
+            **shop,
+            severity=Severity.CRITICAL,
+            ms=3.9,
+            evidence={"query": {"name": "shop.example.test", "type": "A"}, "answers": ["127.0.0.10"]},
+        ),
+        result(
+            "redirect.https",
+            Status.FAIL,
+            Step.LB,
+            "http:// answered 200 instead of redirecting to https://",
+            **shop,
+            ms=8.1,
+            remediation="Enable the HTTP to HTTPS redirect on the web entrypoint.",
+            evidence={
+                "request": _request("GET", "http://shop.example.test/"),
+                "response": _response(200, ms=8.1, **{"Content-Type": "text/html"}),
+            },
+        ),
+        result(
+            "tls.hostname",
+            Status.FAIL,
+            Step.TLS,
+            "the certificate does not cover shop.example.test",
+            **shop,
+            severity=Severity.CRITICAL,
+            ms=16.4,
+            remediation="Issue a certificate for shop.example.test into secret shop/storefront-tls.",
+            evidence={
+                "sans": ["*.example.org", "example.org"],
+                "subject": "CN=*.example.org",
+                "secret": {"name": "storefront-tls", "namespace": "shop", "data": {"tls.key": "SEKRIT-tls-key"}},
+            },
+        ),
         result("routing.backend", Status.SKIP, Step.BACKEND, "not tried: TLS failed", **shop, ms=0.0),
-        result("auth.realm", Status.ERROR, Step.INGRESS, "could not decide: the connection was reset", **shop,
-               ms=30.2, evidence={"upstream": "https://deploy:SEKRIT-url-pass@registry.example.test/v2/",
-                                  "error": "ConnectionResetError(104)"}),
+        result(
+            "auth.realm",
+            Status.ERROR,
+            Step.INGRESS,
+            "could not decide: the connection was reset",
+            **shop,
+            ms=30.2,
+            evidence={
+                "upstream": "https://deploy:SEKRIT-url-pass@registry.example.test/v2/",
+                "error": "ConnectionResetError(104)",
+            },
+        ),
         # docs.example.test: everything checked passes; nothing looked at its Ingress step
         result("dns.resolves", Status.PASS, Step.DNS, "docs.example.test resolves", **docs, ms=2.0),
-        result("tls.hostname", Status.PASS, Step.TLS, "the certificate covers docs.example.test", **docs,
-               ms=12.0),
-        result("routing.backend", Status.PASS, Step.BACKEND, "Host docs.example.test reaches web/docs",
-               **docs, ms=18.0, evidence={"response": _response(200, ms=18.0)}),
+        result("tls.hostname", Status.PASS, Step.TLS, "the certificate covers docs.example.test", **docs, ms=12.0),
+        result(
+            "routing.backend",
+            Status.PASS,
+            Step.BACKEND,
+            "Host docs.example.test reaches web/docs",
+            **docs,
+            ms=18.0,
+            evidence={"response": _response(200, ms=18.0)},
+        ),
         # cluster-wide: static checks of objects
-        result("static.backend_service", Status.FAIL, Step.BACKEND,
-               "Ingress shop/legacy points at Service legacy-svc, which does not exist", ingress="legacy",
-               remediation="Create Service shop/legacy-svc or point the Ingress at an existing one.", ms=0.4,
-               evidence={"backend": {"service": "legacy-svc", "port": 8080},
-                         "services_in_namespace": ["api", "storefront"]}),
-        result("static.ingress_class", Status.PASS, Step.INGRESS, "every Ingress names an IngressClass",
-               namespace=None, ms=0.2, evidence={"ingress_classes": ["traefik"]}),
-        result("exposure.callback", Status.WARN, Step.INGRESS,
-               "an OAuth callback is served over plain HTTP too", ingress="api", severity=Severity.MINOR,
-               ms=0.3,
-               evidence={"callback": "https://api.example.test/oauth/cb?access_token=SEKRIT-query-token&state=x",
-                         "see": "https://kubernetes.io/docs/concepts/services-networking/ingress/",
-                         "db": {"password": "SEKRIT-password-field", "user": "shop"}}),
+        result(
+            "static.backend_service",
+            Status.FAIL,
+            Step.BACKEND,
+            "Ingress shop/legacy points at Service legacy-svc, which does not exist",
+            ingress="legacy",
+            remediation="Create Service shop/legacy-svc or point the Ingress at an existing one.",
+            ms=0.4,
+            evidence={
+                "backend": {"service": "legacy-svc", "port": 8080},
+                "services_in_namespace": ["api", "storefront"],
+            },
+        ),
+        result(
+            "static.ingress_class",
+            Status.PASS,
+            Step.INGRESS,
+            "every Ingress names an IngressClass",
+            namespace=None,
+            ms=0.2,
+            evidence={"ingress_classes": ["traefik"]},
+        ),
+        result(
+            "exposure.callback",
+            Status.WARN,
+            Step.INGRESS,
+            "an OAuth callback is served over plain HTTP too",
+            ingress="api",
+            severity=Severity.MINOR,
+            ms=0.3,
+            evidence={
+                "callback": "https://api.example.test/oauth/cb?access_token=SEKRIT-query-token&state=x",
+                "see": "https://kubernetes.io/docs/concepts/services-networking/ingress/",
+                "db": {"password": "SEKRIT-password-field", "user": "shop"},
+            },
+        ),
     ]
 
 
@@ -146,11 +299,14 @@ def make_report(results: list[Result] | None = None, **overrides: Any) -> Report
 
 
 WRITERS: dict[str, Callable[[Report, Path], Path]] = {
-    "json": write_json, "junit": write_junit, "html": write_html,
+    "json": write_json,
+    "junit": write_junit,
+    "html": write_html,
 }
 
 
 # --- JSON -------------------------------------------------------------------------------------
+
 
 def test_json_has_the_v2_shape(tmp_path: Path) -> None:
     """Given a report, when written as JSON, then the file has exactly the v2 keys (v1's plus kind, name,
@@ -163,12 +319,30 @@ def test_json_has_the_v2_shape(tmp_path: Path) -> None:
     assert data["cluster"] == {"context": "ingress-lab", "server": "https://admin:[redacted]@127.0.0.1:6443"}
     assert data["summary"] == {"pass": 10, "fail": 3, "warn": 2, "skip": 1, "error": 1}
     assert sum(data["summary"].values()) == len(data["results"]) == len(report.results)
-    required = {"probe", "check", "status", "severity", "host", "namespace", "ingress", "message", "evidence",
-                "duration_ms", "step", "remediation", "kind", "name", "subject"}
+    required = {
+        "probe",
+        "check",
+        "status",
+        "severity",
+        "host",
+        "namespace",
+        "ingress",
+        "message",
+        "evidence",
+        "duration_ms",
+        "step",
+        "remediation",
+        "kind",
+        "name",
+        "subject",
+    }
     for written, original in zip(data["results"], report.results, strict=True):
         assert set(written) == required
         assert (written["check"], written["status"], written["step"]) == (
-            original.check, original.status.value, original.step.value)
+            original.check,
+            original.status.value,
+            original.step.value,
+        )
         assert isinstance(written["duration_ms"], float)
         assert isinstance(written["evidence"], dict)
     static = next(r for r in data["results"] if r["check"] == "static.ingress_class")
@@ -178,8 +352,10 @@ def test_json_has_the_v2_shape(tmp_path: Path) -> None:
 def test_json_times_are_utc() -> None:
     """Given aware, naive and non-UTC times, when rendered, then both are UTC ISO 8601 with Z."""
     plus_two = dt.timezone(dt.timedelta(hours=2))
-    report = make_report(started=dt.datetime(2025, 11, 26, 12, 30, tzinfo=plus_two),
-                         finished=dt.datetime(2025, 11, 26, 10, 30, 7, 420000))
+    report = make_report(
+        started=dt.datetime(2025, 11, 26, 12, 30, tzinfo=plus_two),
+        finished=dt.datetime(2025, 11, 26, 10, 30, 7, 420000),
+    )
     data = report_dict(report)
 
     assert data["started"] == "2025-11-26T10:30:00.000Z"
@@ -198,16 +374,26 @@ def test_json_sections_only_when_present() -> None:
 def test_json_accepts_evidence_python_types(tmp_path: Path) -> None:
     """Given evidence with tuples, bytes, sets and datetimes, when written, then it is valid JSON."""
     evidence: dict[Any, Any] = {
-        "addrs": ("127.0.0.10", "127.0.0.11"), "body": b"ok\n", "raw": b"\xff\xfe", "ports": {443, 80},
-        "at": START, "ratio": float("nan"), 404: "int key",
+        "addrs": ("127.0.0.10", "127.0.0.11"),
+        "body": b"ok\n",
+        "raw": b"\xff\xfe",
+        "ports": {443, 80},
+        "at": START,
+        "ratio": float("nan"),
+        404: "int key",
     }
-    report = make_report([result("dns.resolves", Status.PASS, Step.DNS, "ok", host="a.test",
-                                 evidence=evidence)])
+    report = make_report([result("dns.resolves", Status.PASS, Step.DNS, "ok", host="a.test", evidence=evidence)])
     data = json.loads(write_json(report, tmp_path / "r.json").read_text(encoding="utf-8"))
 
     assert data["results"][0]["evidence"] == {
-        "addrs": ["127.0.0.10", "127.0.0.11"], "body": "ok\n", "raw": {"base64": "//4="}, "ports": [80, 443],
-        "at": "2025-11-26T10:30:00.000Z", "ratio": "nan", "404": "int key"}
+        "addrs": ["127.0.0.10", "127.0.0.11"],
+        "body": "ok\n",
+        "raw": {"base64": "//4="},
+        "ports": [80, 443],
+        "at": "2025-11-26T10:30:00.000Z",
+        "ratio": "nan",
+        "404": "int key",
+    }
 
 
 def test_json_matches_report_dict(tmp_path: Path) -> None:
@@ -221,47 +407,66 @@ def test_json_matches_report_dict(tmp_path: Path) -> None:
 
 R = "[redacted]"
 
-@pytest.mark.parametrize(("given", "expected"), [
-    ({"Authorization": "Basic dXNlcjpwYXNz"}, {"Authorization": "[redacted]"}),
-    ({"headers": {"proxy-authorization": "x", "COOKIE": "a=b", "Set-Cookie": ["s=1", "t=2"]}},
-     {"headers": {"proxy-authorization": "[redacted]", "COOKIE": "[redacted]", "Set-Cookie": "[redacted]"}}),
-    ({"password": "hunter2", "db_password": "x", "adminPassword": 7, "token": None},
-     {"password": R, "db_password": R, "adminPassword": R, "token": R}),
-    ({"refresh_token": "r", "x-auth-token": "t", "accessToken": "a", "tokens_seen": 3},
-     {"refresh_token": R, "x-auth-token": R, "accessToken": R, "tokens_seen": 3}),
-    ({"secret": "s3cr3t"}, {"secret": R}),
-    ({"secret": {"name": "api-tls", "type": "kubernetes.io/tls", "data": {"tls.key": "k"}, "stringData": {}}},
-     {"secret": {"name": "api-tls", "type": "kubernetes.io/tls", "data": R, "stringData": R}}),
-    ({"data": {"plain": "kept"}}, {"data": {"plain": "kept"}}),
-    ([{"headers": [["Authorization", "Bearer abc"], ["Accept", "*/*"]]}],
-     [{"headers": [["Authorization", "[redacted]"], ["Accept", "*/*"]]}]),
-    ((("Cookie", "a=b"), ("Host", "x")), [["Cookie", "[redacted]"], ["Host", "x"]]),  # tuples become JSON arrays
-    ({"n": 1, "ok": True, "none": None, "ms": 1.5}, {"n": 1, "ok": True, "none": None, "ms": 1.5}),
-])
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ({"Authorization": "Basic dXNlcjpwYXNz"}, {"Authorization": "[redacted]"}),
+        (
+            {"headers": {"proxy-authorization": "x", "COOKIE": "a=b", "Set-Cookie": ["s=1", "t=2"]}},
+            {"headers": {"proxy-authorization": "[redacted]", "COOKIE": "[redacted]", "Set-Cookie": "[redacted]"}},
+        ),
+        (
+            {"password": "hunter2", "db_password": "x", "adminPassword": 7, "token": None},
+            {"password": R, "db_password": R, "adminPassword": R, "token": R},
+        ),
+        (
+            {"refresh_token": "r", "x-auth-token": "t", "accessToken": "a", "tokens_seen": 3},
+            {"refresh_token": R, "x-auth-token": R, "accessToken": R, "tokens_seen": 3},
+        ),
+        ({"secret": "s3cr3t"}, {"secret": R}),
+        (
+            {"secret": {"name": "api-tls", "type": "kubernetes.io/tls", "data": {"tls.key": "k"}, "stringData": {}}},
+            {"secret": {"name": "api-tls", "type": "kubernetes.io/tls", "data": R, "stringData": R}},
+        ),
+        ({"data": {"plain": "kept"}}, {"data": {"plain": "kept"}}),
+        (
+            [{"headers": [["Authorization", "Bearer abc"], ["Accept", "*/*"]]}],
+            [{"headers": [["Authorization", "[redacted]"], ["Accept", "*/*"]]}],
+        ),
+        ((("Cookie", "a=b"), ("Host", "x")), [["Cookie", "[redacted]"], ["Host", "x"]]),  # tuples become JSON arrays
+        ({"n": 1, "ok": True, "none": None, "ms": 1.5}, {"n": 1, "ok": True, "none": None, "ms": 1.5}),
+    ],
+)
 def test_redact_by_key(given: Any, expected: Any) -> None:
     """Given sensitive keys at any depth, when redacted, then only their values are masked."""
     assert redact(given) == expected
 
 
-@pytest.mark.parametrize(("given", "expected"), [
-    ("https://user:pass@host.test/x", "https://user:[redacted]@host.test/x"),
-    ("clone https://deploy:p@ss@git.test/r.git now", "clone https://deploy:[redacted]@git.test/r.git now"),
-    ("https://host.test/cb?access_token=abc123&state=x", "https://host.test/cb?access_token=[redacted]&state=x"),
-    ("https://host.test/?password=pw#top", "https://host.test/?password=[redacted]#top"),
-    ("Authorization: Basic dXNlcjpwYXNz", "Authorization: [redacted]"),
-    ("sent Basic dXNlcjpwYXNz== to the origin", "sent Basic [redacted] to the origin"),
-    ("header was bearer eyJ.abc.def", "header was bearer [redacted]"),
-    ("GET / HTTP/1.1\r\nCookie: s=1\r\nHost: a\r\n", "GET / HTTP/1.1\r\nCookie: [redacted]\r\nHost: a\r\n"),
-    ('{"Authorization": "x y", "path": "/"}', '{"Authorization": "[redacted]", "path": "/"}'),
-    ("-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n",
-     "-----BEGIN PRIVATE KEY-----[redacted]-----END PRIVATE KEY-----\n"),
-    # kept: a challenge's auth-params, prose, and links without credentials
-    ('Basic realm="traefik", charset="UTF-8"', 'Basic realm="traefik", charset="UTF-8"'),
-    ("Bearer error=\"invalid_token\"", "Bearer error=\"invalid_token\""),
-    ("expected a Basic auth challenge", "expected a Basic auth challenge"),
-    ("see https://kubernetes.io/docs/?q=tls", "see https://kubernetes.io/docs/?q=tls"),
-    ("10:30:00 took 12 ms", "10:30:00 took 12 ms"),
-])
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("https://user:pass@host.test/x", "https://user:[redacted]@host.test/x"),
+        ("clone https://deploy:p@ss@git.test/r.git now", "clone https://deploy:[redacted]@git.test/r.git now"),
+        ("https://host.test/cb?access_token=abc123&state=x", "https://host.test/cb?access_token=[redacted]&state=x"),
+        ("https://host.test/?password=pw#top", "https://host.test/?password=[redacted]#top"),
+        ("Authorization: Basic dXNlcjpwYXNz", "Authorization: [redacted]"),
+        ("sent Basic dXNlcjpwYXNz== to the origin", "sent Basic [redacted] to the origin"),
+        ("header was bearer eyJ.abc.def", "header was bearer [redacted]"),
+        ("GET / HTTP/1.1\r\nCookie: s=1\r\nHost: a\r\n", "GET / HTTP/1.1\r\nCookie: [redacted]\r\nHost: a\r\n"),
+        ('{"Authorization": "x y", "path": "/"}', '{"Authorization": "[redacted]", "path": "/"}'),
+        (
+            "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n",
+            "-----BEGIN PRIVATE KEY-----[redacted]-----END PRIVATE KEY-----\n",
+        ),
+        # kept: a challenge's auth-params, prose, and links without credentials
+        ('Basic realm="traefik", charset="UTF-8"', 'Basic realm="traefik", charset="UTF-8"'),
+        ('Bearer error="invalid_token"', 'Bearer error="invalid_token"'),
+        ("expected a Basic auth challenge", "expected a Basic auth challenge"),
+        ("see https://kubernetes.io/docs/?q=tls", "see https://kubernetes.io/docs/?q=tls"),
+        ("10:30:00 took 12 ms", "10:30:00 took 12 ms"),
+    ],
+)
 def test_redact_in_strings(given: str, expected: str) -> None:
     """Given credentials inside strings, when redacted, then they are masked and the rest is kept."""
     assert redact(given) == expected
@@ -281,7 +486,9 @@ def test_the_quick_screen_lets_every_credential_name_through() -> None:
     assert _may_hold_credentials("x-Key")  # non-ASCII always takes the full path
     # and what it lets through is masked as before, whatever the case
     assert redact({"text": "AUTHORIZATION: Basic dXNlcjpwYXNz", "PassWord": "x"}) == {
-        "text": "AUTHORIZATION: [redacted]", "PassWord": "[redacted]"}
+        "text": "AUTHORIZATION: [redacted]",
+        "PassWord": "[redacted]",
+    }
 
 
 def test_redact_leaves_no_garbage_cycles() -> None:
@@ -301,8 +508,11 @@ def test_redact_leaves_no_garbage_cycles() -> None:
 
 def test_redact_never_mutates_its_input() -> None:
     """Given nested evidence, when redacted, then the input is unchanged and shares no containers."""
-    evidence: dict[str, Any] = {"request": {"headers": {"Authorization": "Basic abc"}, "url": "https://u:p@h.test/"},
-                "list": [{"token": "t"}], "pair": ("Cookie", "c")}
+    evidence: dict[str, Any] = {
+        "request": {"headers": {"Authorization": "Basic abc"}, "url": "https://u:p@h.test/"},
+        "list": [{"token": "t"}],
+        "pair": ("Cookie", "c"),
+    }
     before = copy.deepcopy(evidence)
     out = redact(evidence)
 
@@ -331,6 +541,7 @@ def test_no_credential_reaches_any_output(tmp_path: Path, kind: str) -> None:
 
 
 # --- JUnit --------------------------------------------------------------------------------------
+
 
 def test_junit_parses_and_counts_match(tmp_path: Path) -> None:
     """Given a report, when written as JUnit, then suites per probe carry correct counts and cases."""
@@ -386,13 +597,44 @@ def test_junit_testcase_names_are_unique_per_subject(tmp_path: Path) -> None:
     """Given one check judging several rules and addresses of one host, then each testcase name says
     which, and no name repeats within a suite (issue 14: path_type repeated six times)."""
     base = {"host": "api.example.test", "namespace": "demo", "ingress": "api"}
-    results = [Result(probe="routing", check="routing.path_type", status=Status.PASS, severity=Severity.MAJOR,
-                      message="ok", step=Step.INGRESS, subject=subject, **base)
-               for subject in ("/v1 Prefix", "/v1/exact Exact", "/ Prefix")]
-    results += [Result(probe="tls", check="tls.handshake", status=Status.PASS, severity=Severity.CRITICAL,
-                       message="ok", step=Step.TLS, subject=a, **base) for a in ("127.0.0.10:443", "127.0.0.11:443")]
-    results += [Result(probe="tls", check="tls.handshake", status=Status.PASS, severity=Severity.CRITICAL,
-                       message="again", step=Step.TLS, subject="127.0.0.10:443", **base)]
+    results = [
+        Result(
+            probe="routing",
+            check="routing.path_type",
+            status=Status.PASS,
+            severity=Severity.MAJOR,
+            message="ok",
+            step=Step.INGRESS,
+            subject=subject,
+            **base,
+        )
+        for subject in ("/v1 Prefix", "/v1/exact Exact", "/ Prefix")
+    ]
+    results += [
+        Result(
+            probe="tls",
+            check="tls.handshake",
+            status=Status.PASS,
+            severity=Severity.CRITICAL,
+            message="ok",
+            step=Step.TLS,
+            subject=a,
+            **base,
+        )
+        for a in ("127.0.0.10:443", "127.0.0.11:443")
+    ]
+    results += [
+        Result(
+            probe="tls",
+            check="tls.handshake",
+            status=Status.PASS,
+            severity=Severity.CRITICAL,
+            message="again",
+            step=Step.TLS,
+            subject="127.0.0.10:443",
+            **base,
+        )
+    ]
     root = ET.parse(write_junit(make_report(results), tmp_path / "j.xml")).getroot()
 
     names = [c.get("name") for c in root.iter("testcase")]
@@ -409,8 +651,19 @@ def test_junit_testcase_names_are_unique_per_subject(tmp_path: Path) -> None:
 def test_junit_escapes_markup_and_control_characters(tmp_path: Path) -> None:
     """Given text with markup, quotes and control characters, then the XML is still valid."""
     nasty = 'body <b>&"quoted"</b> \x1b[31mred\x00 \ud800'
-    report = make_report([result("routing.backend", Status.FAIL, Step.BACKEND, nasty, host="a.test",
-                                 evidence={"body": nasty}, remediation="use <this> & that")])
+    report = make_report(
+        [
+            result(
+                "routing.backend",
+                Status.FAIL,
+                Step.BACKEND,
+                nasty,
+                host="a.test",
+                evidence={"body": nasty},
+                remediation="use <this> & that",
+            )
+        ]
+    )
     root = ET.parse(write_junit(report, tmp_path / "junit.xml")).getroot()
     failure = root.find("./testsuite/testcase/failure")
 
@@ -420,6 +673,7 @@ def test_junit_escapes_markup_and_control_characters(tmp_path: Path) -> None:
 
 
 # --- HTML ---------------------------------------------------------------------------------------
+
 
 @dataclass
 class Node:
@@ -474,20 +728,41 @@ def parse_html(text: str) -> Node:
 
 
 RELOAD_SECTION = {
-    "propagation": {"create": {"p50": 180.5, "p95": 912.0, "max": 1200.0, "n": 3, "failed": 0},
-                    "update": {"p50": 90.0, "p95": 120.0, "max": 130.0, "n": 3, "failed": 0},
-                    "delete": {"p50": 70.0, "p95": 80.0, "max": 81.0, "n": 3, "failed": 1}},
-    "traffic": {"target_rate": 100, "achieved_rate": 99.8, "sent": 300, "counts": {"ok": 298, "bad_status": 2},
-                "latency_ms": {"corrected": {"p50": 2.0, "p99": 350.0, "max": 400.0},
-                               "uncorrected": {"p50": 2.0, "p99": 9.0, "max": 12.0}},
-                "timeline": [{"t": 0, "sent": 100, "ok": 100, "errors": 0, "p50_ms": 2, "p99_ms": 5},
-                             {"t": 1, "sent": 100, "ok": 98, "errors": 2, "p50_ms": 3, "p99_ms": 350},
-                             {"t": 2, "sent": 100, "ok": 100, "errors": 0, "p50_ms": 2, "p99_ms": 6}],
-                "events": [{"label": "round 1 create", "t_ms": 1100.0}],
-                "errors": [{"t_ms": 1200.0, "kind": "bad_status", "status": 502, "detail": "Bad Gateway",
-                            "after_event": "round 1 create", "since_event_ms": 100.0}]},
-    "scale": [{"ingresses": 10, "create": {"p95": 900.0}, "update": {"p95": 100.0}, "delete": {"p95": 80.0}},
-              {"ingresses": 1000, "create": {"p95": 2900.0}, "update": {"p95": 400.0}, "delete": {"p95": 300.0}}],
+    "propagation": {
+        "create": {"p50": 180.5, "p95": 912.0, "max": 1200.0, "n": 3, "failed": 0},
+        "update": {"p50": 90.0, "p95": 120.0, "max": 130.0, "n": 3, "failed": 0},
+        "delete": {"p50": 70.0, "p95": 80.0, "max": 81.0, "n": 3, "failed": 1},
+    },
+    "traffic": {
+        "target_rate": 100,
+        "achieved_rate": 99.8,
+        "sent": 300,
+        "counts": {"ok": 298, "bad_status": 2},
+        "latency_ms": {
+            "corrected": {"p50": 2.0, "p99": 350.0, "max": 400.0},
+            "uncorrected": {"p50": 2.0, "p99": 9.0, "max": 12.0},
+        },
+        "timeline": [
+            {"t": 0, "sent": 100, "ok": 100, "errors": 0, "p50_ms": 2, "p99_ms": 5},
+            {"t": 1, "sent": 100, "ok": 98, "errors": 2, "p50_ms": 3, "p99_ms": 350},
+            {"t": 2, "sent": 100, "ok": 100, "errors": 0, "p50_ms": 2, "p99_ms": 6},
+        ],
+        "events": [{"label": "round 1 create", "t_ms": 1100.0}],
+        "errors": [
+            {
+                "t_ms": 1200.0,
+                "kind": "bad_status",
+                "status": 502,
+                "detail": "Bad Gateway",
+                "after_event": "round 1 create",
+                "since_event_ms": 100.0,
+            }
+        ],
+    },
+    "scale": [
+        {"ingresses": 10, "create": {"p95": 900.0}, "update": {"p95": 100.0}, "delete": {"p95": 80.0}},
+        {"ingresses": 1000, "create": {"p95": 2900.0}, "update": {"p95": 400.0}, "delete": {"p95": 300.0}},
+    ],
 }
 
 
@@ -540,17 +815,46 @@ def test_html_findings_group_the_same_finding_across_hosts(tmp_path: Path) -> No
     """Given one warning on 40 hosts and one failure on 1, then there are two findings, the failure first,
     the warning listing its 40 hosts once each, linked to their matrix rows."""
     hosts = [f"h{i:02d}.example.test" for i in range(40)]
-    results = [result("dns.wildcard", Status.WARN, Step.DNS, f"{h} falls under the wildcard *.example.test",
-                      host=h, ingress=f"ing-{i}", severity=Severity.MINOR) for i, h in enumerate(hosts)]
-    results += [result("dns.wildcard", Status.WARN, Step.DNS, "h07.example.test falls under the wildcard "
-                        "*.example.test", host="h07.example.test", ingress="ing-7", severity=Severity.MINOR)]
-    results += [result("tls.expiry", Status.FAIL, Step.TLS, "the certificate expired 3 days ago",
-                       host="h05.example.test", severity=Severity.CRITICAL)]
+    results = [
+        result(
+            "dns.wildcard",
+            Status.WARN,
+            Step.DNS,
+            f"{h} falls under the wildcard *.example.test",
+            host=h,
+            ingress=f"ing-{i}",
+            severity=Severity.MINOR,
+        )
+        for i, h in enumerate(hosts)
+    ]
+    results += [
+        result(
+            "dns.wildcard",
+            Status.WARN,
+            Step.DNS,
+            "h07.example.test falls under the wildcard *.example.test",
+            host="h07.example.test",
+            ingress="ing-7",
+            severity=Severity.MINOR,
+        )
+    ]
+    results += [
+        result(
+            "tls.expiry",
+            Status.FAIL,
+            Step.TLS,
+            "the certificate expired 3 days ago",
+            host="h05.example.test",
+            severity=Severity.CRITICAL,
+        )
+    ]
     doc = parse_html(write_html(make_report(results), tmp_path / "r.html").read_text(encoding="utf-8"))
 
     findings = [n for n in doc.find_all("li") if "data-finding" in n.attrs]
     assert [(f.attrs["data-status"], f.find_all("code")[0].content()) for f in findings] == [
-        ("fail", "tls.expiry"), ("warn", "dns.wildcard")]
+        ("fail", "tls.expiry"),
+        ("warn", "dns.wildcard"),
+    ]
     wildcard = findings[1]
     links = [a for a in wildcard.find_all("a") if "hostlink" in (a.attrs.get("class") or "")]
     assert sorted(a.content() for a in links) == hosts
@@ -585,16 +889,27 @@ def test_html_cluster_wide_block_counts_results_without_a_host(html_text: str) -
 def test_html_header_has_summary_cluster_and_times(html_text: str) -> None:
     """Given the report, then the top shows counts by status, the cluster and the UTC run times."""
     doc = parse_html(html_text)
-    summary = {n.attrs["data-summary"]: [c.content() for c in n.children]
-               for n in doc.walk() if "data-summary" in n.attrs}
+    summary = {
+        n.attrs["data-summary"]: [c.content() for c in n.children] for n in doc.walk() if "data-summary" in n.attrs
+    }
 
-    assert summary == {"total": ["17", "checks"], "hosts": ["3", "hosts · 1 failing"], "pass": ["10", "pass"],
-                       "fail": ["3", "fail"],
-                       "warn": ["2", "warn"], "skip": ["1", "skip"], "error": ["1", "error"]}
+    assert summary == {
+        "total": ["17", "checks"],
+        "hosts": ["3", "hosts · 1 failing"],
+        "pass": ["10", "pass"],
+        "fail": ["3", "fail"],
+        "warn": ["2", "warn"],
+        "skip": ["1", "skip"],
+        "error": ["1", "error"],
+    }
     meta = {n.attrs["data-meta"]: n.content() for n in doc.walk() if "data-meta" in n.attrs}
-    assert meta == {"context": "ingress-lab", "server": "https://admin:[redacted]@127.0.0.1:6443",
-                    "started": "2025-11-26 10:30:00 UTC", "finished": "2025-11-26 10:30:07 UTC",
-                    "duration": "7.4 s"}
+    assert meta == {
+        "context": "ingress-lab",
+        "server": "https://admin:[redacted]@127.0.0.1:6443",
+        "started": "2025-11-26 10:30:00 UTC",
+        "finished": "2025-11-26 10:30:07 UTC",
+        "duration": "7.4 s",
+    }
 
 
 def test_html_loads_no_external_resources(html_text: str) -> None:
@@ -615,8 +930,18 @@ def test_html_loads_no_external_resources(html_text: str) -> None:
 
 def test_html_escapes_result_text(tmp_path: Path) -> None:
     """Given markup in a message and evidence, then it is shown as text, never as markup."""
-    report = make_report([result("routing.backend", Status.FAIL, Step.BACKEND, "<script>alert(1)</script>",
-                                 host="x.test", evidence={"body": "<img src=x onerror=alert(2)>"})])
+    report = make_report(
+        [
+            result(
+                "routing.backend",
+                Status.FAIL,
+                Step.BACKEND,
+                "<script>alert(1)</script>",
+                host="x.test",
+                evidence={"body": "<img src=x onerror=alert(2)>"},
+            )
+        ]
+    )
     text = write_html(report, tmp_path / "r.html").read_text(encoding="utf-8")
 
     assert "<script>alert(1)" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
@@ -626,8 +951,11 @@ def test_html_escapes_result_text(tmp_path: Path) -> None:
 def test_html_renders_the_reload_section(html_text: str) -> None:
     """Given reload figures, then the propagation table, charts with change markers, errors and scale show."""
     doc = parse_html(html_text)
-    phases = {n.attrs["data-phase"]: [td.content() for td in n.find_all("td")] for n in doc.find_all("tr")
-              if "data-phase" in n.attrs}
+    phases = {
+        n.attrs["data-phase"]: [td.content() for td in n.find_all("td")]
+        for n in doc.find_all("tr")
+        if "data-phase" in n.attrs
+    }
     assert phases["create"] == ["180 ms", "912 ms", "1,200 ms", "3", "0"]
     assert phases["delete"][-1] == "1"
     assert html_text.count("<svg") == 3  # rate+errors, latency, scale
@@ -642,7 +970,6 @@ def test_html_without_reload_has_no_reload_block(tmp_path: Path) -> None:
     assert 'id="reload"' not in text
 
 
-
 def test_the_scale_chart_draws_each_data_planes_curves() -> None:
     """Given scale rows of two data planes, then the table names the plane and the chart has a curve per plane and
     phase (Traefik's ~2 s throttle beside Envoy Gateway's tens of ms)."""
@@ -651,9 +978,22 @@ def test_the_scale_chart_draws_each_data_planes_curves() -> None:
     def row(n: int, plane: str, ms: float) -> dict[str, object]:
         return {"ingresses": n, "plane": plane, **{p: {"p95": ms} for p in ("create", "update", "delete")}}
 
-    view = reload_view({"propagation": {}, "scale": [row(13, "traefik", 1950), row(13, "envoy-gateway", 45),
-                                                     row(103, "traefik", 1990), row(103, "envoy-gateway", 60)]})
+    view = reload_view(
+        {
+            "propagation": {},
+            "scale": [
+                row(13, "traefik", 1950),
+                row(13, "envoy-gateway", 45),
+                row(103, "traefik", 1990),
+                row(103, "envoy-gateway", 60),
+            ],
+        }
+    )
     assert [(r["ingresses"], r["plane"]) for r in view["scale"]] == [
-        (13, "traefik"), (13, "envoy-gateway"), (103, "traefik"), (103, "envoy-gateway")]
+        (13, "traefik"),
+        (13, "envoy-gateway"),
+        (103, "traefik"),
+        (103, "envoy-gateway"),
+    ]
     svg = str(view["scale_chart"])
     assert "traefik create p95" in svg and "envoy-gateway delete p95" in svg

@@ -22,19 +22,45 @@ from ingresscheck.results import Result, Severity, Status, Step
 
 from .test_reports import make_report
 
-TLS_EVIDENCE = {"address": "127.0.0.10", "port": 443, "sni": "api.example.test",
-                "certificate": {"sha256": "aa" * 32, "not_after": "2026-02-24T10:00:00+00:00"},
-                "timings_ms": {"connect": 0.4, "tls": 3.1}}
+TLS_EVIDENCE = {
+    "address": "127.0.0.10",
+    "port": 443,
+    "sni": "api.example.test",
+    "certificate": {"sha256": "aa" * 32, "not_after": "2026-02-24T10:00:00+00:00"},
+    "timings_ms": {"connect": 0.4, "tls": 3.1},
+}
 
 
 def _report(**changes: Any) -> dict[str, Any]:
     results = [
-        Result(probe="tls", check="tls.expiry", status=Status.PASS, severity=Severity.CRITICAL, message="ok",
-               step=Step.TLS, host="api.example.test", namespace="demo", ingress="api", kind="Ingress", name="api",
-               subject="127.0.0.10:443", evidence=copy.deepcopy(TLS_EVIDENCE)),
-        Result(probe="routing", check="routing.backend", status=Status.PASS, severity=Severity.CRITICAL,
-               message="ok", step=Step.BACKEND, host="api.example.test", namespace="demo", ingress="api",
-               subject="/ Prefix", evidence={"timings_ms": {"total": changes.get("total_ms", 20.0)}}),
+        Result(
+            probe="tls",
+            check="tls.expiry",
+            status=Status.PASS,
+            severity=Severity.CRITICAL,
+            message="ok",
+            step=Step.TLS,
+            host="api.example.test",
+            namespace="demo",
+            ingress="api",
+            kind="Ingress",
+            name="api",
+            subject="127.0.0.10:443",
+            evidence=copy.deepcopy(TLS_EVIDENCE),
+        ),
+        Result(
+            probe="routing",
+            check="routing.backend",
+            status=Status.PASS,
+            severity=Severity.CRITICAL,
+            message="ok",
+            step=Step.BACKEND,
+            host="api.example.test",
+            namespace="demo",
+            ingress="api",
+            subject="/ Prefix",
+            evidence={"timings_ms": {"total": changes.get("total_ms", 20.0)}},
+        ),
     ]
     data = report_dict(make_report(results))
     if "sha" in changes:
@@ -47,9 +73,9 @@ def test_a_new_certificate_and_a_latency_jump_are_reported() -> None:
     d = diff_reports(_report(), _report(sha="bb" * 32, total_ms=450.0))
 
     assert [(c.host, c.address, c.old_sha256[:4], c.new_sha256[:4]) for c in d.certificates] == [
-        ("api.example.test", "127.0.0.10:443", "aaaa", "bbbb")]
-    assert [(c.host, c.probe, c.old_ms, c.new_ms) for c in d.latency] == [
-        ("api.example.test", "routing", 20.0, 450.0)]
+        ("api.example.test", "127.0.0.10:443", "aaaa", "bbbb")
+    ]
+    assert [(c.host, c.probe, c.old_ms, c.new_ms) for c in d.latency] == [("api.example.test", "routing", 20.0, 450.0)]
     assert not d.new_failures and not d.fixed and not d.regressed
 
 
@@ -58,14 +84,18 @@ def test_latency_within_the_threshold_is_not_a_change() -> None:
     assert diff_reports(_report(), _report(total_ms=110.0)).latency == []
 
 
-@pytest.mark.parametrize("content, message", [
-    (None, "no such file"),
-    ("{not json", "not JSON"),
-    ('{"schema": "something/v1", "results": []}', "not an ingresscheck JSON report"),
-    ('{"schema": "ingresscheck.report/v2", "results": [{"check": "x"}]}', "its results are not a list"),
-])
-def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                          content: str | None, message: str) -> None:
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, "no such file"),
+        ("{not json", "not JSON"),
+        ('{"schema": "something/v1", "results": []}', "not an ingresscheck JSON report"),
+        ('{"schema": "ingresscheck.report/v2", "results": [{"check": "x"}]}', "its results are not a list"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | None, message: str
+) -> None:
     good = tmp_path / "good.json"
     good.write_text(json.dumps(_report()))
     bad = tmp_path / "bad.json"
@@ -83,12 +113,15 @@ def test_metrics_hold_one_series_per_verdict_and_the_certificate() -> None:
 
     status = families["ingresscheck_check_status"].samples
     assert {(s.labels["check"], s.labels["subject"], s.labels["status"]) for s in status} == {
-        ("tls.expiry", "127.0.0.10:443", "pass"), ("routing.backend", "/ Prefix", "pass")}
+        ("tls.expiry", "127.0.0.10:443", "pass"),
+        ("routing.backend", "/ Prefix", "pass"),
+    }
     (cert,) = families["ingresscheck_certificate_not_after_timestamp_seconds"].samples
     assert cert.labels == {"host": "api.example.test", "address": "127.0.0.10:443", "sni": "api.example.test"}
     assert cert.value == 1771927200.0  # 2026-02-24T10:00:00Z
-    phases = {(s.labels["probe"], s.labels["phase"]): s.value
-              for s in families["ingresscheck_phase_duration_seconds"].samples}
+    phases = {
+        (s.labels["probe"], s.labels["phase"]): s.value for s in families["ingresscheck_phase_duration_seconds"].samples
+    }
     assert phases == {("tls", "connect"): 0.0004, ("tls", "tls"): 0.0031, ("routing", "total"): 0.02}
 
 
@@ -97,13 +130,21 @@ def test_a_check_saying_two_things_of_one_subject_keeps_the_worse() -> None:
     twin = copy.deepcopy(data["results"][0])
     twin["status"] = "fail"
     data["results"].append(twin)
-    samples = next(f for f in text_string_to_metric_families(prometheus_text(make_report(), data))
-                   if f.name == "ingresscheck_check_status").samples
+    samples = next(
+        f
+        for f in text_string_to_metric_families(prometheus_text(make_report(), data))
+        if f.name == "ingresscheck_check_status"
+    ).samples
     assert [s.labels["status"] for s in samples if s.labels["check"] == "tls.expiry"] == ["fail"]
 
 
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool is not installed (Debian: prometheus)")
 def test_promtool_accepts_the_metrics_of_the_sample_report() -> None:
-    done = subprocess.run(["promtool", "check", "metrics"], input=prometheus_text(make_report()),
-                          capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        ["promtool", "check", "metrics"],
+        input=prometheus_text(make_report()),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert done.returncode == 0 and not done.stdout.strip(), done.stdout + done.stderr

@@ -112,6 +112,7 @@ def test_a_probe_past_its_deadline_is_an_error() -> None:
 def test_a_timeout_the_probe_lets_escape_is_a_defect_not_the_deadline() -> None:
     """Given a probe raising TimeoutError itself well within its deadline, then its check is an error marked
     as a defect with where it was raised, not 'did not finish within'."""
+
     class Leaky(Probe):
         name = "leaky"
         checks = (_spec("leaky.check"),)

@@ -53,19 +53,39 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Report:
     ca_file = tmp_path_factory.mktemp("subjects") / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
     http_port, https_port = _free_port(ANSWERING), _free_port(ANSWERING)
-    with http_server(_backend, ANSWERING, port=http_port), http_server(_backend, ANSWERING, tls, port=https_port), \
-            silent_server(SILENT, http_port), silent_server(SILENT, https_port), \
-            dns_server({HOST: [REFUSING, SILENT, ANSWERING]}) as dns:
-        profile = Profile(dns_servers=(dns,), load_balancers=(REFUSING, SILENT, ANSWERING), http_port=http_port,
-                          https_port=https_port, ca_bundle=str(Path(ca_file)))
+    with (
+        http_server(_backend, ANSWERING, port=http_port),
+        http_server(_backend, ANSWERING, tls, port=https_port),
+        silent_server(SILENT, http_port),
+        silent_server(SILENT, https_port),
+        dns_server({HOST: [REFUSING, SILENT, ANSWERING]}) as dns,
+    ):
+        profile = Profile(
+            dns_servers=(dns,),
+            load_balancers=(REFUSING, SILENT, ANSWERING),
+            http_port=http_port,
+            https_port=https_port,
+            ca_bundle=str(Path(ca_file)),
+        )
         profile = replace(profile, thresholds=replace(profile.thresholds, timeout=0.5))
-        svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "demo"},
-               "spec": {"ports": [{"name": "http", "port": 80}]}}
-        eps = {"metadata": {"name": "web-x", "namespace": "demo", "labels": {"kubernetes.io/service-name": "web"}},
-               "ports": [{"name": "http", "port": 8080}],
-               "endpoints": [{"addresses": ["10.0.0.1"], "targetRef": {"kind": "Pod", "name": "web-0"}}]}
-        return run_probes(["dns", "redirect", "tls", "routing"], profile,
-                          [ingress("shop", HOST, service="web")], services=[svc], endpoint_slices=[eps])
+        svc = {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "web", "namespace": "demo"},
+            "spec": {"ports": [{"name": "http", "port": 80}]},
+        }
+        eps = {
+            "metadata": {"name": "web-x", "namespace": "demo", "labels": {"kubernetes.io/service-name": "web"}},
+            "ports": [{"name": "http", "port": 8080}],
+            "endpoints": [{"addresses": ["10.0.0.1"], "targetRef": {"kind": "Pod", "name": "web-0"}}],
+        }
+        return run_probes(
+            ["dns", "redirect", "tls", "routing"],
+            profile,
+            [ingress("shop", HOST, service="web")],
+            services=[svc],
+            endpoint_slices=[eps],
+        )
 
 
 def _by_address(report: Report, check: str) -> dict[str, list[Status]]:
@@ -80,9 +100,23 @@ def _by_address(report: Report, check: str) -> dict[str, list[Status]]:
     return found
 
 
-@pytest.mark.parametrize("check", ["redirect.https", "redirect.loop", "tls.handshake", "tls.chain", "tls.hostname",
-                                   "tls.expiry", "tls.key_strength", "tls.protocols", "tls.default_certificate",
-                                   "routing.backend", "routing.unknown_host", "dns.lb_address"])
+@pytest.mark.parametrize(
+    "check",
+    [
+        "redirect.https",
+        "redirect.loop",
+        "tls.handshake",
+        "tls.chain",
+        "tls.hostname",
+        "tls.expiry",
+        "tls.key_strength",
+        "tls.protocols",
+        "tls.default_certificate",
+        "routing.backend",
+        "routing.unknown_host",
+        "dns.lb_address",
+    ],
+)
 def test_every_check_names_each_address(report: Report, check: str) -> None:
     seen = _by_address(report, check)
     assert set(seen) == {REFUSING, SILENT, ANSWERING}, (check, seen)
