@@ -12,6 +12,7 @@ The runner owns the rest: order, concurrency, deadlines, timing, turning excepti
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -94,8 +95,12 @@ class ProbeContext:
         subject: str | None = None,
         kind: str | None = None,
         name: str | None = None,
-        **evidence: Any,
+        evidence: Mapping[str, Any] | None = None,
+        **legacy: Any,
     ) -> Result:
+        # ``evidence`` is the one channel for what was seen; ``**legacy`` is the keyword form being
+        # migrated away from (a key named like a parameter, e.g. ``subject``, collided with it).
+        evidence = {**legacy, **(evidence or {})}
         spec = self.probe.spec(check)
         t = self.target
         if ingress is not None:
@@ -122,23 +127,30 @@ class ProbeContext:
         self.results.append(result)
         return result
 
-    def passed(self, check: str, message: str, **evidence: Any) -> Result:
-        return self.report(check, Status.PASS, message, **evidence)
+    def passed(self, check: str, message: str, evidence: Mapping[str, Any] | None = None, **kwargs: Any) -> Result:
+        return self.report(check, Status.PASS, message, evidence=evidence, **kwargs)
 
-    def failed(self, check: str, message: str, **evidence: Any) -> Result:
-        return self.report(check, Status.FAIL, message, **evidence)
+    def failed(self, check: str, message: str, evidence: Mapping[str, Any] | None = None, **kwargs: Any) -> Result:
+        return self.report(check, Status.FAIL, message, evidence=evidence, **kwargs)
 
-    def warned(self, check: str, message: str, **evidence: Any) -> Result:
-        return self.report(check, Status.WARN, message, **evidence)
+    def warned(self, check: str, message: str, evidence: Mapping[str, Any] | None = None, **kwargs: Any) -> Result:
+        return self.report(check, Status.WARN, message, evidence=evidence, **kwargs)
 
-    def skipped(self, check: str, message: str, **evidence: Any) -> Result:
-        return self.report(check, Status.SKIP, message, **evidence)
+    def skipped(self, check: str, message: str, evidence: Mapping[str, Any] | None = None, **kwargs: Any) -> Result:
+        return self.report(check, Status.SKIP, message, evidence=evidence, **kwargs)
 
-    def errored(self, check: str, message: str, **evidence: Any) -> Result:
-        return self.report(check, Status.ERROR, message, **evidence)
+    def errored(self, check: str, message: str, evidence: Mapping[str, Any] | None = None, **kwargs: Any) -> Result:
+        return self.report(check, Status.ERROR, message, evidence=evidence, **kwargs)
 
     def not_completed(
-        self, check: str, attempt: Attempt, *, subject: str | None = None, what: str = "", **evidence: Any
+        self,
+        check: str,
+        attempt: Attempt,
+        *,
+        subject: str | None = None,
+        what: str = "",
+        evidence: Mapping[str, Any] | None = None,
+        **legacy: Any,
     ) -> Result:
         """Report an attempt that did not complete against ``check``, for its subject: a refusal, a reset or
         a failed handshake is established (fail); a timeout or an unreachable address is not (error)."""
@@ -146,7 +158,11 @@ class ProbeContext:
         prefix = "" if status is Status.FAIL else "could not decide: "
         message = f"{prefix}{what + ': ' if what else ''}{attempt.reason}"
         return self.report(
-            check, status, message, subject=subject or attempt.subject.where, **{**attempt.evidence(), **evidence}
+            check,
+            status,
+            message,
+            subject=subject or attempt.subject.where,
+            evidence={**attempt.evidence(), **legacy, **(evidence or {})},
         )
 
     # --- sharing ----------------------------------------------------------------------
