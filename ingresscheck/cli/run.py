@@ -109,7 +109,8 @@ def run_session(session: Session, args: argparse.Namespace) -> int:
             raise Interrupted(str(exc.args[0]) if exc.args else "SIGINT") from None
     gc.freeze()  # the results, likewise
     paths = _write_reports(report, args)
-    out = sys.stderr if args.output == "json" else sys.stdout
+    # a report written to stdout (-o json, or a path of "-") keeps stdout for itself: the findings go to stderr
+    out = sys.stderr if args.output == "json" or any(str(p) == "-" for p in paths.values()) else sys.stdout
     if args.output == "json":
         from ..reports import report_dict
 

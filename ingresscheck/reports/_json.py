@@ -6,9 +6,12 @@ import base64
 import contextlib
 import dataclasses
 import datetime as dt
+import errno
 import json
 import math
 import os
+import stat
+import sys
 import tempfile
 from collections.abc import Iterator
 from enum import Enum
@@ -113,17 +116,53 @@ def report_dict(report: Report) -> dict[str, Any]:
 @contextlib.contextmanager
 def atomic_file(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     """A file that appears at ``path`` only once complete (a reader never sees half a report); parents
-    are created; on any error nothing is left behind."""
+    are created; on any error nothing is left behind.
+
+    Only a regular file (or a path that does not exist yet) is replaced by a rename. Anything else is
+    written to as a stream, never replaced: ``-`` is stdout, and a FIFO, a character device
+    (``/dev/null``, ``/dev/full``) or ``/dev/stdout`` is opened and written. A symlink is followed: the
+    file it points to is replaced, the link stays."""
+    if os.fspath(path) == "-":
+        sys.stdout.flush()
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
+        return
     target = Path(path)
+    try:
+        mode = target.stat().st_mode  # follows symlinks
+    except FileNotFoundError:
+        mode = None
+    except NotADirectoryError as exc:
+        raise NotADirectoryError(exc.errno, exc.strerror, os.fspath(path)) from None
+    real = Path(os.path.realpath(target))
+    # /dev/stdout and /dev/fd/N lead into /proc: a descriptor of this process, whatever it is, is a stream
+    if (mode is not None and not stat.S_ISREG(mode)) or real.parts[1:2] == ("proc",):
+        if mode is not None and stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), os.fspath(path))
+        with _named_errors(path), open(target, "wb") as stream:
+            yield stream
+        return
+    target = real  # a symlink's target is replaced, not the link
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
-        with os.fdopen(fd, "wb") as fh:
+        with _named_errors(path), os.fdopen(fd, "wb") as fh:
             yield fh
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, 0o644 if mode is None else stat.S_IMODE(mode))
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def _named_errors(path: str | os.PathLike[str]) -> Iterator[None]:
+    """A failed write (ENOSPC of /dev/full, EPIPE of a closed FIFO) names the report's path, not nothing."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None:
+            raise type(exc)(exc.errno, exc.strerror, os.fspath(path)) from None
         raise
 
 
