@@ -8,10 +8,28 @@ reason is the message), which is never confused with ``fail``.
 from __future__ import annotations
 
 import datetime as dt
+import re
+import secrets
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
+
+# A probe that must not hit a real page or a cached answer makes up a name per run (an unknown host, a
+# derived path, a query): always through ``nonce`` so reports can recognise it. Such a string belongs in a
+# message or the evidence, never in a result's identity (check, host, subject), which must be the same
+# in every run of the same cluster state (diff, JUnit history and Prometheus series match on it).
+NONCE = re.compile(r"ingresscheck[-=]?[0-9a-f]{10}(?![0-9a-f])")
+
+
+def nonce(sep: str = "-") -> str:
+    """A per-run random token, ``ingresscheck<sep>`` and 10 hex digits (``sep`` "" for a path element,
+    "-" for a DNS label, "=" for a query)."""
+    return f"ingresscheck{sep}{secrets.token_hex(5)}"
+
+
+def without_nonces(text: str, mark: str = "‹nonce›") -> str:
+    return NONCE.sub(mark, text)
 
 
 class Status(str, Enum):

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..results import Result, Severity, Status, Step
+from ..results import NONCE, Result, Severity, Status, Step
 
 if TYPE_CHECKING:
     from ..discovery import Inventory, Target
@@ -102,6 +102,10 @@ class ProbeContext:
         # migrated away from (a key named like a parameter, e.g. ``subject``, collided with it).
         evidence = {**legacy, **(evidence or {})}
         spec = self.probe.spec(check)
+        if subject and NONCE.search(subject):
+            # diff, JUnit history and Prometheus match verdicts on (check, host, subject): a per-run string
+            # there makes every run's verdict a new one. It belongs in the evidence.
+            raise ValueError(f"{check}: subject {subject!r} carries a per-run random string (put it in evidence)")
         t = self.target
         if ingress is not None:
             kind, name = kind or "Ingress", name or ingress

@@ -19,7 +19,7 @@ from .. import annotations as nginx_annotations
 from ..discovery import Target
 from ..errors import UsageError
 from ..net import where as net_where
-from ..results import Severity, Step
+from ..results import Severity, Step, nonce
 from ._contract import CheckSpec, Probe, ProbeContext
 
 REDIRECTS = (301, 302, 303, 307, 308)
@@ -152,7 +152,7 @@ class AuthProbe(Probe):
 
     @staticmethod
     async def _wrong(ctx: ProbeContext, base: str, address: str, where: str) -> None:
-        wrong = (f"ingresscheck-{secrets.token_hex(3)}", secrets.token_urlsafe(12))
+        wrong = (nonce(), secrets.token_urlsafe(12))
         attempt = await ctx.net.request("GET", base, address, auth=wrong)
         if not attempt.ok or attempt.response is None:
             ctx.not_completed(

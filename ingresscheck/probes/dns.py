@@ -6,9 +6,7 @@ the ingress controller's 404. We detect it by resolving a random label next to e
 
 from __future__ import annotations
 
-import secrets
-
-from ..results import Severity, Step
+from ..results import Severity, Step, nonce
 from ._contract import CheckSpec, Probe, ProbeContext
 
 
@@ -137,18 +135,19 @@ class DnsProbe(Probe):
             return
         probe = await ctx.net.once(
             ("dns.wildcard", parent),
-            lambda: ctx.net.lookup(f"ingresscheck-{secrets.token_hex(6)}.{parent}", cached=False),
+            lambda: ctx.net.lookup(f"{nonce()}.{parent}", cached=False),
         )
         evidence = probe.evidence()
         answer = probe.dns
         if probe.ok and answer is not None and answer.addresses:
-            typo = _typo(host)
+            # one wildcard record is one cause for every host under it: the message names the record only, so
+            # reports group its hosts into one finding; the host's own example typo is evidence
             ctx.warned(
                 "dns.wildcard",
-                f"*.{parent} is a wildcard record: typo hosts such as {typo} resolve to "
-                f"{', '.join(answer.addresses)} and end at the controller's 404",
+                f"*.{parent} is a wildcard record: every name under it, typos included, resolves to "
+                f"{', '.join(answer.addresses)} and ends at the controller's 404",
                 subject=f"*.{parent}",
-                **evidence,
+                evidence={**evidence, "typo_example": _typo(host)},
             )
         elif probe.ok or probe.outcome.value == "nxdomain":
             rcode = answer.rcode if answer else "NXDOMAIN"

@@ -13,12 +13,11 @@ All network calls go through ``_get``.
 from __future__ import annotations
 
 import json
-import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..discovery.model import PathRule, Target
-from ..results import Severity, Step
+from ..results import Severity, Step, nonce
 from ._contract import CheckSpec, Probe, ProbeContext
 
 
@@ -199,7 +198,7 @@ class HttpRouteProbe(Probe):
                 ),
             )
             return
-        host = f"ingresscheck-unknown-{secrets.token_hex(4)}{lh[1:]}"
+        host = f"{nonce()}{lh[1:]}"
         base, _ = base_url(ctx, t, host)
         seen = await _get(ctx, base + "/", address)
         subject = f"{t.gateway} listener {t.listener}"

@@ -7,11 +7,10 @@ https://host/path?query``: same host, path and query, no default port. Hops are 
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from ..results import Severity, Step
+from ..results import Severity, Step, nonce
 from ._contract import CheckSpec, Probe, ProbeContext
 
 REDIRECT_CODES = (301, 302, 307, 308)
@@ -58,7 +57,7 @@ class RedirectProbe(Probe):
             ctx.skipped("redirect.loop", f"no address to connect to for {target.host}")
             return
         path = target.sample_path
-        query = f"ingresscheck={secrets.token_hex(4)}"
+        query = nonce("=")
         authority = target.request_host if port == 80 else f"{target.request_host}:{port}"
         url = f"http://{authority}{path}?{query}"
         https_authority = (

@@ -21,7 +21,6 @@ import asyncio
 import hashlib
 import json
 import re
-import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +28,7 @@ from ..discovery import PathRule, Target
 from ..discovery.model import Endpoint
 from ..net import Attempt, HttpResponse, Outcome, Subject
 from ..net import where as net_where
-from ..results import Severity, Step
+from ..results import Severity, Step, nonce
 from ._contract import CheckSpec, Probe, ProbeContext
 
 AUTH_WALL = (401, 407)
@@ -124,10 +123,10 @@ class RoutingProbe(Probe):
                 headers = dict(rule.headers)  # an HTTPRoute rule that matches on headers gets them
                 attempt = await ctx.net.request("GET", url, address, auth=auth, headers=headers)
                 await _judge_backend(ctx, target, rule, attempt, unknown, subject)
-                for path, expected in _derived(rule, rules):
-                    url = f"https://{target.request_host}{_authority_port(port)}{path}"
+                for d in _derived(rule, rules):
+                    url = f"https://{target.request_host}{_authority_port(port)}{d.path}"
                     attempt = await ctx.net.request("GET", url, address, auth=auth, headers=headers)
-                    await _judge_path(ctx, target, rule, path, expected, attempt, f"{path} via {where}")
+                    await _judge_path(ctx, target, rule, d, attempt, f"{d.shape} via {where}")
 
 
 # --- the unknown host ---------------------------------------------------------------------
@@ -146,7 +145,7 @@ async def _unknown_host(ctx: ProbeContext, address: str) -> _Fingerprint:
         parent = parent.split(".", 1)[1] if "." in parent else "invalid"
 
     async def ask() -> _Fingerprint:
-        host = f"ingresscheck-{secrets.token_hex(5)}.{parent}"
+        host = f"{nonce()}.{parent}"
         attempt = await ctx.net.request(
             "GET", f"https://{host}{_authority_port(ctx.profile.https_port)}/", address, keep_alive=False
         )
@@ -178,7 +177,7 @@ def _report_unknown(ctx: ProbeContext, fp: _Fingerprint, where: str) -> None:
         )
 
 
-_VOLATILE = re.compile(rb"\d+|ingresscheck[0-9a-f]*|[0-9a-f]{16,}")
+_VOLATILE = re.compile(rb"\d+|ingresscheck[-=]?[0-9a-f]*|[0-9a-f]{16,}")
 
 
 def _digest(response: HttpResponse) -> str:
@@ -518,32 +517,55 @@ def _prefix_matches(prefix: str, path: str) -> bool:
     return p == "" or path == p or path.startswith(p + "/")
 
 
-def _derived(rule: PathRule, rules: list[tuple[str, PathRule]]) -> list[tuple[str, tuple[str, PathRule] | None]]:
-    token = f"ingresscheck{secrets.token_hex(3)}"
+NONCE = "<nonce>"  # stands for the random part of a derived path in subjects: a result's identity is stable
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A path derived from a rule's to test its matching: the path sent (with a fresh random part, so no
+    cache or real page answers it), the same with that part as ``NONCE`` (the result's subject), and the
+    random part itself (evidence)."""
+
+    path: str
+    shape: str
+    nonce: str
+    expected: tuple[str, PathRule] | None
+
+
+def _derived(rule: PathRule, rules: list[tuple[str, PathRule]]) -> list[Derived]:
+    token = nonce("")
     base = rule.path.rstrip("/")
-    candidates = [f"{base}/{token}"]  # Prefix: same rule; Exact: not this rule
+    shapes = [f"{base}/{NONCE}"]  # Prefix: same rule; Exact: not this rule
     if base:
-        candidates.append(f"{base}{token}")  # no slash: a Prefix must not match a partial element
-    return [(p, expected_rule(rules, p, rule.headers)) for p in candidates]
+        shapes.append(f"{base}{NONCE}")  # no slash: a Prefix must not match a partial element
+    out = []
+    for shape in shapes:
+        path = shape.replace(NONCE, token)
+        out.append(Derived(path, shape, token, expected_rule(rules, path, rule.headers)))
+    return out
 
 
 async def _judge_path(
     ctx: ProbeContext,
     target: Target,
     rule: PathRule,
-    path: str,
-    expected: tuple[str, PathRule] | None,
+    derived: Derived,
     attempt: Attempt,
     subject: str,
 ) -> None:
+    path, expected = derived.path, derived.expected
     if not attempt.ok:
-        ctx.not_completed("routing.path_type", attempt, subject=subject, what=f"GET {path}")
+        ctx.not_completed(
+            "routing.path_type", attempt, subject=subject, what=f"GET {path}", evidence={"nonce": derived.nonce}
+        )
         return
     response = attempt.response
     assert response is not None
     seen = identity(response)
     evidence = {
         **attempt.evidence(),
+        "path": path,
+        "nonce": derived.nonce,
         "rule": {"path": rule.path, "pathType": rule.path_type},
         "expected": f"{expected[0]}/{expected[1].service}" if expected else "404",
     }

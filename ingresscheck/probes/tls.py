@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import functools
-import secrets
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -29,7 +28,7 @@ from OpenSSL import SSL
 
 from .. import hostname
 from ..net import Attempt, Outcome, can_offer, client_context, ssl_reason, where
-from ..results import Severity, Step
+from ..results import Severity, Step, nonce
 from ._contract import CheckSpec, Probe, ProbeContext, Scope
 
 OLD_VERSIONS = (("TLS 1.1", SSL.TLS1_1_VERSION), ("TLS 1.0", SSL.TLS1_VERSION))
@@ -682,7 +681,7 @@ class TlsProbe(Probe):
         parent = sni.partition(".")[2] if sni.count(".") >= 2 else "invalid"
 
         async def shake_hands() -> tuple[Handshake, Handshake]:
-            unknown = f"ingresscheck-{secrets.token_hex(6)}.{parent}"
+            unknown = f"{nonce()}.{parent}"
             observe = ctx.net.context(verify=False)
             a, b = await asyncio.gather(
                 ctx.net.handshake(address, port, None, context=observe),

@@ -27,7 +27,7 @@ from typing import Any
 import jinja2
 import orjson
 
-from ..results import Report, Status, Step
+from ..results import Report, Status, Step, without_nonces
 from ._json import report_dict, write_text
 from ._reload import reload_view
 
@@ -167,7 +167,7 @@ def message_pattern(result: dict[str, Any]) -> str:
     where = _where(result)
     if where and "/" in where:
         text = text.replace(where, "‹ingress›")
-    return _DIGITS.sub("‹n›", text)
+    return _DIGITS.sub("‹n›", without_nonces(text))
 
 
 def _findings(results: list[dict[str, Any]], host_index: dict[str, int]) -> tuple[list[Finding], list[int]]:

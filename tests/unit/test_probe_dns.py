@@ -37,13 +37,14 @@ def test_nxdomain_for_a_host_with_an_ingress_fails_and_gates() -> None:
 
 
 def test_wildcard_is_a_warning_naming_the_typo_trap() -> None:
-    """Given *.example.test, then a random label resolves and dns.wildcard warns about typos and 404."""
+    """Given *.example.test, then a random label resolves and dns.wildcard warns about typos and 404, in a
+    message naming the record only (one cause, one finding), with this host's example typo as evidence."""
     with dns_server({}, wildcard={"example.test": LB}) as server:
         report = run_probes(["dns"], _profile(server), [ingress("wp", "wordpress.example.test")])
     w = one(report, "dns.wildcard")
     assert w.status is Status.WARN
     assert "*.example.test is a wildcard" in w.message and "404" in w.message
-    assert "wrodpress.example.test" in w.message
+    assert w.evidence["typo_example"] == "wrodpress.example.test"
     assert w.remediation
 
 
