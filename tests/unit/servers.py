@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import socket
 import ssl
 import threading
@@ -29,19 +30,50 @@ class DnsScript:
 Answer = Callable[[dns.message.Message, str], list[dns.message.Message | bytes]]
 
 
+def bind_udp_and_tcp(
+    ip: str, *, tcp: bool = True, first_port: int = 0, tries: int = 50
+) -> tuple[socket.socket, socket.socket | None]:
+    """A UDP socket and (with ``tcp``) a TCP socket bound to the same free port. The kernel picks a port
+    free for UDP; TCP's port space is another one, so that port may be taken for TCP (a listener, or a
+    connection's local port). Then both are closed and another port is picked: never a socket left
+    behind, never an EADDRINUSE escaping. ``first_port`` is the first port tried (0: the kernel's pick)."""
+    port = first_port
+    for _ in range(tries):
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            udp.bind((ip, port))
+        except OSError:
+            udp.close()
+            if port == 0:
+                raise
+            port = 0
+            continue
+        if not tcp:
+            return udp, None
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a closed connection's TIME_WAIT is no owner
+        try:
+            listener.bind((ip, udp.getsockname()[1]))
+        except OSError as exc:
+            listener.close()
+            udp.close()
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            port = 0
+            continue
+        return udp, listener
+    raise OSError(errno.EADDRINUSE, f"no port free for both UDP and TCP on {ip} in {tries} tries")
+
+
 @contextmanager
 def scripted_dns(answer: Answer, ip: str = "127.0.0.1", *, tcp: bool = True) -> Iterator[DnsScript]:
     """A DNS server sending, for each query, whatever ``answer(query, transport)`` returns ("udp" or
     "tcp"): several messages, raw garbage, or nothing. It listens on UDP, and with ``tcp`` on TCP at the
     same port."""
-    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    udp.bind((ip, 0))
+    udp, listener = bind_udp_and_tcp(ip, tcp=tcp)
     udp.settimeout(0.2)
     port = udp.getsockname()[1]
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    if tcp:
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((ip, port))
+    if listener is not None:
         listener.listen(8)
         listener.settimeout(0.2)
     seen = DnsScript(ip, port)
@@ -81,7 +113,7 @@ def scripted_dns(answer: Answer, ip: str = "127.0.0.1", *, tcp: bool = True) -> 
                     raw = wire(m)
                     conn.sendall(len(raw).to_bytes(2, "big") + raw)
 
-    threads = [threading.Thread(target=f, daemon=True) for f in ((serve_udp, serve_tcp) if tcp else (serve_udp,))]
+    threads = [threading.Thread(target=f, daemon=True) for f in ((serve_udp, serve_tcp) if listener else (serve_udp,))]
     for t in threads:
         t.start()
     try:
@@ -91,7 +123,8 @@ def scripted_dns(answer: Answer, ip: str = "127.0.0.1", *, tcp: bool = True) -> 
         for t in threads:
             t.join(timeout=2)
         udp.close()
-        listener.close()
+        if listener is not None:
+            listener.close()
 
 
 @contextmanager
