@@ -7,8 +7,13 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 from ..errors import UsageError
+
+if TYPE_CHECKING:
+    from ..compare import ParityReport
 
 
 def _address(text: str) -> str:
@@ -57,9 +62,7 @@ def add_compare_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from ..compare import Severity, Side, compare, write_reports
+    from ..compare import Side, compare, write_reports
     from ..profile import Profile, load
 
     formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
@@ -96,7 +99,21 @@ def execute(args: argparse.Namespace) -> int:
             f"({a.address or 'any address'}{', ' + a.kind if a.kind else ''})"
         )
     paths = [] if args.no_reports else write_reports(report, args.reports_dir, formats)
-    out = sys.stdout
+    print_summary(report, paths, sys.stdout)
+    return exit_code(report)
+
+
+def exit_code(report: ParityReport) -> int:
+    """1 on any breaking difference, a host served on A only included; 0 otherwise."""
+    return 1 if report.breaking else 0
+
+
+def print_summary(report: ParityReport, paths: list[Path], out: TextIO) -> None:
+    """The terminal's account: one line of counts (the same the JSON summary and the HTML show), then each
+    difference that is not cosmetic."""
+    from ..compare import Severity
+
+    a, b = report.a, report.b
     print(
         f"parity {a.address or a.context or a.kind} ({report.a_implementation}) -> "
         f"{b.address or b.context or b.kind} ({report.b_implementation}): {len(report.hosts)} hosts, "
@@ -122,4 +139,3 @@ def execute(args: argparse.Namespace) -> int:
         )
     for path in paths:
         print(f"report: {path}", file=out)
-    return 1 if report.breaking else 0

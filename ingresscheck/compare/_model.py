@@ -195,11 +195,14 @@ class ParityReport:
     seconds: float
 
     def count(self, severity: Severity) -> int:
-        return sum(1 for h in self.hosts for d in h.differences if d.severity is severity)
+        """Differences of that severity; a host served on A only is one breaking difference (it stops being
+        served after the switch), so the terminal line, the JSON summary, the HTML and the exit code agree."""
+        found = sum(1 for h in self.hosts for d in h.differences if d.severity is severity)
+        return found + (len(self.only_a) if severity is Severity.BREAKING else 0)
 
     @property
     def breaking(self) -> bool:
-        return self.count(Severity.BREAKING) > 0 or bool(self.only_a)
+        return self.count(Severity.BREAKING) > 0
 
     def ordered_hosts(self) -> list[HostParity]:
         """Hosts with breaking differences first, then changed, then the rest, by name within each."""

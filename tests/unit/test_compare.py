@@ -367,3 +367,25 @@ def test_httproute_targets_take_the_gateway_address_and_skip_redirect_rules() ->
     [t] = httproute_targets([route], [gateway])
     assert (t.host, t.kind, t.status_addresses) == ("api.example.test", "HTTPRoute", ("127.0.0.30",))
     assert [(p.path, p.path_type, p.service) for p in t.paths] == [("/v1", "Prefix", "api")]
+
+
+def test_hosts_on_a_only_count_as_breaking_everywhere(ca: trustme.CA, ca_file: Path, tmp_path: Path) -> None:
+    import io
+
+    from ingresscheck.cli.compare import exit_code, print_summary
+
+    # Given identical planes, and one more host that only A serves
+    with serve(Plane(), ca, "127.0.0.1") as a, serve(Plane(), ca, "127.0.0.1") as b:
+        report = _compare(ca_file, a, b, tmp_path)
+    report = replace(report, only_a=("gone.example.test",))
+    # When the summary is rendered in every form
+    out = io.StringIO()
+    print_summary(report, [], out)
+    paths = write_reports(report, tmp_path / "out")
+    data = json.loads((tmp_path / "out" / "parity.json").read_text())
+    html = (tmp_path / "out" / "parity.html").read_text()
+    # Then the terminal line, the JSON summary, the HTML card and the exit code all say 1 breaking
+    assert "1 breaking" in out.getvalue().splitlines()[0]
+    assert data["summary"]["breaking"] == 1 and data["summary"]["verdict"] == "breaking"
+    assert "<b>1</b>breaking" in html
+    assert exit_code(report) == 1 and len(paths) == 3
