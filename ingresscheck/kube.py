@@ -26,7 +26,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from . import _yaml
+from . import _yaml, known_secrets
 from .errors import KubeError, Outcome, UsageError
 
 Obj = dict[str, Any]
@@ -299,11 +299,19 @@ def connect(
         raise UsageError(f"kubeconfig {path} cannot be used: {str(exc).splitlines()[0]}") from None
     except (OSError, ValueError, yaml.YAMLError) as exc:
         raise UsageError(f"kubeconfig {path} cannot be read: {str(exc).splitlines()[0]}") from None
+    _register_credentials(cfg)
     cfg.connection_pool_maxsize = pool_size
     cfg.retries = False
     api = client.ApiClient(cfg)
     api.rest_client.pool_manager.connection_pool_kw["timeout"] = urllib3.Timeout(total=timeout)
     return Cluster(api=api, context=chosen, server=cfg.host)
+
+
+def _register_credentials(cfg: client.Configuration) -> None:
+    """The token or password the client will send: masked wherever it might be echoed or printed."""
+    for value in (cfg.api_key or {}).values():
+        known_secrets.register(str(value).removeprefix("Bearer ").strip())
+    known_secrets.register(cfg.password or None, cfg.username or None)
 
 
 def check_reachable(cluster: Cluster) -> None:

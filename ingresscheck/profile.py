@@ -23,6 +23,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.fields import FieldInfo
 
+from . import known_secrets
 from .errors import UsageError
 
 
@@ -55,6 +56,11 @@ class Credential:
     password_file: str | None = None
 
     def password(self) -> str:
+        value = self._read_password()
+        known_secrets.register(value, self.username)  # masked wherever it shows up (an echoing backend)
+        return value
+
+    def _read_password(self) -> str:
         if self.password_env:
             value = os.environ.get(self.password_env)
             if value is None:

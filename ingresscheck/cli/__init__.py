@@ -71,7 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.handler(args)
         return code
     except IngresscheckError as exc:
-        print(f"ingresscheck: {exc}", file=sys.stderr)
+        from ._terminal import printable
+
+        print(f"ingresscheck: {printable(exc)}", file=sys.stderr)
         return exc.exit_code
     except (KeyboardInterrupt, asyncio.CancelledError):
         print("ingresscheck: interrupted; objects it created were removed", file=sys.stderr)

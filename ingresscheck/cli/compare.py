@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from ..errors import UsageError
+from ._terminal import printable
 
 if TYPE_CHECKING:
     from ..compare import ParityReport
@@ -122,15 +123,17 @@ def print_summary(report: ParityReport, paths: list[Path], out: TextIO) -> None:
         file=out,
     )
     for host in report.only_a:
-        print(f"  BREAKING {host}: served on A only", file=out)
+        print(f"  BREAKING {printable(host)}: served on A only", file=out)
     for host in report.only_b:
-        print(f"  note     {host}: served on B only", file=out)
+        print(f"  note     {printable(host)}: served on B only", file=out)
     for h in report.ordered_hosts():
         for d in h.differences:
             if d.severity is not Severity.COSMETIC:
                 print(
-                    f"  {d.severity.value.upper():<8} {h.host}: {d.request.describe()} {d.aspect}: "
-                    f"A {d.a} / B {d.b} ({d.explanation})",
+                    printable(
+                        f"  {d.severity.value.upper():<8} {h.host}: {d.request.describe()} {d.aspect}: "
+                        f"A {d.a} / B {d.b} ({d.explanation})"
+                    ),
                     file=out,
                 )
     if report.support:

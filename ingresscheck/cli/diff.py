@@ -7,6 +7,7 @@ import argparse
 import sys
 
 from ..errors import UsageError
+from ._terminal import printable
 
 
 def add_diff_arguments(diff: argparse.ArgumentParser) -> None:
@@ -42,11 +43,11 @@ def execute(args: argparse.Namespace) -> int:
         old_label=args.old,
         new_label=args.new,
     )
-    sys.stdout.write(diff_text(d))
+    sys.stdout.write(diff_text(d, clean=printable))
     if args.html:
         try:
             path = write_diff_html(d, args.html)
         except OSError as exc:
             raise UsageError(f"cannot write {exc.filename}: {exc.strerror}") from None
-        print(f"html  diff: {path}")
+        print(f"html  diff: {printable(path)}")
     return 1 if d.regressed else 0

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from ..errors import UsageError
+from ._terminal import printable
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -158,6 +159,6 @@ def execute_cleanup(args: argparse.Namespace) -> int:
             raise
     for obj in leftovers:
         res.delete(obj)
-        print(f"removed {obj['kind']} {obj['metadata']['namespace']}/{obj['metadata']['name']}")
+        print(printable(f"removed {obj['kind']} {obj['metadata']['namespace']}/{obj['metadata']['name']}"))
     print(f"cleanup: {len(leftovers)} canary Ingress(es) removed", file=sys.stderr if not leftovers else sys.stdout)
     return 0

@@ -15,6 +15,7 @@ from typing import Any
 from ..errors import Interrupted, UsageError
 from ..results import Report, Result, Status
 from ..session import Request, Session, add_cli_flags, open_session
+from ._terminal import printable
 
 
 def add_run_arguments(run: argparse.ArgumentParser) -> None:
@@ -173,8 +174,11 @@ class _Progress:
             )
         else:
             name = f"{name} (request chain)"
+        name = printable(name)
         if self._bar is not None and self._task is not None:
-            self._bar.update(self._task, advance=1, description=name)
+            from rich.markup import escape
+
+            self._bar.update(self._task, advance=1, description=escape(name))
         else:
             print(f"[{self.count}/{self.total}] {worst:<5} {name}", file=sys.stderr, flush=True)
 
@@ -212,8 +216,9 @@ def _write_reports(report: Report, args: argparse.Namespace) -> dict[str, Path]:
 
 
 def _where(r: Result) -> str:
+    """Where a finding is, safe to print (cluster data: names, hosts and subjects pass ``printable``)."""
     where = "/".join(x for x in (r.namespace, r.name or r.ingress, r.host) if x) or "cluster"
-    return f"{where} [{r.subject}]" if r.subject else where
+    return printable(f"{where} [{r.subject}]" if r.subject else where)
 
 
 def _summary(report: Report, paths: dict[str, Path], out: Any) -> None:
@@ -229,19 +234,20 @@ def _summary(report: Report, paths: dict[str, Path], out: Any) -> None:
         if r.status not in (Status.PASS, Status.SKIP)
     ]
     if notable:
-        console.print(f"ingresscheck: {escape(report.context)} ({escape(report.server)})")
+        console.print(f"ingresscheck: {escape(printable(report.context))} ({escape(printable(report.server))})")
     for r in notable:
         if console.is_terminal:
             console.print(
-                f"[{colours[r.status.value]}]{r.status.value:<5}[/] [bold]{escape(r.check)}[/] {escape(_where(r))}",
+                f"[{colours[r.status.value]}]{r.status.value:<5}[/] "
+                f"[bold]{escape(printable(r.check))}[/] {escape(_where(r))}",
                 overflow="fold",
             )
-            console.print(f"      {escape(r.message)}", overflow="fold")
+            console.print(f"      {escape(printable(r.message))}", overflow="fold")
         else:  # logs and CI: one greppable line per finding, never wrapped
-            print(f"{r.status.value:<5} {r.check} {_where(r)}: {r.message}", file=out)
+            print(f"{r.status.value:<5} {printable(r.check)} {_where(r)}: {printable(r.message)}", file=out)
     counts = "  ".join(f"[{colours[k]}]{k} {v}[/]" for k, v in report.summary.items())
     took = (report.finished - report.started).total_seconds()
     n = len(report.results)
     console.print(f"{n} check{'' if n == 1 else 's'} in {took:.1f} s: {counts}")
     for kind, path in paths.items():
-        console.print(f"{kind:<5} report: {escape(str(path))}", overflow="fold")
+        console.print(f"{kind:<5} report: {escape(printable(path))}", overflow="fold")

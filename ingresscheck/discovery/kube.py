@@ -9,6 +9,7 @@ from typing import Any
 import urllib3
 from kubernetes.client.exceptions import ApiException
 
+from .. import known_secrets
 from ..errors import Outcome
 from ..kube import Cluster, Resources, api_error, classify, resource_name
 from .gateway import route_secret_refs
@@ -161,7 +162,10 @@ def plain_credentials(obj: Obj) -> tuple[str, str] | None:
     data = obj.get("data") or {}
     try:
         if "username" in data and "password" in data:
-            return base64.b64decode(data["username"]).decode(), base64.b64decode(data["password"]).decode()
+            username = base64.b64decode(data["username"]).decode()
+            password = base64.b64decode(data["password"]).decode()
+            known_secrets.register(password, username)
+            return username, password
     except ValueError:
         return None
     return None

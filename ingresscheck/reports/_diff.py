@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -238,12 +239,14 @@ def diff_reports(
     return result
 
 
-def diff_text(d: Diff) -> str:
-    lines = [f"ingresscheck diff: {d.old_label} -> {d.new_label}"]
+def diff_text(d: Diff, clean: Callable[[str], str] = str) -> str:
+    """The diff as text; ``clean`` makes each line safe for where it goes (the CLI's terminal escaping:
+    a report's fields are cluster data)."""
+    lines = [clean(f"ingresscheck diff: {d.old_label} -> {d.new_label}")]
 
     def section(title: str, rows: list[str]) -> None:
         lines.append(f"{title}: {len(rows)}")
-        lines.extend(f"  {row}" for row in rows)
+        lines.extend(f"  {clean(row)}" for row in rows)
 
     def verdict(c: Change) -> str:
         return f"{c.old or 'absent'} -> {c.new or 'absent'}  {c.check}  {c.target}: {c.message}"

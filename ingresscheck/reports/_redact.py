@@ -12,6 +12,11 @@
 * Inside every string: the password of ``scheme://user:password@host``, sensitive query or form
   parameters (``?access_token=...``), ``Basic``/``Bearer`` credentials, sensitive ``"key": "value"``
   pairs of JSON text, sensitive ``Header: value`` lines of raw HTTP dumps, and PEM private keys.
+* Known secret values, wherever they appear: every password and token this process has read (the
+  profile's credentials, the kubeconfig's token or password, credentials taken from a cluster Secret)
+  is registered with ``known_secrets.register`` and masked in any string, under any key (a debug backend that
+  echoes what it received puts the password in a body nobody could name a key for). Values shorter
+  than ``known_secrets.MIN_LENGTH`` characters are not matched: they would mask ordinary words.
 """
 
 from __future__ import annotations
@@ -21,7 +26,17 @@ import math
 import re
 from typing import Any
 
+from .. import known_secrets
+
 REDACTED = "[redacted]"
+
+
+def _mask_known(text: str) -> str:
+    for value in known_secrets.values():
+        if value in text:
+            text = text.replace(value, REDACTED)
+    return text
+
 
 _SENSITIVE_KEYS = frozenset(
     {
@@ -120,7 +135,11 @@ def _may_hold_credentials(text: str) -> bool:
 
 def redact_text(text: str) -> str:
     """Mask credentials inside one string (see the module docstring)."""
-    if not text or not _may_hold_credentials(text):
+    if not text:
+        return text
+    if known_secrets.values():
+        text = _mask_known(text)
+    if not _may_hold_credentials(text):
         return text
     if "PRIVATE KEY-----" in text:
         text = _PEM_PRIVATE_KEY.sub(_mask_pem, text)
