@@ -133,11 +133,13 @@ class TlsFacts:
     verify_code: int  # OpenSSL's X509 verify code, 0 when verified
     verify_reason: str
     trust: str  # "system" or the CA bundle's path
+    alpn: str = ""  # the protocol ALPN settled on ("h2", "http/1.1"); "" when none was offered or agreed
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "version": self.version,
             "cipher": self.cipher,
+            **({"alpn": self.alpn} if self.alpn else {}),
             "verified": self.verified,
             "verify_code": self.verify_code,
             "verify_reason": self.verify_reason,

@@ -16,6 +16,7 @@ from ._attempt import HttpResponse, Outcome
 from ._wire import Channel, WireError
 
 MAX_HEAD = 64 * 1024
+CONTINUE_WAIT = 1.0  # how long a body waits for "100 Continue" before it is sent anyway (curl's default)
 
 
 @dataclass
@@ -31,6 +32,7 @@ class _Parse:
     complete: bool = False
     keep_alive: bool = True
     head_bytes: int = 0
+    interim: bool = False  # a 1xx other than 101 came (100 Continue: the body may follow)
 
     # httptools callbacks
     def on_status(self, reason: bytes) -> None:
@@ -46,6 +48,7 @@ class _Parse:
         status = parser.get_status_code()
         if 100 <= status < 200 and status != 101:
             self.reason, self.headers = bytearray(), []  # interim: the final response follows
+            self.interim = True
             return
         self.status, self.headers_done = status, True
         if self.head_only:
@@ -73,17 +76,44 @@ def encode_request(method: str, target: str, host_header: str, headers: dict[str
 
 
 async def exchange(
-    channel: Channel, request: bytes, *, head_only: bool, max_body: int, timeout: float, timings: dict[str, float]
+    channel: Channel,
+    request: bytes,
+    *,
+    head_only: bool,
+    max_body: int,
+    timeout: float,
+    timings: dict[str, float],
+    body: bytes | None = None,
 ) -> tuple[HttpResponse, bool]:
-    """Send one request and read its response. Returns it and whether the connection can be kept."""
+    """Send one request and read its response. Returns it and whether the connection can be kept.
+
+    With ``body``, the head carries ``Expect: 100-continue``: a server refusing the body (413) answers
+    before it is sent, as nginx does, instead of resetting a connection it will not read from; without an
+    answer within ``CONTINUE_WAIT`` the body is sent anyway."""
     started = time.perf_counter()
     await channel.send(request)
     sent = time.perf_counter()
-    timings["request"] = (sent - started) * 1000
     p = _Parse(head_only, max_body)
     p.parser = httptools.HttpResponseParser(p)
     first_byte: float | None = None
     truncated = False
+    if body is not None:
+        try:
+            async with asyncio.timeout(min(CONTINUE_WAIT, timeout)):
+                while not p.interim and not p.complete:
+                    data = await channel.recv()
+                    if not data:
+                        break
+                    first_byte = first_byte or time.perf_counter()
+                    _feed(p, data, channel, "wait")
+        except TimeoutError:
+            pass
+        if p.complete:
+            p.keep_alive = False  # answered without the body: the server may still expect it
+        else:
+            await channel.send(body)
+            sent = time.perf_counter()
+    timings["request"] = (sent - started) * 1000
     while not p.complete:
         phase = "wait" if first_byte is None else "transfer"
         try:
@@ -104,24 +134,7 @@ async def exchange(
             raise WireError(
                 Outcome.RESET, phase, f"{channel.where} closed the connection in the middle of the response"
             )
-        if not p.headers_done:
-            p.head_bytes += len(data)
-            if p.head_bytes > MAX_HEAD + len(data) and not p.headers_done:
-                raise WireError(
-                    Outcome.TOO_LARGE,
-                    "wait",
-                    f"{channel.where} sent more than {MAX_HEAD} bytes of status line and headers",
-                )
-        try:
-            p.parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            raise WireError(Outcome.HTTP_ERROR, phase, f"{channel.where} switched protocols") from None
-        except httptools.HttpParserError as exc:
-            if not p.complete:
-                raise WireError(
-                    Outcome.HTTP_ERROR, phase, f"{channel.where} sent a malformed HTTP response: {exc}"
-                ) from None
-            p.keep_alive = False
+        _feed(p, data, channel, phase)
         if not p.complete and p.headers_done and p.body_bytes > max_body:
             truncated, p.keep_alive = True, False  # the rest is not worth reading
             break
@@ -131,6 +144,25 @@ async def exchange(
         p.status, reason, tuple(p.headers), bytes(p.body), p.body_bytes, truncated or p.body_bytes > len(p.body)
     )
     return response, p.keep_alive and not truncated
+
+
+def _feed(p: _Parse, data: bytes, channel: Channel, phase: str) -> None:
+    if not p.headers_done:
+        p.head_bytes += len(data)
+        if p.head_bytes > MAX_HEAD + len(data) and not p.headers_done:
+            raise WireError(
+                Outcome.TOO_LARGE, "wait", f"{channel.where} sent more than {MAX_HEAD} bytes of status line and headers"
+            )
+    try:
+        p.parser.feed_data(data)
+    except httptools.HttpParserUpgrade:
+        raise WireError(Outcome.HTTP_ERROR, phase, f"{channel.where} switched protocols") from None
+    except httptools.HttpParserError as exc:
+        if not p.complete:
+            raise WireError(
+                Outcome.HTTP_ERROR, phase, f"{channel.where} sent a malformed HTTP response: {exc}"
+            ) from None
+        p.keep_alive = False
 
 
 def _framed(headers: list[tuple[str, str]]) -> bool:

@@ -72,11 +72,13 @@ class Net:
     def trust(self) -> str:
         return self.profile.ca_bundle or "system"
 
-    def context(self, *, verify: bool = True, version: int | None = None, seclevel0: bool = False) -> SSL.Context:
-        key = (verify, version, seclevel0)
+    def context(
+        self, *, verify: bool = True, version: int | None = None, seclevel0: bool = False, alpn: tuple[str, ...] = ()
+    ) -> SSL.Context:
+        key = (verify, version, seclevel0, alpn)
         if key not in self._contexts:
             self._contexts[key] = client_context(
-                ca_bundle=self.profile.ca_bundle, verify=verify, version=version, seclevel0=seclevel0
+                ca_bundle=self.profile.ca_bundle, verify=verify, version=version, seclevel0=seclevel0, alpn=alpn
             )
         return self._contexts[key]
 
@@ -224,23 +226,39 @@ class Net:
         auth: tuple[str, str] | None = None,
         max_body: int | None = None,
         keep_alive: bool = True,
+        target: str | None = None,
+        port: int | None = None,
+        body: bytes | None = None,
     ) -> Attempt:
         """Send ``method url`` to ``address`` (the URL's port), with Host and SNI from the URL's host.
 
+        ``target``: the request target to send instead of the URL's path and query, byte for byte (no
+        quoting, no dot-segment or slash merging: ``//v1``, ``/./v1`` and ``%2F`` reach the wire as written).
+        ``port``: dial this port; Host and the URL keep the URL's authority. ``body``: sent with its
+        Content-Length after ``Expect: 100-continue`` (a server refusing it, e.g. 413, answers first).
         Never raises for network trouble: the attempt's outcome says what happened, naming the address.
         """
         parts = urlsplit(url)
         https = parts.scheme == "https"
         raw_host = parts.hostname or ""
         host = hostnames.to_alabels(raw_host) or raw_host
-        port = parts.port or (443 if https else 80)
+        default_port = 443 if https else 80
+        authority = host if parts.port in (None, default_port) else f"{host}:{parts.port}"
+        port = port or parts.port or default_port
         sni = host if https else None
-        subject = Subject(address, port, sni=sni, host=host, url=url)
-        authority = host if parts.port in (None, 80 if not https else 443) else f"{host}:{parts.port}"
-        target = quote(parts.path or "/", safe="/%:@!$&'()*+,;=-._~") + (
-            f"?{quote(parts.query, safe='=&%:@!$()*+,;/?-._~')}" if parts.query else ""
+        subject = Subject(
+            address, port, sni=sni, host=host, url=url if target is None else f"{parts.scheme}://{authority}{target}"
         )
+        if target is None:
+            target = quote(parts.path or "/", safe="/%:@!$&'()*+,;=-._~") + (
+                f"?{quote(parts.query, safe='=&%:@!$()*+,;/?-._~')}" if parts.query else ""
+            )
+        elif not target or any(c in target for c in " \r\n"):
+            return Attempt("http", subject, Outcome.HTTP_ERROR, f"request target {target!r} cannot be sent", "request")
         hdrs = {"User-Agent": "ingresscheck", "Accept": "*/*", **(headers or {})}
+        if body is not None:
+            hdrs["Content-Length"] = str(len(body))
+            hdrs["Expect"] = "100-continue"
         if auth is not None:
             token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
             hdrs["Authorization"] = f"Basic {token}"
@@ -264,6 +282,7 @@ class Net:
                         max_body=limit,
                         timeout=self.timeout,
                         timings=timings,
+                        body=body,
                     )
                 except WireError as exc:
                     if channel is not None:

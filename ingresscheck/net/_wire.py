@@ -58,11 +58,19 @@ def _verify_callback(conn: SSL.Connection, cert: object, errnum: int, depth: int
 
 
 def client_context(
-    *, ca_bundle: str | None, verify: bool = True, version: int | None = None, seclevel0: bool = False
+    *,
+    ca_bundle: str | None,
+    verify: bool = True,
+    version: int | None = None,
+    seclevel0: bool = False,
+    alpn: tuple[str, ...] = (),
 ) -> SSL.Context:
     """A client context. ``verify``: load the trust store and record OpenSSL's verdict (never abort).
-    ``version``: offer only that protocol version (for the old-protocol check)."""
+    ``version``: offer only that protocol version (for the old-protocol check). ``alpn``: the protocols
+    to offer through ALPN, in order of preference (none by default: the server picks HTTP/1.1)."""
     context = SSL.Context(SSL.TLS_CLIENT_METHOD)
+    if alpn:
+        context.set_alpn_protos([p.encode("ascii") for p in alpn])
     if verify:
         if ca_bundle:
             context.load_verify_locations(ca_bundle)
@@ -262,5 +270,6 @@ async def start_tls(channel: Channel, context: SSL.Context, sni: str | None, tim
         verify_code=code if verifying else -1,
         verify_reason=("" if verifying and not record else verify_reason(code) if verifying else "not verified"),
         trust=trust,
+        alpn=(conn.get_alpn_proto_negotiated() or b"").decode("ascii", errors="replace"),
     )
     return ms

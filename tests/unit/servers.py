@@ -161,13 +161,24 @@ Handler = Callable[[BaseHTTPRequestHandler], tuple[int, dict[str, str], bytes]]
 
 @contextmanager
 def http_server(
-    handler: Handler, ip: str = "127.0.0.1", tls: ssl.SSLContext | None = None, keep_alive: bool = False, port: int = 0
+    handler: Handler,
+    ip: str = "127.0.0.1",
+    tls: ssl.SSLContext | None = None,
+    keep_alive: bool = False,
+    port: int = 0,
+    *,
+    answer_before_continue: bool = False,
 ) -> Iterator[tuple[str, int]]:
     """Serve every request with ``handler(request) -> (status, headers, body)``; over TLS with ``tls``.
-    ``keep_alive``: speak HTTP/1.1 and keep connections open between requests."""
+    ``keep_alive``: speak HTTP/1.1 and keep connections open between requests. ``answer_before_continue``:
+    to ``Expect: 100-continue`` the handler answers at once, reading the body only if it wants it (nginx
+    refusing a body too large); otherwise "100 Continue" comes first, as http.server does."""
 
     class _H(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
+        def handle_expect_100(self) -> bool:
+            return True if answer_before_continue else super().handle_expect_100()
 
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
             status, headers, body = handler(self)
@@ -177,6 +188,8 @@ def http_server(
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
+
+        do_POST = do_GET  # noqa: N815 - the handler reads the body if it wants it (``self.rfile``)
 
         def log_message(self, *args: object) -> None:
             pass

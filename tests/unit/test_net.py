@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
+from collections.abc import Awaitable, Callable
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -188,3 +189,75 @@ def test_tcp_connect_outcomes() -> None:
     with http_server(_echo) as (_, port):
         assert _run(main(port)).ok
     assert _run(main(_free_port())).outcome is Outcome.REFUSED
+
+
+async def _all(net: Net, *calls: Callable[[Net], Awaitable[Attempt]]) -> list[Attempt]:
+    """Each call in turn on one Net, closed at the end."""
+    try:
+        return [await call(net) for call in calls]
+    finally:
+        await net.aclose()
+
+
+def test_a_raw_target_reaches_the_wire_byte_for_byte() -> None:
+    # Given a server that echoes the request line's target (http.server's own ``path`` merges a leading //)
+    def line(req: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
+        return 200, {}, f"{req.headers['Host']} {req.requestline.split()[1]}".encode()
+
+    targets = ("//v1", "/./v1", "/v1%2Fx")
+    with http_server(line) as (ip, port):
+        # When targets that URL libraries rewrite are sent raw, on a port given apart from the URL
+        got = _run(
+            _all(
+                Net(_profile()),
+                *(lambda n, t=t: n.request("GET", "http://h.test/", ip, target=t, port=port) for t in targets),
+            )
+        )
+    # Then the server saw each exactly as written, and Host stayed the URL's
+    assert [a.response.body.decode() for a in got if a.response] == ["h.test //v1", "h.test /./v1", "h.test /v1%2Fx"]
+    assert got[0].subject.url == "http://h.test//v1" and got[0].subject.port == port
+
+
+def test_a_target_that_cannot_be_sent_is_an_attempt_not_an_exception() -> None:
+    attempt = _run(_request(Net(_profile()), "http://h.test/", "127.0.0.1", target="/a b\r\nX: y"))
+    assert attempt.outcome is Outcome.HTTP_ERROR and "cannot be sent" in attempt.reason
+
+
+def test_a_body_is_sent_and_an_early_413_is_still_heard() -> None:
+    # Given a server that reads small bodies and refuses large ones without reading them
+    def limit(req: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
+        size = int(req.headers.get("Content-Length") or 0)
+        if size > 1024:
+            req.close_connection = True
+            return 413, {"Connection": "close"}, b"too large"
+        return 200, {}, f"got {len(req.rfile.read(size))}".encode()
+
+    with http_server(limit, keep_alive=True, answer_before_continue=True) as (ip, port):
+        url = f"http://h.test:{port}/"
+        small, large = _run(
+            _all(
+                Net(_profile()),
+                lambda n: n.request("POST", url, ip, body=b"x" * 100),
+                lambda n: n.request("POST", url, ip, body=b"x" * (4 * 1024 * 1024)),
+            )
+        )
+    # Then the small body arrived whole (after 100 Continue) and the large one got its 413, not a reset
+    assert small.response is not None and small.response.body == b"got 100"
+    assert large.ok and large.status == 413, large.reason
+
+
+def test_alpn_offered_is_settled_and_carried_in_the_tls_facts(ca: trustme.CA, ca_file: str) -> None:
+    # Given a TLS server that speaks h2 and http/1.1 through ALPN
+    server = _server_context(ca, "h.test")
+    server.set_alpn_protocols(["h2", "http/1.1"])
+    with http_server(_echo, tls=server) as (ip, port):
+        offered, plain = _run(
+            _all(
+                Net(_profile(ca_bundle=ca_file)),
+                lambda n: n.handshake(ip, port, "h.test", context=n.context(alpn=("h2", "http/1.1"))),
+                lambda n: n.handshake(ip, port, "h.test"),
+            )
+        )
+    # Then the protocol agreed is in the facts of that handshake only
+    assert offered.tls is not None and offered.tls.alpn == "h2" and offered.tls.verified
+    assert plain.tls is not None and plain.tls.alpn == ""
