@@ -5,7 +5,10 @@ Net (one per run; per-address slots, deadlines, TLS contexts, keep-alive pool)
  ├─ lookup(name)                     -> Attempt(kind="dns", dns=DnsAnswer)
  ├─ connect(address, port)           -> Attempt(kind="tcp")
  ├─ handshake(address, port, sni)    -> Attempt(kind="tls", tls=TlsFacts)
- └─ request(method, url, address)    -> Attempt(kind="http", response=HttpResponse, tls=TlsFacts)
+ ├─ request(method, url, address)    -> Attempt(kind="http", response=HttpResponse, tls=TlsFacts)
+ ├─ fetch(method, url, address)      -> Attempt(kind="http"): a new connection, h2 or HTTP/1.1 by ALPN
+ ├─ websocket(url, address)          -> Attempt(kind="websocket", response=101..., messages=echo)
+ └─ grpc(url, address, method, msg)  -> Attempt(kind="grpc", response with trailers, messages)
 ```
 
 Nothing here raises for network trouble: an attempt's ``outcome`` (``Outcome``: ok, refused, reset,
@@ -14,10 +17,12 @@ happened and ``reason`` says it in words naming the address. Probes judge attemp
 """
 
 from ._attempt import Attempt, DnsAnswer, HttpResponse, Outcome, Subject, TlsFacts, classify, where
+from ._grpc import HEALTH_CHECK, grpc_message, grpc_status
 from ._net import Net
 from ._wire import can_offer, client_context, ssl_reason
 
 __all__ = [
+    "HEALTH_CHECK",
     "Attempt",
     "DnsAnswer",
     "HttpResponse",
@@ -28,6 +33,8 @@ __all__ = [
     "can_offer",
     "classify",
     "client_context",
+    "grpc_message",
+    "grpc_status",
     "ssl_reason",
     "where",
 ]

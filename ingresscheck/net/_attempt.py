@@ -156,6 +156,8 @@ class HttpResponse:
     body: bytes  # the first ``max_body`` bytes
     body_bytes: int  # bytes received (may exceed len(body))
     truncated: bool  # the body was longer than kept; the connection was dropped
+    protocol: str = "HTTP/1.1"  # or "h2"
+    trailers: tuple[tuple[str, str], ...] = ()  # h2 trailers (gRPC's status travels there)
 
     def header(self, name: str, default: str = "") -> str:
         name = name.lower()
@@ -175,8 +177,17 @@ class HttpResponse:
             out[n] = f"{out[n]}, {v}" if n in out else v
         return out
 
+    def trailer(self, name: str, default: str = "") -> str:
+        name = name.lower()
+        for n, v in self.trailers:
+            if n == name:
+                return v
+        return default
+
     def summary(self, body_head: int = 300) -> dict[str, Any]:
         return {
+            **({"protocol": self.protocol} if self.protocol != "HTTP/1.1" else {}),
+            **({"trailers": dict(self.trailers)} if self.trailers else {}),
             "status": self.status,
             "reason": self.reason,
             "headers": self.header_map,
@@ -190,7 +201,7 @@ class HttpResponse:
 class Attempt:
     """One network call: DNS lookup, TCP connect, TLS handshake or HTTP exchange."""
 
-    kind: str  # "dns", "tcp", "tls", "http"
+    kind: str  # "dns", "tcp", "tls", "http", "websocket", "grpc"
     subject: Subject
     outcome: Outcome
     reason: str = ""  # why it did not succeed, in words that name the subject
@@ -201,6 +212,9 @@ class Attempt:
     tls: TlsFacts | None = None
     response: HttpResponse | None = None
     reused: bool = False  # the request went over a kept-alive connection (TLS facts are that connection's)
+    # what came after the HTTP exchange on protocols that carry messages: a WebSocket's echoed frames,
+    # a gRPC call's response messages (length-prefix removed)
+    messages: tuple[bytes, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -234,7 +248,7 @@ class Attempt:
             },
             "timings_ms": {k: round(v, 2) for k, v in self.timings.items()},
         }
-        if self.kind == "http":
+        if self.kind in ("http", "websocket", "grpc"):
             ev["request"] = {
                 "method": self.method,
                 "url": self.subject.url,
@@ -246,6 +260,8 @@ class Attempt:
             ev["dialed"] = self.subject.as_dict()
         if self.response is not None:
             ev["response"] = self.response.summary()
+        if self.messages:
+            ev["messages"] = [m[:200].decode(errors="replace") for m in self.messages[:5]]
         if self.tls is not None:
             ev["tls"] = self.tls.as_dict()
         if self.dns is not None:

@@ -318,3 +318,32 @@ class Net:
             response=response,
             reused=reused,
         )
+
+    # --- other protocols (their exchanges live in _h2, _ws, _grpc) ----------------------
+    async def fetch(
+        self,
+        method: str,
+        url: str,
+        address: str,
+        *,
+        alpn: tuple[str, ...] = ("h2", "http/1.1"),
+        sni: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Attempt:
+        """One request on a new connection over the protocol ALPN selects (``_h2.fetch``): h2 or HTTP/1.1;
+        ``sni`` another host's SNI for that connection; ``alpn=("h2",)`` insists on h2 (h2c for http)."""
+        from ._h2 import fetch
+
+        return await fetch(self, method, url, address, alpn=alpn, sni=sni, headers=headers)
+
+    async def websocket(self, url: str, address: str, *, message: str) -> Attempt:
+        """A WebSocket upgrade at ``address``, one message sent and the first one read back (``_ws``)."""
+        from ._ws import websocket
+
+        return await websocket(self, url, address, message=message)
+
+    async def grpc(self, url: str, address: str, method: str, message: bytes) -> Attempt:
+        """A unary gRPC call over h2 (``_grpc``); the status is ``net.grpc_status(attempt)``."""
+        from ._grpc import call
+
+        return await call(self, url, address, method, message)
