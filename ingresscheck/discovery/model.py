@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from ..identity import Endpoint, ServiceEndpoints, index_endpoints
+
 Obj = dict[str, Any]
 
 NGINX_PREFIX = "nginx.ingress.kubernetes.io/"
@@ -47,29 +49,6 @@ class RedirectFilter:
     port: int | None  # None: the scheme's well-known port (omitted from Location)
     status_code: int  # 301 or 302 (spec default 302)
     route: str  # "namespace/name" of the route that carries the filter
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """One address of a Service's EndpointSlice, with the pod behind it when the slice names one."""
-
-    address: str
-    ports: tuple[tuple[str, int], ...]  # (port name, port number) of the slice
-    ready: bool
-    pod: str | None
-    pod_namespace: str
-
-    def port_for(self, service_port: Obj | None) -> int | None:
-        """The endpoint port serving ``service_port`` (matched by name, as kube-proxy and controllers do)."""
-        if not self.ports:
-            return None
-        if service_port is None:
-            return self.ports[0][1]
-        name = service_port.get("name") or ""
-        for port_name, number in self.ports:
-            if port_name == name:
-                return number
-        return self.ports[0][1] if len(self.ports) == 1 else None
 
 
 @dataclass(frozen=True)
@@ -239,20 +218,6 @@ class Inventory:
     def _services(self) -> dict[tuple[str, str], Obj]:
         return {(s["metadata"].get("namespace", "default"), s["metadata"]["name"]): s for s in self.services}
 
-    @cached_property
-    def _ready(self) -> dict[tuple[str, str], int]:
-        ready: dict[tuple[str, str], int] = {}
-        for sl in self.endpoint_slices:
-            meta = sl["metadata"]
-            service = (meta.get("labels") or {}).get("kubernetes.io/service-name")
-            if not service:
-                continue
-            key = (meta.get("namespace", "default"), service)
-            for ep in sl.get("endpoints") or []:
-                if (ep.get("conditions") or {}).get("ready", True) is not False:
-                    ready[key] = ready.get(key, 0) + len(ep.get("addresses") or [])
-        return ready
-
     def to_dict(self) -> dict[str, Any]:
         """Plain data, to hand one discovery to other processes (pytest-xdist workers). No credentials."""
         return {
@@ -318,37 +283,24 @@ class Inventory:
     def service(self, namespace: str, name: str) -> Obj | None:
         return self._services.get((namespace, name))
 
-    def ready_endpoints(self, namespace: str, service: str) -> int:
-        return self._ready.get((namespace, service), 0)
-
     @cached_property
-    def _endpoints(self) -> dict[tuple[str, str], list[Endpoint]]:
-        found: dict[tuple[str, str], list[Endpoint]] = {}
-        for sl in self.endpoint_slices:
-            meta = sl["metadata"]
-            service = (meta.get("labels") or {}).get("kubernetes.io/service-name")
-            if not service:
-                continue
-            ns = meta.get("namespace", "default")
-            ports = tuple((p.get("name") or "", p.get("port")) for p in sl.get("ports") or [] if p.get("port"))
-            for ep in sl.get("endpoints") or []:
-                ref = ep.get("targetRef") or {}
-                ready = (ep.get("conditions") or {}).get("ready", True) is not False
-                for address in ep.get("addresses") or []:
-                    found.setdefault((ns, service), []).append(
-                        Endpoint(
-                            address,
-                            ports,
-                            ready,
-                            ref.get("name") if ref.get("kind", "Pod") == "Pod" else None,
-                            ref.get("namespace") or ns,
-                        )
-                    )
-        return found
+    def _service_endpoints(self) -> dict[tuple[str, str], ServiceEndpoints]:
+        return index_endpoints(self.services, self.endpoint_slices)
+
+    def service_endpoints(self, namespace: str, service: str) -> ServiceEndpoints:
+        """The Service and its endpoints (ready addresses, the pods slices name, ports), computed once per run:
+        the one fact static, routing, gateway, canary and reload read (see ``ingresscheck.identity``)."""
+        found = self._service_endpoints.get((namespace, service))
+        return found if found is not None else ServiceEndpoints(namespace, service)
+
+    def ready_endpoints(self, namespace: str, service: str) -> int:
+        """Ready addresses of the Service, counted by address whether or not a slice names the pod."""
+        return self.service_endpoints(namespace, service).ready_count
 
     def endpoints(self, namespace: str, service: str, *, ready_only: bool = True) -> list[Endpoint]:
         """The Service's endpoints from its EndpointSlices: address, ports, and the pod behind each."""
-        return [e for e in self._endpoints.get((namespace, service), []) if e.ready or not ready_only]
+        found = self.service_endpoints(namespace, service)
+        return list(found.ready if ready_only else found.endpoints)
 
 
 GATEWAY_FIELDS = ("gateway_classes", "gateways", "listener_sets", "http_routes", "reference_grants")

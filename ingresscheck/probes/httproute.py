@@ -12,11 +12,11 @@ All network calls go through ``_get``.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..discovery.model import PathRule, Target
+from ..identity import identity
 from ..results import Severity, Step, nonce
 from ._contract import CheckSpec, Probe, ProbeContext
 
@@ -44,20 +44,9 @@ async def _get(ctx: ProbeContext, url: str, address: str, headers: dict[str, str
     attempt = await ctx.net.request("GET", url, address, headers=headers)
     if not attempt.ok or attempt.response is None:
         return Seen(False, None, None, None, attempt.describe(), attempt.evidence())
-    resp = attempt.response
-    backend, pod = None, None
-    try:
-        body = json.loads(resp.body)
-        if isinstance(body, dict) and body.get("service"):
-            backend, pod = (body.get("namespace"), str(body["service"])), body.get("pod")
-    except ValueError:
-        pass
-    if backend is None and resp.header("x-echo-service"):
-        backend, pod = (
-            (resp.header("x-echo-namespace") or None, resp.header("x-echo-service")),
-            resp.header("x-echo-pod") or None,
-        )
-    return Seen(True, resp.status, backend, pod, "", attempt.evidence())
+    seen = identity(attempt.response)
+    backend = (seen.namespace, seen.service) if seen is not None and seen.service else None
+    return Seen(True, attempt.response.status, backend, seen.pod if seen else None, "", attempt.evidence())
 
 
 def base_url(ctx: ProbeContext, t: Target, host: str | None = None) -> tuple[str, int]:

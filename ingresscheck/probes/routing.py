@@ -17,16 +17,13 @@ Path semantics (Exact vs Prefix, which matches whole path elements) are checked 
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import json
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..discovery import PathRule, Target
-from ..discovery.model import Endpoint
-from ..net import Attempt, HttpResponse, Outcome, Subject
+from ..identity import PortRef, ServiceEndpoints, compare_answers, content_type, identity, membership
+from ..net import Attempt, HttpResponse
 from ..net import where as net_where
 from ..results import Severity, Step, nonce
 from ._contract import CheckSpec, Probe, ProbeContext
@@ -177,62 +174,18 @@ def _report_unknown(ctx: ProbeContext, fp: _Fingerprint, where: str) -> None:
         )
 
 
-_VOLATILE = re.compile(rb"\d+|ingresscheck[-=]?[0-9a-f]*|[0-9a-f]{16,}")
-
-
 def _digest(response: HttpResponse) -> str:
     return hashlib.sha256(response.body).hexdigest()
 
 
-def fingerprint(response: HttpResponse) -> str:
-    """A body fingerprint that ignores what changes between two answers of one backend: numbers (dates,
-    counters, lengths), long hex tokens, our own random path tokens, whitespace and case."""
-    body = _VOLATILE.sub(b"0", response.body.lower())
-    return hashlib.sha256(b"".join(body.split())).hexdigest()[:16]
-
-
-# --- backend identity ---------------------------------------------------------------------
-@dataclass(frozen=True)
-class Identity:
-    namespace: str | None
-    service: str | None
-    pod: str | None
-
-
-def identity(response: HttpResponse | None) -> Identity | None:
-    """What the backend says about itself: echo JSON, or X-Echo-* headers."""
-    if response is None:
-        return None
-    if response.header("content-type").startswith("application/json"):
-        try:
-            body = json.loads(response.body)
-        except ValueError:
-            body = None
-        if isinstance(body, dict) and ("pod" in body or "service" in body):
-            return Identity(body.get("namespace"), body.get("service"), body.get("pod"))
-    if "x-echo-pod" in response or "x-echo-service" in response:
-        return Identity(
-            response.header("x-echo-namespace") or None,
-            response.header("x-echo-service") or None,
-            response.header("x-echo-pod") or None,
-        )
-    return None
-
-
-def _serving(ctx: ProbeContext, rule: PathRule, namespace: str) -> tuple[str, set[str]]:
-    """Who may answer for ``rule``, in words, and the pods that may: its Service's ready endpoints, or those
-    of any backend a weighted HTTPRoute rule splits between."""
-    backends = [(b.namespace, b.service) for b in rule.backends if b.weight > 0] or [(namespace, rule.service or "")]
-    want = " or ".join(f"{ns}/{svc}" for ns, svc in backends)
-    return want, {e.pod for ns, svc in backends for e in ctx.inventory.endpoints(ns, svc) if e.pod}
-
-
-def _service_port(ctx: ProbeContext, namespace: str, rule: PathRule) -> dict[str, Any] | None:
-    svc = ctx.inventory.service(namespace, rule.service or "")
-    for port in ((svc or {}).get("spec") or {}).get("ports") or []:
-        if rule.port in (port.get("port"), port.get("name")):
-            return dict(port)
-    return None
+def _serving(ctx: ProbeContext, rule: PathRule, namespace: str) -> tuple[str, list[tuple[ServiceEndpoints, PortRef]]]:
+    """Who may answer for ``rule``, in words, and the Services that may (with the port the rule names): its own
+    Service, or every backend a weighted HTTPRoute rule splits between."""
+    backends = [(b.namespace, b.service, b.port) for b in rule.backends if b.weight > 0] or [
+        (namespace, rule.service or "", rule.port)
+    ]
+    want = " or ".join(f"{ns}/{svc}" for ns, svc, _ in backends)
+    return want, [(ctx.inventory.service_endpoints(ns, svc), port) for ns, svc, port in backends]
 
 
 async def _judge_backend(
@@ -242,18 +195,21 @@ async def _judge_backend(
     want = f"{namespace}/{rule.service}"
     rule_ev = {"path": rule.path, "pathType": rule.path_type, "service": want, "port": rule.port}
     if not attempt.ok:
-        ctx.not_completed("routing.backend", attempt, subject=subject, what=f"GET {attempt.subject.url}", rule=rule_ev)
+        ctx.not_completed(
+            "routing.backend", attempt, subject=subject, what=f"GET {attempt.subject.url}", evidence={"rule": rule_ev}
+        )
         return
     response = attempt.response
     assert response is not None
     evidence = {**attempt.evidence(), "rule": rule_ev}
     url = attempt.subject.url
+    own = ctx.inventory.service_endpoints(namespace, rule.service or "")
     if response.status >= 500:
         ctx.failed(
             "routing.backend",
-            f"{url} answered {response.status} {response.reason}: {_endpoint_story(ctx, namespace, rule)}",
+            f"{url} answered {response.status} {response.reason}: {own.describe()}",
             subject=subject,
-            **evidence,
+            evidence=evidence,
         )
         return
     if response.status in AUTH_WALL:
@@ -263,47 +219,48 @@ async def _judge_backend(
             f"the controller knows the host, but the request did not reach a backend "
             f"(check the credentials, see auth.*)",
             subject=subject,
-            **evidence,
+            evidence=evidence,
         )
         return
-    endpoints = ctx.inventory.endpoints(namespace, rule.service or "")
     seen = identity(response)
     if seen is not None and seen.pod:
-        want, members = _serving(ctx, rule, namespace)
-        evidence["endpoints"] = sorted(members)
+        want, candidates = _serving(ctx, rule, namespace)
+        member = await membership(ctx.net, seen, candidates, target.request_host, rule.path)
+        evidence.update(member.evidence)
         claimed = f" (it says it serves {seen.service})" if seen.service and seen.service != rule.service else ""
-        if seen.pod in members:
+        if member.member:
+            how = "endpoint membership" if member.by == "pod" else "endpoint address"
+            at = "" if member.by == "pod" else f" ({member.why})"
             ctx.passed(
                 "routing.backend",
-                f"{url} is served by pod {seen.pod}, a ready endpoint of {want}{claimed}",
+                f"{url} is served by pod {seen.pod}, a ready endpoint of {want}{claimed}{at}",
                 subject=subject,
-                identified_by="endpoint membership",
-                **evidence,
+                evidence={**evidence, "identified_by": how},
             )
-        elif not members:
-            ctx.failed(
-                "routing.backend",
-                f"{url} is served by pod {seen.pod}, but {want} has no ready endpoint: another backend answers",
-                subject=subject,
-                **evidence,
-            )
-        else:
+            return
+        if member.member is False:
             of = f" of {seen.service}" if seen.service else ""
-            pods = ", ".join(sorted(m for m in members if m)) or "?"
+            if not any(svc.ready_count for svc, _ in candidates):
+                why = "; ".join(svc.describe() for svc, _ in candidates)
+                message = f"{url} is served by pod {seen.pod}{of}, but {why}: another backend answers"
+            else:
+                who = "; ".join(_who(svc) for svc, _ in candidates if svc.ready_count)
+                message = f"{url} should be served by {want} ({who}) but pod {seen.pod}{of} answered"
             ctx.failed(
                 "routing.backend",
-                f"{url} should be served by {want} (pods {pods}) but pod {seen.pod}{of} answered",
+                message,
                 subject=subject,
-                **evidence,
+                evidence={**evidence, "identified_by": "endpoint membership"},
             )
-        return
+            return
+        evidence["membership"] = member.why  # not established by pod or address: the comparison decides
     if response.status == unknown.status and unknown.digest and _digest(response) == unknown.digest:
         ctx.failed(
             "routing.backend",
             f"{url} fell through to the default backend: it gets the same {response.status} "
             f"as the unknown host {unknown.host}",
             subject=subject,
-            **evidence,
+            evidence=evidence,
         )
         return
     if response.status == 404:
@@ -312,87 +269,41 @@ async def _judge_backend(
             f"{url} answered 404: no route for it (is the {target.kind} accepted by the "
             f"controller of class {target.ingress_class or '(none)'}?)",
             subject=subject,
-            **evidence,
+            evidence=evidence,
         )
         return
-    await _compare_with_service(ctx, rule, namespace, attempt, endpoints, subject, evidence)
+    await _compare_with_service(ctx, own, rule, attempt, subject, evidence)
 
 
-@dataclass(frozen=True)
-class _Comparison:
-    """The ingress's answer next to the Service's own answer to the same request (from a ready endpoint or
-    through the API server's service proxy). ``verdict``: "same" (status, content type and body
-    fingerprint), "other answer" (status or content type differ), "other body", or "unknown" when there was
-    nothing to compare with (``why`` says why)."""
-
-    verdict: str
-    endpoint: str = ""  # what was asked: "endpoint <pod or address>", or the API server's service proxy
-    status: int = 0
-    content_type: str = ""
-    why: str = ""
-    evidence: dict[str, Any] = field(default_factory=dict)
-
-
-def _content_type(response: HttpResponse) -> str:
-    return response.header("content-type").split(";")[0].strip()
-
-
-async def _compare(
-    ctx: ProbeContext, rule: PathRule, namespace: str, attempt: Attempt, endpoints: list[Endpoint]
-) -> _Comparison:
-    """Ask the Service itself the question ``attempt`` asked through the ingress, and compare the answers."""
-    response = attempt.response
-    assert response is not None
-    direct = await _endpoint_answer(ctx, rule, namespace, attempt, endpoints)
-    if isinstance(direct, str):
-        return _Comparison("unknown", why=direct)
-    asked, where, theirs = direct
-    assert theirs.response is not None
-    ours_type, theirs_type = _content_type(response), _content_type(theirs.response)
-    evidence = {
-        "compared_with": {
-            **where,
-            "status": theirs.response.status,
-            "content_type": theirs_type,
-            "fingerprint": fingerprint(theirs.response),
-        },
-        "fingerprint": fingerprint(response),
-    }
-    if theirs.response.status != response.status or theirs_type != ours_type:
-        verdict = "other answer"
-    elif fingerprint(theirs.response) != fingerprint(response):
-        verdict = "other body"
-    else:
-        verdict = "same"
-    return _Comparison(verdict, asked, theirs.response.status, theirs_type, evidence=evidence)
+def _who(svc: ServiceEndpoints) -> str:
+    """The ready endpoints in words: ``pods api-0, api-1``, and addresses whose slices name no pod."""
+    parts = ["pods " + ", ".join(sorted(svc.pods))] if svc.pods else []
+    if svc.unnamed:
+        parts.append("addresses " + ", ".join(e.address for e in svc.unnamed))
+    return "; ".join(parts)
 
 
 async def _compare_with_service(
-    ctx: ProbeContext,
-    rule: PathRule,
-    namespace: str,
-    attempt: Attempt,
-    endpoints: list[Endpoint],
-    subject: str,
-    evidence: dict[str, Any],
+    ctx: ProbeContext, svc: ServiceEndpoints, rule: PathRule, attempt: Attempt, subject: str, evidence: dict[str, Any]
 ) -> None:
-    """The backend did not say who it is: the Service's own answer to the same request decides."""
+    """The backend did not say who it is (or its address could not be asked): the Service's own answer to the
+    same request decides."""
     response = attempt.response
     assert response is not None
-    url, want = attempt.subject.url or "", f"{namespace}/{rule.service}"
-    seen = await _compare(ctx, rule, namespace, attempt, endpoints)
+    url, want = attempt.subject.url or "", svc.ref
+    seen = await compare_answers(ctx.net, svc, rule.port, attempt, ctx.options.get("service_proxy"))
     if seen.verdict == "unknown":
         ctx.warned(
             "routing.backend",
             f"{url} answered {response.status}, not the default backend's answer, but the "
-            f"backend does not say who it is and {seen.why}: {want} is not confirmed",
+            f"backend is not identified ({evidence.get('membership') or 'it does not say who it is'}) and "
+            f"{seen.why}: {want} is not confirmed",
             subject=subject,
-            identified_by="none",
-            **evidence,
+            evidence={**evidence, "identified_by": "none"},
         )
         return
-    evidence.update(seen.evidence)
-    ours_type = _content_type(response)
+    evidence = {**evidence, **seen.evidence, "identified_by": "comparison"}
+    ours_type = content_type(response)
     if seen.verdict == "other answer":
         ctx.failed(
             "routing.backend",
@@ -400,8 +311,7 @@ async def _compare_with_service(
             f"{seen.endpoint} answers the same request {seen.status} "
             f"{seen.content_type or '(no type)'}: another backend answers",
             subject=subject,
-            identified_by="comparison",
-            **evidence,
+            evidence=evidence,
         )
     elif seen.verdict == "other body":
         ctx.warned(
@@ -409,83 +319,15 @@ async def _compare_with_service(
             f"{url} and {want}'s {seen.endpoint} agree on {response.status} "
             f"{ours_type} but their bodies differ (dynamic content, or another backend)",
             subject=subject,
-            identified_by="comparison",
-            **evidence,
+            evidence=evidence,
         )
     else:
         ctx.passed(
             "routing.backend",
             f"{url} answers like {want}'s {seen.endpoint} (status, content type and body fingerprint)",
             subject=subject,
-            identified_by="comparison",
-            **evidence,
+            evidence=evidence,
         )
-
-
-async def _endpoint_answer(
-    ctx: ProbeContext, rule: PathRule, namespace: str, attempt: Attempt, endpoints: list[Endpoint]
-) -> tuple[str, dict[str, Any], Attempt] | str:
-    """The same request sent straight to a ready endpoint of the Service (else through the API server's service
-    proxy): (what was asked, in words and as evidence, and its answer), or why it could not be had."""
-    if not endpoints:
-        return f"{namespace}/{rule.service} has no ready endpoint to compare with"
-    service_port = _service_port(ctx, namespace, rule)
-    key = ("routing.endpoint", namespace, rule.service)
-    if ctx.net.memo.get(key) == "unreachable":
-        return f"its endpoints are not reachable from here ({ctx.net.memo.get(key + ('why',))})"
-    url = attempt.subject.url or "/"
-    path = url.split(attempt.subject.host or "", 1)[-1].split("/", 1)[-1]
-    why = ""
-    for endpoint in endpoints[:2]:
-        port = endpoint.port_for(service_port)
-        if port is None:
-            why = f"no endpoint port matches the Service port {rule.port}"
-            continue
-        direct = f"http://{attempt.subject.host}:{port}/{path}"
-        theirs = await ctx.net.request("GET", direct, endpoint.address, keep_alive=False)
-        if theirs.ok:
-            return (
-                f"endpoint {endpoint.pod or endpoint.address}",
-                {"endpoint": endpoint.address, "pod": endpoint.pod},
-                theirs,
-            )
-        why = theirs.reason
-    proxied = await _through_api_proxy(ctx, rule, namespace, attempt, service_port, path)
-    if not isinstance(proxied, str):
-        return proxied
-    ctx.net.memo[key] = "unreachable"
-    ctx.net.memo[key + ("why",)] = f"{why}; {proxied}"
-    return f"its endpoints are not reachable from here ({why}) and {proxied}"
-
-
-async def _through_api_proxy(
-    ctx: ProbeContext, rule: PathRule, namespace: str, attempt: Attempt, service_port: dict[str, Any] | None, path: str
-) -> tuple[str, dict[str, Any], Attempt] | str:
-    """The Service's answer through the API server's service proxy, when the run has a cluster connection."""
-    proxy = ctx.options.get("service_proxy")
-    if proxy is None:
-        return "no cluster connection to ask the API server's service proxy"
-    port = (service_port or {}).get("name") or (service_port or {}).get("port") or rule.port or ""
-    got = await asyncio.to_thread(proxy, namespace, rule.service or "", port, "/" + path, ctx.net.timeout)
-    if isinstance(got, str):
-        return got
-    status, headers, body = got
-    # header names as the network layer keeps them (lower case), whoever fetched the answer
-    response = HttpResponse(status, "", tuple((k.lower(), v) for k, v in headers.items()), body, len(body), False)
-    via = Subject(host=attempt.subject.host, url=f"api-server proxy {namespace}/{rule.service}:{port}/{path}")
-    return (
-        "answer through the API server's service proxy",
-        {"service_proxy": f"{namespace}/{rule.service}:{port}"},
-        Attempt("http", via, Outcome.OK, method="GET", response=response),
-    )
-
-
-def _endpoint_story(ctx: ProbeContext, namespace: str, rule: PathRule) -> str:
-    svc = ctx.inventory.service(namespace, rule.service or "")
-    if svc is None:
-        return f"Service {namespace}/{rule.service} does not exist"
-    ready = ctx.inventory.ready_endpoints(namespace, rule.service or "")
-    return f"Service {namespace}/{rule.service} has {ready} ready endpoint{'s' if ready != 1 else ''}"
 
 
 # --- path semantics -----------------------------------------------------------------------
@@ -576,89 +418,95 @@ async def _judge_path(
             "routing.path_type",
             f"could not decide: {path} answered {status} (authentication)",
             subject=subject,
-            **evidence,
+            evidence=evidence,
         )
         return
     if expected is None:
         if status == 404:
             ctx.passed(
-                "routing.path_type", f"{path} is not matched by {why}: 404 as expected", subject=subject, **evidence
+                "routing.path_type",
+                f"{path} is not matched by {why}: 404 as expected",
+                subject=subject,
+                evidence=evidence,
             )
         elif seen is not None:
             ctx.failed(
                 "routing.path_type",
                 f"{path} must not be matched by {why}, but {seen.pod or seen.service} answered ({status})",
                 subject=subject,
-                **evidence,
+                evidence=evidence,
             )
         else:
             ctx.warned(
                 "routing.path_type",
                 f"{path} should get 404 ({why} does not match it) but got {status}",
                 subject=subject,
-                **evidence,
+                evidence=evidence,
             )
         return
     ns, expected_rule_ = expected
     want = f"{ns}/{expected_rule_.service}"
-    if seen is None or not seen.pod:
-        if status == 404:
-            ctx.failed(
-                "routing.path_type",
-                f"{path} should match {expected_rule_.path_type} {expected_rule_.path!r} ({want}) but got 404",
-                subject=subject,
-                **evidence,
-            )
-            return
-        # a backend that says nothing: the Service's own answer to the same path decides
-        target_ns = expected_rule_.namespace or ns
-        endpoints = ctx.inventory.endpoints(target_ns, expected_rule_.service or "")
-        compared = await _compare(ctx, expected_rule_, target_ns, attempt, endpoints)
-        evidence.update(compared.evidence)
-        if compared.verdict == "unknown":
-            ctx.warned(
-                "routing.path_type",
-                f"{path} answered {status}, not 404, but the backend does not say who it "
-                f"is and {compared.why}: {want} is not confirmed",
-                subject=subject,
-                **evidence,
-            )
-        elif compared.verdict == "same":
+    matched = f"{expected_rule_.path_type} {expected_rule_.path!r}"
+    if seen is not None and seen.pod:
+        want, candidates = _serving(ctx, expected_rule_, expected_rule_.namespace or ns)
+        member = await membership(ctx.net, seen, candidates, target.request_host, path)
+        evidence.update(member.evidence)
+        if member.member:
             ctx.passed(
                 "routing.path_type",
-                f"{path} answers like {want}'s {compared.endpoint} "
-                f"({expected_rule_.path_type} {expected_rule_.path!r})",
+                f"{path} is served by {want} (pod {seen.pod}; {matched})",
                 subject=subject,
-                **evidence,
+                evidence=evidence,
             )
-        else:
-            differs = (
-                "another body"
-                if compared.verdict == "other body"
-                else f"{compared.status} {compared.content_type or '(no type)'}"
-            )
-            ctx.warned(
+            return
+        if member.member is False:
+            ctx.failed(
                 "routing.path_type",
-                f"{path} answered {status} and {want}'s {compared.endpoint} answers {differs}: {want} is not confirmed",
+                f"{path} should be served by {want} ({matched}) but pod {seen.pod} answered",
                 subject=subject,
-                **evidence,
+                evidence=evidence,
             )
-        return
-    want, members = _serving(ctx, expected_rule_, expected_rule_.namespace or ns)
-    if seen.pod in members:
-        ctx.passed(
-            "routing.path_type",
-            f"{path} is served by {want} (pod {seen.pod}; {expected_rule_.path_type} {expected_rule_.path!r})",
-            subject=subject,
-            **evidence,
-        )
-    else:
+            return
+        evidence["membership"] = member.why  # the comparison decides
+    if status == 404:
         ctx.failed(
             "routing.path_type",
-            f"{path} should be served by {want} ({expected_rule_.path_type} "
-            f"{expected_rule_.path!r}) but pod {seen.pod} answered",
+            f"{path} should match {matched} ({want}) but got 404",
             subject=subject,
-            **evidence,
+            evidence=evidence,
+        )
+        return
+    # a backend that says nothing: the Service's own answer to the same path decides
+    svc = ctx.inventory.service_endpoints(expected_rule_.namespace or ns, expected_rule_.service or "")
+    compared = await compare_answers(ctx.net, svc, expected_rule_.port, attempt, ctx.options.get("service_proxy"))
+    evidence.update(compared.evidence)
+    if compared.verdict == "unknown":
+        ctx.warned(
+            "routing.path_type",
+            f"{path} answered {status}, not 404, but the backend is not identified "
+            f"({evidence.get('membership') or 'it does not say who it is'}) and {compared.why}: "
+            f"{want} is not confirmed",
+            subject=subject,
+            evidence=evidence,
+        )
+    elif compared.verdict == "same":
+        ctx.passed(
+            "routing.path_type",
+            f"{path} answers like {want}'s {compared.endpoint} ({matched})",
+            subject=subject,
+            evidence=evidence,
+        )
+    else:
+        differs = (
+            "another body"
+            if compared.verdict == "other body"
+            else f"{compared.status} {compared.content_type or '(no type)'}"
+        )
+        ctx.warned(
+            "routing.path_type",
+            f"{path} answered {status} and {want}'s {compared.endpoint} answers {differs}: {want} is not confirmed",
+            subject=subject,
+            evidence=evidence,
         )
 
 

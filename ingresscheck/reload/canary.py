@@ -18,6 +18,7 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
+from ..identity import identity
 from ..kube import Resources
 from ..load.prober import ChangeEvent
 from ..net import Net
@@ -207,8 +208,6 @@ class CanaryRunner:
         status = attempt.response.status
         if not serving:
             return status == 404, str(status)
-        from ..probes.routing import identity
-
         seen = identity(attempt.response)
         ok = status == 200 and (seen is None or seen.service == self.backend.service)
         return ok, f"{status}" + (f" from {seen.service}" if seen else "")

@@ -35,12 +35,14 @@ def tls_context() -> ssl.SSLContext:
 
 def _run(handler, tls_context: ssl.SSLContext, *, timeout: float = 2.0, extra=None, **inv):  # type: ignore[no-untyped-def]
     """The host api.example.test with rule /v1 -> Service web, served by ``handler`` over TLS."""
+    return _run_with(["dns", "routing"], handler, tls_context, timeout=timeout, extra=extra, **inv)
+
+
+def _run_with(probes, handler, tls_context: ssl.SSLContext, *, timeout: float = 2.0, extra=None, **inv):  # type: ignore[no-untyped-def]
     with http_server(handler, tls=tls_context) as (ip, port), dns_server({}, wildcard={"example.test": ip}) as dns:
         profile = Profile(dns_servers=(dns,), load_balancers=(ip,), https_port=port)
         profile = replace(profile, thresholds=replace(profile.thresholds, timeout=timeout, max_body_bytes=65536))
-        return run_probes(
-            ["dns", "routing"], profile, [ingress("api", HOST, path="/v1", service="web")], extra=extra, **inv
-        )
+        return run_probes(probes, profile, [ingress("api", HOST, path="/v1", service="web")], extra=extra, **inv)
 
 
 def _echo(service: str):  # type: ignore[no-untyped-def]
@@ -113,6 +115,46 @@ def test_another_backend_answering_fails_with_both_names(tls_context: ssl.SSLCon
     r = one(_run(_echo("other"), tls_context, **_cluster(_service("web", {"web-0": "10.0.0.1"}))), "routing.backend")
     assert r.status is Status.FAIL
     assert "should be served by demo/web (pods web-0) but pod other-0 of other answered" in r.message
+
+
+def _selectorless(name: str, ip: str, port: int) -> list[dict[str, object]]:
+    """A Service without selector and a hand-made slice naming no pod (an external backend, a migration)."""
+    svc, eps = _service(name, {"unused": ip}, port)
+    for ep in eps["endpoints"]:  # type: ignore[attr-defined]
+        del ep["targetRef"]
+    return [svc, eps]
+
+
+def test_a_selectorless_service_passes_by_address_and_agrees_with_static(tls_context: ssl.SSLContext) -> None:
+    """Given Service web whose slice names no pod, at an address where pod web-0 answers, when web-0 answers
+    through the ingress, then routing.backend and routing.path_type pass by address, and static.endpoints
+    counts the same ready endpoint (no 'has no ready endpoint')."""
+
+    def backend(req: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
+        return 200, {"Content-Type": "application/json"}, json.dumps({"service": "web", "pod": "web-0"}).encode()
+
+    with http_server(backend) as (ip, port):
+        report = _run_with(
+            ["dns", "routing", "static"], _echo("web"), tls_context, **_cluster(_selectorless("web", ip, port))
+        )
+    r = one(report, "routing.backend")
+    assert r.status is Status.PASS and r.evidence["identified_by"] == "endpoint address", r.message
+    assert f"web-0 answers at ready address {ip}:{port}" in r.message
+    assert {x.status for x in report.results if x.check == "routing.path_type"} == {Status.PASS}
+    static = one(report, "static.endpoints")
+    assert static.status is Status.PASS and "has 1 ready endpoint" in static.message
+
+
+def test_a_selectorless_service_with_another_pod_at_its_address_fails(tls_context: ssl.SSLContext) -> None:
+    """Given Service web's only (unnamed) address answering as pod legacy-0, when web-0 answers through the
+    ingress, then routing.backend fails: another backend answers."""
+
+    def backend(req: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
+        return 200, {"Content-Type": "application/json"}, json.dumps({"service": "web", "pod": "legacy-0"}).encode()
+
+    with http_server(backend) as (ip, port):
+        r = one(_run(_echo("web"), tls_context, **_cluster(_selectorless("web", ip, port))), "routing.backend")
+    assert r.status is Status.FAIL and f"addresses {ip}" in r.message and "pod web-0 of web answered" in r.message
 
 
 def _anonymous(body: bytes, content_type: str = "text/html"):  # type: ignore[no-untyped-def]
