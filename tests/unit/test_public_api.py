@@ -33,6 +33,7 @@ def test_all_names_exist_and_nothing_public_is_missing() -> None:
             "pytest_plugin",
             "session",
             "compare",
+            "identity",
         }
     }
     # ("@py_builtins" and the like: pytest rewrites asserts in the package of its registered plugin)
