@@ -34,6 +34,7 @@ def test_all_names_exist_and_nothing_public_is_missing() -> None:
             "session",
             "compare",
             "identity",
+            "known_secrets",
         }
     }
     # ("@py_builtins" and the like: pytest rewrites asserts in the package of its registered plugin)
