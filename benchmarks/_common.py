@@ -13,8 +13,8 @@ from typing import IO
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ingresscheck.lab.lab import Lab  # noqa: E402
-from ingresscheck.lab.layout import LabLayout  # noqa: E402
+from ingresscheck_lab.lab import Lab  # noqa: E402
+from ingresscheck_lab.layout import LabLayout  # noqa: E402
 
 
 def lab_with_extra_hosts(count: int) -> tuple[Lab, bool]:

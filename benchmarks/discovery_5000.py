@@ -14,7 +14,7 @@ from _common import figure, lab_with_extra_hosts
 
 from ingresscheck.discovery.kube import discover
 from ingresscheck.kube import connect
-from ingresscheck.lab import objects
+from ingresscheck_lab import objects
 
 NS = "bench-discovery"
 LABEL = "ingresscheck.io/bench"

@@ -25,11 +25,11 @@ from typing import Any
 from _common import ROOT
 
 from ingresscheck import reports
-from ingresscheck.lab import envoy_gateway as eg
-from ingresscheck.lab import objects
-from ingresscheck.lab.lab import Lab
-from ingresscheck.lab.layout import EXAMPLE_DOMAIN, LabLayout
 from ingresscheck.results import Report
+from ingresscheck_lab import envoy_gateway as eg
+from ingresscheck_lab import objects
+from ingresscheck_lab.lab import Lab
+from ingresscheck_lab.layout import EXAMPLE_DOMAIN, LabLayout
 
 PHASES = ("create", "update", "delete")
 

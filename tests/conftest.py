@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ingresscheck.lab.lab import Lab
-from ingresscheck.lab.layout import LabLayout
+from ingresscheck_lab.lab import Lab
+from ingresscheck_lab.layout import LabLayout
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,7 +39,7 @@ def lab(lab_layout: LabLayout) -> Iterator[Lab]:
 @pytest.fixture(scope="module")
 def envoy(lab: Lab) -> Iterator[Lab]:
     """The lab with Envoy Gateway as a second data plane (127.0.0.30), stopped again if started here."""
-    from ingresscheck.lab import envoy_gateway as eg
+    from ingresscheck_lab import envoy_gateway as eg
 
     started_here = eg.running(lab.layout) is None
     eg.start(lab)

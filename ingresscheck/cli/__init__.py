@@ -10,7 +10,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from ..errors import IngresscheckError
+from ..errors import IngresscheckError, UsageError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -22,7 +22,6 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     from .compare import add_compare_arguments
     from .diff import add_diff_arguments
-    from .lab import add_lab_arguments
     from .reload import add_cleanup_arguments, add_reload_arguments, add_targets_arguments
     from .run import add_run_arguments
 
@@ -46,11 +45,33 @@ def build_parser() -> argparse.ArgumentParser:
     add_diff_arguments(
         sub.add_parser("diff", help="what changed between two runs' JSON reports (exit 1 on a new failure)")
     )
-    add_lab_arguments(
-        sub.add_parser("lab", help="run the local lab: etcd, kube-apiserver, Traefik, HAProxy, dnsmasq, echo pods"),
-        _Parser,
-    )
+    lab_help = "run the local lab: etcd, kube-apiserver, Traefik, HAProxy, dnsmasq, echo pods"
+    _add_lab(sub.add_parser("lab", help=lab_help))
     return parser
+
+
+LAB_MISSING = (
+    "the lab is not part of the ingresscheck package; in a checkout, scripts/setup installs it "
+    "(pip install -e ./ingresscheck_lab)"
+)
+
+
+def _add_lab(lab: argparse.ArgumentParser) -> None:
+    # The lab is a test harness in its own distribution (ingresscheck_lab/): present in a checkout
+    # after scripts/setup, absent from an installed wheel.
+    try:
+        from ingresscheck_lab.cli import add_lab_arguments
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").partition(".")[0] != "ingresscheck_lab":
+            raise  # the lab is there but something it needs is not: that is its own error
+        lab.add_argument("lab_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+        lab.set_defaults(handler=_lab_missing)
+        return
+    add_lab_arguments(lab, _Parser)
+
+
+def _lab_missing(args: argparse.Namespace) -> int:
+    raise UsageError(LAB_MISSING)
 
 
 def _version() -> str:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from ingresscheck.lab.lab import Lab
+from ingresscheck_lab.lab import Lab
 
 ROOT = Path(__file__).resolve().parents[2]
 BLOCK_TIMEOUT = 240.0

@@ -29,8 +29,8 @@ from typing import Any
 import httpx
 import yaml
 
-from ingresscheck.lab import processes
-from ingresscheck.lab.lab import Lab
+from ingresscheck_lab import processes
+from ingresscheck_lab.lab import Lab
 
 ROOT = Path(__file__).resolve().parents[2]
 MATRIX: list[dict[str, Any]] = []  # one row per fault run; written to reports/fault-matrix.md at the end

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from ingresscheck.lab import objects, pki
-from ingresscheck.lab.lab import Lab
+from ingresscheck_lab import objects, pki
+from ingresscheck_lab.lab import Lab
 
 from ._helpers import CAUSE_TIMEOUT, Run, assert_no_traceback, lab_run_args, record, run_cli, stopped
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ingresscheck.lab.lab import Lab
+from ingresscheck_lab.lab import Lab
 
 from ._helpers import (
     assert_no_traceback,

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ingresscheck.lab.lab import Lab
 from ingresscheck.reports._redact import REDACTED, redact
+from ingresscheck_lab.lab import Lab
 
 from ._helpers import assert_no_traceback, known_secrets, lab_run_args, record, run_cli
 

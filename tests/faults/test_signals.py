@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from ingresscheck.lab.lab import Lab
 from ingresscheck.reload.canary import LABEL
+from ingresscheck_lab.lab import Lab
 
 from ._helpers import MATRIX, ROOT, assert_no_traceback, lab_run_args, record, run_cli
 

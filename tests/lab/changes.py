@@ -13,11 +13,11 @@ from typing import Any
 from ingresscheck import runner
 from ingresscheck.discovery.kube import discover
 from ingresscheck.kube import connect
-from ingresscheck.lab.lab import Lab
-from ingresscheck.lab.render import LbFaults
 from ingresscheck.probes import registry
 from ingresscheck.profile import load
 from ingresscheck.results import Report, Result, Status
+from ingresscheck_lab.lab import Lab
+from ingresscheck_lab.render import LbFaults
 
 Obj = dict[str, Any]
 

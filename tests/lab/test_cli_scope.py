@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ingresscheck.lab.lab import Lab
+from ingresscheck_lab.lab import Lab
 
 ROOT = Path(__file__).resolve().parents[2]
 

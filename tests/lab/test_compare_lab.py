@@ -21,10 +21,10 @@ from pathlib import Path
 import httpx
 
 from ingresscheck.compare import ParityReport, Severity, Side, compare
-from ingresscheck.lab import envoy_gateway as eg
-from ingresscheck.lab.lab import Lab
-from ingresscheck.lab.objects import DEMO_NS
 from ingresscheck.profile import load
+from ingresscheck_lab import envoy_gateway as eg
+from ingresscheck_lab.lab import Lab
+from ingresscheck_lab.objects import DEMO_NS
 
 DEMO_HOSTS = {"api.example.test", "wordpress.example.test", "shop.apps.test", "www.example.test"}
 

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from ingresscheck.lab import objects
-from ingresscheck.lab.lab import Lab
-from ingresscheck.lab.render import LbFaults
+from ingresscheck_lab import objects
+from ingresscheck_lab.lab import Lab
+from ingresscheck_lab.render import LbFaults
 
 from .changes import lb_faults, temporary
 

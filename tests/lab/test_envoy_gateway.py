@@ -14,9 +14,9 @@ from pathlib import Path
 
 import httpx
 
-from ingresscheck.lab import envoy_gateway as eg
-from ingresscheck.lab import processes
-from ingresscheck.lab.lab import Lab
+from ingresscheck_lab import envoy_gateway as eg
+from ingresscheck_lab import processes
+from ingresscheck_lab.lab import Lab
 
 
 def _get(lab: Lab, scheme: str, host: str, path: str, auth: tuple[str, str] | None = None) -> httpx.Response:

@@ -13,8 +13,6 @@ import pytest
 from ingresscheck import runner
 from ingresscheck.discovery.kube import discover
 from ingresscheck.kube import connect
-from ingresscheck.lab import objects
-from ingresscheck.lab.lab import Lab
 from ingresscheck.probes.canary import CanaryProbe
 from ingresscheck.probes.dns import DnsProbe
 from ingresscheck.probes.gateway import GatewayProbe
@@ -23,6 +21,8 @@ from ingresscheck.probes.redirect import RedirectProbe
 from ingresscheck.probes.tls import TlsProbe
 from ingresscheck.profile import load
 from ingresscheck.results import Report, Result, Status
+from ingresscheck_lab import objects
+from ingresscheck_lab.lab import Lab
 
 from . import changes
 

@@ -25,8 +25,8 @@ from kubernetes.client.exceptions import ApiException
 from ingresscheck import kube
 from ingresscheck.cli import main
 from ingresscheck.kube import Resources
-from ingresscheck.lab import objects
-from ingresscheck.lab.lab import Lab
+from ingresscheck_lab import objects
+from ingresscheck_lab.lab import Lab
 
 Obj = dict[str, Any]
 ROOT = Path(__file__).resolve().parents[2]

@@ -20,10 +20,10 @@ from kubernetes.client.exceptions import ApiException
 
 from ingresscheck import kube
 from ingresscheck.kube import Resources, resource_path
-from ingresscheck.lab import objects
-from ingresscheck.lab.lab import Lab
-from ingresscheck.lab.layout import LabLayout
 from ingresscheck.profile import load
+from ingresscheck_lab import objects
+from ingresscheck_lab.lab import Lab
+from ingresscheck_lab.layout import LabLayout
 
 Obj = dict[str, Any]
 

@@ -10,7 +10,7 @@ import dns.resolver
 import httpx
 import pytest
 
-from ingresscheck.lab.lab import Lab
+from ingresscheck_lab.lab import Lab
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import dns.resolver
 
-from ingresscheck.lab import objects, processes
-from ingresscheck.lab.lab import Lab
+from ingresscheck_lab import objects, processes
+from ingresscheck_lab.lab import Lab
 
 ROOT = Path(__file__).resolve().parents[2]
 

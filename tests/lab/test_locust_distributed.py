@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from ingresscheck.lab.lab import Lab
+from ingresscheck_lab.lab import Lab
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCUSTFILE = ROOT / "loadtests" / "locustfile.py"

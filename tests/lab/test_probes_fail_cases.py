@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import base64
 
-from ingresscheck.lab import objects
-from ingresscheck.lab.lab import Lab
-from ingresscheck.lab.render import LbFaults
 from ingresscheck.results import Status
+from ingresscheck_lab import objects
+from ingresscheck_lab.lab import Lab
+from ingresscheck_lab.render import LbFaults
 
 from .changes import check, converge, lb_faults, replaced, results, status_of, temporary
 
@@ -114,7 +114,7 @@ def test_plain_http_asking_for_the_password_fails_redirect_first(lab: Lab) -> No
 
 def test_a_changed_password_fails_good_credentials(lab: Lab) -> None:
     """Given the auth Secret holding another password's hash, then the profile's user gets 401."""
-    from ingresscheck.lab.lab import _htpasswd_line
+    from ingresscheck_lab.lab import _htpasswd_line
 
     rotated = base64.b64encode(_htpasswd_line("admin", "rotated").encode()).decode()
     secret = {
@@ -217,7 +217,7 @@ def test_static_checks_find_broken_objects(lab: Lab) -> None:
 
 
 def test_static_tls_secret_of_the_wrong_type_or_host_fails(lab: Lab) -> None:
-    from ingresscheck.lab import pki
+    from ingresscheck_lab import pki
 
     ca = pki.load_pair(lab.layout.pki, "ingress-ca")
     other = pki.issue(ca, "other.apps.test", dns_names=("other.apps.test",))
@@ -341,7 +341,7 @@ def _tls_failure(lab: Lab, secret: dict, check_id: str) -> list[str]:
 
 
 def _ca(lab: Lab):  # type: ignore[no-untyped-def]
-    from ingresscheck.lab import pki
+    from ingresscheck_lab import pki
 
     return pki, pki.load_pair(lab.layout.pki, "ingress-ca")
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from ingresscheck.lab.lab import Lab
 from ingresscheck.reload.canary import LABEL
+from ingresscheck_lab.lab import Lab
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -106,7 +106,7 @@ def test_interrupted_mid_round_leaves_no_canary(lab: Lab, tmp_path: Path, sig: s
 
 
 def test_cleanup_removes_leftovers_of_a_killed_run(lab: Lab) -> None:
-    from ingresscheck.lab import objects
+    from ingresscheck_lab import objects
 
     leftover = objects.ingress(
         "ingresscheck-canary-dead-1", "demo", "ingresscheck-canary-dead-1.example.test", [("/x", "Prefix", "api")]

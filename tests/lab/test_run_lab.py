@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from ingresscheck.lab import objects
-from ingresscheck.lab.lab import Lab
-from ingresscheck.lab.render import LbFaults
+from ingresscheck_lab import objects
+from ingresscheck_lab.lab import Lab
+from ingresscheck_lab.render import LbFaults
 
 ROOT = Path(__file__).resolve().parents[2]
 

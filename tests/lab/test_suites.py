@@ -12,8 +12,8 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from pathlib import Path
 
-from ingresscheck.lab import objects
-from ingresscheck.lab.lab import Lab
+from ingresscheck_lab import objects
+from ingresscheck_lab.lab import Lab
 
 from .changes import check, converge, replaced, results
 

@@ -16,12 +16,12 @@ from ingresscheck.discovery import manifests
 from ingresscheck.discovery.kube import secret_info
 from ingresscheck.discovery.model import Inventory, RedirectFilter
 from ingresscheck.errors import UsageError
-from ingresscheck.lab import objects, pki
-from ingresscheck.lab.layout import LabLayout
 from ingresscheck.probes._contract import ProbeContext
 from ingresscheck.probes.gateway import GatewayProbe
 from ingresscheck.profile import Profile
 from ingresscheck.results import Result, Status
+from ingresscheck_lab import objects, pki
+from ingresscheck_lab.layout import LabLayout
 
 Obj = dict[str, Any]
 FIELDS = {

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import yaml
 
-from ingresscheck.lab import objects, render
-from ingresscheck.lab.layout import LabLayout
+from ingresscheck_lab import objects, render
+from ingresscheck_lab.layout import LabLayout
 
 
 def test_both_nodes_run_the_gateway_provider_with_the_vip_as_status_address(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ingresscheck import hostname
-from ingresscheck.lab import pki
+from ingresscheck_lab import pki
 
 
 @pytest.mark.parametrize(

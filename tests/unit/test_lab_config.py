@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from ingresscheck.errors import LabError
-from ingresscheck.lab import build, objects, render
-from ingresscheck.lab.layout import LabLayout
+from ingresscheck_lab import build, objects, render
+from ingresscheck_lab.layout import LabLayout
 
 
 @pytest.fixture

@@ -20,11 +20,11 @@ from OpenSSL import SSL
 
 from ingresscheck import runner
 from ingresscheck.discovery import Inventory, SecretInfo
-from ingresscheck.lab import pki
 from ingresscheck.probes.dns import DnsProbe
 from ingresscheck.probes.tls import TlsProbe
 from ingresscheck.profile import Profile, Thresholds
 from ingresscheck.results import Report, Status
+from ingresscheck_lab import pki
 
 from .helpers import by_check, ingress, one
 from .servers import dns_server

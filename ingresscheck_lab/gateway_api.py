@@ -22,8 +22,9 @@ from typing import Any
 
 import yaml
 
-from ..errors import LabError
-from ..kube import Resources
+from ingresscheck.errors import LabError
+from ingresscheck.kube import Resources
+
 from .layout import LabLayout
 
 GATEWAY_API_VERSION = "v1.6.1"

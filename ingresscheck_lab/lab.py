@@ -26,8 +26,9 @@ from typing import Any
 import httpx
 from kubernetes.client.exceptions import ApiException
 
-from ..errors import LabError
-from ..kube import Resources, connect
+from ingresscheck.errors import LabError
+from ingresscheck.kube import Resources, connect
+
 from . import build, envoy_gateway, gateway_api, objects, pki, processes, render
 from .layout import APPS_DOMAIN, EXAMPLE_DOMAIN, GW_DOMAIN, LabLayout
 
@@ -313,7 +314,7 @@ class Lab:
                 return True
 
         self._spawn(
-            processes.Spec("echo", [sys.executable, "-m", "ingresscheck.lab.echo", str(pods_file)], listens=listens),
+            processes.Spec("echo", [sys.executable, "-m", "ingresscheck_lab.echo", str(pods_file)], listens=listens),
             ready,
             60,
             f"TCP {last}:{L.pod_port}",

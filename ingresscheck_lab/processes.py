@@ -18,7 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import LabError
+from ingresscheck.errors import LabError
+
 from .layout import LabLayout
 
 # Lab processes started by this Python process: kept so they are reaped (no zombies) when stopped

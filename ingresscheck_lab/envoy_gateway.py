@@ -41,8 +41,9 @@ import httpx
 import urllib3
 import yaml
 
-from ..errors import LabError
-from ..kube import Resources
+from ingresscheck.errors import LabError
+from ingresscheck.kube import Resources
+
 from . import gateway_api, pki, processes
 from .layout import APPS_DOMAIN, EXAMPLE_DOMAIN, LabLayout
 from .objects import DEMO_NS, LAB_LABEL, WORDPRESS_USER
@@ -574,7 +575,7 @@ def envoy_admin(path: str) -> Any:
     return httpx.get(f"http://127.0.0.1:{ENVOY_ADMIN_PORT}{path}", timeout=5)
 
 
-if __name__ == "__main__":  # pragma: no cover - `python -m ingresscheck.lab.envoy_gateway build`
+if __name__ == "__main__":  # pragma: no cover - `python -m ingresscheck_lab.envoy_gateway build`
     from .layout import LabLayout as _L
 
     for name, path in build(_L.at(), lambda m: print(m, flush=True)).items():

@@ -13,7 +13,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from .layout import APPS_DOMAIN, EXAMPLE_DOMAIN, GW_DOMAIN, LabLayout, Node
 
 _env = Environment(
-    loader=PackageLoader("ingresscheck.lab", "templates"),
+    loader=PackageLoader("ingresscheck_lab", "templates"),
     undefined=StrictUndefined,
     keep_trailing_newline=True,
     autoescape=False,  # config files, not HTML

@@ -15,7 +15,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ..errors import LabError
+from ingresscheck.errors import LabError
+
 from .layout import ETCD_VERSION, KUBERNETES_VERSION, LabLayout
 
 Say = Callable[[str], None]

@@ -8,7 +8,7 @@ A few query parameters make misbehaving backends for tests, like common echo ser
 ``echo_status`` (answer with that status), ``echo_delay_ms`` (wait first, max 60 s) and
 ``echo_bytes`` (a body of that many bytes, max 64 MiB).
 
-Run: ``python -m ingresscheck.lab.echo PODS.json`` where PODS.json maps "ip:port" to
+Run: ``python -m ingresscheck_lab.echo PODS.json`` where PODS.json maps "ip:port" to
 ``{"service": ..., "pod": ..., "namespace": ...}``.
 """
 
@@ -92,7 +92,7 @@ async def serve(pods: dict[str, dict[str, str]]) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m ingresscheck.lab.echo PODS.json", file=sys.stderr)
+        print("usage: python -m ingresscheck_lab.echo PODS.json", file=sys.stderr)
         return 2
     pods = json.loads(Path(args[0]).read_text())
     asyncio.run(serve(pods))

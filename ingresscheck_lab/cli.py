@@ -54,14 +54,14 @@ def add_lab_arguments(lab: argparse.ArgumentParser, parser_class: Any) -> None:
 
 
 def execute_lab(args: argparse.Namespace) -> int:
-    from ..lab.lab import Lab
-    from ..lab.layout import LabLayout
+    from .lab import Lab
+    from .layout import LabLayout
 
     lab = Lab(LabLayout.at(args.lab_dir), say=lambda m: print(m, flush=True))
     if args.lab_command == "up":
         lab.up(extra_hosts=args.extra_hosts, data_planes=args.data_planes)
     elif args.lab_command == "build":
-        from ..lab import envoy_gateway
+        from . import envoy_gateway
 
         built = lab.build()
         if "envoy-gateway" in args.data_planes:
