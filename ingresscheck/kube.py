@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import urllib3
 import yaml
@@ -146,6 +146,17 @@ def validate_kubeconfig(path: str) -> None:
         ):
             msg += f", got {given!r}"
         raise UsageError(f"kubeconfig {path}:{doc.line(loc) or '?'}: {where}: {msg}") from None
+    for i, named in enumerate(kc.clusters or []):
+        server = urlsplit(named.cluster.server)
+        bad = ("has a query string" if server.query else "has a fragment" if server.fragment else None) or (
+            None if server.scheme in ("http", "https") and server.hostname else "is not an http(s) URL with a host"
+        )
+        if bad:
+            # the client appends API paths to the URL: after a query string they would be part of the query
+            raise UsageError(
+                f"kubeconfig {path}:{doc.line(('clusters', i, 'cluster', 'server')) or '?'}: "
+                f"clusters[{i}].cluster.server {bad}; give scheme://host[:port][/path] only"
+            )
     clusters = {c.name for c in kc.clusters or []}
     users = {u.name for u in kc.users or []}
     for i, ctx in enumerate(kc.contexts or []):
@@ -195,6 +206,8 @@ def classify(exc: BaseException) -> tuple[Outcome, str]:
             message = str(json.loads(exc.body or "{}").get("message") or "")
         except (ValueError, AttributeError):
             pass
+        if isinstance(exc, NotKubernetes):
+            return Outcome.ERROR, f"HTTP {status}: {exc.reason}"
         return outcome, f"HTTP {status}" + (f" ({message})" if message else f" {exc.reason or ''}".rstrip())
     inner = _unwrap(exc)
     if isinstance(inner, urllib3.exceptions.NewConnectionError):  # subclasses ConnectTimeoutError: first
@@ -314,10 +327,40 @@ def _register_credentials(cfg: client.Configuration) -> None:
     known_secrets.register(cfg.password or None, cfg.username or None)
 
 
+class NotKubernetes(ApiException):
+    """A 2xx answer that is not the API's JSON (a login page, a proxy's HTML, garbage): what it was, in words."""
+
+
+def decode_api_body(status: int, content_type: str | None, data: bytes) -> Any:
+    """The JSON of an API answer, or NotKubernetes naming what came instead (never a bare ValueError)."""
+    try:
+        decoded = json.loads(data or b"{}")
+    except ValueError:
+        decoded = None
+    if isinstance(decoded, dict):  # the API answers objects, always
+        return decoded
+    head = data[:60].decode(errors="replace")
+    raise NotKubernetes(
+        status=status,
+        reason=f"the answer is not the Kubernetes API's JSON ({content_type or 'no Content-Type'}: {head!r})",
+    )
+
+
 def check_reachable(cluster: Cluster) -> None:
     """One cheap call, so an unreachable API server is one line (exit 2), not a traceback later."""
     try:
-        client.VersionApi(cluster.api).get_code(_request_timeout=5)
+        version = Resources(cluster.api)._call("GET", "/version", timeout=5)
+        if "gitVersion" not in version:
+            raise NotKubernetes(status=200, reason=f"/version is not a Kubernetes version: {str(version)[:60]!r}")
+    except NotKubernetes as exc:
+        raise KubeError(
+            Outcome.ERROR,
+            cluster.server,
+            "get",
+            "/version",
+            str(exc.reason),
+            summary=f"API server {cluster.server} is not a Kubernetes API server: {exc.reason}",
+        ) from None
     except ApiException as exc:
         outcome, detail = classify(exc)
         if outcome in (Outcome.UNAUTHORIZED, Outcome.FORBIDDEN):
@@ -367,16 +410,23 @@ class Resources:
     def __init__(self, api: client.ApiClient) -> None:
         self.api = api
 
-    def _call(self, method: str, path: str, body: Any = None, content_type: str = "application/json") -> Any:
+    def _call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        content_type: str = "application/json",
+        timeout: float = 30,
+    ) -> Any:
         headers = {"Content-Type": content_type, "Accept": "application/json"}
         _, url, headers, body, _ = self.api.param_serialize(
             method, path, header_params=headers, body=body, auth_settings=["BearerToken"]
         )
-        resp = self.api.call_api(method, url, header_params=headers, body=body, _request_timeout=30)
+        resp = self.api.call_api(method, url, header_params=headers, body=body, _request_timeout=timeout)
         data = resp.read()
         if not 200 <= resp.status < 300:
             raise ApiException(status=resp.status, reason=resp.reason, body=data.decode(errors="replace"))
-        return json.loads(data or b"{}")
+        return decode_api_body(resp.status, resp.getheader("content-type"), data)
 
     def create(self, obj: Obj, *, exist_ok: bool = False) -> Obj:
         status = obj.get("status")

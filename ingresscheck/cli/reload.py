@@ -141,9 +141,10 @@ def _print_propagation(session: Session, out: TextIO) -> None:
 
 
 def execute_cleanup(args: argparse.Namespace) -> int:
+    import urllib3
     from kubernetes.client.exceptions import ApiException
 
-    from ..kube import Resources, check_reachable, connect
+    from ..kube import Resources, api_error, check_reachable, connect
     from ..reload.canary import LABEL
     from ..session import Request, build_profile
 
@@ -151,14 +152,35 @@ def execute_cleanup(args: argparse.Namespace) -> int:
     cluster = connect(profile.kubeconfig, profile.context)
     check_reachable(cluster)
     res = Resources(cluster.api)
-    leftovers = res.list("Ingress", label_selector=LABEL)
+    # the API's refusals (forbidden, unauthorized, timeout) are one classified line, as in `run`
+    refused = (ApiException, urllib3.exceptions.HTTPError, OSError)
+    try:
+        leftovers = res.list("Ingress", label_selector=LABEL)
+    except refused as exc:
+        raise api_error(exc, cluster.server, "list", "Ingress") from None
     try:
         leftovers += res.list("HTTPRoute", label_selector=LABEL)
     except ApiException as exc:
-        if exc.status != 404:  # 404: the cluster serves no Gateway API
-            raise
+        if exc.status not in (403, 404):  # 404: the cluster serves no Gateway API; 403: no canary route to find
+            raise api_error(exc, cluster.server, "list", "HTTPRoute") from None
+    except refused as exc:
+        raise api_error(exc, cluster.server, "list", "HTTPRoute") from None
+    left: list[str] = []
+    first_error = None
     for obj in leftovers:
-        res.delete(obj)
-        print(printable(f"removed {obj['kind']} {obj['metadata']['namespace']}/{obj['metadata']['name']}"))
-    print(f"cleanup: {len(leftovers)} canary Ingress(es) removed", file=sys.stderr if not leftovers else sys.stdout)
+        meta = obj["metadata"]
+        try:
+            res.delete(obj)
+        except refused as exc:
+            first_error = first_error or api_error(exc, cluster.server, "delete", obj["kind"], meta["namespace"])
+            left.append(f"{obj['kind']} {meta['namespace']}/{meta['name']}")
+            continue
+        print(printable(f"removed {obj['kind']} {meta['namespace']}/{meta['name']}"))
+    if first_error is not None:
+        raise UsageError(
+            f"{first_error}; {len(left)} canary object(s) left: {', '.join(left[:5])}"
+            + (f" and {len(left) - 5} more" if len(left) > 5 else "")
+        )
+    removed = len(leftovers)
+    print(f"cleanup: {removed} canary Ingress(es) removed", file=sys.stderr if not leftovers else sys.stdout)
     return 0

@@ -118,7 +118,30 @@ def load_report(path: str | os.PathLike[str]) -> dict[str, Any]:
         isinstance(r, dict) and "check" in r and "status" in r for r in results
     ):
         raise UsageError(f"{path}: its results are not a list of results with check and status")
+    for i, r in enumerate(results):
+        for name, (types, expected) in _RESULT_FIELDS.items():
+            value = r.get(name)
+            if value is not None and (not isinstance(value, types) or isinstance(value, bool) and bool not in types):
+                shown = repr(value) if isinstance(value, (str, int, float, bool)) else type(value).__name__
+                raise UsageError(f"{path}: results[{i}].{name}: expected {expected}, got {shown[:60]}")
     return data
+
+
+# what diff reads from each result, by type: a malformed field is one line naming it, never a traceback
+_RESULT_FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
+    "check": ((str,), "a string"),
+    "status": ((str,), "a string"),
+    "host": ((str,), "a string"),
+    "namespace": ((str,), "a string"),
+    "kind": ((str,), "a string"),
+    "name": ((str,), "a string"),
+    "ingress": ((str,), "a string"),
+    "subject": ((str,), "a string"),
+    "message": ((str,), "a string"),
+    "probe": ((str,), "a string"),
+    "duration_ms": ((int, float), "a number"),
+    "evidence": ((dict,), "a mapping"),
+}
 
 
 def _key(r: dict[str, Any]) -> Key:
