@@ -16,8 +16,8 @@ import pytest
 import trustme
 import yaml
 
-from ingresscheck.lab.lab import Lab
 from ingresscheck.reload.canary import LABEL
+from ingresscheck_lab.lab import Lab
 
 from ._helpers import ROOT, assert_one_line_exit_2, record, run_cli, token_kubeconfig
 
@@ -175,7 +175,7 @@ def test_cleanup_with_a_token_that_may_not_list_is_one_classified_line(lab: Lab,
 
 @pytest.mark.lab
 def test_cleanup_with_a_token_that_may_not_delete_names_what_is_left(lab: Lab, tmp_path: Path) -> None:
-    from ingresscheck.lab import objects
+    from ingresscheck_lab import objects
 
     canary = objects.ingress("ic-fault-left-canary", "demo", "left.canary.example.test", [("/", "Prefix", "api")])
     canary["metadata"].setdefault("labels", {})[LABEL] = "fault-test"
