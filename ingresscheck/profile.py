@@ -95,6 +95,17 @@ class Thresholds:
 
 
 @dataclass(frozen=True)
+class Protocols:
+    """What the protocol checks expect (``protocols:`` in the profile)."""
+
+    http2: bool = False  # h2 must be offered through ALPN (else http.alpn reports what is offered)
+    http3: bool = False  # HTTP/3 must be advertised with Alt-Svc (else http3.alt_svc reports it)
+    grpc_service: str = ""  # the grpc.health.v1 service asked ("" is the server as a whole)
+    websocket: dict[str, str] = field(default_factory=dict)  # host -> path of its WebSocket endpoint
+    family: int | None = None  # 4 or 6: only that address family is dialled (--family)
+
+
+@dataclass(frozen=True)
 class Profile:
     kubeconfig: str | None = None
     context: str | None = None
@@ -111,6 +122,7 @@ class Profile:
     controller: str | None = None  # "traefik" or "ingress-nginx": which annotations it ignores
     lb_redirects: bool = True  # the load balancer redirects all plain HTTP to https (the seed's setup)
     node_port_range: tuple[int, int] = (30000, 32767)
+    protocols: Protocols = field(default_factory=Protocols)
     source: str = "defaults"
 
     def with_overrides(self, **changes: Any) -> Profile:
@@ -277,6 +289,14 @@ class _Reload(_Model):
     domain: Domain | None = Field(default=None, description="a DNS domain for canary hosts")
 
 
+class _Protocols(_Model):
+    http2: bool = Field(default=False, description="true or false")
+    http3: bool = Field(default=False, description="true or false")
+    grpc_service: str = Field(default="", description="a gRPC service name")
+    websocket: dict[str, str] = Field(default={}, description="a mapping of host to the path of its WebSocket")
+    family: Literal[4, 6] | None = Field(default=None, description="4 or 6")
+
+
 class _ProfileFile(_Model):
     kubeconfig: str | None = Field(default=None, description="a file path")
     context: str | None = Field(default=None, description="a kubeconfig context name")
@@ -298,6 +318,9 @@ class _ProfileFile(_Model):
         default="30000-32767", description="LOW-HIGH, e.g. 30000-32767"
     )
     lb_redirects: bool = Field(default=True, description="true or false")
+    protocols: _Protocols = Field(
+        default_factory=_Protocols, description="a mapping {http2, http3, grpc_service, websocket, family}"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -424,5 +447,12 @@ def load(path: str | os.PathLike[str]) -> Profile:
         controller=spec.controller,
         lb_redirects=spec.lb_redirects,
         node_port_range=spec.node_port_range,  # type: ignore[arg-type]  # validated into (low, high)
+        protocols=Protocols(
+            http2=spec.protocols.http2,
+            http3=spec.protocols.http3,
+            grpc_service=spec.protocols.grpc_service,
+            websocket={h.lower(): p for h, p in spec.protocols.websocket.items()},
+            family=spec.protocols.family,
+        ),
         source=p,
     )

@@ -28,6 +28,9 @@ class LbFaults:
     plain_http_forwards: bool = False  # :80 forwards to the controller instead of redirecting
     bypass: dict[str, str] = field(default_factory=dict)  # host -> pod "ip:port", around the controller
     min_tls: str | None = None  # e.g. "TLSv1.0": accept protocols below TLS 1.2
+    http2_disabled: bool = False  # the wildcard frontend offers no h2 through ALPN
+    coalescing: bool = False  # a Host the wildcard certificate does not cover is served, not refused with 421
+    hsts_removed: bool = False  # no Strict-Transport-Security from the LB
 
 
 def haproxy_cfg(layout: LabLayout, wildcard_pem: Path, faults: LbFaults | None = None) -> str:
@@ -36,6 +39,7 @@ def haproxy_cfg(layout: LabLayout, wildcard_pem: Path, faults: LbFaults | None =
         wildcard_pem=wildcard_pem,
         apps_domain=APPS_DOMAIN,
         gw_domain=GW_DOMAIN,
+        example_domain=EXAMPLE_DOMAIN,
         faults=faults or LbFaults(),
     )
 
@@ -128,6 +132,8 @@ def profile(layout: LabLayout, ingress_ca: Path, credentials: dict[str, dict[str
         "reload": {"domain": EXAMPLE_DOMAIN},
         "controller": "traefik",
         "node_port_range": layout.node_port_range,
+        # every TLS endpoint of the lab offers h2 (HAProxy's wildcard frontend, Traefik's websecure)
+        "protocols": {"http2": True},
     }
     head = "# ingresscheck profile of the local lab, written by `ingresscheck lab up`.\n"
     return head + yaml.safe_dump(doc, sort_keys=False)

@@ -75,6 +75,14 @@ def where(address: str | None, port: int | None) -> str:
     return shown if port is None else f"{shown}:{port}"
 
 
+def family_of(address: str | None) -> int | None:
+    """4 or 6 for an IP literal, None for anything else."""
+    try:
+        return ipaddress.ip_address(address or "").version
+    except ValueError:
+        return None
+
+
 def _is_v6(address: str) -> bool:
     try:
         return ipaddress.ip_address(address).version == 6

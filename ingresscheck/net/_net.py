@@ -24,7 +24,7 @@ from OpenSSL import SSL
 
 from .. import hostname as hostnames
 from ..profile import Profile
-from ._attempt import Attempt, DnsAnswer, Outcome, Subject
+from ._attempt import Attempt, DnsAnswer, Outcome, Subject, family_of
 from ._dns import StubResolver
 from ._http import encode_request, exchange
 from ._wire import Channel, WireError, client_context, open_tcp, start_tls
@@ -130,12 +130,19 @@ class Net:
         return attempt
 
     async def addresses_for(self, host: str, port: int) -> tuple[list[str], str]:
-        """Where a client would connect for host:port: a --resolve override (curl semantics), else DNS."""
+        """Where a client would connect for host:port: a --resolve override (curl semantics), else DNS.
+        With ``--family 4|6`` (profile ``protocols.family``), only that family's addresses."""
         override = self.profile.resolve_override(host, port)
         if override:
-            return ([override] if isinstance(override, str) else list(override)), "resolve override"
-        attempt = await self.lookup(host)
-        return list(attempt.dns.addresses) if attempt.dns else [], f"DNS ({self.resolver_name})"
+            found, source = ([override] if isinstance(override, str) else list(override)), "resolve override"
+        else:
+            attempt = await self.lookup(host)
+            found, source = list(attempt.dns.addresses) if attempt.dns else [], f"DNS ({self.resolver_name})"
+        family = self.profile.protocols.family
+        if family is not None:
+            found = [a for a in found if family_of(a) == family]
+            source += f", IPv{family} only"
+        return found, source
 
     # --- TCP --------------------------------------------------------------------------
     async def connect(self, address: str, port: int) -> Attempt:

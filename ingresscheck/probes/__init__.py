@@ -31,10 +31,12 @@ def _builtin() -> tuple[type[Probe], ...]:
     from .dns import DnsProbe
     from .exposure import ExposureProbe
     from .gateway import GatewayProbe
+    from .http import HttpProbe
     from .httproute import HttpRouteProbe
     from .redirect import RedirectProbe
     from .reload import ReloadProbe
     from .routing import RoutingProbe
+    from .sni import SniProbe
     from .static import StaticProbe
     from .tls import TlsProbe
 
@@ -42,6 +44,8 @@ def _builtin() -> tuple[type[Probe], ...]:
         DnsProbe,
         RedirectProbe,
         TlsProbe,
+        SniProbe,
+        HttpProbe,
         RoutingProbe,
         AuthProbe,
         AuthConfigProbe,
