@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+import orjson
 import urllib3
 import yaml
 from kubernetes import client, config
@@ -334,7 +336,7 @@ class NotKubernetes(ApiException):
 def decode_api_body(status: int, content_type: str | None, data: bytes) -> Any:
     """The JSON of an API answer, or NotKubernetes naming what came instead (never a bare ValueError)."""
     try:
-        decoded = json.loads(data or b"{}")
+        decoded = orjson.loads(data or b"{}")  # 4x the stdlib decoder: most of a large discovery
     except ValueError:
         decoded = None
     if isinstance(decoded, dict):  # the API answers objects, always
@@ -473,31 +475,42 @@ class Resources:
             if not (exc.status == 404 and missing_ok):
                 raise
 
-    def delete_collection(self, kind: str, namespace: str, label_selector: str) -> None:
+    def delete_collection(self, kind: str, namespace: str, label_selector: str, *, timeout: float = 30) -> None:
+        """Delete every ``kind`` matching the selector in one call; the API server answers when it has deleted
+        them all, which takes minutes for tens of thousands: give ``timeout`` accordingly."""
         prefix, plural, _ = _RESOURCES[kind]
         self._call(
-            "DELETE", f"{prefix}/namespaces/{namespace}/{plural}?" + urlencode({"labelSelector": label_selector})
+            "DELETE",
+            f"{prefix}/namespaces/{namespace}/{plural}?" + urlencode({"labelSelector": label_selector}),
+            timeout=timeout,
         )
 
-    def list(self, kind: str, namespace: str | None = None, label_selector: str | None = None) -> list[Obj]:
+    def pages(
+        self, kind: str, namespace: str | None = None, label_selector: str | None = None, *, limit: int = 500
+    ) -> Iterator[list[Obj]]:
+        """The objects of a list call, one page (``limit`` objects) at a time, as the API server sends them:
+        a caller that keeps only part of each object never holds the whole list twice."""
         prefix, plural, namespaced = _RESOURCES[kind]
         path = f"{prefix}/namespaces/{namespace}/{plural}" if (namespaced and namespace) else f"{prefix}/{plural}"
-        items: list[Obj] = []
         cont = ""
         while True:
-            params = {"limit": "500"}
+            params = {"limit": str(limit)}
             if cont:
                 params["continue"] = cont
             if label_selector:
                 params["labelSelector"] = label_selector
-            query = "?" + urlencode(params)
-            page = self._call("GET", path + query)
-            for item in page.get("items", []):
+            page = self._call("GET", path + "?" + urlencode(params))
+            items = page.get("items") or []
+            for item in items:
                 item.setdefault("kind", kind)
-            items += page.get("items", [])
-            cont = page.get("metadata", {}).get("continue", "")
+            cont = (page.get("metadata") or {}).get("continue", "")
+            del page
+            yield items
             if not cont:
-                return items
+                return
+
+    def list(self, kind: str, namespace: str | None = None, label_selector: str | None = None) -> list[Obj]:
+        return [item for page in self.pages(kind, namespace, label_selector) for item in page]
 
 
 def service_proxy_get(

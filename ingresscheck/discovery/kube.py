@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -10,6 +11,7 @@ import urllib3
 from kubernetes.client.exceptions import ApiException
 
 from .. import known_secrets
+from .._gc import collections_paused
 from ..errors import Outcome
 from ..kube import Cluster, Resources, api_error, classify, resource_name
 from .gateway import route_secret_refs
@@ -19,11 +21,15 @@ from .model import NGINX_PREFIX, Inventory, Obj, SecretInfo, Unreadable, targets
 _CALL_ERRORS = (ApiException, urllib3.exceptions.HTTPError, OSError)
 
 
-def _lean(items: list[Obj]) -> list[Obj]:
-    """Objects without their managedFields: server-side apply bookkeeping no check reads, often the larger
-    part of an object (a third of discovery's memory at 1,000 Ingresses)."""
-    for item in items:
-        (item.get("metadata") or {}).pop("managedFields", None)
+def _lean(pages: Iterable[list[Obj]]) -> list[Obj]:
+    """The listed objects without their managedFields (server-side apply bookkeeping no check reads, often
+    the larger part of an object), dropped page by page as the pages arrive: at 50,000 Ingresses the whole
+    list with them never exists at once."""
+    items: list[Obj] = []
+    for page in pages:
+        for item in page:
+            (item.get("metadata") or {}).pop("managedFields", None)
+        items += page
     return items
 
 
@@ -41,11 +47,18 @@ def discover(
     With ``read_credentials``, auth Secrets that hold plain ``username``/``password`` keys (besides
     the htpasswd ``auth`` key) lend them to the auth checks; they are kept out of every report.
     """
+    with collections_paused():
+        inventory = _discover(cluster, namespace, selector, read_credentials=read_credentials)
+        _ = inventory.targets  # derived here, with the collector still paused: as many objects again
+    return inventory
+
+
+def _discover(cluster: Cluster, namespace: str | None, selector: str | None, *, read_credentials: bool) -> Inventory:
     res = Resources(cluster.api)
 
     def listed(kind: str, ns: str | None = None, sel: str | None = None) -> list[Obj]:
         try:
-            return _lean(res.list(kind, ns, sel))
+            return _lean(res.pages(kind, ns, sel))
         except _CALL_ERRORS as exc:
             # one line naming the verb, the resource and the scope: "list ingresses.networking.k8s.io
             # cluster-wide: forbidden: ...", never a traceback and never a guess
@@ -105,7 +118,7 @@ def _gateway_api(
     Routes are targets like Ingresses: -n and -l select them; their Gateways are read wherever they are."""
     scoped = namespace if kind in ("HTTPRoute",) else None
     try:
-        return _lean(res.list(kind, scoped, selector))
+        return _lean(res.pages(kind, scoped, selector))
     except ApiException as exc:
         if exc.status in (403, 404):
             return []
@@ -117,7 +130,7 @@ def _gateway_api(
 def _optional(res: Resources, server: str, kind: str) -> list[Obj]:
     """Nodes need cluster-wide read; without it, exposure checks say so instead of failing discovery."""
     try:
-        return _lean(res.list(kind))
+        return _lean(res.pages(kind))
     except ApiException as exc:
         if exc.status == 403:
             return []
