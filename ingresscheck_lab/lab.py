@@ -29,7 +29,7 @@ from kubernetes.client.exceptions import ApiException
 from ingresscheck.errors import LabError
 from ingresscheck.kube import Resources, connect
 
-from . import build, envoy_gateway, gateway_api, objects, pki, processes, render
+from . import build, envoy_gateway, gateway_api, objects, pki, processes, render, traffic
 from .layout import APPS_DOMAIN, EXAMPLE_DOMAIN, GW_DOMAIN, LabLayout
 
 Say = Callable[[str], None]
@@ -275,6 +275,7 @@ class Lab:
             objects.controller_objects(L)
             + objects.demo_objects(L, htpasswd, shop.cert_pem, shop.key_pem)
             + objects.gateway_objects(L, gw_cert.cert_pem, gw_cert.key_pem)
+            + traffic.traffic_objects(L)
         ):
             w.create(obj)
         extra = objects.extra_objects(L, extra_hosts)

@@ -207,11 +207,14 @@ class Inventory:
     def _rules_by_host(self) -> dict[str, list[tuple[str, PathRule]]]:
         by_host: dict[str, list[tuple[str, PathRule]]] = {}
         for t in self.targets:
+            if t.kind == "Ingress" and (t.annotation("canary") or "").lower() == "true":
+                continue  # a canary Ingress is an alternative backend of the main Ingress's rule, not a rule
             by_host.setdefault(t.host, []).extend((t.namespace, r) for r in t.paths)
         return by_host
 
     def rules_for_host(self, host: str) -> list[tuple[str, PathRule]]:
-        """Every (namespace, rule) of every Ingress naming ``host``: controllers merge them."""
+        """Every (namespace, rule) of every Ingress naming ``host``: controllers merge them (canary Ingresses
+        aside: they are alternative backends of a main rule)."""
         return self._rules_by_host.get(host, [])
 
     @cached_property

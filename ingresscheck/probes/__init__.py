@@ -25,18 +25,24 @@ ENTRY_POINT_GROUP = "ingresscheck.probes"
 def _builtin() -> tuple[type[Probe], ...]:
     """The built-in probes, in the order of the request chain (dependencies decide the run order).
     Adding a probe: its module, and one line here."""
+    from .affinity import AffinityProbe
     from .auth import AuthProbe
     from .auth_config import AuthConfigProbe
     from .canary import CanaryProbe
+    from .canary_annotations import CanaryAnnotationsProbe
+    from .cors import CorsProbe
     from .dns import DnsProbe
     from .exposure import ExposureProbe
     from .gateway import GatewayProbe
     from .http import HttpProbe
     from .httproute import HttpRouteProbe
     from .redirect import RedirectProbe
+    from .redirect_annotations import RedirectAnnotationsProbe
     from .reload import ReloadProbe
+    from .rewrite import RewriteProbe
     from .routing import RoutingProbe
     from .sni import SniProbe
+    from .snippets import SnippetsProbe
     from .static import StaticProbe
     from .tls import TlsProbe
 
@@ -54,6 +60,13 @@ def _builtin() -> tuple[type[Probe], ...]:
         GatewayProbe,
         HttpRouteProbe,
         CanaryProbe,
+        # traffic annotations (issue 22)
+        CorsProbe,
+        CanaryAnnotationsProbe,
+        AffinityProbe,
+        RedirectAnnotationsProbe,
+        RewriteProbe,
+        SnippetsProbe,
         ReloadProbe,
     )
 

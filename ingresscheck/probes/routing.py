@@ -27,6 +27,7 @@ from ..net import Attempt, HttpResponse
 from ..net import where as net_where
 from ..results import Severity, Step, nonce
 from ._contract import CheckSpec, Probe, ProbeContext
+from ._ingress_annotations import is_canary, redirected_instead, weighted_canary_services
 
 AUTH_WALL = (401, 407)
 
@@ -102,7 +103,27 @@ class RoutingProbe(Probe):
                 continue
             for rule in target.paths:
                 subject = f"{rule.path} ({rule.path_type}) via {where}"
-                if rule.service is None:
+                if is_canary(target):
+                    for c in ("routing.backend", "routing.path_type"):
+                        ctx.skipped(
+                            c,
+                            f"{target.namespace}/{target.ingress} is a canary Ingress: which requests reach it is "
+                            f"judged by canary.header, canary.cookie and canary.weight",
+                            subject=subject,
+                        )
+                    continue
+                redirected = redirected_instead(target, rule.path)
+                if redirected:
+                    ctx.skipped(
+                        "routing.backend",
+                        f"{rule.path} is answered with a redirect ({redirected} annotation), not by the backend: "
+                        f"judged by redirect.annotation",
+                        subject=subject,
+                    )
+                    if redirected != "app-root":  # app-root redirects / only: the derived paths still route
+                        ctx.skipped("routing.path_type", f"every path is redirected ({redirected})", subject=subject)
+                        continue
+                elif rule.service is None:
                     ctx.skipped(
                         "routing.backend",
                         f"{rule.path} has a resource backend, not a Service: nothing to identify over the wire",
@@ -116,10 +137,11 @@ class RoutingProbe(Probe):
                         subject=subject,
                     )
                     continue
-                url = f"https://{target.request_host}{_authority_port(port)}{rule.path}"
                 headers = dict(rule.headers)  # an HTTPRoute rule that matches on headers gets them
-                attempt = await ctx.net.request("GET", url, address, auth=auth, headers=headers)
-                await _judge_backend(ctx, target, rule, attempt, unknown, subject)
+                if not redirected:
+                    url = f"https://{target.request_host}{_authority_port(port)}{rule.path}"
+                    attempt = await ctx.net.request("GET", url, address, auth=auth, headers=headers)
+                    await _judge_backend(ctx, target, rule, attempt, unknown, subject)
                 for d in _derived(rule, rules):
                     url = f"https://{target.request_host}{_authority_port(port)}{d.path}"
                     attempt = await ctx.net.request("GET", url, address, auth=auth, headers=headers)
@@ -178,12 +200,17 @@ def _digest(response: HttpResponse) -> str:
     return hashlib.sha256(response.body).hexdigest()
 
 
-def _serving(ctx: ProbeContext, rule: PathRule, namespace: str) -> tuple[str, list[tuple[ServiceEndpoints, PortRef]]]:
+def _serving(
+    ctx: ProbeContext, rule: PathRule, namespace: str, host: str | None = None
+) -> tuple[str, list[tuple[ServiceEndpoints, PortRef]]]:
     """Who may answer for ``rule``, in words, and the Services that may (with the port the rule names): its own
-    Service, or every backend a weighted HTTPRoute rule splits between."""
+    Service, or every backend a weighted HTTPRoute rule splits between, or a canary Ingress of ``host`` takes a
+    weighted share of."""
     backends = [(b.namespace, b.service, b.port) for b in rule.backends if b.weight > 0] or [
         (namespace, rule.service or "", rule.port)
     ]
+    if host is not None:
+        backends = list(dict.fromkeys(backends + weighted_canary_services(ctx.inventory, host, rule.path)))
     want = " or ".join(f"{ns}/{svc}" for ns, svc, _ in backends)
     return want, [(ctx.inventory.service_endpoints(ns, svc), port) for ns, svc, port in backends]
 
@@ -224,7 +251,7 @@ async def _judge_backend(
         return
     seen = identity(response)
     if seen is not None and seen.pod:
-        want, candidates = _serving(ctx, rule, namespace)
+        want, candidates = _serving(ctx, rule, namespace, target.host)
         member = await membership(ctx.net, seen, candidates, target.request_host, rule.path)
         evidence.update(member.evidence)
         claimed = f" (it says it serves {seen.service})" if seen.service and seen.service != rule.service else ""
@@ -448,7 +475,7 @@ async def _judge_path(
     want = f"{ns}/{expected_rule_.service}"
     matched = f"{expected_rule_.path_type} {expected_rule_.path!r}"
     if seen is not None and seen.pod:
-        want, candidates = _serving(ctx, expected_rule_, expected_rule_.namespace or ns)
+        want, candidates = _serving(ctx, expected_rule_, expected_rule_.namespace or ns, target.host)
         member = await membership(ctx.net, seen, candidates, target.request_host, path)
         evidence.update(member.evidence)
         if member.member:

@@ -112,6 +112,8 @@ class StaticProbe(Probe):
             where = {"host": t.host, "namespace": t.namespace, "ingress": t.ingress}
             backends = dict.fromkeys((rule.service, rule.port) for rule in t.paths)
             for rule in t.paths:
+                if (t.annotation("canary") or "").lower() == "true":
+                    continue  # a canary Ingress is an alternative backend of the main one's rule, not a rival
                 claims[(t.host, rule.path, rule.path_type)].append(f"{t.namespace}/{t.ingress}")
             for service, port in backends:
                 self._backend(ctx, t.namespace, service, port, where)

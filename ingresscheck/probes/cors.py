@@ -1,0 +1,226 @@
+"""cors: an Ingress with ``enable-cors`` answers CORS as its annotations say, and only to the origins they allow.
+
+Four requests per host, each its own subject:
+
+- an OPTIONS preflight from an allowed origin gets ``Access-Control-Allow-Origin`` for it, and the methods,
+  headers, credentials flag and max-age that ``cors-allow-methods``/``-headers``/``-credentials``/``max-age``
+  set (only the annotations that are set are compared: defaults differ between controllers);
+- a preflight from a foreign origin (``https://ingresscheck-foreign.invalid``) is not allowed: no
+  ``Access-Control-Allow-Origin`` naming it, and no ``*`` (unless ``cors-allow-origin`` is ``*``);
+- a simple GET from the allowed origin gets ``Access-Control-Allow-Origin``, from the foreign one it does not.
+
+A foreign origin that is allowed fails: a browser would hand that origin the responses (with credentials,
+the user's). Annotations the profile's controller ignores are reported as ignored, not tested.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..discovery.model import Target
+from ..results import Severity, Step
+from ._contract import CheckSpec, Probe, ProbeContext
+from ._traffic import Answer, ask, first_address, https_base, ignored_note, skip_if_ignored, truthy
+
+FOREIGN = "https://ingresscheck-foreign.invalid"
+CHECK = "cors.preflight"
+_DETAILS = ("cors-allow-origin", "cors-allow-methods", "cors-allow-headers", "cors-allow-credentials", "cors-max-age")
+
+
+def _split(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def allowed_origin(configured: list[str]) -> str | None:
+    """An origin ``cors-allow-origin`` allows, to send; None when it allows every origin (``*`` or unset)."""
+    for origin in configured:
+        if origin != "*":
+            return origin.replace("*", "ingresscheck", 1)  # ingress-nginx allows https://*.example.com
+    return None
+
+
+def expectations(t: Target) -> dict[str, Any]:
+    """What the annotations that are set promise about a preflight's answer."""
+    out: dict[str, Any] = {}
+    if t.annotation("cors-allow-methods") is not None:
+        out["methods"] = {m.upper() for m in _split(t.annotation("cors-allow-methods"))}
+    if t.annotation("cors-allow-headers") is not None:
+        out["headers"] = {h.lower() for h in _split(t.annotation("cors-allow-headers"))}
+    if t.annotation("cors-allow-credentials") is not None:
+        out["credentials"] = truthy(t.annotation("cors-allow-credentials"))
+    if t.annotation("cors-max-age") is not None:
+        out["max_age"] = (t.annotation("cors-max-age") or "").strip()
+    return out
+
+
+def judge_preflight(response_headers: dict[str, str], origin: str, expect: dict[str, Any]) -> list[str]:
+    """What is wrong with an allowed origin's preflight answer (empty: as configured)."""
+    wrong = []
+    acao = response_headers.get("access-control-allow-origin", "")
+    if acao not in (origin, "*"):
+        wrong.append(f"Access-Control-Allow-Origin is {acao or 'missing'}, not {origin}")
+    if "methods" in expect:
+        got = {m.strip().upper() for m in response_headers.get("access-control-allow-methods", "").split(",") if m}
+        if not expect["methods"] <= got:
+            missing = ", ".join(sorted(expect["methods"] - got))
+            wrong.append(f"Access-Control-Allow-Methods lacks {missing}")
+    if "headers" in expect:
+        got = {h.strip().lower() for h in response_headers.get("access-control-allow-headers", "").split(",") if h}
+        if not expect["headers"] <= got:
+            wrong.append(f"Access-Control-Allow-Headers lacks {', '.join(sorted(expect['headers'] - got))}")
+    if "credentials" in expect:
+        got_cred = response_headers.get("access-control-allow-credentials", "").lower() == "true"
+        if got_cred != expect["credentials"]:
+            wrong.append(
+                "Access-Control-Allow-Credentials is "
+                + (response_headers.get("access-control-allow-credentials") or "missing")
+                + f", not {'true' if expect['credentials'] else 'absent'}"
+            )
+    if "max_age" in expect and response_headers.get("access-control-max-age", "") != expect["max_age"]:
+        wrong.append(
+            f"Access-Control-Max-Age is {response_headers.get('access-control-max-age') or 'missing'}, "
+            f"not {expect['max_age']}"
+        )
+    return wrong
+
+
+def foreign_allowed(response_headers: dict[str, str], every_origin: bool) -> str | None:
+    """Why the foreign origin is allowed, or None when it is not."""
+    acao = response_headers.get("access-control-allow-origin", "")
+    if acao == FOREIGN:
+        return f"Access-Control-Allow-Origin names the foreign origin {FOREIGN}"
+    if acao == "*" and not every_origin:
+        return "Access-Control-Allow-Origin is *: every origin is allowed, not only the configured ones"
+    return None
+
+
+class CorsProbe(Probe):
+    name = "cors"
+    needs = ("dns",)
+    checks = (
+        CheckSpec(
+            CHECK,
+            Step.INGRESS,
+            Severity.MAJOR,
+            "CORS preflights and simple requests get the configured Access-Control-* headers, for allowed origins only",
+            "Compare enable-cors and cors-allow-origin/-methods/-headers/-credentials/max-age with what the "
+            "controller answers (OPTIONS with Origin and Access-Control-Request-Method); a foreign origin must not "
+            "be allowed, least of all with credentials.",
+            gates=False,
+        ),
+    )
+
+    async def run(self, ctx: ProbeContext) -> None:
+        t = ctx.require_target
+        if t.kind != "Ingress" or not truthy(t.annotation("enable-cors")):
+            return
+        if skip_if_ignored(ctx, CHECK, t, "enable-cors"):
+            return
+        address, source = await first_address(ctx, t)
+        if address is None:
+            ctx.skipped(CHECK, f"no address to connect to for {t.host}")
+            return
+        note, untested = ignored_note(ctx, t, list(_DETAILS))
+        configured = _split(t.annotation("cors-allow-origin")) or ["*"]
+        origin = allowed_origin(configured)
+        every_origin = origin is None
+        origin = origin or "https://ingresscheck-origin.invalid"
+        expect = {k: v for k, v in expectations(t).items() if not (untested and _annotation_of(k) in untested)}
+        method = sorted(expect.get("methods") or {"GET"})[0]
+        url = https_base(ctx, t.request_host) + t.sample_path
+        ev: dict[str, Any] = {
+            "address": address,
+            "address_from": source,
+            "configured_origins": configured,
+            "expected": {k: sorted(v) if isinstance(v, set) else v for k, v in expect.items()},
+            **({"ignored_by_controller": untested} if untested else {}),
+        }
+
+        def preflight_headers(o: str) -> dict[str, str]:
+            h = {"Origin": o, "Access-Control-Request-Method": method}
+            if expect.get("headers"):
+                h["Access-Control-Request-Headers"] = ", ".join(sorted(expect["headers"]))
+            return h
+
+        allowed = await ask(ctx, url, address, preflight_headers(origin), method="OPTIONS")
+        self._allowed(ctx, allowed, origin, expect, f"preflight from {origin}", ev, note)
+        simple = await ask(ctx, url, address, {"Origin": origin})
+        self._allowed(ctx, simple, origin, {}, f"GET from {origin}", ev, note)
+        if every_origin:
+            ctx.passed(
+                CHECK,
+                f"cors-allow-origin allows every origin (*): no origin is foreign to {t.host}{note}",
+                evidence=ev,
+                subject="foreign origin",
+            )
+            return
+        for what, answer in (
+            ("preflight", await ask(ctx, url, address, preflight_headers(FOREIGN), method="OPTIONS")),
+            ("GET", await ask(ctx, url, address, {"Origin": FOREIGN})),
+        ):
+            self._foreign(ctx, answer, what, ev, note)
+
+    def _allowed(
+        self,
+        ctx: ProbeContext,
+        answer: Answer,
+        origin: str,
+        expect: dict[str, Any],
+        subject: str,
+        ev: dict[str, Any],
+        note: str,
+    ) -> None:
+        if not answer.ok:
+            ctx.not_completed(CHECK, answer.attempt, subject=subject, what=subject, evidence=ev)
+            return
+        r = answer.attempt.response
+        assert r is not None
+        evidence = {**ev, **answer.attempt.evidence()}
+        if r.status >= 400:
+            ctx.failed(CHECK, f"{subject}: answered {r.status} {r.reason}", evidence=evidence, subject=subject)
+            return
+        wrong = judge_preflight(r.header_map, origin, expect)
+        if wrong:
+            ctx.failed(CHECK, f"{subject}: " + "; ".join(wrong), evidence=evidence, subject=subject)
+        else:
+            said = ", ".join(f"{k}: {v}" for k, v in r.header_map.items() if k.startswith("access-control-"))
+            ctx.passed(
+                CHECK, f"{subject}: {r.status}, as configured ({said}){note}", evidence=evidence, subject=subject
+            )
+
+    def _foreign(self, ctx: ProbeContext, answer: Answer, what: str, ev: dict[str, Any], note: str) -> None:
+        subject = f"{what} from a foreign origin"
+        if not answer.ok:
+            ctx.not_completed(CHECK, answer.attempt, subject=subject, what=subject, evidence=ev)
+            return
+        r = answer.attempt.response
+        assert r is not None
+        evidence = {**ev, **answer.attempt.evidence(), "foreign_origin": FOREIGN}
+        why = foreign_allowed(r.header_map, every_origin=False)
+        if why:
+            cred = r.header("access-control-allow-credentials").lower() == "true"
+            ctx.failed(
+                CHECK,
+                f"{subject} ({FOREIGN}) is allowed: {why}" + (", with credentials" if cred else ""),
+                evidence=evidence,
+                subject=subject,
+            )
+        else:
+            ctx.passed(
+                CHECK,
+                f"{subject} ({FOREIGN}) gets no Access-Control-Allow-Origin: not allowed{note}",
+                evidence=evidence,
+                subject=subject,
+            )
+
+
+def _annotation_of(key: str) -> str:
+    return {
+        "methods": "cors-allow-methods",
+        "headers": "cors-allow-headers",
+        "credentials": "cors-allow-credentials",
+        "max_age": "cors-max-age",
+    }[key]
+
+
+__all__ = ["FOREIGN", "CorsProbe", "allowed_origin", "expectations", "foreign_allowed", "judge_preflight"]
