@@ -6,18 +6,23 @@ no kind/name/subject and match on the rest. Sections:
 * new failures: a verdict that is fail or error now and was not (or did not exist) before;
 * fixed: a verdict that was fail or error and now is pass, warn or skip;
 * gone failures: a failing verdict of the old run that the new run does not have (its host is still there);
+* vanished: a passing (or warning) verdict of the old run that the new run does not have: a host or a rule
+  that disappeared is not a failure anywhere else (``--fail-on removed`` makes it one);
 * other status changes (pass -> warn, warn -> pass, ...);
 * hosts added and removed;
 * certificates changed: the served leaf's SHA-256 per host and address (TLS evidence
   ``certificate.sha256`` / ``served_sha256`` / ``host_certificate.sha256``, with ``not_after``);
-* latency changed: per host and probe, the slowest ``timings_ms.total`` of its results (else the
-  probe's ``duration_ms``), flagged when it moved by more than a threshold AND a factor.
+* latency changed (only when asked: timings move on a busy machine): per host and probe, the slowest
+  ``timings_ms.total`` of its results (else the probe's ``duration_ms``), flagged when it moved by more
+  than a threshold AND a factor beyond the run's typical change (the median ratio over every host and
+  probe, when there are at least ``SPREAD_MIN`` of them): a machine twice as busy slows every host alike.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +34,9 @@ from ..errors import UsageError
 from ._json import write_text
 
 BAD = ("fail", "error")
+SPREAD_MIN = 5  # (host, probe) pairs needed before the median change is taken as the run's baseline
+DIFF_SCHEMA = "ingresscheck.diff/v1"
+FAIL_ON = ("new", "removed")  # what makes exit 1: new failures (always), removed hosts and vanished verdicts
 Key = tuple[str, str, str, str, str, str]
 
 
@@ -73,6 +81,7 @@ class Diff:
     new_failures: list[Change] = field(default_factory=list)
     fixed: list[Change] = field(default_factory=list)
     gone_failures: list[Change] = field(default_factory=list)
+    vanished: list[Change] = field(default_factory=list)
     other_changes: list[Change] = field(default_factory=list)
     hosts_added: list[str] = field(default_factory=list)
     hosts_removed: list[str] = field(default_factory=list)
@@ -80,10 +89,26 @@ class Diff:
     latency: list[LatencyChange] = field(default_factory=list)
     threshold_ms: float = 100.0
     factor: float = 2.0
+    latency_compared: bool = False
+    baseline_ratio: float = 1.0  # the run's median latency change the factor is measured from
 
     @property
     def regressed(self) -> bool:
         return bool(self.new_failures)
+
+    @property
+    def removed(self) -> bool:
+        """A host or a verdict that was there and is not: what ``--fail-on removed`` fails on."""
+        return bool(self.hosts_removed or self.vanished)
+
+    def failed(self, fail_on: tuple[str, ...] = ("new",)) -> bool:
+        return self.regressed or ("removed" in fail_on and self.removed)
+
+    def to_dict(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        d = asdict(self)
+        return {"schema": DIFF_SCHEMA, **d, "regressed": self.regressed, "removed": self.removed}
 
     @property
     def empty(self) -> bool:
@@ -92,6 +117,7 @@ class Diff:
                 self.new_failures,
                 self.fixed,
                 self.gone_failures,
+                self.vanished,
                 self.other_changes,
                 self.hosts_added,
                 self.hosts_removed,
@@ -224,10 +250,13 @@ def diff_reports(
     *,
     threshold_ms: float = 100.0,
     factor: float = 2.0,
+    latency: bool = True,
     old_label: str = "old",
     new_label: str = "new",
 ) -> Diff:
-    result = Diff(old_label=old_label, new_label=new_label, threshold_ms=threshold_ms, factor=factor)
+    result = Diff(
+        old_label=old_label, new_label=new_label, threshold_ms=threshold_ms, factor=factor, latency_compared=latency
+    )
     before, after = _verdicts(old), _verdicts(new)
     old_hosts = {r["host"] for r in old["results"] if r.get("host")}
     new_hosts = {r["host"] for r in new["results"] if r.get("host")}
@@ -245,21 +274,35 @@ def diff_reports(
     for k, r in before.items():
         if k not in after and r["status"] in BAD and (not r.get("host") or r["host"] in new_hosts):
             result.gone_failures.append(_change(r, r["status"], ""))
+        elif k not in after and r["status"] in ("pass", "warn"):
+            result.vanished.append(_change(r, r["status"], ""))
     old_certs, new_certs = _certificates(old), _certificates(new)
     for host, address in sorted(old_certs.keys() & new_certs.keys()):
         (old_sha, old_end), (new_sha, new_end) = old_certs[host, address], new_certs[host, address]
         if old_sha != new_sha:
             result.certificates.append(CertChange(host, address, old_sha, new_sha, old_end, new_end))
-    old_lat, new_lat = _latencies(old), _latencies(new)
-    for host, probe in sorted(old_lat.keys() & new_lat.keys()):
-        a, b = old_lat[host, probe], new_lat[host, probe]
-        lo, hi = min(a, b), max(a, b)
-        if hi - lo > threshold_ms and hi > lo * factor:
-            result.latency.append(LatencyChange(host, probe, a, b))
+    if latency:
+        _latency_changes(result, _latencies(old), _latencies(new))
     order = {"error": 0, "fail": 1, "warn": 2, "pass": 3, "skip": 4, "": 5}
-    for changes in (result.new_failures, result.fixed, result.gone_failures, result.other_changes):
+    for changes in (result.new_failures, result.fixed, result.gone_failures, result.vanished, result.other_changes):
         changes.sort(key=lambda c: (order.get(c.new, 9), c.check, c.host, c.where, c.subject))
     return result
+
+
+def _latency_changes(
+    result: Diff, old_lat: dict[tuple[str, str], float], new_lat: dict[tuple[str, str], float]
+) -> None:
+    pairs = sorted(old_lat.keys() & new_lat.keys())
+    ratios = sorted(new_lat[k] / old_lat[k] for k in pairs if old_lat[k] > 0 and new_lat[k] > 0)
+    if len(ratios) >= SPREAD_MIN:
+        result.baseline_ratio = statistics.median(ratios)
+    base = result.baseline_ratio
+    for host, probe in pairs:
+        a, b = old_lat[host, probe], new_lat[host, probe]
+        expected = a * base  # what this host would take now if it moved like the rest of the run
+        lo, hi = min(expected, b), max(expected, b)
+        if hi - lo > result.threshold_ms and hi > lo * result.factor:
+            result.latency.append(LatencyChange(host, probe, a, b))
 
 
 def diff_text(d: Diff, clean: Callable[[str], str] = str) -> str:
@@ -277,6 +320,12 @@ def diff_text(d: Diff, clean: Callable[[str], str] = str) -> str:
     section("new failures", [verdict(c) for c in d.new_failures])
     section("fixed", [verdict(c) for c in d.fixed])
     section("failures no longer checked", [verdict(c) for c in d.gone_failures])
+    gone = set(d.hosts_removed)
+    section(
+        "passing checks no longer reported",
+        [verdict(c) for c in d.vanished if c.host not in gone]
+        + [f"every check of removed host {h}" for h in d.hosts_removed if any(c.host == h for c in d.vanished)],
+    )
     section("other status changes", [verdict(c) for c in d.other_changes])
     section("hosts added", d.hosts_added)
     section("hosts removed", d.hosts_removed)
@@ -288,10 +337,14 @@ def diff_text(d: Diff, clean: Callable[[str], str] = str) -> str:
             for c in d.certificates
         ],
     )
-    section(
-        f"latency changed (> {d.threshold_ms:g} ms and x{d.factor:g})",
-        [f"{c.host} {c.probe}: {c.old_ms:.1f} ms -> {c.new_ms:.1f} ms" for c in d.latency],
-    )
+    if d.latency_compared:
+        beyond = f", beyond the run's median change x{d.baseline_ratio:.2g}" if d.baseline_ratio != 1.0 else ""
+        section(
+            f"latency changed (> {d.threshold_ms:g} ms and x{d.factor:g}{beyond})",
+            [f"{c.host} {c.probe}: {c.old_ms:.1f} ms -> {c.new_ms:.1f} ms" for c in d.latency],
+        )
+    else:
+        lines.append("latency: not compared (--latency compares it)")
     return "\n".join(lines) + "\n"
 
 
@@ -308,3 +361,7 @@ def diff_html(d: Diff) -> str:
 
 def write_diff_html(d: Diff, path: str | os.PathLike[str]) -> Path:
     return write_text(path, diff_html(d))
+
+
+def write_diff_json(d: Diff, path: str | os.PathLike[str]) -> Path:
+    return write_text(path, json.dumps(d.to_dict(), indent=2) + "\n")

@@ -148,3 +148,92 @@ def test_promtool_accepts_the_metrics_of_the_sample_report() -> None:
         timeout=30,
     )
     assert done.returncode == 0 and not done.stdout.strip(), done.stdout + done.stderr
+
+
+def _hosts(*statuses: tuple[str, str, str]) -> dict[str, Any]:
+    """A report of (host, check, status) verdicts, each with a total of 20 ms."""
+    results = [
+        Result(
+            probe=check.split(".")[0],
+            check=check,
+            status=Status(status),
+            severity=Severity.MAJOR,
+            message=f"{check} {status}",
+            step=Step.BACKEND,
+            host=host,
+            namespace="demo",
+            ingress=host.split(".")[0],
+            evidence={"timings_ms": {"total": 20.0}},
+        )
+        for host, check, status in statuses
+    ]
+    return report_dict(make_report(results))
+
+
+def test_a_removed_host_fails_the_diff_only_with_fail_on_removed(tmp_path: Path) -> None:
+    """Given www removed between two runs (its Ingress renamed to a typo), then diff exits 0 by default
+    and 1 with --fail-on removed, naming the host; a passing check gone from a kept host counts too."""
+    old = _hosts(
+        ("www.example.test", "routing.backend", "pass"),
+        ("api.example.test", "routing.backend", "pass"),
+        ("api.example.test", "routing.path_type", "pass"),
+    )
+    new = _hosts(("api.example.test", "routing.backend", "pass"))
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps(old))
+    b.write_text(json.dumps(new))
+    d = diff_reports(old, new)
+    assert d.hosts_removed == ["www.example.test"] and not d.regressed and d.removed
+    assert sorted((c.host, c.check, c.old) for c in d.vanished) == [
+        ("api.example.test", "routing.path_type", "pass"),
+        ("www.example.test", "routing.backend", "pass"),
+    ]
+    assert main(["diff", str(a), str(b)]) == 0
+    assert main(["diff", str(a), str(b), "--fail-on", "removed"]) == 1
+    assert main(["diff", str(b), str(b), "--fail-on", "removed"]) == 0  # nothing removed: still 0
+
+
+def test_fail_on_with_an_unknown_word_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a = tmp_path / "a.json"
+    a.write_text(json.dumps(_report()))
+    assert main(["diff", str(a), str(a), "--fail-on", "gone"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--fail-on 'gone'" in err and "new, removed" in err and len(err.splitlines()) == 1
+
+
+def test_diff_as_json_on_stdout_and_in_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Given two runs with a new failure, when diff -o json --json FILE, then stdout is the diff JSON
+    (schema ingresscheck.diff/v1) and the file holds the same."""
+    old = _hosts(("api.example.test", "routing.backend", "pass"))
+    new = _hosts(("api.example.test", "routing.backend", "fail"))
+    a, b, out = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "d.json"
+    a.write_text(json.dumps(old))
+    b.write_text(json.dumps(new))
+    assert main(["diff", str(a), str(b), "-o", "json", "--json", str(out)]) == 1
+    captured = capsys.readouterr()
+    doc = json.loads(captured.out)
+    assert doc["schema"] == "ingresscheck.diff/v1" and doc["regressed"] is True
+    assert [(c["check"], c["old"], c["new"]) for c in doc["new_failures"]] == [("routing.backend", "pass", "fail")]
+    assert json.loads(out.read_text()) == doc and f"json  diff: {out}" in captured.err
+
+
+def test_latency_is_compared_only_when_asked_and_relative_to_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Given ten hosts all three times slower (a busy machine) and one 20 times slower, then without --latency
+    nothing is said of latency, and with it only the one that moved beyond the run's median change shows."""
+    hosts = [f"h{i}.example.test" for i in range(10)]
+    old = _hosts(*[(h, "routing.backend", "pass") for h in hosts])
+    new = copy.deepcopy(old)
+    for r in new["results"]:
+        r["evidence"]["timings_ms"]["total"] = 400.0 if r["host"] == "h0.example.test" else 60.0
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps(old))
+    b.write_text(json.dumps(new))
+    assert main(["diff", str(a), str(b)]) == 0
+    assert "latency: not compared (--latency compares it)" in capsys.readouterr().out
+    d = diff_reports(old, new, latency=True)
+    assert d.baseline_ratio == 3.0
+    assert [(c.host, c.new_ms) for c in d.latency] == [("h0.example.test", 400.0)]
