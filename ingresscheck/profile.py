@@ -123,6 +123,7 @@ class Profile:
     lb_redirects: bool = True  # the load balancer redirects all plain HTTP to https (the seed's setup)
     node_port_range: tuple[int, int] = (30000, 32767)
     protocols: Protocols = field(default_factory=Protocols)
+    expected_hosts: tuple[str, ...] = ()  # hosts that must be served: a missing one fails hosts.expected
     source: str = "defaults"
 
     def with_overrides(self, **changes: Any) -> Profile:
@@ -321,6 +322,9 @@ class _ProfileFile(_Model):
     protocols: _Protocols = Field(
         default_factory=_Protocols, description="a mapping {http2, http3, grpc_service, websocket, family}"
     )
+    hosts: Any = Field(  # a list or a path: checked by _expected_hosts, one clear line either way
+        default=None, description="a list of host names, or a file path (one host per line, # comments)"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -428,6 +432,7 @@ def load(path: str | os.PathLike[str]) -> Profile:
     ca = rel(spec.ca_bundle)
     if ca and not Path(ca).is_file():
         raise _fail(p, f"ca_bundle: {ca} does not exist")
+    hosts = _expected_hosts(p, spec.hosts, rel)
     return Profile(
         kubeconfig=rel(spec.kubeconfig),
         context=spec.context,
@@ -454,5 +459,39 @@ def load(path: str | os.PathLike[str]) -> Profile:
             websocket={h.lower(): p for h, p in spec.protocols.websocket.items()},
             family=spec.protocols.family,
         ),
+        expected_hosts=hosts,
         source=p,
     )
+
+
+def _expected_hosts(p: str, hosts: Any, rel: Any) -> tuple[str, ...]:
+    """``hosts:`` as a list, or a file of one host per line (blank lines and ``#`` comments ignored)."""
+    if hosts is None:
+        return ()
+    if isinstance(hosts, list):
+        out = []
+        for n, name in enumerate(hosts):
+            try:
+                out.append(_domain(name) if isinstance(name, str) else _domain(""))
+            except ValueError as exc:
+                raise _fail(p, f"hosts[{n}]: {name!r}: {exc}") from None
+        return tuple(dict.fromkeys(out))
+    if not isinstance(hosts, str) or not hosts:
+        raise _fail(p, f"hosts: expected a list of host names or a file path, got {hosts!r}")
+    path = rel(hosts)
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise _fail(p, f"hosts: cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise _fail(p, f"hosts: {path} is not UTF-8 text") from None
+    out = []
+    for n, line in enumerate(lines, 1):
+        name = line.split("#", 1)[0].strip()
+        if not name:
+            continue
+        try:
+            out.append(_domain(name))
+        except ValueError as exc:
+            raise _fail(p, f"hosts: {path} line {n}: {name!r}: {exc}") from None
+    return tuple(dict.fromkeys(out))

@@ -34,6 +34,7 @@ def _builtin() -> tuple[type[Probe], ...]:
     from .dns import DnsProbe
     from .exposure import ExposureProbe
     from .gateway import GatewayProbe
+    from .hosts import HostsProbe
     from .http import HttpProbe
     from .httproute import HttpRouteProbe
     from .redirect import RedirectProbe
@@ -68,6 +69,7 @@ def _builtin() -> tuple[type[Probe], ...]:
         RewriteProbe,
         SnippetsProbe,
         ReloadProbe,
+        HostsProbe,
     )
 
 
