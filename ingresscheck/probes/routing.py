@@ -232,11 +232,12 @@ async def _judge_backend(
     url = attempt.subject.url
     own = ctx.inventory.service_endpoints(namespace, rule.service or "")
     if response.status >= 500:
+        cause, cause_ev = await _cause_of_5xx(ctx, own, rule.port, attempt)
         ctx.failed(
             "routing.backend",
-            f"{url} answered {response.status} {response.reason}: {own.describe()}",
+            f"{url} answered {response.status} {response.reason}: {cause}",
             subject=subject,
-            evidence=evidence,
+            evidence={**evidence, "cause": cause_ev},
         )
         return
     if response.status in AUTH_WALL:
@@ -300,6 +301,62 @@ async def _judge_backend(
         )
         return
     await _compare_with_service(ctx, own, rule, attempt, subject, evidence)
+
+
+async def _cause_of_5xx(
+    ctx: ProbeContext, svc: ServiceEndpoints, port_ref: PortRef, attempt: Attempt
+) -> tuple[str, dict[str, Any]]:
+    """Why the controller answered 5xx, as far as the objects and one direct request establish it, in the words
+    of the cause: the Service or its port missing (ingress-nginx and Traefik answer 503), no ready endpoint, the
+    endpoint's port refusing (502), or an endpoint that answers when asked directly (the controller's side)."""
+    want = svc.ref
+    if not svc.exists:
+        return svc.describe(), {"service": want, "exists": False}
+    service_port = svc.service_port(port_ref)
+    if service_port is None and port_ref is not None:
+        ports = ((svc.service or {}).get("spec") or {}).get("ports") or []
+        listed = ", ".join(f"{p.get('port')}" + (f"/{p['name']}" if p.get("name") else "") for p in ports) or "none"
+        return (
+            f"Service {want} has no port {port_ref} (its ports: {listed})",
+            {"service": want, "port": port_ref, "service_ports": listed},
+        )
+    if not svc.ready:
+        return svc.describe(), svc.evidence()
+    url = attempt.subject.url or "/"
+    path = "/" + url.split(attempt.subject.host or "", 1)[-1].split("/", 1)[-1]
+    tried: list[dict[str, Any]] = []
+    for endpoint in svc.ready[:2]:
+        port = endpoint.port_for(service_port)
+        name = endpoint.pod or endpoint.address
+        if port is None:
+            return (
+                f"no port of {want}'s endpoint {name} matches the Service port {port_ref} by name",
+                {"service": want, "endpoint": endpoint.address, "endpoint_ports": list(endpoint.ports)},
+            )
+        direct = await ctx.net.request(
+            "GET", f"http://{attempt.subject.host}:{port}{path}", endpoint.address, keep_alive=False
+        )
+        seen = {"endpoint": net_where(endpoint.address, port), "pod": endpoint.pod, "outcome": direct.outcome.value}
+        tried.append(seen)
+        if direct.outcome.value == "refused":
+            return (
+                f"connection to {seen['endpoint']} ({name}, an endpoint of {want}) refused: "
+                f"nothing listens on the endpoint's port",
+                {"service": want, "tried": tried},
+            )
+        if direct.ok and direct.response is not None:
+            status = direct.response.status
+            return (
+                f"{want}'s endpoint {name} answers {status} when asked directly: "
+                + ("the controller fails between itself and the endpoint" if status < 500 else "the application fails"),
+                {"service": want, "tried": tried, "direct_status": status},
+            )
+    last = tried[-1] if tried else {}
+    return (
+        f"{svc.describe()}, not reachable from here to tell more ({last.get('endpoint', '?')}: "
+        f"{last.get('outcome', '?')})",
+        {**svc.evidence(), "tried": tried},
+    )
 
 
 def _who(svc: ServiceEndpoints) -> str:
@@ -474,6 +531,17 @@ async def _judge_path(
     ns, expected_rule_ = expected
     want = f"{ns}/{expected_rule_.service}"
     matched = f"{expected_rule_.path_type} {expected_rule_.path!r}"
+    if status >= 500:
+        # the path reached a failing backend: that is routing.backend's finding, with its cause; the path's
+        # matching cannot be judged from it, and a pathType remedy would point away from the cause
+        ctx.skipped(
+            "routing.path_type",
+            f"{path} answered {status}, the backend fails (routing.backend names the cause): "
+            f"whether {want} serves it cannot be told",
+            subject=subject,
+            evidence=evidence,
+        )
+        return
     if seen is not None and seen.pod:
         want, candidates = _serving(ctx, expected_rule_, expected_rule_.namespace or ns, target.host)
         member = await membership(ctx.net, seen, candidates, target.request_host, path)

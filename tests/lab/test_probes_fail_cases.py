@@ -39,6 +39,35 @@ def test_no_ready_endpoints_fails_routing_backend_and_static_endpoints(lab: Lab)
     ]
 
 
+def test_an_endpoint_port_that_refuses_is_named_in_routing_backend(lab: Lab) -> None:
+    """Given api-docs' endpoint slice pointing at a port nothing listens on (the controller answers 502), then
+    routing.backend names the refused address, not 'has 1 ready endpoint', and path_type blames no pathType."""
+    current = lab.writer().get(
+        {
+            "apiVersion": "discovery.k8s.io/v1",
+            "kind": "EndpointSlice",
+            "metadata": {"name": "api-docs-lab", "namespace": "demo"},
+        }
+    )
+    assert current is not None
+    broken = {k: v for k, v in current.items() if k != "status"}
+    broken["ports"] = [{**broken["ports"][0], "port": 9099}]
+    address = broken["endpoints"][0]["addresses"][0]
+    with replaced(lab, broken):
+        rep = converge(
+            lambda: check(lab, ["dns", "tls", "routing"]),
+            lambda rep: any("refused" in r.message for r in results(rep, "routing.backend", "api.example.test")),
+        )
+    [failed] = [r for r in results(rep, "routing.backend", "api.example.test") if r.status is Status.FAIL]
+    assert failed.message.startswith("https://api.example.test/docs answered 502")
+    assert (
+        f"connection to {address}:9099 (" in failed.message
+        and "an endpoint of demo/api-docs) refused" in failed.message
+    )
+    docs = [r for r in results(rep, "routing.path_type", "api.example.test") if (r.subject or "").startswith("/docs/")]
+    assert docs and all(r.status is Status.SKIP and "routing.backend names the cause" in r.message for r in docs)
+
+
 def test_endpoints_of_the_wrong_pods_fail_routing_backend(lab: Lab) -> None:
     """Given api-docs' slice pointing at an api pod (a wrong selector), then the echo identity gives it away."""
     with replaced(lab, _slice("api-docs", ["127.0.0.12"])):
@@ -416,6 +445,9 @@ def test_missing_tls_secret_fails_tls_termination(lab: Lab) -> None:
     assert [r.message for r in results(rep, "static.tls_secret") if r.status is Status.FAIL] == [
         "Secret demo/shop-tls does not exist"
     ]
+    # the host gets the controller's default certificate now: never a pass saying so (issue 26)
+    [default] = results(rep, "tls.default_certificate", "shop.apps.test")
+    assert default.status is Status.FAIL and "default certificate" in default.message, default.message
 
 
 def test_lb_accepting_tls_1_0_fails_tls_protocols(lab: Lab) -> None:

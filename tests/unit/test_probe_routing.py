@@ -253,6 +253,49 @@ def test_5xx_names_the_service_and_its_ready_endpoints(tls_context: ssl.SSLConte
     assert r.message.endswith("503 Service Unavailable: Service demo/web has 0 ready endpoints")
 
 
+def _closed_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_a_502_names_the_refusing_endpoint_port_in_routing_backend_and_path_type_defers_to_it(
+    tls_context: ssl.SSLContext,
+) -> None:
+    """Given a 502 and a Service whose only endpoint's port refuses, then routing.backend names the refused
+    address and pod (not "1 ready endpoint"), and routing.path_type does not blame the pathType (issue 26)."""
+    port = _closed_port()
+
+    def bad_gateway(req: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
+        return 502, {}, b"Bad Gateway"
+
+    report = _run(bad_gateway, tls_context, **_cluster(_service("web", {"web-0": "127.0.0.1"}, port=port)))
+    r = one(report, "routing.backend")
+    assert r.status is Status.FAIL
+    assert f"connection to 127.0.0.1:{port} (web-0, an endpoint of demo/web) refused" in r.message
+    assert r.evidence["cause"]["tried"][0]["outcome"] == "refused"
+    paths = {p.subject.split(" via ")[0]: p for p in report.results if p.check == "routing.path_type" and p.subject}
+    deeper = paths["/v1/<nonce>"]  # the rule's own path, one element deeper: the failing backend's
+    assert deeper.status is Status.SKIP and "routing.backend names the cause" in deeper.message
+    assert paths["/v1<nonce>"].status is Status.WARN  # a partial element must get 404: this one was routed
+
+
+def test_a_503_for_a_service_port_that_does_not_exist_names_the_port(tls_context: ssl.SSLContext) -> None:
+    """Given a 503 and a Service that has no port 80 (the rule's), then routing.backend names the missing port
+    and the ports the Service has."""
+
+    def unavailable(req: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
+        return 503, {}, b"no available server\n"
+
+    svc, eps = _service("web", {"web-0": "127.0.0.1"})
+    svc["spec"] = {"ports": [{"name": "http", "port": 8080}]}
+    r = one(_run(unavailable, tls_context, **_cluster([svc, eps])), "routing.backend")
+    assert r.status is Status.FAIL
+    assert r.message.endswith("503 Service Unavailable: Service demo/web has no port 80 (its ports: 8080/http)")
+
+
 def test_a_backend_that_never_answers_is_an_error_within_the_timeout(tls_context: ssl.SSLContext) -> None:
     """Given a server that stalls, then the check could not decide (error), bounded by the timeout."""
 
