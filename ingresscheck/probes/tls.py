@@ -231,6 +231,58 @@ def _fake_default(cert: x509.Certificate | None) -> str | None:
     return None
 
 
+def _host_gets_the_default(ctx: ProbeContext, leaf: x509.Certificate, served: str, evidence: dict[str, Any]) -> None:
+    """The host is served the certificate the server also serves {served} (no SNI, an unknown name). That is
+    fine when it is the host's own (its TLS Secret's, or, without one, the wildcard meant for it), and a
+    failure when the host has a Secret whose certificate this is not: it silently fell back to the default."""
+    target = ctx.require_target
+    host, ref = target.host, target.tls_secret_ref
+    what = f"the default certificate ({_cn(leaf)}, also served {served})"
+    if ref is None:
+        ctx.passed(
+            "tls.default_certificate",
+            f"{host} names no TLS Secret of its own and is served {what}: the one meant for every such host",
+            evidence=evidence,
+        )
+        return
+    name = f"{ref[0]}/{ref[1]}"
+    evidence = {**evidence, "secret": name}
+    if ref in ctx.inventory.unreadable or ref not in ctx.inventory.secrets:
+        ctx.warned(
+            "tls.default_certificate",
+            f"{host} is served {what}, and its TLS Secret {name} was not read: whether that is its own "
+            f"certificate cannot be told",
+            evidence=evidence,
+        )
+        return
+    secret = ctx.inventory.secrets[ref]
+    stored = None
+    if secret is not None and secret.cert_pem:
+        try:
+            stored = x509.load_pem_x509_certificates(secret.cert_pem)[0]
+        except (ValueError, IndexError):
+            stored = None
+    if stored is not None and stored.public_bytes(Encoding.DER) == leaf.public_bytes(Encoding.DER):
+        ctx.passed(
+            "tls.default_certificate",
+            f"{host} is served its own Secret {name}'s certificate, which is also the default one (served {served})",
+            evidence=evidence,
+        )
+        return
+    why = (
+        "does not exist"
+        if secret is None
+        else "holds no usable certificate"
+        if stored is None
+        else f"holds another certificate ({_cn(stored)})"
+    )
+    ctx.failed(
+        "tls.default_certificate",
+        f"{host} is served {what} instead of its own: its TLS Secret {name} {why}",
+        evidence=evidence,
+    )
+
+
 def _days(n: int) -> str:
     return f"{n} day" if n == 1 else f"{n} days"
 
@@ -784,11 +836,7 @@ class TlsProbe(Probe):
             )
             return
         if same:
-            ctx.passed(
-                "tls.default_certificate",
-                f"{host}'s certificate is also the default one: it is served {' and '.join(same)} too",
-                **evidence,
-            )
+            _host_gets_the_default(ctx, leaf, " and ".join(same), evidence)
             return
         answered = [(label, cert) for label, s in probes if (cert := s.leaf) is not None]
         if not answered:

@@ -449,7 +449,33 @@ def test_the_host_certificate_as_the_default_is_reported(tmp_path: Path, ca_file
     report = scenario(tmp_path, ca_file, leaf, secret_pem=leaf.cert_pem)
     r = one(report, "tls.default_certificate")
     assert r.status is Status.PASS and r.evidence["host_is_default"] is True
-    assert r.message.startswith(f"{HOST}'s certificate is also the default one")
+    assert r.message.startswith(
+        f"{HOST} is served its own Secret demo/web-tls's certificate, which is also the default"
+    )
+
+
+def test_a_host_whose_secret_is_gone_and_gets_the_default_certificate_fails(
+    tmp_path: Path, ca: pki.Issued, ca_file: Path, leaf: pki.Issued
+) -> None:
+    """Given the host's TLS Secret deleted and the controller's (valid, covering) default certificate served to it,
+    then tls.default_certificate fails saying so, never a pass saying the host gets the default (issue 26)."""
+    wildcard = pki.issue(ca, "*.example.test", dns_names=("*.example.test",))
+    r = one(scenario(tmp_path, ca_file, wildcard, secret_pem=MISSING), "tls.default_certificate")
+    assert r.status is Status.FAIL
+    assert r.message.startswith(f"{HOST} is served the default certificate (*.example.test, also served without SNI")
+    assert r.message.endswith("instead of its own: its TLS Secret demo/web-tls does not exist")
+    other = pki.issue(ca, "old.example.test", dns_names=(HOST,))
+    r = one(scenario(tmp_path, ca_file, wildcard, secret_pem=other.cert_pem), "tls.default_certificate")
+    assert r.status is Status.FAIL and "holds another certificate (old.example.test)" in r.message
+
+
+def test_a_host_without_a_secret_of_its_own_may_get_the_default_certificate(
+    tmp_path: Path, ca: pki.Issued, ca_file: Path
+) -> None:
+    """Given no tls block (the wildcard at the LB serves every host), then getting the default passes."""
+    wildcard = pki.issue(ca, "*.example.test", dns_names=("*.example.test",))
+    r = one(scenario(tmp_path, ca_file, wildcard, tls_secret=None), "tls.default_certificate")
+    assert r.status is Status.PASS and "names no TLS Secret of its own" in r.message
 
 
 def test_every_declared_check_is_reported_once_per_host(
