@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from ingresscheck.lab.lab import Lab
+from ingresscheck_lab.lab import Lab
 
 from .changes import replaced
 
