@@ -237,12 +237,14 @@ def _host_gets_the_default(ctx: ProbeContext, leaf: x509.Certificate, served: st
     failure when the host has a Secret whose certificate this is not: it silently fell back to the default."""
     target = ctx.require_target
     host, ref = target.host, target.tls_secret_ref
+    where = evidence.get("subject")  # the address the host's handshake was made with
     what = f"the default certificate ({_cn(leaf)}, also served {served})"
     if ref is None:
         ctx.passed(
             "tls.default_certificate",
             f"{host} names no TLS Secret of its own and is served {what}: the one meant for every such host",
             evidence=evidence,
+            subject=where,
         )
         return
     name = f"{ref[0]}/{ref[1]}"
@@ -253,6 +255,7 @@ def _host_gets_the_default(ctx: ProbeContext, leaf: x509.Certificate, served: st
             f"{host} is served {what}, and its TLS Secret {name} was not read: whether that is its own "
             f"certificate cannot be told",
             evidence=evidence,
+            subject=where,
         )
         return
     secret = ctx.inventory.secrets[ref]
@@ -267,6 +270,7 @@ def _host_gets_the_default(ctx: ProbeContext, leaf: x509.Certificate, served: st
             "tls.default_certificate",
             f"{host} is served its own Secret {name}'s certificate, which is also the default one (served {served})",
             evidence=evidence,
+            subject=where,
         )
         return
     why = (
@@ -280,6 +284,7 @@ def _host_gets_the_default(ctx: ProbeContext, leaf: x509.Certificate, served: st
         "tls.default_certificate",
         f"{host} is served {what} instead of its own: its TLS Secret {name} {why}",
         evidence=evidence,
+        subject=where,
     )
 
 
