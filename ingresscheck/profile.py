@@ -124,6 +124,10 @@ class Profile:
     node_port_range: tuple[int, int] = (30000, 32767)
     protocols: Protocols = field(default_factory=Protocols)
     expected_hosts: tuple[str, ...] = ()  # hosts that must be served: a missing one fails hosts.expected
+    # tls.hsts: whether every https answer must carry HSTS, and the max-age below which it is weak
+    # (ingress-nginx's default: 15724800 s, 182 days, with includeSubDomains)
+    hsts_required: bool = False
+    hsts_min_max_age: int = 15724800
     source: str = "defaults"
 
     def with_overrides(self, **changes: Any) -> Profile:
@@ -298,6 +302,11 @@ class _Protocols(_Model):
     family: Literal[4, 6] | None = Field(default=None, description="4 or 6")
 
 
+class _Hsts(_Model):
+    required: bool = Field(default=False, description="true or false")
+    min_max_age: int = Field(default=15724800, ge=0, description="seconds, e.g. 15724800")
+
+
 class _ProfileFile(_Model):
     kubeconfig: str | None = Field(default=None, description="a file path")
     context: str | None = Field(default=None, description="a kubeconfig context name")
@@ -325,6 +334,7 @@ class _ProfileFile(_Model):
     hosts: Any = Field(  # a list or a path: checked by _expected_hosts, one clear line either way
         default=None, description="a list of host names, or a file path (one host per line, # comments)"
     )
+    hsts: _Hsts = Field(default_factory=_Hsts, description="a mapping {required: BOOL, min_max_age: SECONDS}")
 
     @model_validator(mode="before")
     @classmethod
@@ -451,6 +461,8 @@ def load(path: str | os.PathLike[str]) -> Profile:
         reload_domain=spec.reload.domain,
         controller=spec.controller,
         lb_redirects=spec.lb_redirects,
+        hsts_required=spec.hsts.required,
+        hsts_min_max_age=spec.hsts.min_max_age,
         node_port_range=spec.node_port_range,  # type: ignore[arg-type]  # validated into (low, high)
         protocols=Protocols(
             http2=spec.protocols.http2,

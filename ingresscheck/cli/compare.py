@@ -112,14 +112,15 @@ def exit_code(report: ParityReport) -> int:
 def print_summary(report: ParityReport, paths: list[Path], out: TextIO) -> None:
     """The terminal's account: one line of counts (the same the JSON summary and the HTML show), then each
     difference that is not cosmetic."""
-    from ..compare import Severity
+    from ..compare import BREAKING, CHANGED, COSMETIC
 
     a, b = report.a, report.b
+    expected = [(h.host, d) for h in report.ordered_hosts() for d in h.expected]
     print(
         f"parity {a.address or a.context or a.kind} ({report.a_implementation}) -> "
         f"{b.address or b.context or b.kind} ({report.b_implementation}): {len(report.hosts)} hosts, "
-        f"{report.count(Severity.BREAKING)} breaking, {report.count(Severity.CHANGED)} changed, "
-        f"{report.count(Severity.COSMETIC)} cosmetic",
+        f"{report.count(BREAKING)} breaking, {report.count(CHANGED)} changed, "
+        f"{report.count(COSMETIC)} cosmetic" + (f", {len(expected)} expected" if expected else ""),
         file=out,
     )
     for host in report.only_a:
@@ -128,14 +129,21 @@ def print_summary(report: ParityReport, paths: list[Path], out: TextIO) -> None:
         print(f"  note     {printable(host)}: served on B only", file=out)
     for h in report.ordered_hosts():
         for d in h.differences:
-            if d.severity is not Severity.COSMETIC:
+            if d.severity is not COSMETIC:
                 print(
                     printable(
-                        f"  {d.severity.value.upper():<8} {h.host}: {d.request.describe()} {d.aspect}: "
+                        f"  {d.klass.upper():<8} {h.host}: {d.request.describe()} {d.aspect}: "
                         f"A {d.a} / B {d.b} ({d.explanation})"
                     ),
                     file=out,
                 )
+    for host, d in expected:
+        line = f"  expected {host}: {d.request.describe()} {d.aspect}: A {d.a} / B {d.b} ({d.expected})"
+        print(printable(line), file=out)
+    for x in report.stale:
+        print(
+            printable(f"  warning: stale expectation{f' (line {x.line})' if x.line else ''}: {x.describe()}"), file=out
+        )
     if report.support:
         print(
             f"  {len(report.support)} annotation(s) B implements differently or not at all (see the report)", file=out

@@ -3,6 +3,25 @@
     compare(a, b, ...)   discover both sides, pair hosts, send the same request matrix, classify
     ParityReport         per host: every request, both answers, each difference (breaking/changed/cosmetic)
 
+``compare`` is a client of the engine, like ``run``: each side's hosts are discovery's targets
+(``discovery``: one Ingress and HTTPRoute translation), every request goes through the network layer
+(``net.Net``: byte-exact targets, per-address slots, keep-alive; the TLS facts of an answer are those of
+the connection that carried it), an ``Observation`` is a view over the ``Attempt``, backend identity is
+the engine's, and a difference's severity is the results' ``Severity`` (``BREAKING`` = critical,
+``CHANGED`` = major, ``COSMETIC`` = minor). This package opens no socket of its own.
+
+Migration aspects (``_aspects``: hsts, http2, redirect_code, body_limit, request_id, acme_challenge,
+forwarded_proto, identity_headers) add requests to the matrix and compare their answers by the aspect's
+rule. A ``run`` check plugs in as an aspect through its pure judge: the judge takes one answer (an
+``HttpResponse``, or values read from an ``Observation``) and returns a status and a value in words; an
+``Aspect`` in ``_aspects.ASPECTS`` names the requests it needs and turns "A passes, B does not" into a
+``Difference`` of its class (``tls.hsts`` → hsts, ``redirect.forwarded_proto`` → forwarded_proto,
+``auth.identity_headers`` → identity_headers).
+
+Each difference gets a cause (``_cause``: an annotation B ignores or implements differently, something
+Gateway API cannot express, an implementation default, or unexplained); ``--expect`` entries
+(``_expect``) mark known differences, which are listed apart and do not count.
+
 The CLI is `ingresscheck compare`; reports are written by ``write_reports``.
 """
 
@@ -11,20 +30,27 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from ..discovery.kube import discover
+from ..discovery.model import Inventory
 from ..kube import check_reachable, connect
 from ..profile import Profile
+from ..results import Severity
+from ._aspects import ASPECT_NAMES, ASPECTS
 from ._classify import classify
-from ._discover import SideHosts, httproute_targets, side_hosts
+from ._discover import SideHosts, side_hosts
 from ._engine import run
+from ._expect import Expectation, load_expectations
 from ._matrix import requests_for
 from ._model import (
+    BREAKING,
+    CHANGED,
+    COSMETIC,
     Difference,
     Exchange,
     HostParity,
     Observation,
     ParityReport,
     Request,
-    Severity,
     Side,
     SupportRow,
     TlsSeen,
@@ -33,9 +59,15 @@ from ._report import to_dict, write
 from ._support import IMPLEMENTATIONS, implementation_for, support_table
 
 __all__ = [
+    "ASPECTS",
+    "ASPECT_NAMES",
+    "BREAKING",
+    "CHANGED",
+    "COSMETIC",
     "IMPLEMENTATIONS",
     "Difference",
     "Exchange",
+    "Expectation",
     "HostParity",
     "Observation",
     "ParityReport",
@@ -47,8 +79,9 @@ __all__ = [
     "TlsSeen",
     "classify",
     "compare",
-    "httproute_targets",
+    "load_expectations",
     "requests_for",
+    "side_hosts",
     "support_table",
     "to_dict",
     "write_reports",
@@ -62,15 +95,19 @@ def compare(
     *,
     kubeconfig: str | None = None,
     namespace: str | None = None,
-    concurrency: int = 16,
+    expectations: tuple[Expectation, ...] = (),
 ) -> ParityReport:
     """Run one comparison against live data planes (A: in service, B: the candidate)."""
+    inventories: dict[str | None, Inventory] = {}
     sides: list[SideHosts] = []
     for side in (a, b):
-        cluster = connect(kubeconfig or profile.kubeconfig, side.context or profile.context)
-        check_reachable(cluster)
-        sides.append(side_hosts(cluster, side, namespace))
-    impls = [side.implementation or _implementation(side, hosts) for side, hosts in zip((a, b), sides, strict=True)]
+        context = side.context or profile.context
+        if context not in inventories:
+            cluster = connect(kubeconfig or profile.kubeconfig, context)
+            check_reachable(cluster)
+            inventories[context] = discover(cluster, namespace)
+        sides.append(side_hosts(inventories[context], side))
+    impls = [side.implementation or _implementation(hosts) for side, hosts in zip((a, b), sides, strict=True)]
     return asyncio.run(
         run(
             a,
@@ -80,12 +117,12 @@ def compare(
             profile,
             a_implementation=impls[0],
             b_implementation=impls[1],
-            concurrency=concurrency,
+            expectations=expectations,
         )
     )
 
 
-def _implementation(side: Side, hosts: SideHosts) -> str:
+def _implementation(hosts: SideHosts) -> str:
     kinds = {t.kind for t in hosts.targets.values()}
     controllers = set(hosts.controllers.values())
     if kinds == {"HTTPRoute"}:

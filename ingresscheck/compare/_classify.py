@@ -12,10 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from ._model import Difference, Observation, Request, Severity
+from ..results import Severity
+from ._model import BREAKING, CHANGED, COSMETIC, Difference, Observation, Request
 
 # headers whose difference a client notices, and when
-_HEADERS_ALWAYS = ("strict-transport-security", "www-authenticate")
+# (HSTS is the hsts aspect's: compared once per host, judged like tls.hsts)
+_HEADERS_ALWAYS = ("www-authenticate",)
 _HEADERS_ON_SUCCESS = ("content-type",)
 
 
@@ -27,30 +29,30 @@ def classify(request: Request, a: Observation, b: Observation) -> list[Differenc
 
     if a.error or b.error:
         if a.error and b.error:
-            if _kind(a.error) != _kind(b.error):
-                add(Severity.COSMETIC, "error", a.error, b.error, "both sides fail, differently")
+            if a.outcome is not b.outcome:
+                add(COSMETIC, "error", a.error, b.error, "both sides fail, differently")
         elif b.error and a.family in (2, 3) or b.error and a.status in (401, 403, 407):
-            add(Severity.BREAKING, "error", a.short(), b.error, "B does not answer where A did")
+            add(BREAKING, "error", a.short(), b.error, "B does not answer where A did")
         elif b.error:
             add(
-                Severity.CHANGED,
+                CHANGED,
                 "error",
                 a.short(),
                 b.error,
                 f"a client fails on both sides: A answers {a.status}, B does not answer at all",
             )
         else:
-            add(Severity.CHANGED, "error", a.error or "", b.short(), "B answers where A did not")
+            add(CHANGED, "error", a.error or "", b.short(), "B answers where A did not")
         return out
 
     _status(request, a, b, add)
     _location(a, b, add)
     if a.status == b.status and a.family == 2 and a.backend and b.backend:
         if a.backend[0] != b.backend[0]:
-            add(Severity.BREAKING, "backend", a.backend[0], b.backend[0], "another backend answers")
+            add(BREAKING, "backend", a.backend[0], b.backend[0], "another backend answers")
         elif a.backend[1] != b.backend[1] and request.category == "normalisation":
             add(
-                Severity.CHANGED,
+                CHANGED,
                 "backend path",
                 a.backend[1],
                 b.backend[1],
@@ -58,7 +60,7 @@ def classify(request: Request, a: Observation, b: Observation) -> list[Differenc
             )
         elif a.backend[1] != b.backend[1]:
             add(
-                Severity.BREAKING,
+                BREAKING,
                 "backend path",
                 a.backend[1],
                 b.backend[1],
@@ -67,26 +69,24 @@ def classify(request: Request, a: Observation, b: Observation) -> list[Differenc
     for name in _HEADERS_ALWAYS + (_HEADERS_ON_SUCCESS if a.family == 2 and b.family == 2 else ()):
         va, vb = a.header(name), b.header(name)
         if va != vb and a.family == b.family:
-            severity = Severity.CHANGED
+            severity = CHANGED
             if name == "www-authenticate" and va and vb and va.split()[0].lower() == vb.split()[0].lower():
                 why = (
                     "the same scheme with another realm: browsers show another prompt, password managers "
                     "keyed by realm will not fill it"
                 )
-            elif name == "strict-transport-security" and va and not vb:
-                why = "B drops HSTS: browsers stop forcing https for this host once the max-age ends"
             else:
                 why = f"{name} differs"
             add(severity, f"header:{name}", va or "(none)", vb or "(none)", why)
     if (
-        not any(d.severity is not Severity.COSMETIC for d in out)
+        not any(d.severity is not COSMETIC for d in out)
         and a.status == b.status
         and a.family != 2
         and a.body_sha != b.body_sha
         and a.header("content-type") != b.header("content-type")
     ):
         add(
-            Severity.COSMETIC,
+            COSMETIC,
             "error page",
             a.header("content-type") or "(none)",
             b.header("content-type") or "(none)",
@@ -103,29 +103,32 @@ def _status(request: Request, a: Observation, b: Observation, add: _Add) -> None
     va, vb = str(a.status), str(b.status)
     if a.family in (2, 3) and b.family in (4, 5):
         if a.family == 3 and _to_https(a) and request.scheme == "http":
-            add(Severity.BREAKING, "status", va, vb, "the redirect to https is lost")
+            add(BREAKING, "status", va, vb, "the redirect to https is lost")
         else:
-            add(Severity.BREAKING, "status", va, vb, "a request that worked fails")
+            add(BREAKING, "status", va, vb, "a request that worked fails")
     elif a.status in (401, 403, 407) and b.family in (2, 3):
-        add(Severity.BREAKING, "status", va, vb, "access control opens: B serves what A protected")
+        add(BREAKING, "status", va, vb, "access control opens: B serves what A protected")
     elif a.family == 3 and b.family == 2:
         if _to_https(a) and request.scheme == "http":
-            add(Severity.BREAKING, "status", va, vb, "the redirect to https is lost: B serves plain HTTP")
+            add(BREAKING, "status", va, vb, "the redirect to https is lost: B serves plain HTTP")
         else:
-            add(Severity.CHANGED, "status", va, vb, "B serves where A redirected")
+            add(CHANGED, "status", va, vb, "B serves where A redirected")
     elif a.family == 2 and b.family == 3:
-        add(Severity.CHANGED, "status", va, vb, "B redirects where A served")
+        add(CHANGED, "status", va, vb, "B redirects where A served")
     elif a.family == b.family:
         why = "another redirect code" if a.family == 3 else "another status code in the same family"
         if a.family == 3 and _permanent(a.status) != _permanent(b.status):
             why += " (permanent vs temporary: browsers and caches keep a permanent one)"
         if a.family == 3 and _keeps_method(a.status) != _keeps_method(b.status):
             why += " (307/308 keep the method and body, 301/302 let clients switch POST to GET)"
-        add(Severity.CHANGED, "status", va, vb, why)
+        if a.family == 3 and request.category == "redirect":
+            add(CHANGED, "redirect_code", va, vb, why + "; ingress-nginx's https redirect is 308")
+        else:
+            add(CHANGED, "status", va, vb, why)
     elif a.family in (4, 5) and b.family in (2, 3):
-        add(Severity.CHANGED, "status", va, vb, "B serves a request A refused")
+        add(CHANGED, "status", va, vb, "B serves a request A refused")
     else:
-        add(Severity.CHANGED, "status", va, vb, "another status family")
+        add(CHANGED, "status", va, vb, "another status family")
 
 
 def _location(a: Observation, b: Observation, add: _Add) -> None:
@@ -133,13 +136,13 @@ def _location(a: Observation, b: Observation, add: _Add) -> None:
     if a.family != 3 or b.family != 3 or la == lb:
         return
     if _to_https(a) and not _to_https(b):
-        add(Severity.BREAKING, "location", la or "(none)", lb or "(none)", "the redirect no longer goes to https")
+        add(BREAKING, "location", la or "(none)", lb or "(none)", "the redirect no longer goes to https")
         return
     pa, pb = urlsplit(la or ""), urlsplit(lb or "")
     if (pa.scheme, pa.netloc.lower(), pa.path, pa.query) == (pb.scheme, pb.netloc.lower(), pb.path, pb.query):
-        add(Severity.COSMETIC, "location", la or "", lb or "", "the same target, spelt differently")
+        add(COSMETIC, "location", la or "", lb or "", "the same target, spelt differently")
     else:
-        add(Severity.CHANGED, "location", la or "(none)", lb or "(none)", "the redirect goes elsewhere")
+        add(CHANGED, "location", la or "(none)", lb or "(none)", "the redirect goes elsewhere")
 
 
 def _tls(request: Request, a: Observation, b: Observation, add: _Add) -> None:
@@ -147,24 +150,24 @@ def _tls(request: Request, a: Observation, b: Observation, add: _Add) -> None:
     assert ta is not None and tb is not None
     if ta.verified and not tb.verified:
         add(
-            Severity.BREAKING,
+            BREAKING,
             "tls:verified",
             "verified",
             tb.verify_error or "not verified",
             "clients will refuse B's certificate",
         )
     elif ta.sans != tb.sans:
-        add(Severity.CHANGED, "tls:sans", ", ".join(ta.sans), ", ".join(tb.sans), "the certificate names differ")
+        add(CHANGED, "tls:sans", ", ".join(ta.sans), ", ".join(tb.sans), "the certificate names differ")
     elif ta.fingerprint != tb.fingerprint:
         add(
-            Severity.COSMETIC,
+            COSMETIC,
             "tls:certificate",
             ta.fingerprint,
             tb.fingerprint,
             "another certificate with the same names (pinning clients would notice)",
         )
     if ta.version != tb.version:
-        add(Severity.CHANGED, "tls:version", ta.version, tb.version, "another TLS protocol version")
+        add(CHANGED, "tls:version", ta.version, tb.version, "another TLS protocol version")
 
 
 def _to_https(o: Observation) -> bool:
@@ -177,10 +180,6 @@ def _permanent(status: int) -> bool:
 
 def _keeps_method(status: int) -> bool:
     return status in (307, 308)
-
-
-def _kind(error: str) -> str:
-    return error.split(":")[0]
 
 
 # Known causes, shown with a difference so a reader knows where to look.

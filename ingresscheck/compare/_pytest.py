@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from ._model import HostParity, ParityReport, Severity, Side
+from ._model import BREAKING, CHANGED, HostParity, ParityReport, Side
 
 
 class ParityChanged(UserWarning):
@@ -69,12 +69,12 @@ def assert_parity(host: HostParity) -> None:
     """Fail on breaking differences, warn on changed ones."""
     __tracebackhide__ = True
     for d in host.differences:
-        if d.severity is Severity.CHANGED:
+        if d.severity is CHANGED:
             warnings.warn(
                 ParityChanged(f"{host.host}: {d.request.describe()} {d.aspect}: A {d.a} / B {d.b} ({d.explanation})"),
                 stacklevel=2,
             )
-    breaking = [d for d in host.differences if d.severity is Severity.BREAKING]
+    breaking = [d for d in host.differences if d.severity is BREAKING]
     if breaking:
         raise ParityBroken(
             f"{host.host}: {len(breaking)} breaking difference(s)\n"

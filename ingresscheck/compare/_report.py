@@ -12,9 +12,11 @@ from xml.etree import ElementTree as ET
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from ._model import HostParity, ParityReport, Severity
+from ._aspects import ASPECTS
+from ._model import BREAKING, CLASSES, HostParity, ParityReport, class_of, rank
 
 SCHEMA = "ingresscheck.parity/v1"
+REDIRECT_CODE = {"name": "redirect_code", "class": "changed", "summary": "the 3xx code of the plain-HTTP redirect"}
 
 
 def to_dict(report: ParityReport) -> dict[str, Any]:
@@ -24,8 +26,10 @@ def to_dict(report: ParityReport) -> dict[str, Any]:
         "seconds": report.seconds,
         "a": {**report.a.__dict__, "implementation": report.a_implementation},
         "b": {**report.b.__dict__, "implementation": report.b_implementation},
-        "summary": {s.value: report.count(s) for s in Severity}
+        "summary": {name: report.count(s) for s, name in CLASSES.items()}
         | {
+            "expected": sum(len(h.expected) for h in report.hosts),
+            "stale_expectations": len(report.stale),
             "hosts": len(report.hosts),
             "only_a": len(report.only_a),
             "only_b": len(report.only_b),
@@ -34,6 +38,10 @@ def to_dict(report: ParityReport) -> dict[str, Any]:
         "only_a": list(report.only_a),
         "only_b": list(report.only_b),
         "support": [r.as_dict() for r in report.support],
+        "aspects": [{"name": a.name, "class": class_of(a.severity), "summary": a.summary} for a in ASPECTS]
+        + [REDIRECT_CODE],
+        "expected": [{"host": h.host, **d.as_dict()} for h in report.ordered_hosts() for d in h.expected],
+        "stale_expectations": [x.as_dict() for x in report.stale],
         "hosts": [_host(h) for h in report.ordered_hosts()],
     }
 
@@ -43,7 +51,7 @@ def _host(h: HostParity) -> dict[str, Any]:
         "host": h.host,
         "a_object": h.a_object,
         "b_object": h.b_object,
-        "worst": h.worst.value if h.worst else None,
+        "worst": class_of(h.worst) if h.worst else None,
         "differences": [d.as_dict() for d in h.differences],
         "requests": [
             {
@@ -53,7 +61,9 @@ def _host(h: HostParity) -> dict[str, Any]:
                 "note": e.request.note,
                 "a": e.a.as_dict(),
                 "b": e.b.as_dict(),
-                "verdict": min((d.severity for d in e.differences), key=lambda s: s.rank).value
+                "verdict": class_of(min((d.severity for d in e.differences if not d.expected), key=rank))
+                if any(not d.expected for d in e.differences)
+                else "expected"
                 if e.differences
                 else "same",
             }
@@ -78,27 +88,31 @@ def write_junit(report: ParityReport, path: Path) -> None:
     suite = ET.Element(
         "testsuite",
         name="ingresscheck.parity",
-        tests=str(len(report.hosts) + len(report.only_a)),
-        failures=str(sum(1 for h in report.hosts if h.worst is Severity.BREAKING) + len(report.only_a)),
+        tests=str(len(report.hosts) + len(report.only_a) + (1 if report.stale else 0)),
+        failures=str(sum(1 for h in report.hosts if h.worst is BREAKING) + len(report.only_a)),
         time=str(report.seconds),
     )
     for h in report.ordered_hosts():
         case = ET.SubElement(suite, "testcase", classname="parity", name=h.host)
-        breaking = [d for d in h.differences if d.severity is Severity.BREAKING]
+        breaking = [d for d in h.differences if d.severity is BREAKING]
         if breaking:
             fail = ET.SubElement(case, "failure", message=f"{len(breaking)} breaking difference(s)")
             fail.text = "\n".join(
                 f"{d.request.describe()}: {d.aspect} A={d.a} B={d.b}: {d.explanation}" for d in breaking
             )
-        others = [d for d in h.differences if d.severity is not Severity.BREAKING]
-        if others:
-            ET.SubElement(case, "system-out").text = "\n".join(
-                f"[{d.severity.value}] {d.request.describe()}: {d.aspect} A={d.a} B={d.b}: {d.explanation}"
-                for d in others
-            )
+        others = [d for d in h.differences if d.severity is not BREAKING]
+        lines = [f"[{d.klass}] {d.request.describe()}: {d.aspect} A={d.a} B={d.b}: {d.explanation}" for d in others]
+        lines += [f"[expected] {d.request.describe()}: {d.aspect} A={d.a} B={d.b}: {d.expected}" for d in h.expected]
+        if lines:
+            ET.SubElement(case, "system-out").text = "\n".join(lines)
     for host in report.only_a:
         case = ET.SubElement(suite, "testcase", classname="parity", name=host)
         ET.SubElement(case, "failure", message="served by A only: it would stop being served after the switch")
+    if report.stale:
+        case = ET.SubElement(suite, "testcase", classname="parity", name="expectations")
+        ET.SubElement(case, "system-err").text = "\n".join(
+            f"stale expectation (matched nothing): {x.describe()}" for x in report.stale
+        )
     ET.ElementTree(suite).write(path, encoding="unicode", xml_declaration=True)
 
 

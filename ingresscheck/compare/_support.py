@@ -113,13 +113,13 @@ def support_table(targets: list[Target], implementation: str) -> list[SupportRow
                 continue
             seen.add((obj, key))
             name = key[len(PREFIX) :]
-            support, note = _judge(name, implementation)
+            support, note = judge(name, implementation)
             if support != "same":
                 rows.append(SupportRow(obj, t.host, name, value, support, note))
     return rows
 
 
-def _judge(name: str, implementation: str) -> tuple[str, str]:
+def judge(name: str, implementation: str) -> tuple[str, str]:
     if name not in NGINX:
         return "ignored", "not an ingress-nginx annotation (misspelt?): every controller ignores it"
     if implementation == "ingress-nginx":

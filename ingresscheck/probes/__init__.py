@@ -33,10 +33,13 @@ def _builtin() -> tuple[type[Probe], ...]:
     from .cors import CorsProbe
     from .dns import DnsProbe
     from .exposure import ExposureProbe
+    from .forwarded_proto import ForwardedProtoProbe
     from .gateway import GatewayProbe
     from .hosts import HostsProbe
+    from .hsts import HstsProbe
     from .http import HttpProbe
     from .httproute import HttpRouteProbe
+    from .identity_headers import IdentityHeadersProbe
     from .redirect import RedirectProbe
     from .redirect_annotations import RedirectAnnotationsProbe
     from .reload import ReloadProbe
@@ -50,11 +53,14 @@ def _builtin() -> tuple[type[Probe], ...]:
     return (
         DnsProbe,
         RedirectProbe,
+        ForwardedProtoProbe,
         TlsProbe,
         SniProbe,
         HttpProbe,
+        HstsProbe,
         RoutingProbe,
         AuthProbe,
+        IdentityHeadersProbe,
         AuthConfigProbe,
         StaticProbe,
         ExposureProbe,

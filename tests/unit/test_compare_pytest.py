@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from ingresscheck.compare import Difference, Exchange, HostParity, Observation, Request, Severity
+from ingresscheck.compare import BREAKING, CHANGED, COSMETIC, Difference, Exchange, HostParity, Observation, Request
 from ingresscheck.compare._pytest import ParityBroken, ParityChanged, assert_parity
+from ingresscheck.net import Attempt, HttpResponse, Outcome, Subject
+from ingresscheck.results import Severity
 
 pytest_plugins = ["pytester"]
+
+
+def _seen(status: int) -> Observation:
+    response = HttpResponse(status, "", (), b"", 0, False)
+    return Observation(Attempt("http", Subject("127.0.0.1", 80), Outcome.OK, response=response))
 
 
 def _host(*severities: Severity) -> HostParity:
@@ -17,16 +24,16 @@ def _host(*severities: Severity) -> HostParity:
         "api.example.test",
         "Ingress demo/api",
         "HTTPRoute demo/api",
-        (Exchange(req, Observation(302), Observation(301), diffs),),
+        (Exchange(req, _seen(302), _seen(301), diffs),),
     )
 
 
 def test_breaking_fails_changed_warns_cosmetic_passes() -> None:
     with pytest.raises(ParityBroken, match="1 breaking difference"):
-        assert_parity(_host(Severity.BREAKING))
+        assert_parity(_host(BREAKING))
     with pytest.warns(ParityChanged, match="A 302 / B 301"):
-        assert_parity(_host(Severity.CHANGED))
-    assert_parity(_host(Severity.COSMETIC))
+        assert_parity(_host(CHANGED))
+    assert_parity(_host(COSMETIC))
 
 
 def test_suite_collects_one_test_per_host(pytester: pytest.Pytester) -> None:
