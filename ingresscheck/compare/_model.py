@@ -12,12 +12,12 @@ ParityReport    every host, the hosts on one side only, the annotation support t
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 from ..hostname import match_one
+from ..identity import identity
 from ..net import Attempt, Outcome
 from ..results import Severity
 
@@ -146,22 +146,12 @@ class Observation:
         return hashlib.sha256(r.body).hexdigest()[:12] if r is not None else ""
 
     @cached_property
-    def _echo(self) -> dict[str, Any] | None:
-        r = self.attempt.response
-        if r is None or not r.header("content-type").startswith("application/json"):
-            return None
-        try:
-            body = json.loads(r.body)
-        except ValueError:
-            return None
-        return body if isinstance(body, dict) else None
-
-    @cached_property
     def backend(self) -> tuple[str, str] | None:
-        """(namespace/service, path the backend saw) when the answer says who served it."""
-        from ._identity import backend_of
-
-        return backend_of(self.attempt.response, self._echo)
+        """(namespace/service, path the backend saw) when the answer says who served it (``identity``)."""
+        found = identity(self.attempt.response)
+        if found is None or not found.service:
+            return None
+        return (found.name, found.path or "")
 
     @cached_property
     def _echoed(self) -> dict[str, str] | None:
