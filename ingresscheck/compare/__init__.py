@@ -79,6 +79,7 @@ __all__ = [
     "TlsSeen",
     "classify",
     "compare",
+    "discover_sides",
     "load_expectations",
     "requests_for",
     "side_hosts",
@@ -98,15 +99,7 @@ def compare(
     expectations: tuple[Expectation, ...] = (),
 ) -> ParityReport:
     """Run one comparison against live data planes (A: in service, B: the candidate)."""
-    inventories: dict[str | None, Inventory] = {}
-    sides: list[SideHosts] = []
-    for side in (a, b):
-        context = side.context or profile.context
-        if context not in inventories:
-            cluster = connect(kubeconfig or profile.kubeconfig, context)
-            check_reachable(cluster)
-            inventories[context] = discover(cluster, namespace)
-        sides.append(side_hosts(inventories[context], side))
+    sides = discover_sides(a, b, profile, kubeconfig=kubeconfig, namespace=namespace)
     impls = [side.implementation or _implementation(hosts) for side, hosts in zip((a, b), sides, strict=True)]
     return asyncio.run(
         run(
@@ -120,6 +113,22 @@ def compare(
             expectations=expectations,
         )
     )
+
+
+def discover_sides(
+    a: Side, b: Side, profile: Profile, *, kubeconfig: str | None = None, namespace: str | None = None
+) -> tuple[SideHosts, SideHosts]:
+    """Each side's hosts, from discovery (the same ``discover`` and targets ``run`` uses; once per context)."""
+    inventories: dict[str | None, Inventory] = {}
+    sides: list[SideHosts] = []
+    for side in (a, b):
+        context = side.context or profile.context
+        if context not in inventories:
+            cluster = connect(kubeconfig or profile.kubeconfig, context)
+            check_reachable(cluster)
+            inventories[context] = discover(cluster, namespace)
+        sides.append(side_hosts(inventories[context], side))
+    return sides[0], sides[1]
 
 
 def _implementation(hosts: SideHosts) -> str:
