@@ -313,22 +313,42 @@ def _backend(path_type: str, path: str, service: str) -> Obj:
     return {"matches": [{"path": {"type": path_type, "value": path}}], "backendRefs": [{"name": service, "port": 80}]}
 
 
-def demo_routes() -> list[Obj]:
-    """The demo's Ingresses as HTTPRoutes on the parity Gateway (the same paths and backends)."""
+# the LB (side A of the parity demo) sends HSTS for the *.example.test hosts it terminates, as ingress-nginx does
+HSTS = "max-age=15724800; includeSubDomains"
+
+
+def _with_hsts(rules: list[Obj]) -> list[Obj]:
+    header = {"name": "Strict-Transport-Security", "value": HSTS}
     return [
-        _route("wordpress", f"wordpress.{EXAMPLE_DOMAIN}", "https-example", [_backend("PathPrefix", "/", "wordpress")]),
+        {**r, "filters": [{"type": "ResponseHeaderModifier", "responseHeaderModifier": {"set": [header]}}]}
+        for r in rules
+    ]
+
+
+def demo_routes() -> list[Obj]:
+    """The demo's Ingresses as HTTPRoutes on the parity Gateway (the same paths and backends, and HSTS where
+    the LB sends it)."""
+    return [
+        _route(
+            "wordpress",
+            f"wordpress.{EXAMPLE_DOMAIN}",
+            "https-example",
+            _with_hsts([_backend("PathPrefix", "/", "wordpress")]),
+        ),
         _route(
             "api",
             f"api.{EXAMPLE_DOMAIN}",
             "https-example",
-            [
-                _backend("PathPrefix", "/v1", "api"),
-                _backend("Exact", "/healthz", "api"),
-                _backend("PathPrefix", "/docs", "api-docs"),
-                _backend("PathPrefix", "/v2", "api-v2"),
-            ],
+            _with_hsts(
+                [
+                    _backend("PathPrefix", "/v1", "api"),
+                    _backend("Exact", "/healthz", "api"),
+                    _backend("PathPrefix", "/docs", "api-docs"),
+                    _backend("PathPrefix", "/v2", "api-v2"),
+                ]
+            ),
         ),
-        _route("www", f"www.{EXAMPLE_DOMAIN}", "https-example", [_backend("PathPrefix", "/", "site")]),
+        _route("www", f"www.{EXAMPLE_DOMAIN}", "https-example", _with_hsts([_backend("PathPrefix", "/", "site")])),
         _route("shop", f"shop.{APPS_DOMAIN}", "https-shop", [_backend("PathPrefix", "/", "shop")]),
     ]
 
