@@ -57,6 +57,8 @@ _RESOURCES: dict[str, tuple[str, str, bool]] = {
     # Envoy Gateway's own kinds (the lab's second data plane)
     "EnvoyPatchPolicy": ("/apis/gateway.envoyproxy.io/v1alpha1", "envoypatchpolicies", True),
     "SecurityPolicy": ("/apis/gateway.envoyproxy.io/v1alpha1", "securitypolicies", True),
+    "ClientTrafficPolicy": ("/apis/gateway.envoyproxy.io/v1alpha1", "clienttrafficpolicies", True),
+    "BackendTrafficPolicy": ("/apis/gateway.envoyproxy.io/v1alpha1", "backendtrafficpolicies", True),
 }
 
 
