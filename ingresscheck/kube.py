@@ -12,11 +12,17 @@ the HTTP status or the exception class, never from message text.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -25,6 +31,7 @@ import urllib3
 import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
+from kubernetes.config import exec_provider as _exec_provider
 from kubernetes.config.config_exception import ConfigException
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -269,6 +276,70 @@ IN_CLUSTER = "in-cluster"
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 
 
+# An exec credential plugin (aws eks get-token, gke-gcloud-auth-plugin, kubelogin) that hangs must not
+# hang us: the kubernetes client waits for it without a bound, so its module gets a Popen whose
+# communicate() has one, and kills the plugin when it is exceeded.
+EXEC_PLUGIN_TIMEOUT = 10.0
+EXEC_PLUGIN_INTERACTIVE_TIMEOUT = 120.0  # a person at a terminal may have a login to finish (kubelogin)
+
+
+def _exec_timeout() -> float:
+    return EXEC_PLUGIN_INTERACTIVE_TIMEOUT if sys.stdin.isatty() and sys.stdout.isatty() else EXEC_PLUGIN_TIMEOUT
+
+
+class _BoundedPopen(subprocess.Popen):
+    """The plugin in a process group of its own, so that a timeout kills it and whatever it started
+    (a shell script's children keep the output pipe open after the shell is gone)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **{**kwargs, "start_new_session": True})
+
+    def communicate(self, input: Any = None, timeout: float | None = None) -> Any:
+        try:
+            return super().communicate(input, timeout=timeout or _exec_timeout())
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            try:
+                super().communicate(timeout=2)
+            except subprocess.TimeoutExpired:
+                pass  # a grandchild that left the group still holds the pipe: it is not waited for
+            args = self.args if isinstance(self.args, (list, tuple)) else [self.args]
+            raise ConfigException(
+                f"exec: the credential plugin {args[0]!s} did not finish within {_exec_timeout():g} s (killed)"
+            ) from None
+
+
+_exec_provider.subprocess = SimpleNamespace(Popen=_BoundedPopen, PIPE=subprocess.PIPE)  # type: ignore[assignment]
+
+
+@contextlib.contextmanager
+def _exec_plugin_errors(path: str) -> Iterator[None]:
+    """The kubernetes client logs a failed exec plugin (exit code, bad output, our timeout) and goes on
+    without credentials, as anonymous: here that failure is the one line it should be."""
+    caught: list[str] = []
+
+    class _Catch(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            message = record.getMessage()
+            if message.startswith("exec:"):
+                caught.append(message)
+                return False
+            return True
+
+    catch = _Catch()
+    root = logging.getLogger()
+    root.addFilter(catch)
+    try:
+        yield
+    finally:
+        root.removeFilter(catch)
+    if caught:
+        raise UsageError(f"kubeconfig {path}: the user's credential plugin failed: {caught[0].splitlines()[0]}")
+
+
 def _load_in_cluster(cfg: client.Configuration) -> None:
     host, port = os.environ.get("KUBERNETES_SERVICE_HOST"), os.environ.get("KUBERNETES_SERVICE_PORT")
     if not host or not port:
@@ -306,7 +377,8 @@ def connect(
             if context and context not in names:
                 raise UsageError(f"kubeconfig {path} has no context {context!r} (it has: {', '.join(names) or 'none'})")
             chosen = context or (current or {}).get("name", "")
-            config.load_kube_config(config_file=path, context=context, client_configuration=cfg)
+            with _exec_plugin_errors(path):
+                config.load_kube_config(config_file=path, context=context, client_configuration=cfg)
         elif os.environ.get("KUBERNETES_SERVICE_HOST"):
             config.load_incluster_config(client_configuration=cfg)
             chosen = "in-cluster"

@@ -90,16 +90,26 @@ async def exchange(
     With ``body``, the head carries ``Expect: 100-continue``: a server refusing the body (413) answers
     before it is sent, as nginx does, instead of resetting a connection it will not read from; without an
     answer within ``CONTINUE_WAIT`` the body is sent anyway."""
+    # --timeout bounds the exchange as a whole (sending, waiting, reading), not each read: a peer that
+    # trickles a byte at a time must not hold a probe for as long as it likes
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
     started = time.perf_counter()
-    await channel.send(request)
-    sent = time.perf_counter()
     p = _Parse(head_only, max_body)
     p.parser = httptools.HttpResponseParser(p)
     first_byte: float | None = None
     truncated = False
+    try:
+        async with asyncio.timeout_at(deadline):
+            await channel.send(request)
+    except TimeoutError:
+        raise WireError(
+            Outcome.TIMEOUT, "request", f"{channel.where} did not take the request within {timeout:g} s"
+        ) from None
+    sent = time.perf_counter()
     if body is not None:
         try:
-            async with asyncio.timeout(min(CONTINUE_WAIT, timeout)):
+            async with asyncio.timeout_at(min(loop.time() + CONTINUE_WAIT, deadline)):
                 while not p.interim and not p.complete:
                     data = await channel.recv()
                     if not data:
@@ -111,16 +121,27 @@ async def exchange(
         if p.complete:
             p.keep_alive = False  # answered without the body: the server may still expect it
         else:
-            await channel.send(body)
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await channel.send(body)
+            except TimeoutError:
+                raise WireError(
+                    Outcome.TIMEOUT, "request", f"{channel.where} did not take the request body within {timeout:g} s"
+                ) from None
             sent = time.perf_counter()
     timings["request"] = (sent - started) * 1000
     while not p.complete:
         phase = "wait" if first_byte is None else "transfer"
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout_at(deadline):
                 data = await channel.recv()
         except TimeoutError:
-            got = "no response" if first_byte is None else "the response stalled"
+            if first_byte is None:
+                got = "no response"
+            else:
+                so_far = p.head_bytes if not p.headers_done else p.body_bytes
+                part = "status line and headers" if not p.headers_done else "body"
+                got = f"an incomplete response ({so_far} bytes of its {part} so far)"
             raise WireError(Outcome.TIMEOUT, phase, f"{got} from {channel.where} within {timeout:g} s") from None
         if first_byte is None:
             first_byte = time.perf_counter()
