@@ -59,11 +59,16 @@ def add_compare_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reports-dir", default="reports", help="where parity.html/json/xml go (default: reports)")
     p.add_argument("--format", default="html,json,junit", help="comma-separated: html, json, junit")
     p.add_argument("--no-reports", action="store_true", help="write no report file")
+    p.add_argument(
+        "--expect",
+        metavar="FILE",
+        help="known differences (YAML: host or glob, request or aspect, a, b, reason): listed apart, not counted",
+    )
     p.set_defaults(handler=execute)
 
 
 def execute(args: argparse.Namespace) -> int:
-    from ..compare import Side, compare, write_reports
+    from ..compare import Side, compare, load_expectations, write_reports
     from ..profile import Profile, load
 
     formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
@@ -93,7 +98,8 @@ def execute(args: argparse.Namespace) -> int:
         if not Path(args.ca_bundle).is_file():
             raise UsageError(f"--ca-bundle {args.ca_bundle} does not exist")
         profile = profile.with_overrides(ca_bundle=args.ca_bundle)
-    report = compare(a, b, profile, kubeconfig=args.kubeconfig, namespace=args.namespace)
+    expectations = load_expectations(args.expect) if args.expect else ()  # a bad file: exit 2 before any traffic
+    report = compare(a, b, profile, kubeconfig=args.kubeconfig, namespace=args.namespace, expectations=expectations)
     if not report.hosts and not report.only_a:
         raise UsageError(
             "no host to compare: no object is published on side A "

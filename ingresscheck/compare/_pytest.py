@@ -37,12 +37,13 @@ class ParitySuite:
     kubeconfig: str | None = None
     profile: str | None = None
     namespace: str | None = None
+    expect: str | None = None  # an --expect file: known differences pass, with their reason
     _report: ParityReport | None = field(default=None, init=False, repr=False)
 
     def report(self) -> ParityReport:
         if self._report is None:
             from ..profile import Profile, load
-            from . import compare
+            from . import compare, load_expectations
 
             prof = load(self.profile) if self.profile else Profile()
             self._report = compare(
@@ -51,6 +52,7 @@ class ParitySuite:
                 prof,
                 kubeconfig=self.kubeconfig,
                 namespace=self.namespace,
+                expectations=load_expectations(self.expect) if self.expect else (),
             )
         return self._report
 

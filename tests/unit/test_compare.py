@@ -391,6 +391,7 @@ def test_report_json_has_no_credentials_field(ca: trustme.CA, ca_file: Path, tmp
         (["compare", "--a", "127.0.0.10", "--b", "127.0.0.10"], "both sides are the same"),
         (["compare", "--a", "not-an-ip", "--b", "127.0.0.30"], "expected an IP address"),
         (["compare", "--a", "127.0.0.10", "--b", "127.0.0.30", "--format", "pdf"], "unknown format pdf"),
+        (["compare", "--a", "127.0.0.10", "--b", "127.0.0.30", "--expect", "/nonexistent.yaml"], "--expect"),
     ],
 )
 def test_cli_bad_input_is_one_line_exit_2(argv: list[str], message: str) -> None:
