@@ -207,15 +207,49 @@ def secret_info(obj: Obj) -> SecretInfo:
         from ..htpasswd import count_lines
 
         lines, invalid = count_lines(auth.decode(errors="replace"))
+    from ..htpasswd import count_lines
+
+    keys = tuple(sorted(set(data) | set(string_data)))
+    # auth-map form: one user per key, the hash its value (counted the way htpasswd lines are)
+    as_map = "\n".join(f"{k}:{(value(k) or b'').decode(errors='replace').strip()}" for k in keys)
+    map_users, map_invalid = count_lines(as_map) if keys else (0, 0)
+    matches, problem = _key_matches(cert, value("tls.key"))
     return SecretInfo(
         meta.get("namespace", "default"),
         meta.get("name", "?"),
         obj.get("type", "Opaque"),
-        tuple(sorted(set(data) | set(string_data))),
+        keys,
         cert,
         lines,
         invalid,
+        key_matches=matches,
+        key_problem=problem,
+        map_users=map_users,
+        map_invalid=map_invalid,
     )
+
+
+def _key_matches(cert_pem: bytes | None, key_pem: bytes | None) -> tuple[bool | None, str]:
+    """Whether tls.key is the private key of tls.crt's certificate (their public keys are equal)."""
+    if not cert_pem or key_pem is None:
+        return None, ""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        cert = x509.load_pem_x509_certificate(cert_pem)
+    except ValueError:
+        return None, ""
+    try:
+        key = serialization.load_pem_private_key(key_pem, password=None)
+    except (ValueError, TypeError) as exc:
+        return False, f"tls.key is not a readable unencrypted PEM private key ({type(exc).__name__})"
+    except Exception as exc:  # noqa: BLE001 - an unsupported key type is a finding, not a crash
+        return False, f"tls.key cannot be used ({type(exc).__name__})"
+    raw = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    if key.public_key().public_bytes(*raw) != cert.public_key().public_bytes(*raw):
+        return False, "tls.key is not the private key of the certificate in tls.crt"
+    return True, ""
 
 
 __all__ = ["discover", "plain_credentials", "secret_info", "secret_refs", "targets_of"]

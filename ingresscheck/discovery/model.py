@@ -60,6 +60,13 @@ class SecretInfo:
     cert_pem: bytes | None = None  # tls.crt: public, needed to compare with the served certificate
     htpasswd_lines: int | None = None  # for auth secrets: how many valid user:hash lines
     htpasswd_invalid: int | None = None
+    # tls.key against tls.crt: True/False when both are there and parse, None when it cannot be told.
+    # The key itself is never kept, only whether it belongs to the certificate.
+    key_matches: bool | None = None
+    key_problem: str = ""  # why it does not match or could not be read, in words
+    # auth-secret-type auth-map: every key is a user name and its value a password hash
+    map_users: int | None = None
+    map_invalid: int | None = None
 
 
 @dataclass(frozen=True)

@@ -66,8 +66,29 @@ def _secret(ctx: ProbeContext) -> None:
         ctx.skipped("auth.secret", f"Secret {where} was not read (offline: manifests carry no Secrets)", subject=where)
         return
     info = ctx.inventory.secrets[key]
+    auth_map = (target.annotation("auth-secret-type") or "auth-file").lower() == "auth-map"
     if info is None:
         ctx.failed("auth.secret", f"Secret {where} named by auth-secret does not exist", subject=where)
+    elif auth_map:
+        # auth-secret-type auth-map: each key is a user, its value that user's password hash
+        users, bad = info.map_users or 0, info.map_invalid or 0
+        ev = {"secret_type": "auth-map", "valid_users": users, "invalid_users": bad}
+        if not users:
+            ctx.failed(
+                "auth.secret",
+                f"Secret {where} (auth-map) has no key holding a valid password hash ({bad} invalid)",
+                subject=where,
+                evidence=ev,
+            )
+        elif bad:
+            ctx.warned(
+                "auth.secret",
+                f"Secret {where} (auth-map): {users} user(s) with a valid hash, {bad} invalid",
+                subject=where,
+                evidence=ev,
+            )
+        else:
+            ctx.passed("auth.secret", f"Secret {where} (auth-map) has {users} user(s)", subject=where, evidence=ev)
     elif "auth" not in info.keys:
         ctx.failed(
             "auth.secret",

@@ -7,6 +7,7 @@ https://host/path?query``: same host, path and query, no default port. Hops are 
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -147,9 +148,21 @@ class RedirectProbe(Probe):
                 return
             seen.append(url)
             parts = urlsplit(url)
-            port = parts.port or (443 if parts.scheme == "https" else 80)
+            try:
+                port = parts.port or (443 if parts.scheme == "https" else 80)
+            except ValueError:
+                ctx.failed(
+                    "redirect.loop",
+                    f"the redirect from {subject} goes to an invalid port ({parts.netloc})",
+                    subject=subject,
+                    evidence={"hops": hops},
+                )
+                return
             host = parts.hostname or ""
-            addresses, _ = await ctx.net.addresses_for(host, port)
+            if _is_ip(host):
+                addresses = [host]  # an IP literal is dialed as it is: there is nothing to resolve
+            else:
+                addresses, _ = await ctx.net.addresses_for(host, port)
             if not addresses:
                 ctx.failed(
                     "redirect.loop",
@@ -190,8 +203,20 @@ class RedirectProbe(Probe):
         )
 
 
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 def _compare(got: str, expected: str) -> str | None:
     g, e = urlsplit(got), urlsplit(expected)
+    try:
+        g.port  # noqa: B018 - a Location with port 99999 or :abc is a wrong answer, not our defect
+    except ValueError:
+        return f"Location has an invalid port ({g.netloc})"
     if g.scheme != e.scheme:
         return f"Location does not switch to {e.scheme} (scheme {g.scheme})"
     if (g.hostname or "") != (e.hostname or ""):

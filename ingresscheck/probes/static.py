@@ -293,6 +293,14 @@ class StaticProbe(Probe):
                 **ev,
                 **where,
             )
+        elif info.key_matches is False:
+            ctx.report(
+                "static.tls_secret",
+                Status.FAIL,
+                f"Secret {ns}/{name}: {info.key_problem}: the controller cannot serve it",
+                evidence=ev,
+                **where,
+            )
         elif cert.not_valid_after_utc < now:
             ctx.report(
                 "static.tls_secret",

@@ -1,0 +1,123 @@
+"""Verdicts that were wrong, on the real lab: a TLS Secret whose key is not its certificate's, an
+auth-map Secret (one key per user), a redirect to an IP literal, and a Location with port 99999."""
+
+from __future__ import annotations
+
+import base64
+import socket
+from pathlib import Path
+
+import pytest
+
+from ingresscheck_lab import objects, pki
+from ingresscheck_lab.lab import Lab
+
+from ._helpers import assert_no_traceback, lab_run_args, record, run_cli
+from .test_chain import FAULT_IP, _read_request, tcp_server
+
+pytestmark = pytest.mark.lab
+
+
+def _secret(name: str, data: dict[str, bytes], kind: str = "Opaque") -> dict[str, object]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": kind,
+        "metadata": {"name": name, "namespace": "demo"},
+        "data": {k: base64.b64encode(v).decode() for k, v in data.items()},
+    }
+
+
+def _run_with(lab: Lab, tmp_path: Path, created: list[dict[str, object]], *flags: str):  # type: ignore[no-untyped-def]
+    res = lab.writer()
+    for obj in created:
+        res.create(obj)
+    try:
+        run = run_cli(
+            *lab_run_args(lab, tmp_path, "-n", "demo", "--timeout", "3", *flags),
+            json_report=tmp_path / "report.json",
+            timeout=60,
+        )
+    finally:
+        for obj in reversed(created):
+            res.delete(obj)
+    assert_no_traceback(run)
+    return run
+
+
+def test_a_tls_secret_whose_key_is_not_its_certificates_fails(lab: Lab, tmp_path: Path) -> None:
+    host = "fault-key.apps.test"
+    ca = pki.load_pair(lab.layout.pki, "ingress-ca")
+    cert = pki.issue(ca, host, dns_names=(host,))
+    other = pki.issue(ca, host, dns_names=(host,))  # same names, another key pair
+    secret = _secret("fault-key-tls", {"tls.crt": cert.cert_pem, "tls.key": other.key_pem}, "kubernetes.io/tls")
+    ing = objects.ingress("fault-key", "demo", host, [("/", "Prefix", "api")], tls_secret="fault-key-tls")
+    run = _run_with(lab, tmp_path, [secret, ing], "--probes", "static")
+    tls = run.one("static.tls_secret", host)
+    record("TLS Secret with another key", run, f"static.tls_secret {tls['status']}: {tls['message'][:70]}")
+    assert tls["status"] == "fail" and "not the private key of the certificate" in tls["message"], tls
+    assert "PRIVATE KEY" not in (tmp_path / "report.json").read_text()
+
+
+def test_an_auth_map_secret_passes_auth_secret(lab: Lab, tmp_path: Path) -> None:
+    """auth-secret-type auth-map: keys are users, values their hashes; the controller serves auth with it."""
+    host = "fault-authmap.example.test"
+    htpasswd = (lab.writer().get({"kind": "Secret", "metadata": {"namespace": "demo", "name": "wordpress-basic-auth"}})
+                or {}).get("data", {}).get("auth", "")  # fmt: skip
+    line = base64.b64decode(htpasswd).decode().splitlines()[0]
+    user, _, hashed = line.partition(":")
+    secret = _secret("fault-authmap", {user: hashed.encode()})
+    ing = objects.ingress(
+        "fault-authmap",
+        "demo",
+        host,
+        [("/", "Prefix", "api")],
+        annotations={
+            "nginx.ingress.kubernetes.io/auth-type": "basic",
+            "nginx.ingress.kubernetes.io/auth-secret": "fault-authmap",
+            "nginx.ingress.kubernetes.io/auth-secret-type": "auth-map",
+        },
+    )
+    run = _run_with(lab, tmp_path, [secret, ing], "--probes", "auth_config")
+    result = run.one("auth.secret", host)
+    record("auth-secret-type auth-map", run, f"auth.secret {result['status']}: {result['message'][:70]}")
+    assert result["status"] == "pass" and "auth-map" in result["message"], result
+    assert hashed not in (tmp_path / "report.json").read_text()
+
+
+def _redirect_to(location: str):  # type: ignore[no-untyped-def]
+    def handle(conn: socket.socket) -> None:
+        _read_request(conn)
+        conn.sendall(f"HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n".encode())
+        conn.close()
+
+    return handle
+
+
+@pytest.mark.parametrize(
+    "location, check, needle",
+    [
+        ("https://api.example.test:99999/", "redirect.https", "invalid port"),
+        (f"http://{FAULT_IP}:8099/", "redirect.loop", f"{FAULT_IP}:8099"),
+    ],
+    ids=["port 99999", "IP literal"],
+)
+def test_odd_locations_get_verdicts_not_defects(
+    lab: Lab, tmp_path: Path, location: str, check: str, needle: str
+) -> None:
+    host = "api.example.test"
+    # the IP literal's hop: a plain server that answers 200 (the chain ends there)
+    ok = lambda c: (_read_request(c), c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), c.close())  # noqa: E731
+    with tcp_server(80, _redirect_to(location)), tcp_server(8099, ok):
+        run = run_cli(
+            *lab_run_args(lab, tmp_path, "-n", "demo", "--probes", "redirect", "--skip", "dns", "--timeout", "3",
+                          "--resolve", f"{host}:80:{FAULT_IP}"),
+            json_report=tmp_path / "report.json",
+            timeout=60,
+        )  # fmt: skip
+    assert_no_traceback(run)
+    result = run.one(check, host)
+    record(f"Location {location}", run, f"{check} {result['status']}: {result['message'][:70]}")
+    assert "defect" not in result["message"], result
+    assert result["status"] in ("fail", "pass") and needle in result["message"], result
+    assert "does not resolve" not in result["message"], result
