@@ -494,7 +494,8 @@ class TlsProbe(Probe):
         elif shake.outcome == "refused":
             ctx.failed("tls.handshake", f"connection to {where} refused: nothing listens for HTTPS there", **evidence)
         elif shake.outcome == "connect_error":
-            ctx.failed("tls.handshake", f"cannot connect to {where}: {shake.error}", **evidence)
+            # unreachable (no route, ENETUNREACH, EHOSTUNREACH) establishes nothing about the port: error
+            ctx.errored("tls.handshake", f"could not decide: cannot connect to {where}: {shake.error}", **evidence)
         else:
             ctx.failed("tls.handshake", f"TLS handshake with {where} (SNI {sni}) failed: {shake.error}", **evidence)
 

@@ -121,3 +121,32 @@ def test_odd_locations_get_verdicts_not_defects(
     assert "defect" not in result["message"], result
     assert result["status"] in ("fail", "pass") and needle in result["message"], result
     assert "does not resolve" not in result["message"], result
+
+
+UNROUTED = "10.255.255.1"  # used only when the kernel has no route to it: no packet can leave loopback
+
+
+def _no_route(address: str) -> bool:
+    import subprocess
+
+    probe = subprocess.run(["ip", "route", "get", address], capture_output=True, text=True)
+    return probe.returncode != 0 and "unreachable" in probe.stderr.lower()
+
+
+@pytest.mark.skipif(not _no_route(UNROUTED), reason="this network namespace has a route off loopback")
+def test_an_unreachable_network_is_an_error_not_a_fail(lab: Lab, tmp_path: Path) -> None:
+    """ENETUNREACH establishes nothing about the address (README: unreachable is an error)."""
+    host = "api.example.test"
+    run = run_cli(
+        *lab_run_args(lab, tmp_path, "-n", "demo", "--probes", "redirect,tls", "--skip", "dns", "--timeout", "2",
+                      "--resolve", f"{host}:443:{UNROUTED}", "--resolve", f"{host}:80:{UNROUTED}"),
+        json_report=tmp_path / "report.json",
+        timeout=60,
+    )  # fmt: skip
+    assert_no_traceback(run)
+    shake = run.one("tls.handshake", host)
+    https = run.one("redirect.https", host)
+    record("ENETUNREACH", run, f"tls.handshake {shake['status']}, redirect.https {https['status']}")
+    for result in (shake, https):
+        assert result["status"] == "error" and "unreachable" in result["message"], result
+        assert UNROUTED in result["message"], result
