@@ -29,12 +29,38 @@ def _go() -> str:
     return go
 
 
-def _run(cmd: list[str], cwd: Path, log: Path, component: str) -> None:
-    env = {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "local"}
+PROGRESS_EVERY_S = 30.0  # a cold build runs for minutes: say at least this often that it is alive
+
+
+def run_go(
+    cmd: list[str],
+    cwd: Path,
+    log: Path,
+    component: str,
+    say: Say | None = None,
+    env: dict[str, str] | None = None,
+) -> None:
+    """Run a Go command with its output in ``log``; with ``say``, a line at least every 30 s saying how far it
+    got (modules downloaded, packages compiled: `go build -v` names each package as it is built)."""
+    env = env or {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "local"}
     with log.open("a") as out:
         out.write(f"$ {' '.join(cmd)}\n")
         out.flush()
-        proc = subprocess.run(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, env=env, check=False)
+        start_offset = out.tell()
+        started = time.monotonic()
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, env=env)
+        try:
+            while True:
+                try:
+                    proc.wait(timeout=PROGRESS_EVERY_S)
+                    break
+                except subprocess.TimeoutExpired:
+                    if say is not None:
+                        say(f"  {component}: {_progress(log, start_offset)}, {time.monotonic() - started:.0f} s so far")
+        finally:
+            if proc.poll() is None:  # interrupted: the build does not outlive us
+                proc.kill()
+                proc.wait()
     if proc.returncode != 0:
         text = log.read_text(errors="replace")
         if any(s in text for s in ("proxy.golang.org", "dial tcp", "no such host", "i/o timeout")) and (
@@ -42,6 +68,18 @@ def _run(cmd: list[str], cwd: Path, log: Path, component: str) -> None:
         ):
             raise LabError(component, "the Go module proxy cannot be reached; the build needs it once", str(log))
         raise LabError(component, f"build failed ({' '.join(cmd[:2])} exited {proc.returncode})", str(log))
+
+
+def _progress(log: Path, offset: int) -> str:
+    """What the Go command has logged since ``offset``, counted: modules downloaded, packages compiled."""
+    with log.open("rb") as f:
+        f.seek(offset)
+        lines = f.read().decode(errors="replace").splitlines()
+    downloads = sum(1 for line in lines if line.startswith("go: downloading "))
+    # `-v` prints one import path per package it builds, and nothing else on such a line
+    packages = sum(1 for line in lines if line and " " not in line and not line.startswith(("go:", "#", "$")))
+    parts = [f"{downloads} modules downloaded"] if downloads else []
+    return ", ".join([*parts, f"{packages} packages compiled"])
 
 
 def module_dir(layout: LabLayout, module: str, version: str, component: str) -> Path:
@@ -129,13 +167,14 @@ def _go_build(
     say(f"building {name} {version} (once{note}; cached in {target.parent})")
     started = time.monotonic()
     _wrapper(work, f"{name}-build", require, replaces(go, work, log), main_pkg)
-    _run([go, "mod", "tidy"], work, log, f"{name} build")
+    run_go([go, "mod", "tidy"], work, log, f"{name} build", say)
     target.parent.mkdir(parents=True, exist_ok=True)
-    _run(
-        [go, "build", "-trimpath", "-ldflags", ldflags, "-o", str(target) + ".tmp", main_pkg],
+    run_go(
+        [go, "build", "-v", "-trimpath", "-ldflags", ldflags, "-o", str(target) + ".tmp", main_pkg],
         work,
         log,
         f"{name} build",
+        say,
     )
     os.replace(str(target) + ".tmp", target)
     say(f"built {name} in {time.monotonic() - started:.0f} s")

@@ -95,7 +95,7 @@ def ldflags() -> str:
 
 def ensure_envoy_gateway(layout: LabLayout, say: Say) -> Path:
     """Build Envoy Gateway once per version into the cache (it has no replace directives: go install works)."""
-    from .build import _go
+    from .build import _go, run_go
 
     target = binary_path(layout)
     if target.exists():
@@ -108,22 +108,14 @@ def ensure_envoy_gateway(layout: LabLayout, say: Say) -> Path:
     say(f"building envoy-gateway {EG_VERSION} (once, about 12 minutes on 2 cores; cached in {target.parent})")
     started = time.monotonic()
     env = {**os.environ, "CGO_ENABLED": "0", "GOTOOLCHAIN": "local", "GOBIN": str(work / "bin")}
-    with log.open("a") as out:
-        proc = subprocess.run(
-            [go, "install", "-trimpath", "-ldflags", ldflags(), f"{MODULE}/cmd/envoy-gateway@{EG_VERSION}"],
-            cwd=work,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            check=False,
-        )
-    if proc.returncode != 0:
-        text = log.read_text(errors="replace")
-        if any(s in text for s in ("dial tcp", "no such host", "i/o timeout")):
-            raise LabError(
-                "envoy-gateway build", "the Go module proxy cannot be reached; the build needs it once", str(log)
-            )
-        raise LabError("envoy-gateway build", f"go install exited {proc.returncode}", str(log))
+    run_go(
+        [go, "install", "-v", "-trimpath", "-ldflags", ldflags(), f"{MODULE}/cmd/envoy-gateway@{EG_VERSION}"],
+        work,
+        log,
+        "envoy-gateway build",
+        say,
+        env,
+    )
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(work / "bin" / "envoy-gateway", str(target) + ".tmp")
     os.chmod(str(target) + ".tmp", 0o755)
