@@ -9,7 +9,7 @@ asks for the first other host of the inventory served at the same address and no
 certificate. Whoever terminates TLS must say 421: the load balancer for hosts it terminates, the
 controller or Gateway for hosts with their own certificate; where that implementation declares 421
 detection unsupported (Traefik v3.7 and Envoy Gateway v1.9 in their Gateway API conformance reports),
-the result says so instead of failing.
+the check is skipped, saying so and what was served (the conformance suite's rule for unsupported features).
 
 ``tls.no_sni``: what a client that sends no SNI gets from the address: no handshake (strict SNI), the
 host's own certificate, another real one, or the controller's fake default.
@@ -178,7 +178,8 @@ class SniProbe(Probe):
         content = f"{status}" + (f", Service {who['service']}" if who.get("service") else "")
         if served and impl in NO_421:
             evidence["implementation"] = impl
-            ctx.warned(
+            # as the Gateway API conformance suite does with a feature an implementation does not support
+            ctx.skipped(
                 "tls.misdirected",
                 f"{said}, is served {other}'s content ({content}) "
                 f"instead of 421: not supported by this implementation ({NO_421[impl]})",
