@@ -163,7 +163,7 @@ class CanaryProbe(Probe):
                 f"could not decide: {len(failed)} of {n} requests to {url} did not "
                 f"complete (first: {failed[0].reason})",
                 subject=subject,
-                **ev,
+                evidence=ev,
             )
             return
         ok, detail = judge_split(dict(counts), weights, confidence)
@@ -172,14 +172,14 @@ class CanaryProbe(Probe):
                 "canary.weights",
                 f"{url}: {detail}: consistent with the weights at {confidence:.0%} confidence",
                 subject=subject,
-                **ev,
+                evidence=ev,
             )
         else:
             ctx.failed(
                 "canary.weights",
                 f"{url}: {detail}: not consistent with the weights at {confidence:.0%} confidence",
                 subject=subject,
-                **ev,
+                evidence=ev,
             )
 
 

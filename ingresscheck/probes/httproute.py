@@ -144,7 +144,7 @@ class HttpRouteProbe(Probe):
             ev = {"with_headers": with_h.evidence, "without_headers": without.evidence, "address_from": source}
             if not with_h.ok or not without.ok:
                 bad = with_h if not with_h.ok else without
-                ctx.errored("httproute.header_match", f"could not decide: {bad.reason}", subject=subject, **ev)
+                ctx.errored("httproute.header_match", f"could not decide: {bad.reason}", subject=subject, evidence=ev)
                 continue
             problems = []
             if with_h.backend != want:
@@ -164,14 +164,14 @@ class HttpRouteProbe(Probe):
                     f"{_svc(t, other)[0]}/{_svc(t, other)[1]} (rule {other.path} {other.path_type})"
                 )
             if problems:
-                ctx.failed("httproute.header_match", "; ".join(problems), subject=subject, **ev)
+                ctx.failed("httproute.header_match", "; ".join(problems), subject=subject, evidence=ev)
             else:
                 ctx.passed(
                     "httproute.header_match",
                     f"{path} with {', '.join(k for k, _ in rule.headers)} reached "
                     f"{want[0]}/{want[1]}; without: {without.says()}",
                     subject=subject,
-                    **ev,
+                    evidence=ev,
                 )
 
     async def _unknown(self, ctx: ProbeContext, t: Target, address: str) -> None:

@@ -132,7 +132,7 @@ class ReloadProbe(Probe):
                 "changes never reached the data plane: "
                 + ", ".join(f"{phase} in {n} of {rounds} rounds" for phase, n in never.items())
                 + f" ({summary})",
-                **evidence,
+                evidence=evidence,
                 **say,
             )
         elif slow:
@@ -141,11 +141,11 @@ class ReloadProbe(Probe):
                 f"p95 over {_ms(profile.thresholds.reload_p95_ms)}: "
                 + ", ".join(f"{phase} {_ms(v)}" for phase, v in slow.items())
                 + f" ({summary})",
-                **evidence,
+                evidence=evidence,
                 **say,
             )
         else:
-            ctx.passed("reload.propagation", f"{rounds} rounds: {summary}", **evidence, **say)
+            ctx.passed("reload.propagation", f"{rounds} rounds: {summary}", evidence=evidence, **say)
 
         if result.traffic is None:
             ctx.skipped("reload.traffic", "no existing auth-free route to keep calling", **say)

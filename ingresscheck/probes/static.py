@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from typing import Any
+from typing import Any, TypedDict
 
 from cryptography import x509
 
@@ -19,6 +19,14 @@ from ..discovery.model import Obj
 from ..hostname import covered_by, dns_names
 from ..results import Severity, Status, Step
 from ._contract import CheckSpec, Probe, ProbeContext, Scope
+
+
+class Where(TypedDict):
+    """Which object a static result is about: report()'s location parameters, never evidence."""
+
+    host: str
+    namespace: str
+    ingress: str
 
 
 class StaticProbe(Probe):
@@ -109,7 +117,7 @@ class StaticProbe(Probe):
         for t in inv.targets:
             if t.kind != "Ingress":
                 continue  # HTTPRoute targets: the gateway probe checks their objects
-            where = {"host": t.host, "namespace": t.namespace, "ingress": t.ingress}
+            where: Where = {"host": t.host, "namespace": t.namespace, "ingress": t.ingress}
             backends = dict.fromkeys((rule.service, rule.port) for rule in t.paths)
             for rule in t.paths:
                 if (t.annotation("canary") or "").lower() == "true":
@@ -138,9 +146,7 @@ class StaticProbe(Probe):
                         owners=sorted(set(owners)),
                     )
 
-    def _backend(
-        self, ctx: ProbeContext, ns: str, service: str | None, port: int | str | None, where: dict[str, str]
-    ) -> None:
+    def _backend(self, ctx: ProbeContext, ns: str, service: str | None, port: int | str | None, where: Where) -> None:
         if service is None:
             return
         svc = ctx.inventory.service(ns, service)
@@ -183,7 +189,7 @@ class StaticProbe(Probe):
             )
 
     def _class(
-        self, ctx: ProbeContext, name: str | None, classes: dict[str, Obj], default: str | None, where: dict[str, str]
+        self, ctx: ProbeContext, name: str | None, classes: dict[str, Obj], default: str | None, where: Where
     ) -> None:
         if name is None:
             if default:
@@ -210,7 +216,7 @@ class StaticProbe(Probe):
                     **where,
                 )
 
-    def _annotations(self, ctx: ProbeContext, ann: dict[str, str], where: dict[str, str]) -> None:
+    def _annotations(self, ctx: ProbeContext, ann: dict[str, str], where: Where) -> None:
         controller = ctx.profile.controller
         if not nginx_annotations.nginx_names(ann):
             return
@@ -239,7 +245,7 @@ class StaticProbe(Probe):
                 **where,
             )
 
-    def _tls(self, ctx: ProbeContext, ns: str, name: str, host: str, warn_days: int, where: dict[str, str]) -> None:
+    def _tls(self, ctx: ProbeContext, ns: str, name: str, host: str, warn_days: int, where: Where) -> None:
         key = (ns, name)
         unreadable = ctx.inventory.secret_unreadable(ns, name)
         if unreadable is not None:
