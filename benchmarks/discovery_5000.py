@@ -21,6 +21,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import urllib3
 from _common import ROOT, figure, lab_with_extra_hosts, run_measured
 from kubernetes.client.exceptions import ApiException
 
@@ -79,15 +80,16 @@ def _cleanup(res: Resources, *, keep_namespace: bool = False) -> None:
     """Delete the Ingresses and wait until the API server has, then the namespace (the lab has no namespace
     controller, so its finalizer is completed here). Bounded; says what it left if the bound runs out."""
     deadline = time.monotonic() + CLEANUP_BOUND_S
-    try:
-        res.delete_collection("Ingress", NS, f"{LABEL}=true", timeout=CLEANUP_BOUND_S)
-    except ApiException as exc:
-        if exc.status != 404:
-            raise
-    except OSError:
-        pass  # the client gave up waiting; the server goes on deleting, which the loop below waits for
+    # The API server ends a request after its own timeout (60 s by default) while it goes on deleting, so one
+    # deletecollection call is not enough for tens of thousands: ask again until none is left or time is up.
     while (left := _bench_ingresses(res)) and time.monotonic() < deadline:
-        time.sleep(2)
+        try:
+            res.delete_collection("Ingress", NS, f"{LABEL}=true", timeout=120)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+        except (OSError, urllib3.exceptions.HTTPError):
+            time.sleep(1)  # cut off by the server's request timeout; the next round asks again
     if left:
         raise RuntimeError(f"{left} Ingresses still in namespace {NS} after {CLEANUP_BOUND_S} s")
     if keep_namespace:
@@ -149,7 +151,7 @@ def main() -> int:
     except KeyboardInterrupt:
         print("interrupted: cleaning up", file=sys.stderr)
         code = 130
-    except (RuntimeError, ApiException, OSError, subprocess.SubprocessError) as exc:
+    except (RuntimeError, ApiException, OSError, urllib3.exceptions.HTTPError, subprocess.SubprocessError) as exc:
         print(f"discovery benchmark: {exc}".splitlines()[0], file=sys.stderr)
     finally:
         try:
@@ -157,7 +159,7 @@ def main() -> int:
                 _cleanup(res)
         except KeyboardInterrupt:
             print(f"cleanup interrupted: namespace {NS} may be left; run this again to remove it", file=sys.stderr)
-        except (RuntimeError, ApiException, OSError) as exc:
+        except (RuntimeError, ApiException, OSError, urllib3.exceptions.HTTPError) as exc:
             print(f"cleanup: {exc}".splitlines()[0], file=sys.stderr)
             code = code or 1
         if started:
