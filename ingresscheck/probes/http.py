@@ -19,6 +19,7 @@ from .. import hostname
 from ..net import Attempt, where
 from ..results import Severity, Step
 from ._contract import CheckSpec, Probe, ProbeContext, Scope
+from ._ingress_annotations import is_canary, weighted_canary_services
 
 ALPN_BOTH = ("h2", "http/1.1")
 
@@ -44,10 +45,22 @@ def backend_of(attempt: Attempt) -> dict[str, Any]:
 
 
 def first_path(ctx: ProbeContext) -> tuple[str, set[str]]:
-    """The host's first plain path, and the Services its rule may send a request to (a weighted rule: each)."""
-    for rule in ctx.require_target.paths:
+    """The host's first plain path, and the Services that may answer it: its rule's (a weighted rule: each),
+    and those of canary Ingresses taking a share of that path by weight (ingress-nginx merges them per host)."""
+    t = ctx.require_target
+    for rule in t.paths:
         if rule.path_type in ("Prefix", "Exact") and rule.path.startswith("/"):
-            return rule.path, {s for s in (rule.service, *(b.service for b in rule.backends)) if s}
+            services = {s for s in (rule.service, *(b.service for b in rule.backends)) if s}
+            services |= {svc for _, svc, _ in weighted_canary_services(ctx.inventory, t.host, rule.path)}
+            if is_canary(t):  # a weighted canary's own request may land on the main rule's Service
+                services |= {
+                    r.service
+                    for other in ctx.inventory.targets
+                    if other.host == t.host and other.kind == "Ingress" and not is_canary(other)
+                    for r in other.paths
+                    if r.path == rule.path and r.service
+                }
+            return rule.path, services
     return "/", set()
 
 
@@ -155,12 +168,20 @@ class HttpProbe(Probe):
                 subject=subject,
             )
         elif "service" in a or "service" in b:
-            # the pod may differ (the Service balances its pods), and a weighted rule may pick either backend
-            if a.get("service") == b.get("service") or {a.get("service"), b.get("service")} <= services:
+            # The pod may differ (the Service balances its pods) and a weighted rule or canary may pick either
+            # backend: both answers pass when they come from pods of Services that may answer this path. An
+            # echo's own service label need not be the Kubernetes Service's name, so membership is by pod.
+            ns = ctx.require_target.namespace
+            pods = frozenset().union(*(ctx.inventory.service_endpoints(ns, svc).pods for svc in services))
+            same = a.get("service") == b.get("service")
+            if same or (a.get("pod") in pods and b.get("pod") in pods):
                 ctx.passed(
                     "http.h2",
                     f"GET {path} at {subject} reaches Service {a['service']} over h2 as over HTTP/1.1 "
-                    f"({a.get('status')})",
+                    f"({a.get('status')})"
+                    if same
+                    else f"GET {path} at {subject} reaches pod {a.get('pod')} over h2 and pod {b.get('pod')} over "
+                    f"HTTP/1.1, both of Services that may answer it ({', '.join(sorted(services))})",
                     ev,
                     subject=subject,
                 )
