@@ -17,6 +17,7 @@ from ..discovery import Inventory, Target
 from ..kube import Resources
 from ..load.prober import ChangeEvent, OpenLoopProber, ProberResult, targets_for
 from ..net import Net
+from ..probes._ingress_annotations import redirected_instead
 from ..profile import Profile
 from .canary import CanaryBackend, CanaryRunner, HttpRouteCanaryRunner, Round, choose_route_parent
 
@@ -86,6 +87,10 @@ def route_urls(profile: Profile, targets: list[Target], limit: int = 50) -> list
     urls = []
     for t in targets:
         for rule in t.paths:
+            # a route the controller answers with a redirect annotation (302/301) never reaches its backend: not
+            # an existing route the prober can expect a 2xx from
+            if redirected_instead(t, rule.path):
+                continue
             if rule.service and not any(c in rule.path for c in "()[]*+?^$\\{}|"):
                 urls.append(f"https://{t.host}{authority}{rule.path}")
     return sorted(set(urls))[:limit]
