@@ -181,10 +181,26 @@ class ReloadProbe(Probe):
                 )
 
         canary_kind = "HTTPRoute" if kind == "httproute" else "Ingress"
-        leftovers = resources.list(canary_kind, label_selector=LABEL)
+        try:
+            leftovers = resources.list(canary_kind, label_selector=LABEL)
+        except Exception as exc:  # noqa: BLE001 - the API's refusal is classified, as in run
+            from ..kube import classify
+
+            outcome, detail = classify(exc)
+            ctx.errored(
+                "reload.cleanup",
+                f"could not decide: listing canary {canary_kind}s failed ({outcome.value}: {detail}); "
+                "check and remove them with `ingresscheck cleanup`",
+                **say,
+            )
+            return section
         if leftovers:
             names = ", ".join(f"{i['metadata']['namespace']}/{i['metadata']['name']}" for i in leftovers)
-            ctx.failed("reload.cleanup", f"canary {canary_kind}s remain: {names}", **say)
+            ctx.failed(
+                "reload.cleanup",
+                f"canary {canary_kind}s remain: {names}; remove them with `ingresscheck cleanup`",
+                **say,
+            )
         else:
             ctx.passed("reload.cleanup", f"no canary {canary_kind} remains", **say)
         return section

@@ -10,7 +10,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +86,9 @@ class BackgroundLoad:
             stderr=subprocess.STDOUT,
             env=env,
             start_new_session=True,
+            # the load must not outlive us (a SIGKILLed reload left locust loading the LB): the kernel
+            # sends it SIGTERM when this process goes
+            preexec_fn=_die_with_parent(os.getpid()) if sys.platform == "linux" else None,
         )
         log.close()
 
@@ -123,3 +126,17 @@ class BackgroundLoad:
             "csv": str(stats),
             "html": str(html) if html.is_file() else None,
         }  # None: locust wrote none (it was killed)
+
+
+def _die_with_parent(parent: int) -> Callable[[], None]:
+    """For preexec_fn: PR_SET_PDEATHSIG(SIGTERM) in the child, and exit at once if the parent is already gone."""
+
+    def setup() -> None:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return setup

@@ -5,6 +5,7 @@ auth.good_credentials says where they came from."""
 from __future__ import annotations
 
 import base64
+import importlib.util
 import os
 import signal
 import subprocess
@@ -134,3 +135,65 @@ def test_credentials_from_a_cluster_secret_are_not_labelled_from_the_profile(lab
     assert good["status"] == "pass", good
     label = str(good["evidence"].get("credentials"))
     assert "from the profile" not in label and "demo/wordpress-basic-auth" in label, label
+
+
+@pytest.mark.timeout(150)
+@pytest.mark.skipif(importlib.util.find_spec("locust") is None, reason="locust not installed (pip install .[load])")
+def test_sigkill_under_load_takes_the_load_generator_with_it(lab: Lab, tmp_path: Path) -> None:
+    """Given reload --under-load, when ingresscheck is SIGKILLed mid-campaign (no cleanup can run), then the
+    locust child dies with it (PR_SET_PDEATHSIG) and `ingresscheck cleanup` removes the canary it left."""
+    argv = [
+        sys.executable, "-m", "ingresscheck", "reload", "--profile", str(lab.layout.profile), "--allow-mutations",
+        "--rounds", "30", "--rate", "10", "--under-load", "2", "--no-progress", "--reports-dir", str(tmp_path),
+    ]  # fmt: skip
+    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not (_canaries(lab) and _children(proc.pid)):
+            assert proc.poll() is None, "reload ended before the load started"
+            assert time.monotonic() < deadline, "no canary and load within 60 s"
+            time.sleep(0.1)
+        locust = _children(proc.pid)
+        proc.kill()
+        proc.wait()
+        gone_by = time.monotonic() + 15
+        while any(_alive(pid) for pid in locust) and time.monotonic() < gone_by:
+            time.sleep(0.1)
+        survivors = [pid for pid in locust if _alive(pid)]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    for pid in survivors:  # leave no load behind even when the assertion below fails
+        os.kill(pid, signal.SIGKILL)
+    assert survivors == [], "locust outlived the SIGKILLed reload"
+    left = _canaries(lab)
+    assert left, "a SIGKILLed reload cannot have removed its canary"
+    cleanup = run_cli("cleanup", "--kubeconfig", str(lab.layout.kubeconfig), timeout=30)
+    assert_no_traceback(cleanup)
+    MATRIX.append(
+        {"fault": "SIGKILL under load", "exit": cleanup.code, "verdict": f"locust gone; cleanup removed {len(left)}",
+         "seconds": round(cleanup.seconds, 1)}
+    )  # fmt: skip
+    assert cleanup.code == 0 and _canaries(lab) == [], cleanup.stdout + cleanup.stderr
+
+
+def _children(pid: int) -> list[int]:
+    """Direct children of ``pid`` (locust is started in a session of its own, so not by process group)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
