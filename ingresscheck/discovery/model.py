@@ -211,6 +211,13 @@ class Inventory:
         return self._derived[1]
 
     @cached_property
+    def claims(self) -> list[Any]:
+        """Who claims each host and path, on which data plane, in precedence order (``discovery.ownership``)."""
+        from .ownership import claims
+
+        return claims(self)
+
+    @cached_property
     def _rules_by_host(self) -> dict[str, list[tuple[str, PathRule]]]:
         by_host: dict[str, list[tuple[str, PathRule]]] = {}
         for t in self.targets:

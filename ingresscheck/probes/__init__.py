@@ -40,6 +40,7 @@ def _builtin() -> tuple[type[Probe], ...]:
     from .http import HttpProbe
     from .httproute import HttpRouteProbe
     from .identity_headers import IdentityHeadersProbe
+    from .ownership import OwnershipProbe
     from .redirect import RedirectProbe
     from .redirect_annotations import RedirectAnnotationsProbe
     from .reload import ReloadProbe
@@ -74,6 +75,7 @@ def _builtin() -> tuple[type[Probe], ...]:
         RedirectAnnotationsProbe,
         RewriteProbe,
         SnippetsProbe,
+        OwnershipProbe,
         ReloadProbe,
         HostsProbe,
     )

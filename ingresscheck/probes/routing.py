@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..discovery import PathRule, Target
+from ..discovery.ownership import winning_rules
 from ..identity import PortRef, ServiceEndpoints, compare_answers, content_type, identity, membership
 from ..net import Attempt, HttpResponse
 from ..net import where as net_where
@@ -74,7 +75,7 @@ class RoutingProbe(Probe):
             return
         shaken = ctx.fact("tls", "addresses")  # None: the tls probe did not run
         auth = _credentials(ctx)
-        rules = ctx.inventory.rules_for_host(target.host)
+        rules = winning_rules(ctx.inventory, target)  # its data plane's rules for the host, the winner of a tie first
         for address in addresses:
             where = net_where(address, port)
             if shaken is not None and address not in shaken:
