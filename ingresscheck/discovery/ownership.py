@@ -108,6 +108,12 @@ class Claim:
         return f"{self.kind} {self.owner}"
 
 
+def is_canary(t: Target) -> bool:
+    """A canary Ingress (``nginx.ingress.kubernetes.io/canary: "true"``): ingress-nginx pairs it with the main
+    Ingress of its host and path instead of merging it as a rule."""
+    return t.kind == "Ingress" and (t.annotation("canary") or "").lower() == "true"
+
+
 def _key(obj: Obj) -> tuple[str, str]:
     meta = obj.get("metadata") or {}
     return (str(meta.get("namespace", "default")), str(meta.get("name", "")))
@@ -123,6 +129,8 @@ def claims(inv: Inventory) -> list[Claim]:
     routes = {_key(r): r for r in inv.http_routes}
     out: list[Claim] = []
     for t in inv.targets:
+        if is_canary(t):
+            continue  # an alternative backend of the main Ingress's rule (canary.*'s), not a claim of its own
         for plane, via, created in _planes(inv, t, ingresses, routes):
             out.extend(Claim(t.kind, t.namespace, t.name, t.host, r, plane, created, via) for r in t.paths)
     return sorted(out, key=lambda c: c.precedence)

@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections import Counter
 
 from ..discovery.model import PathRule, Target
-from ..discovery.ownership import Claim, Contest, contests, ingress_classes
+from ..discovery.ownership import Claim, Contest, contests, ingress_classes, is_canary
 from ..identity import Identity, identity, membership
 from ..results import Severity, Step
 from ._contract import CheckSpec, Probe, ProbeContext
@@ -96,6 +96,14 @@ class OwnershipProbe(Probe):
             for c in _contests(ctx)
             if c.host == t.host and any(x.kind == t.kind and x.owner == f"{t.namespace}/{t.name}" for x in c.claims)
         ]
+        if is_canary(t):
+            ctx.skipped(
+                "ownership.claims",
+                f"Ingress {t.namespace}/{t.name} is a canary: an alternative backend of the main Ingress of "
+                f"{t.host}, not a claim of its own (canary.* checks it)",
+                subject=f"canary: Ingress {t.namespace}/{t.name}",
+            )
+            return
         planes = sorted({c.plane for c in inv.claims if _is(c, t)})
         for plane in planes:
             subject = f"{plane}: {t.kind} {t.namespace}/{t.name}"
