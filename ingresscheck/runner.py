@@ -205,7 +205,7 @@ class Runner:
         missing = [c for c in ctx.probe.checks if c.id not in seen] or list(ctx.probe.checks[:1])
         for check in missing:
             if defect:
-                ctx.errored(check.id, f"could not decide: {reason}", defect=True)
+                ctx.errored(check.id, f"could not decide: {reason}", evidence={"defect": True})
             else:
                 ctx.errored(check.id, f"could not decide: {reason}")
 

@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict, Unpack
 
 from ..results import NONCE, Result, Severity, Status, Step
 
@@ -27,6 +27,17 @@ if TYPE_CHECKING:
 # Outcomes that establish something about the subject (it refused, reset, spoke no HTTP...): a verdict.
 # The others (timeout, unreachable, DNS trouble) leave the question open: an error, "could not decide".
 _ESTABLISHED = frozenset({"refused", "reset", "tls_error", "http_error", "too_large", "nxdomain"})
+
+
+class Location(TypedDict, total=False):
+    """Which object a result is about (report()'s placing parameters besides ``subject``): never evidence.
+    Unset keys come from the target."""
+
+    host: str | None
+    namespace: str | None
+    ingress: str | None
+    kind: str | None
+    name: str | None
 
 
 class Scope(str, Enum):
@@ -96,11 +107,9 @@ class ProbeContext:
         kind: str | None = None,
         name: str | None = None,
         evidence: Mapping[str, Any] | None = None,
-        **legacy: Any,
     ) -> Result:
-        # ``evidence`` is the one channel for what was seen; ``**legacy`` is the keyword form being
-        # migrated away from (a key named like a parameter, e.g. ``subject``, collided with it).
-        evidence = {**legacy, **(evidence or {})}
+        # ``evidence`` is the one channel for what was seen, one mapping: its keys can never collide with
+        # the parameters that place the result (a DN under "subject" stays evidence).
         spec = self.probe.spec(check)
         if subject and NONCE.search(subject):
             # diff, JUnit history and Prometheus match verdicts on (check, host, subject): a per-run string
@@ -124,27 +133,67 @@ class ProbeContext:
             kind=kind,
             name=name,
             subject=subject,
-            evidence=evidence,
+            evidence=dict(evidence or {}),
             remediation=spec.remediation if status in (Status.FAIL, Status.WARN, Status.ERROR) else "",
             duration_ms=round((time.perf_counter() - self.started) * 1000, 3),
         )
         self.results.append(result)
         return result
 
-    def passed(self, check: str, message: str, evidence: Mapping[str, Any] | None = None, **kwargs: Any) -> Result:
-        return self.report(check, Status.PASS, message, evidence=evidence, **kwargs)
+    def passed(
+        self,
+        check: str,
+        message: str,
+        evidence: Mapping[str, Any] | None = None,
+        *,
+        subject: str | None = None,
+        **where: Unpack[Location],
+    ) -> Result:
+        return self.report(check, Status.PASS, message, evidence=evidence, subject=subject, **where)
 
-    def failed(self, check: str, message: str, evidence: Mapping[str, Any] | None = None, **kwargs: Any) -> Result:
-        return self.report(check, Status.FAIL, message, evidence=evidence, **kwargs)
+    def failed(
+        self,
+        check: str,
+        message: str,
+        evidence: Mapping[str, Any] | None = None,
+        *,
+        subject: str | None = None,
+        **where: Unpack[Location],
+    ) -> Result:
+        return self.report(check, Status.FAIL, message, evidence=evidence, subject=subject, **where)
 
-    def warned(self, check: str, message: str, evidence: Mapping[str, Any] | None = None, **kwargs: Any) -> Result:
-        return self.report(check, Status.WARN, message, evidence=evidence, **kwargs)
+    def warned(
+        self,
+        check: str,
+        message: str,
+        evidence: Mapping[str, Any] | None = None,
+        *,
+        subject: str | None = None,
+        **where: Unpack[Location],
+    ) -> Result:
+        return self.report(check, Status.WARN, message, evidence=evidence, subject=subject, **where)
 
-    def skipped(self, check: str, message: str, evidence: Mapping[str, Any] | None = None, **kwargs: Any) -> Result:
-        return self.report(check, Status.SKIP, message, evidence=evidence, **kwargs)
+    def skipped(
+        self,
+        check: str,
+        message: str,
+        evidence: Mapping[str, Any] | None = None,
+        *,
+        subject: str | None = None,
+        **where: Unpack[Location],
+    ) -> Result:
+        return self.report(check, Status.SKIP, message, evidence=evidence, subject=subject, **where)
 
-    def errored(self, check: str, message: str, evidence: Mapping[str, Any] | None = None, **kwargs: Any) -> Result:
-        return self.report(check, Status.ERROR, message, evidence=evidence, **kwargs)
+    def errored(
+        self,
+        check: str,
+        message: str,
+        evidence: Mapping[str, Any] | None = None,
+        *,
+        subject: str | None = None,
+        **where: Unpack[Location],
+    ) -> Result:
+        return self.report(check, Status.ERROR, message, evidence=evidence, subject=subject, **where)
 
     def not_completed(
         self,
@@ -154,7 +203,6 @@ class ProbeContext:
         subject: str | None = None,
         what: str = "",
         evidence: Mapping[str, Any] | None = None,
-        **legacy: Any,
     ) -> Result:
         """Report an attempt that did not complete against ``check``, for its subject: a refusal, a reset or
         a failed handshake is established (fail); a timeout or an unreachable address is not (error)."""
@@ -166,7 +214,7 @@ class ProbeContext:
             status,
             message,
             subject=subject or attempt.subject.where,
-            evidence={**attempt.evidence(), **legacy, **(evidence or {})},
+            evidence={**attempt.evidence(), **(evidence or {})},
         )
 
     # --- sharing ----------------------------------------------------------------------

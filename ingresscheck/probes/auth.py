@@ -105,7 +105,7 @@ class AuthProbe(Probe):
                 "auth.challenge",
                 f"{base} asks for credentials (401) via {where}, although {why_off}",
                 subject=where,
-                **ev,
+                evidence=ev,
             )
         else:
             ctx.failed(
@@ -113,7 +113,7 @@ class AuthProbe(Probe):
                 f"{base} answered {status} without any challenge via {where}: the "
                 f"annotations ask for protection but {why_off}, so the site is open",
                 subject=where,
-                **ev,
+                evidence=ev,
             )
 
     @staticmethod
@@ -131,24 +131,24 @@ class AuthProbe(Probe):
                 "auth.challenge",
                 f"{base} without credentials answered {response.status} instead of 401 via {where}: the site is open",
                 subject=where,
-                **ev,
+                evidence=ev,
             )
         elif not challenge.lower().startswith("basic"):
             ctx.failed(
                 "auth.challenge",
                 f"401 without a Basic challenge (WWW-Authenticate: {challenge!r}) via {where}",
                 subject=where,
-                **ev,
+                evidence=ev,
             )
         elif realm is not None and challenge != expected:
             ctx.failed(
                 "auth.challenge",
                 f"401 with {challenge!r}, expected {expected!r} (auth-realm) via {where}",
                 subject=where,
-                **ev,
+                evidence=ev,
             )
         else:
-            ctx.passed("auth.challenge", f"401 with {challenge} via {where}", subject=where, **ev)
+            ctx.passed("auth.challenge", f"401 with {challenge} via {where}", subject=where, evidence=ev)
 
     @staticmethod
     async def _wrong(ctx: ProbeContext, base: str, address: str, where: str) -> None:
@@ -161,13 +161,13 @@ class AuthProbe(Probe):
             return
         ev = {**attempt.evidence(), "credentials": "random user and password"}
         if attempt.response.status == 401:
-            ctx.passed("auth.wrong_credentials", f"random credentials get 401 via {where}", subject=where, **ev)
+            ctx.passed("auth.wrong_credentials", f"random credentials get 401 via {where}", subject=where, evidence=ev)
         else:
             ctx.failed(
                 "auth.wrong_credentials",
                 f"random credentials got {attempt.response.status} via {where}",
                 subject=where,
-                **ev,
+                evidence=ev,
             )
 
     @staticmethod
@@ -190,14 +190,14 @@ class AuthProbe(Probe):
                 "auth.good_credentials",
                 f"user {good[0]} ({source}) gets {response.status} via {where}",
                 subject=where,
-                **ev,
+                evidence=ev,
             )
         else:
             ctx.failed(
                 "auth.good_credentials",
                 f"user {good[0]} ({source}) got {response.status} {response.reason} via {where}",
                 subject=where,
-                **ev,
+                evidence=ev,
             )
 
     @staticmethod
@@ -219,21 +219,21 @@ class AuthProbe(Probe):
                     "auth.redirect_first",
                     f"plain HTTP is redirected ({response.status}) before credentials are asked, via {where}",
                     subject=where,
-                    **ev,
+                    evidence=ev,
                 )
             elif response.status == 401:
                 ctx.failed(
                     "auth.redirect_first",
                     f"{plain} asks for the password over plain HTTP (401) via {where}: browsers would send it in clear",
                     subject=where,
-                    **ev,
+                    evidence=ev,
                 )
             else:
                 ctx.warned(
                     "auth.redirect_first",
                     f"{plain} answered {response.status} via {where}: neither a redirect to https nor a challenge",
                     subject=where,
-                    **ev,
+                    evidence=ev,
                 )
 
 

@@ -58,8 +58,7 @@ def _secret(ctx: ProbeContext) -> None:
             "auth.secret",
             f"could not decide: Secret {where} could not be read: {unreadable.reason}",
             subject=where,
-            secret=where,
-            outcome=unreadable.outcome,
+            evidence={"secret": where, "outcome": unreadable.outcome},
         )
         return
     if key not in ctx.inventory.secrets:
@@ -94,31 +93,28 @@ def _secret(ctx: ProbeContext) -> None:
             "auth.secret",
             f"Secret {where} has no key `auth` (keys: {', '.join(info.keys)})",
             subject=where,
-            keys=list(info.keys),
+            evidence={"keys": list(info.keys)},
         )
     elif not info.htpasswd_lines:
         ctx.failed(
             "auth.secret",
             f"Secret {where} key `auth` has no valid htpasswd line ({info.htpasswd_invalid or 0} invalid)",
             subject=where,
-            valid_lines=0,
-            invalid_lines=info.htpasswd_invalid,
+            evidence={"valid_lines": 0, "invalid_lines": info.htpasswd_invalid},
         )
     elif info.htpasswd_invalid:
         ctx.warned(
             "auth.secret",
             f"Secret {where}: {info.htpasswd_lines} valid htpasswd line(s), {info.htpasswd_invalid} invalid",
             subject=where,
-            valid_lines=info.htpasswd_lines,
-            invalid_lines=info.htpasswd_invalid,
+            evidence={"valid_lines": info.htpasswd_lines, "invalid_lines": info.htpasswd_invalid},
         )
     else:
         ctx.passed(
             "auth.secret",
             f"Secret {where} has {info.htpasswd_lines} htpasswd line(s)",
             subject=where,
-            valid_lines=info.htpasswd_lines,
-            invalid_lines=0,
+            evidence={"valid_lines": info.htpasswd_lines, "invalid_lines": 0},
         )
 
 
@@ -136,6 +132,5 @@ def _typos(ctx: ProbeContext) -> None:
             "auth.annotation_typos",
             f"unknown annotation {full}{hint}: it is silently ignored",
             subject=full,
-            annotation=full,
-            suggestion=suggestion,
+            evidence={"annotation": full, "suggestion": suggestion},
         )

@@ -66,33 +66,35 @@ class DnsProbe(Probe):
                 ctx.passed(
                     "dns.resolves",
                     f"{target.host} resolves to {', '.join(addresses)}, the --resolve address(es) too",
-                    **evidence,
+                    evidence=evidence,
                 )
             else:
                 ctx.warned(
                     "dns.resolves",
                     f"checked at {', '.join(pinned)} from --resolve (DNS not used for this host, as curl does); {said}",
-                    **evidence,
+                    evidence=evidence,
                 )
             ctx.share(addresses=pinned)
             ctx.skipped(
-                "dns.lb_address", f"the addresses come from --resolve ({', '.join(pinned)}), not DNS", **evidence
+                "dns.lb_address", f"the addresses come from --resolve ({', '.join(pinned)}), not DNS", evidence=evidence
             )
             await self._wildcard(ctx)
             return
         if not attempt.ok:
             if attempt.outcome.value == "nxdomain":
                 ctx.failed(
-                    "dns.resolves", f"{target.host} has an Ingress but does not resolve: {attempt.reason}", **evidence
+                    "dns.resolves",
+                    f"{target.host} has an Ingress but does not resolve: {attempt.reason}",
+                    evidence=evidence,
                 )
             else:
-                ctx.errored("dns.resolves", f"could not decide: {attempt.reason}", **evidence)
+                ctx.errored("dns.resolves", f"could not decide: {attempt.reason}", evidence=evidence)
             return
         if not addresses:
-            ctx.failed("dns.resolves", f"{target.host} exists but has no A or AAAA record", **evidence)
+            ctx.failed("dns.resolves", f"{target.host} exists but has no A or AAAA record", evidence=evidence)
             return
         ctx.share(addresses=addresses)
-        ctx.passed("dns.resolves", f"{target.host} resolves to {', '.join(addresses)}", **evidence)
+        ctx.passed("dns.resolves", f"{target.host} resolves to {', '.join(addresses)}", evidence=evidence)
 
         expected = set(ctx.profile.load_balancers) | set(target.status_addresses)
         if not expected:
@@ -100,13 +102,15 @@ class DnsProbe(Probe):
                 "dns.lb_address",
                 "no expected address known: give load_balancers in the profile, or "
                 "let the controller publish the Ingress status",
-                **evidence,
+                evidence=evidence,
             )
         else:
             evidence["expected"] = sorted(expected)
             for address in addresses:
                 if address in expected:
-                    ctx.passed("dns.lb_address", f"{address} is a load-balancer address", subject=address, **evidence)
+                    ctx.passed(
+                        "dns.lb_address", f"{address} is a load-balancer address", subject=address, evidence=evidence
+                    )
                 else:
                     v6 = " (IPv6 clients connect there)" if ":" in address else ""
                     ctx.failed(
@@ -114,7 +118,7 @@ class DnsProbe(Probe):
                         f"{target.host} resolves to {address}, which is not a load-balancer "
                         f"address (expected {', '.join(sorted(expected))}){v6}",
                         subject=address,
-                        **evidence,
+                        evidence=evidence,
                     )
 
         await self._wildcard(ctx)
@@ -155,10 +159,10 @@ class DnsProbe(Probe):
                 "dns.wildcard",
                 f"no wildcard under {parent}: a random name gets {rcode}",
                 subject=f"*.{parent}",
-                **evidence,
+                evidence=evidence,
             )
         else:
-            ctx.errored("dns.wildcard", f"could not decide: {probe.reason}", subject=f"*.{parent}", **evidence)
+            ctx.errored("dns.wildcard", f"could not decide: {probe.reason}", subject=f"*.{parent}", evidence=evidence)
 
 
 def _typo(host: str) -> str:

@@ -76,7 +76,7 @@ class ExposureProbe(Probe):
                         f"{label}: node port {node_port} is inside {lo}-{hi}",
                         namespace=meta.get("namespace"),
                         subject=label,
-                        **ev,
+                        evidence=ev,
                     )
                 else:
                     ctx.report(
@@ -85,7 +85,7 @@ class ExposureProbe(Probe):
                         f"{label}: node port {node_port} is outside {lo}-{hi}",
                         namespace=meta.get("namespace"),
                         subject=label,
-                        **ev,
+                        evidence=ev,
                     )
                 jobs.append(self._node_port(ctx, meta, label, node_port, port.get("protocol", "TCP"), nodes, timeout))
             if spec.get("type") == "LoadBalancer":
@@ -131,8 +131,7 @@ class ExposureProbe(Probe):
                     f"{label}: node port {node_port} answers on node {node} ({ip})",
                     namespace=ns,
                     subject=subject,
-                    node=node,
-                    **attempt.evidence(),
+                    evidence={"node": node, **attempt.evidence()},
                 )
             else:
                 ctx.not_completed(
@@ -140,7 +139,7 @@ class ExposureProbe(Probe):
                     attempt,
                     subject=subject,
                     what=f"{label}: node port {node_port} on node {node}",
-                    node=node,
+                    evidence={"node": node},
                 )
 
     async def _load_balancer(self, ctx: ProbeContext, svc: Obj, name: str, timeout: float) -> None:
@@ -162,7 +161,7 @@ class ExposureProbe(Probe):
             f"{name}: LoadBalancer address {', '.join(addresses)}",
             namespace=ns,
             subject=name,
-            addresses=addresses,
+            evidence={"addresses": addresses},
         )
         ports = [p for p in (svc.get("spec") or {}).get("ports") or [] if p.get("protocol", "TCP") == "TCP"]
         checks = [(a, p["port"]) for a in addresses for p in ports]
@@ -176,7 +175,7 @@ class ExposureProbe(Probe):
                     f"{name}: {attempt.subject.where} accepts connections",
                     namespace=ns,
                     subject=subject,
-                    **attempt.evidence(),
+                    evidence=attempt.evidence(),
                 )
             else:
                 ctx.not_completed("exposure.lb_reachable", attempt, subject=subject, what=name)

@@ -32,7 +32,7 @@ from ..discovery.gateway import (
 from ..discovery.model import Obj
 from ..hostname import dns_names
 from ..results import Severity, Status, Step
-from ._contract import CheckSpec, Probe, ProbeContext, Scope
+from ._contract import CheckSpec, Location, Probe, ProbeContext, Scope
 
 
 def _meta(obj: Obj) -> tuple[str, str]:
@@ -172,7 +172,7 @@ class GatewayProbe(Probe):
     # --- Gateways and listeners -----------------------------------------------------------------
     def _gateway(self, ctx: ProbeContext, gw: Obj, classes: dict[str, Obj]) -> None:
         ns, name = _meta(gw)
-        where: dict[str, Any] = {"namespace": ns, "kind": "Gateway", "name": name}
+        where: Location = {"namespace": ns, "kind": "Gateway", "name": name}
         cls_name = (gw.get("spec") or {}).get("gatewayClassName", "")
         offline = ctx.inventory.offline
         cls = classes.get(cls_name)
@@ -218,7 +218,7 @@ class GatewayProbe(Probe):
             "gateway.programmed",
             Status.PASS if ok else Status.FAIL,
             f"Gateway {ns}/{name}: {_says(accepted, 'Accepted')}, {_says(programmed, 'Programmed')}",
-            conditions=conds or [],
+            evidence={"conditions": conds or []},
             **where,
         )
         addresses = [a.get("value") for a in status.get("addresses") or [] if a.get("value")]
@@ -227,7 +227,7 @@ class GatewayProbe(Probe):
                 "gateway.address",
                 Status.PASS,
                 f"Gateway {ns}/{name} has address {', '.join(addresses)}",
-                addresses=addresses,
+                evidence={"addresses": addresses},
                 **where,
             )
         else:
@@ -268,7 +268,7 @@ class GatewayProbe(Probe):
                     Status.FAIL,
                     f"{li.id} ({li.protocol} port {li.port}): " + "; ".join(bad),
                     subject=li.id,
-                    conditions=lc or [],
+                    evidence={"conditions": lc or []},
                     **where,
                 )
             else:
@@ -287,7 +287,7 @@ class GatewayProbe(Probe):
         """Report a route's checks; return (listener, effective hostname, route id) where it attaches."""
         inv = ctx.inventory
         ns, name = _meta(route)
-        where: dict[str, Any] = {"namespace": ns, "kind": "HTTPRoute", "name": name}
+        where: Location = {"namespace": ns, "kind": "HTTPRoute", "name": name}
         hostnames = [h for h in (route.get("spec") or {}).get("hostnames") or [] if h]
         out: list[tuple[Listener, str, str]] = []
         parent_list = list(parents(inv, route))
@@ -306,7 +306,7 @@ class GatewayProbe(Probe):
         return out
 
     def _attachment(
-        self, ctx: ProbeContext, route: Obj, parent: Parent, hostnames: list[str], where: dict[str, Any]
+        self, ctx: ProbeContext, route: Obj, parent: Parent, hostnames: list[str], where: Location
     ) -> list[tuple[Listener, str, str]]:
         ns, name = _meta(route)
         if parent.gateway is None:
@@ -340,7 +340,7 @@ class GatewayProbe(Probe):
                 f"HTTPRoute {ns}/{name} attaches to "
                 f"{', '.join(sorted({li.id for li, _, _ in out}))} as {', '.join(hosts)}",
                 subject=parent.label,
-                effective_hostnames=hosts,
+                evidence={"effective_hostnames": hosts},
                 **where,
             )
         else:
@@ -356,7 +356,7 @@ class GatewayProbe(Probe):
             )
         return out
 
-    def _parent_status(self, ctx: ProbeContext, route: Obj, parent: Parent, where: dict[str, Any]) -> None:
+    def _parent_status(self, ctx: ProbeContext, route: Obj, parent: Parent, where: Location) -> None:
         ns, name = _meta(route)
         ref = parent.ref
         want = (ref.get("name"), ref.get("namespace") or ns, ref.get("sectionName"), ref.get("port"))
@@ -385,12 +385,11 @@ class GatewayProbe(Probe):
                 Status.PASS if _true(c) else Status.FAIL,
                 f"HTTPRoute {ns}/{name} on {parent.label}: {_says(c, kind)}",
                 subject=parent.label,
-                controller=entry.get("controllerName"),
-                condition=c or {},
+                evidence={"controller": entry.get("controllerName"), "condition": c or {}},
                 **where,
             )
 
-    def _backends(self, ctx: ProbeContext, route: Obj, where: dict[str, Any]) -> None:
+    def _backends(self, ctx: ProbeContext, route: Obj, where: Location) -> None:
         inv = ctx.inventory
         ns, name = _meta(route)
         seen: set[tuple[str, str, Any]] = set()
@@ -486,13 +485,13 @@ class GatewayProbe(Probe):
                     Status.PASS,
                     f"Service {b_ns}/{b_name} has {ready} ready endpoint{'s' if ready != 1 else ''}",
                     subject=subject,
-                    ready=ready,
+                    evidence={"ready": ready},
                     **where,
                 )
 
     # --- certificates -------------------------------------------------------------------------------
     def _certificates(self, ctx: ProbeContext, li: Listener, attached: list[tuple[str, str, str]]) -> None:
-        where: dict[str, Any] = {"namespace": li.owner_namespace, "kind": li.owner_kind, "name": li.owner_name}
+        where: Location = {"namespace": li.owner_namespace, "kind": li.owner_kind, "name": li.owner_name}
         refs = li.certificate_refs
         if not refs:
             ctx.report(
@@ -543,7 +542,7 @@ class GatewayProbe(Probe):
                     Status.FAIL,
                     f"Secret {s_ns}/{s_name} is of type {info.type}, not kubernetes.io/tls",
                     subject=subject,
-                    **ev,
+                    evidence=ev,
                     **where,
                 )
                 continue
@@ -555,7 +554,7 @@ class GatewayProbe(Probe):
                     Status.FAIL,
                     f"Secret {s_ns}/{s_name} tls.crt is not a PEM certificate",
                     subject=subject,
-                    **ev,
+                    evidence=ev,
                     **where,
                 )
                 continue
@@ -575,8 +574,7 @@ class GatewayProbe(Probe):
                     f"Secret {s_ns}/{s_name} (SANs: "
                     f"{', '.join(sans) or 'none'}) does not cover every hostname served on {li.id}: {detail}",
                     subject=subject,
-                    uncovered=[h for h, _ in gaps],
-                    **ev,
+                    evidence={"uncovered": [h for h, _ in gaps], **ev},
                     **where,
                 )
             elif cert.not_valid_after_utc < now or cert.not_valid_before_utc > now:
@@ -586,7 +584,7 @@ class GatewayProbe(Probe):
                     f"Secret {s_ns}/{s_name} is not valid now (valid "
                     f"{cert.not_valid_before_utc:%Y-%m-%d} to {cert.not_valid_after_utc:%Y-%m-%d})",
                     subject=subject,
-                    **ev,
+                    evidence=ev,
                     **where,
                 )
             elif cert.not_valid_after_utc - now < dt.timedelta(days=warn_days):
@@ -595,7 +593,7 @@ class GatewayProbe(Probe):
                     Status.WARN,
                     f"Secret {s_ns}/{s_name} expires in {(cert.not_valid_after_utc - now).days} days",
                     subject=subject,
-                    **ev,
+                    evidence=ev,
                     **where,
                 )
             else:
@@ -605,6 +603,6 @@ class GatewayProbe(Probe):
                     f"Secret {s_ns}/{s_name} covers "
                     f"{', '.join(hosts) or 'the listener'} until {cert.not_valid_after_utc:%Y-%m-%d}",
                     subject=subject,
-                    **ev,
+                    evidence=ev,
                     **where,
                 )

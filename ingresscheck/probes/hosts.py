@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..hostname import match_one
 from ..results import Severity, Step
-from ._contract import CheckSpec, Probe, ProbeContext, Scope
+from ._contract import CheckSpec, Location, Probe, ProbeContext, Scope
 
 
 class HostsProbe(Probe):
@@ -37,7 +37,7 @@ class HostsProbe(Probe):
         for host in expected:
             exact = [t for t in targets if t.host == host]
             covering = [t for t in targets if t.wildcard and match_one(host, t.host)]
-            where = {"host": host}
+            where: Location = {"host": host}
             if exact or covering:
                 by = exact or covering
                 names = sorted({f"{t.kind} {t.namespace}/{t.name}" for t in by})

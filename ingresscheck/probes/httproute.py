@@ -192,20 +192,22 @@ class HttpRouteProbe(Probe):
         seen = await _get(ctx, base + "/", address)
         subject = f"{t.gateway} listener {t.listener}"
         if not seen.ok:
-            ctx.errored("httproute.unknown_host", f"could not decide: {seen.reason}", subject=subject, **seen.evidence)
+            ctx.errored(
+                "httproute.unknown_host", f"could not decide: {seen.reason}", subject=subject, evidence=seen.evidence
+            )
         elif seen.status == 404 and seen.backend is None:
             ctx.passed(
                 "httproute.unknown_host",
                 f"{base}/ (via {address}) got 404 from the Gateway",
                 subject=subject,
-                **seen.evidence,
+                evidence=seen.evidence,
             )
         else:
             ctx.failed(
                 "httproute.unknown_host",
                 f"{base}/ (via {address}) got {seen.says()} instead of 404: some route catches names it does not list",
                 subject=subject,
-                **seen.evidence,
+                evidence=seen.evidence,
             )
 
 

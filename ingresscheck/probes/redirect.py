@@ -79,7 +79,7 @@ class RedirectProbe(Probe):
             attempt = await ctx.net.request("GET", url, address, keep_alive=False)
             subject = attempt.subject.where
             if not attempt.ok:
-                ctx.not_completed("redirect.https", attempt, what=f"GET {url}", address_from=source)
+                ctx.not_completed("redirect.https", attempt, what=f"GET {url}", evidence={"address_from": source})
                 ctx.skipped(
                     "redirect.loop", f"skipped for {subject}: the first request did not complete", subject=subject
                 )
@@ -103,14 +103,14 @@ class RedirectProbe(Probe):
                     "redirect.https",
                     f"{url} answered {response.status} {response.reason} instead of {wanted} (via {subject})",
                     subject=subject,
-                    **evidence,
+                    evidence=evidence,
                 )
             elif not location:
                 ctx.failed(
                     "redirect.https",
                     f"{url} answered {response.status} without a Location header (via {subject})",
                     subject=subject,
-                    **evidence,
+                    evidence=evidence,
                 )
             else:
                 absolute = urljoin(url, location)
@@ -121,14 +121,14 @@ class RedirectProbe(Probe):
                         "redirect.https",
                         f"{problem}: expected {expected}, got {absolute} (via {subject})",
                         subject=subject,
-                        **evidence,
+                        evidence=evidence,
                     )
                 else:
                     ctx.passed(
                         "redirect.https",
                         f"{response.status} to {absolute} (via {subject}; {evidence['redirected_by']})",
                         subject=subject,
-                        **evidence,
+                        evidence=evidence,
                     )
                 await self._follow(ctx, url, absolute, address, subject)
                 continue
@@ -144,7 +144,12 @@ class RedirectProbe(Probe):
         for _ in range(MAX_HOPS):
             if url in seen:
                 chain = " → ".join(seen + [url])
-                ctx.failed("redirect.loop", f"redirect loop starting at {subject}: {chain}", subject=subject, hops=hops)
+                ctx.failed(
+                    "redirect.loop",
+                    f"redirect loop starting at {subject}: {chain}",
+                    subject=subject,
+                    evidence={"hops": hops},
+                )
                 return
             seen.append(url)
             parts = urlsplit(url)
@@ -168,7 +173,7 @@ class RedirectProbe(Probe):
                     "redirect.loop",
                     f"the redirect from {subject} goes to {host}, which does not resolve",
                     subject=subject,
-                    hops=hops,
+                    evidence={"hops": hops},
                 )
                 return
             attempt = await ctx.net.request("GET", url, addresses[0])
@@ -180,7 +185,7 @@ class RedirectProbe(Probe):
                     attempt,
                     subject=subject,
                     what=f"following the redirects from {subject}, GET {url}",
-                    hops=hops,
+                    evidence={"hops": hops},
                 )
                 return
             response = attempt.response
@@ -190,7 +195,7 @@ class RedirectProbe(Probe):
                     "redirect.loop",
                     f"{len(hops) - 1} redirect(s) from {subject}, ending at {url} with {response.status}",
                     subject=subject,
-                    hops=hops,
+                    evidence={"hops": hops},
                 )
                 return
             url = urljoin(url, response.header("location"))
@@ -199,7 +204,7 @@ class RedirectProbe(Probe):
             "redirect.loop",
             f"more than {MAX_HOPS} redirects starting at {start} (via {subject})",
             subject=subject,
-            hops=hops,
+            evidence={"hops": hops},
         )
 
 

@@ -114,7 +114,7 @@ class ReloadProbe(Probe):
             )
         except (LookupError, ValueError) as exc:
             for c in self.checks:
-                ctx.skipped(c.id, f"cannot measure reload latency: {exc}", **say)
+                ctx.skipped(c.id, f"cannot measure reload latency: {exc}", evidence=say)
             return None
         section = result.to_section()
         prop = result.propagation()
@@ -132,8 +132,7 @@ class ReloadProbe(Probe):
                 "changes never reached the data plane: "
                 + ", ".join(f"{phase} in {n} of {rounds} rounds" for phase, n in never.items())
                 + f" ({summary})",
-                evidence=evidence,
-                **say,
+                evidence={**say, **evidence},
             )
         elif slow:
             ctx.warned(
@@ -141,14 +140,13 @@ class ReloadProbe(Probe):
                 f"p95 over {_ms(profile.thresholds.reload_p95_ms)}: "
                 + ", ".join(f"{phase} {_ms(v)}" for phase, v in slow.items())
                 + f" ({summary})",
-                evidence=evidence,
-                **say,
+                evidence={**say, **evidence},
             )
         else:
-            ctx.passed("reload.propagation", f"{rounds} rounds: {summary}", evidence=evidence, **say)
+            ctx.passed("reload.propagation", f"{rounds} rounds: {summary}", evidence={**say, **evidence})
 
         if result.traffic is None:
-            ctx.skipped("reload.traffic", "no existing auth-free route to keep calling", **say)
+            ctx.skipped("reload.traffic", "no existing auth-free route to keep calling", evidence=say)
         else:
             t = result.traffic.to_dict()
             lat = t["latency_ms"]["corrected"]
@@ -168,16 +166,14 @@ class ReloadProbe(Probe):
                     f"{bad} of {t['sent']} requests to existing routes failed during the "
                     f"changes; first: {first.get('kind')} {first.get('status') or ''} "
                     f"{'after ' + first['after_event'] if first.get('after_event') else ''}".rstrip(),
-                    **tev,
-                    **say,
+                    evidence={**tev, **say},
                 )
             else:
                 ctx.passed(
                     "reload.traffic",
                     f"{t['sent']} requests at {t['achieved_rate']:.0f}/s to "
                     f"{len(result.routes)} routes, no errors; p99 {_ms(lat['p99'])} (corrected)",
-                    **tev,
-                    **say,
+                    evidence={**tev, **say},
                 )
 
         canary_kind = "HTTPRoute" if kind == "httproute" else "Ingress"
@@ -191,7 +187,7 @@ class ReloadProbe(Probe):
                 "reload.cleanup",
                 f"could not decide: listing canary {canary_kind}s failed ({outcome.value}: {detail}); "
                 "check and remove them with `ingresscheck cleanup`",
-                **say,
+                evidence=say,
             )
             return section
         if leftovers:
@@ -199,10 +195,10 @@ class ReloadProbe(Probe):
             ctx.failed(
                 "reload.cleanup",
                 f"canary {canary_kind}s remain: {names}; remove them with `ingresscheck cleanup`",
-                **say,
+                evidence=say,
             )
         else:
-            ctx.passed("reload.cleanup", f"no canary {canary_kind} remains", **say)
+            ctx.passed("reload.cleanup", f"no canary {canary_kind} remains", evidence=say)
         return section
 
 

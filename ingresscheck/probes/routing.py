@@ -179,13 +179,13 @@ def _report_unknown(ctx: ProbeContext, fp: _Fingerprint, where: str) -> None:
     if not fp.attempt.ok:
         ctx.not_completed("routing.unknown_host", fp.attempt, subject=where, what=f"unknown host {fp.host}")
     elif fp.status == 404:
-        ctx.passed("routing.unknown_host", f"unknown host {fp.host} gets 404 via {where}", subject=where, **ev)
+        ctx.passed("routing.unknown_host", f"unknown host {fp.host} gets 404 via {where}", subject=where, evidence=ev)
     elif (fp.status or 0) >= 500:
         ctx.failed(
             "routing.unknown_host",
             f"unknown host {fp.host} gets {fp.status} via {where}: the default backend is broken",
             subject=where,
-            **ev,
+            evidence=ev,
         )
     else:
         ctx.failed(
@@ -193,7 +193,7 @@ def _report_unknown(ctx: ProbeContext, fp: _Fingerprint, where: str) -> None:
             f"unknown host {fp.host} gets {fp.status} instead of 404 via {where}: a "
             f"typo host looks like a working site",
             subject=where,
-            **ev,
+            evidence=ev,
         )
 
 

@@ -143,7 +143,7 @@ class StaticProbe(Probe):
                         host=host,
                         namespace=ns,
                         ingress=name,
-                        owners=sorted(set(owners)),
+                        evidence={"owners": sorted(set(owners))},
                     )
 
     def _backend(self, ctx: ProbeContext, ns: str, service: str | None, port: int | str | None, where: Where) -> None:
@@ -184,7 +184,7 @@ class StaticProbe(Probe):
                 "static.endpoints",
                 Status.PASS,
                 f"Service {ns}/{service} has {ready} ready endpoint{'s' if ready != 1 else ''}",
-                ready=ready,
+                evidence={"ready": ready},
                 **where,
             )
 
@@ -234,7 +234,7 @@ class StaticProbe(Probe):
                 "static.ignored_annotations",
                 Status.WARN,
                 f"{controller} ignores " + ", ".join(nginx_annotations.PREFIX + n for n in ignored),
-                ignored=ignored,
+                evidence={"ignored": ignored},
                 **where,
             )
         else:
@@ -247,6 +247,8 @@ class StaticProbe(Probe):
 
     def _tls(self, ctx: ProbeContext, ns: str, name: str, host: str, warn_days: int, where: Where) -> None:
         key = (ns, name)
+        # the verdict is about the Secret: its X.509 subject DN is evidence, never the result's subject
+        secret = f"{ns}/{name}"
         unreadable = ctx.inventory.secret_unreadable(ns, name)
         if unreadable is not None:
             # forbidden is not missing: the check could not decide, and says what the credentials may not do
@@ -254,17 +256,17 @@ class StaticProbe(Probe):
                 "static.tls_secret",
                 Status.ERROR,
                 f"Secret {ns}/{name} could not be read: {unreadable.reason}",
-                secret=f"{ns}/{name}",
-                outcome=unreadable.outcome,
+                evidence={"secret": f"{ns}/{name}", "outcome": unreadable.outcome},
+                subject=secret,
                 **where,
             )
             return
         if key not in ctx.inventory.secrets:
-            ctx.report("static.tls_secret", Status.SKIP, f"Secret {ns}/{name} was not read", **where)
+            ctx.report("static.tls_secret", Status.SKIP, f"Secret {ns}/{name} was not read", subject=secret, **where)
             return
         info = ctx.inventory.secrets[key]
         if info is None:
-            ctx.report("static.tls_secret", Status.FAIL, f"Secret {ns}/{name} does not exist", **where)
+            ctx.report("static.tls_secret", Status.FAIL, f"Secret {ns}/{name} does not exist", subject=secret, **where)
             return
         ev: dict[str, Any] = {"secret": f"{ns}/{name}", "type": info.type, "keys": list(info.keys)}
         if info.type != "kubernetes.io/tls":
@@ -272,7 +274,8 @@ class StaticProbe(Probe):
                 "static.tls_secret",
                 Status.FAIL,
                 f"Secret {ns}/{name} is of type {info.type}, not kubernetes.io/tls",
-                **ev,
+                evidence=ev,
+                subject=secret,
                 **where,
             )
             return
@@ -280,7 +283,12 @@ class StaticProbe(Probe):
             cert = x509.load_pem_x509_certificate(info.cert_pem or b"")
         except ValueError:
             ctx.report(
-                "static.tls_secret", Status.FAIL, f"Secret {ns}/{name} tls.crt is not a PEM certificate", **ev, **where
+                "static.tls_secret",
+                Status.FAIL,
+                f"Secret {ns}/{name} tls.crt is not a PEM certificate",
+                evidence=ev,
+                subject=secret,
+                **where,
             )
             return
         now = dt.datetime.now(dt.UTC)
@@ -296,7 +304,8 @@ class StaticProbe(Probe):
                 "static.tls_secret",
                 Status.FAIL,
                 f"Secret {ns}/{name} does not cover {host} (SANs: {', '.join(dns_names(cert) or ['none'])})",
-                **ev,
+                evidence=ev,
+                subject=secret,
                 **where,
             )
         elif info.key_matches is False:
@@ -305,6 +314,7 @@ class StaticProbe(Probe):
                 Status.FAIL,
                 f"Secret {ns}/{name}: {info.key_problem}: the controller cannot serve it",
                 evidence=ev,
+                subject=secret,
                 **where,
             )
         elif cert.not_valid_after_utc < now:
@@ -312,17 +322,26 @@ class StaticProbe(Probe):
                 "static.tls_secret",
                 Status.FAIL,
                 f"Secret {ns}/{name} expired on {cert.not_valid_after_utc:%Y-%m-%d}",
-                **ev,
+                evidence=ev,
+                subject=secret,
                 **where,
             )
         elif cert.not_valid_after_utc - now < dt.timedelta(days=warn_days):
             days = (cert.not_valid_after_utc - now).days
-            ctx.report("static.tls_secret", Status.WARN, f"Secret {ns}/{name} expires in {days} days", **ev, **where)
+            ctx.report(
+                "static.tls_secret",
+                Status.WARN,
+                f"Secret {ns}/{name} expires in {days} days",
+                evidence=ev,
+                subject=secret,
+                **where,
+            )
         else:
             ctx.report(
                 "static.tls_secret",
                 Status.PASS,
                 f"Secret {ns}/{name} covers {host} until {cert.not_valid_after_utc:%Y-%m-%d}",
-                **ev,
+                evidence=ev,
+                subject=secret,
                 **where,
             )

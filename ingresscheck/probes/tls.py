@@ -231,13 +231,14 @@ def _fake_default(cert: x509.Certificate | None) -> str | None:
     return None
 
 
-def _host_gets_the_default(ctx: ProbeContext, leaf: x509.Certificate, served: str, evidence: dict[str, Any]) -> None:
+def _host_gets_the_default(
+    ctx: ProbeContext, leaf: x509.Certificate, served: str, evidence: dict[str, Any], where: str
+) -> None:
     """The host is served the certificate the server also serves {served} (no SNI, an unknown name). That is
     fine when it is the host's own (its TLS Secret's, or, without one, the wildcard meant for it), and a
     failure when the host has a Secret whose certificate this is not: it silently fell back to the default."""
     target = ctx.require_target
     host, ref = target.host, target.tls_secret_ref
-    where = evidence.get("subject")  # the address the host's handshake was made with
     what = f"the default certificate ({_cn(leaf)}, also served {served})"
     if ref is None:
         ctx.passed(
@@ -456,26 +457,29 @@ class TlsProbe(Probe):
         several = len(groups) > 1
         for group in groups.values():
             evidence = self._evidence(group, source)
-            evidence["subject"] = ", ".join(where(a, port) for a in group.addresses)
+            subject = ", ".join(where(a, port) for a in group.addresses)
             via = f" (via {', '.join(group.addresses)})" if several else ""
             leaf = group.shake.leaf
             assert leaf is not None
-            self._chain(ctx, group, evidence, via)
-            self._hostname(ctx, target.request_host, leaf, evidence, via)
-            self._expiry(ctx, group.shake.certs, evidence, via)
-            self._key_strength(ctx, leaf, evidence, via)
-            self._termination(ctx, target.request_host, leaf, evidence, via)
+            self._chain(ctx, group, evidence, subject, via)
+            self._hostname(ctx, target.request_host, leaf, evidence, subject, via)
+            self._expiry(ctx, group.shake.certs, evidence, subject, via)
+            self._key_strength(ctx, leaf, evidence, subject, via)
+            self._termination(ctx, target.request_host, leaf, evidence, subject, via)
 
         await _each([self._protocols_and_default(ctx, s, sni) for s in shakes if s.ok])
 
     # --- per address ----------------------------------------------------------------------
     @staticmethod
     def _report_handshake(ctx: ProbeContext, shake: Handshake, source: str) -> None:
-        evidence = {**shake.evidence(), "address_from": source, "subject": shake.where}
+        evidence = {**shake.evidence(), "address_from": source}
         where, sni = shake.where, shake.sni
         if shake.ok:
             ctx.passed(
-                "tls.handshake", f"TLS handshake with {where} (SNI {sni}): {shake.version}, {shake.cipher}", **evidence
+                "tls.handshake",
+                f"TLS handshake with {where} (SNI {sni}): {shake.version}, {shake.cipher}",
+                evidence=evidence,
+                subject=where,
             )
         elif shake.outcome == "timeout":
             ctx.errored(
@@ -483,21 +487,38 @@ class TlsProbe(Probe):
                 f"could not decide: no TLS handshake within {ctx.profile.thresholds.timeout:g}"
                 f" s from {where} (SNI {sni}): the port accepts TCP but does not answer "
                 f"the ClientHello",
-                **evidence,
+                evidence=evidence,
+                subject=where,
             )
         elif shake.outcome == "connect_timeout":
             ctx.errored(
                 "tls.handshake",
                 f"could not decide: no TCP connection to {where} within {ctx.profile.thresholds.timeout:g} s",
-                **evidence,
+                evidence=evidence,
+                subject=where,
             )
         elif shake.outcome == "refused":
-            ctx.failed("tls.handshake", f"connection to {where} refused: nothing listens for HTTPS there", **evidence)
+            ctx.failed(
+                "tls.handshake",
+                f"connection to {where} refused: nothing listens for HTTPS there",
+                evidence=evidence,
+                subject=where,
+            )
         elif shake.outcome == "connect_error":
             # unreachable (no route, ENETUNREACH, EHOSTUNREACH) establishes nothing about the port: error
-            ctx.errored("tls.handshake", f"could not decide: cannot connect to {where}: {shake.error}", **evidence)
+            ctx.errored(
+                "tls.handshake",
+                f"could not decide: cannot connect to {where}: {shake.error}",
+                evidence=evidence,
+                subject=where,
+            )
         else:
-            ctx.failed("tls.handshake", f"TLS handshake with {where} (SNI {sni}) failed: {shake.error}", **evidence)
+            ctx.failed(
+                "tls.handshake",
+                f"TLS handshake with {where} (SNI {sni}) failed: {shake.error}",
+                evidence=evidence,
+                subject=where,
+            )
 
     @staticmethod
     def _evidence(group: _Group, source: str) -> dict[str, Any]:
@@ -520,7 +541,7 @@ class TlsProbe(Probe):
 
     # --- per served chain -----------------------------------------------------------------
     @staticmethod
-    def _chain(ctx: ProbeContext, group: _Group, evidence: dict[str, Any], via: str) -> None:
+    def _chain(ctx: ProbeContext, group: _Group, evidence: dict[str, Any], subject: str, via: str) -> None:
         trust = f"the CA bundle {ctx.profile.ca_bundle}" if ctx.profile.ca_bundle else "the system trust store"
         v = group.verification
         ev = {**evidence, "trust": ctx.profile.ca_bundle or "system", "verify_code": v.code}
@@ -529,7 +550,8 @@ class TlsProbe(Probe):
             ctx.passed(
                 "tls.chain",
                 f"the served chain verifies against {trust} (issued by {leaf.issuer.rfc4514_string()}){via}",
-                **ev,
+                evidence=ev,
+                subject=subject,
             )
         elif v.outcome == "unverified":
             hint = ""
@@ -540,19 +562,27 @@ class TlsProbe(Probe):
                 )
             elif v.code in (18, 19):  # self-signed
                 hint = "; clients trust no self-signed certificate unless it is in their trust store"
-            ctx.failed("tls.chain", f"the served chain does not verify against {trust}: {v.reason}{hint}{via}", **ev)
+            ctx.failed(
+                "tls.chain",
+                f"the served chain does not verify against {trust}: {v.reason}{hint}{via}",
+                evidence=ev,
+                subject=subject,
+            )
         else:
-            ctx.errored("tls.chain", f"could not decide: {v.reason}{via}", **ev)
+            ctx.errored("tls.chain", f"could not decide: {v.reason}{via}", evidence=ev, subject=subject)
 
     @staticmethod
-    def _hostname(ctx: ProbeContext, host: str, leaf: x509.Certificate, evidence: dict[str, Any], via: str) -> None:
+    def _hostname(
+        ctx: ProbeContext, host: str, leaf: x509.Certificate, evidence: dict[str, Any], subject: str, via: str
+    ) -> None:
         names = hostname.dns_names(leaf)
         if names is None:
             ctx.failed(
                 "tls.hostname",
                 f"the certificate has no subjectAltName: clients ignore its CN "
                 f"({_cn(leaf)}), so it covers no host name, not even {host}{via}",
-                **evidence,
+                evidence=evidence,
+                subject=subject,
             )
             return
         covered = hostname.covered_by(host, leaf)
@@ -560,15 +590,16 @@ class TlsProbe(Probe):
             ctx.passed(
                 "tls.hostname",
                 f"{host} is covered by the subjectAltName {covered}{via}",
-                covered_by=covered,
-                **evidence,
+                evidence={"covered_by": covered, **evidence},
+                subject=subject,
             )
             return
         if not names:
             ctx.failed(
                 "tls.hostname",
                 f"the certificate's subjectAltName has no DNS name, so it does not cover {host}{via}",
-                **evidence,
+                evidence=evidence,
+                subject=subject,
             )
             return
         hint = ""
@@ -581,11 +612,14 @@ class TlsProbe(Probe):
         ctx.failed(
             "tls.hostname",
             f"{host} is not covered by the certificate's names: {', '.join(names)}{hint}{via}",
-            **evidence,
+            evidence=evidence,
+            subject=subject,
         )
 
     @staticmethod
-    def _expiry(ctx: ProbeContext, certs: list[x509.Certificate], evidence: dict[str, Any], via: str) -> None:
+    def _expiry(
+        ctx: ProbeContext, certs: list[x509.Certificate], evidence: dict[str, Any], subject: str, via: str
+    ) -> None:
         now = dt.datetime.now(dt.UTC)
         leaf = certs[0]
         start, end = leaf.not_valid_before_utc, leaf.not_valid_after_utc
@@ -595,15 +629,16 @@ class TlsProbe(Probe):
             ctx.failed(
                 "tls.expiry",
                 f"the certificate is not valid yet: valid from {_date(start)} (in {_days((start - now).days)}){via}",
-                **ev,
+                evidence=ev,
+                subject=subject,
             )
             return
         if now >= end:
             ctx.failed(
                 "tls.expiry",
                 f"the certificate expired {_days((now - end).days)} ago on {_date(end)}{via}",
-                days_left=-((now - end).days),
-                **ev,
+                evidence={"days_left": -((now - end).days), **ev},
+                subject=subject,
             )
             return
         for cert in certs[1:]:
@@ -613,7 +648,8 @@ class TlsProbe(Probe):
                     f"an intermediate of the served chain ({_cn(cert)}) expired "
                     f"{_days((now - cert.not_valid_after_utc).days)} ago on "
                     f"{_date(cert.not_valid_after_utc)}{via}",
-                    **ev,
+                    evidence=ev,
+                    subject=subject,
                 )
                 return
         left = (end - now).days
@@ -621,26 +657,45 @@ class TlsProbe(Probe):
             ctx.warned(
                 "tls.expiry",
                 f"the certificate expires in {_days(left)}, on {_date(end)} (warning below {warn_days} days){via}",
-                days_left=left,
-                **ev,
+                evidence={"days_left": left, **ev},
+                subject=subject,
             )
         else:
-            ctx.passed("tls.expiry", f"valid for {_days(left)} more, until {_date(end)}{via}", days_left=left, **ev)
+            ctx.passed(
+                "tls.expiry",
+                f"valid for {_days(left)} more, until {_date(end)}{via}",
+                evidence={"days_left": left, **ev},
+                subject=subject,
+            )
 
     @staticmethod
-    def _key_strength(ctx: ProbeContext, leaf: x509.Certificate, evidence: dict[str, Any], via: str) -> None:
+    def _key_strength(
+        ctx: ProbeContext, leaf: x509.Certificate, evidence: dict[str, Any], subject: str, via: str
+    ) -> None:
         family, bits, label = _key(leaf)
         ev = {**evidence, "key_type": family, "key_bits": bits}
         minimum = MIN_BITS.get(family)
         if bits is None:
-            ctx.skipped("tls.key_strength", f"unknown key type {label}: cannot judge its strength{via}", **ev)
+            ctx.skipped(
+                "tls.key_strength",
+                f"unknown key type {label}: cannot judge its strength{via}",
+                evidence=ev,
+                subject=subject,
+            )
         elif minimum is not None and bits < minimum:
-            ctx.failed("tls.key_strength", f"{label} key: below the {minimum}-bit minimum for {family}{via}", **ev)
+            ctx.failed(
+                "tls.key_strength",
+                f"{label} key: below the {minimum}-bit minimum for {family}{via}",
+                evidence=ev,
+                subject=subject,
+            )
         else:
-            ctx.passed("tls.key_strength", f"{label} key{via}", **ev)
+            ctx.passed("tls.key_strength", f"{label} key{via}", evidence=ev, subject=subject)
 
     @staticmethod
-    def _termination(ctx: ProbeContext, host: str, leaf: x509.Certificate, evidence: dict[str, Any], via: str) -> None:
+    def _termination(
+        ctx: ProbeContext, host: str, leaf: x509.Certificate, evidence: dict[str, Any], subject: str, via: str
+    ) -> None:
         target = ctx.require_target
         covered = hostname.covered_by(host, leaf)
         if not target.tls_secret:
@@ -648,7 +703,8 @@ class TlsProbe(Probe):
             ctx.skipped(
                 "tls.termination",
                 f"the Ingress has no tls block; TLS is not the controller's job for this host{extra}",
-                **evidence,
+                evidence=evidence,
+                subject=subject,
             )
             return
         key = target.tls_secret_ref or (target.namespace, target.tls_secret)
@@ -659,7 +715,8 @@ class TlsProbe(Probe):
                 "tls.termination",
                 f"could not decide: Secret {ref} could not be read ({unreadable.reason}): "
                 f"cannot compare the served certificate with it",
-                **evidence,
+                evidence=evidence,
+                subject=subject,
             )
             return
         ev = {**evidence, "secret": ref, "served_sha256": _sha256(leaf)}
@@ -668,34 +725,40 @@ class TlsProbe(Probe):
                 "tls.termination",
                 f"Secret {ref} was not read (no access to Secrets, or offline "
                 f"discovery): cannot compare the served certificate with it",
-                **ev,
+                evidence=ev,
+                subject=subject,
             )
             return
         secret = ctx.inventory.secrets[key]
         if secret is None:
             fake = _fake_default(leaf)
             extra = f"; the controller serves its fake default certificate instead ({fake})" if fake else ""
-            ctx.failed("tls.termination", f"Secret {ref} does not exist{extra}", **ev)
+            ctx.failed("tls.termination", f"Secret {ref} does not exist{extra}", evidence=ev, subject=subject)
             return
         if not secret.cert_pem:
-            ctx.failed("tls.termination", f"Secret {ref} has no tls.crt", **ev)
+            ctx.failed("tls.termination", f"Secret {ref} has no tls.crt", evidence=ev, subject=subject)
             return
         try:
             stored = x509.load_pem_x509_certificates(secret.cert_pem)[0]
         except (ValueError, IndexError):
-            ctx.failed("tls.termination", f"Secret {ref}'s tls.crt is not a PEM certificate", **ev)
+            ctx.failed(
+                "tls.termination", f"Secret {ref}'s tls.crt is not a PEM certificate", evidence=ev, subject=subject
+            )
             return
         ev["secret_certificate"] = _describe(stored)
         if stored.public_bytes(Encoding.DER) == leaf.public_bytes(Encoding.DER):
             ctx.passed(
-                "tls.termination", f"terminated at the controller with Secret {ref}{via}", terminates="controller", **ev
+                "tls.termination",
+                f"terminated at the controller with Secret {ref}{via}",
+                evidence={"terminates": "controller", **ev},
+                subject=subject,
             )
         elif covered:
             ctx.passed(
                 "tls.termination",
                 f"terminated upstream (at the load balancer): the served certificate is not the Secret's ({ref}){via}",
-                terminates="upstream",
-                **ev,
+                evidence={"terminates": "upstream", **ev},
+                subject=subject,
             )
         else:
             fake = _fake_default(leaf)
@@ -705,7 +768,7 @@ class TlsProbe(Probe):
                 if fake
                 else f"the served certificate ({_cn(leaf)}) is not Secret {ref}'s and does not cover {host}"
             )
-            ctx.failed("tls.termination", f"{why}{via}", terminates="unknown", **ev)
+            ctx.failed("tls.termination", f"{why}{via}", evidence={"terminates": "unknown", **ev}, subject=subject)
 
     # --- per host -------------------------------------------------------------------------
     async def _protocols_and_default(self, ctx: ProbeContext, first: Handshake, sni: str) -> None:
@@ -756,7 +819,6 @@ class TlsProbe(Probe):
             "negotiated_by_default": first.version,
             "local_openssl": SSL.OpenSSL_version(SSL.OPENSSL_VERSION).decode(),
             "attempts": {},
-            "subject": first.where,
         }
         for old in olds:
             shake = shakes.get(old.label)
@@ -777,14 +839,20 @@ class TlsProbe(Probe):
         if accepted:
             names = ", ".join(f"{label} ({s.cipher})" for label, s in accepted)
             ctx.failed(
-                "tls.protocols", f"{first.where} accepts {names}: versions below TLS 1.2 must be refused", **evidence
+                "tls.protocols",
+                f"{first.where} accepts {names}: versions below TLS 1.2 must be refused",
+                evidence=evidence,
+                subject=first.where,
             )
             return
         undecided = [(label, s) for label, s in shakes.items() if s.outcome != "tls_error"]
         if undecided:
             label, s = undecided[0]
             ctx.errored(
-                "tls.protocols", f"could not decide: offering only {label} to {first.where}: {s.error}", **evidence
+                "tls.protocols",
+                f"could not decide: offering only {label} to {first.where}: {s.error}",
+                evidence=evidence,
+                subject=first.where,
             )
             return
         untestable = [o for o in olds if o.context is None]
@@ -795,10 +863,16 @@ class TlsProbe(Probe):
                 "tls.protocols",
                 f"cannot test: the local OpenSSL does not offer {why} even at SECLEVEL=0"
                 + (f"; refused: {refused}" if refused else ""),
-                **evidence,
+                evidence=evidence,
+                subject=first.where,
             )
             return
-        ctx.passed("tls.protocols", f"refused: {refused}; the server negotiates {first.version} by default", **evidence)
+        ctx.passed(
+            "tls.protocols",
+            f"refused: {refused}; the server negotiates {first.version} by default",
+            evidence=evidence,
+            subject=first.where,
+        )
 
     @staticmethod
     def _default(ctx: ProbeContext, first: Handshake, no_sni: Handshake, unknown: Handshake) -> None:
@@ -807,7 +881,7 @@ class TlsProbe(Probe):
         host = ctx.require_target.host
         host_sha = _sha256(leaf)
         probes = (("without SNI", no_sni), (f"with the unknown SNI {unknown.sni}", unknown))
-        evidence: dict[str, Any] = {**first.evidence(), "host_certificate": _describe(leaf), "subject": first.where}
+        evidence: dict[str, Any] = {**first.evidence(), "host_certificate": _describe(leaf)}
         for key, (_, shake) in zip(("no_sni", "unknown_sni"), probes, strict=True):
             evidence[key] = {**shake.evidence(), "certificate": _describe(shake.leaf) if shake.leaf else None}
         same = [label for label, s in probes if s.ok and s.leaf is not None and _sha256(s.leaf) == host_sha]
@@ -820,7 +894,8 @@ class TlsProbe(Probe):
                 f"{host} is served the {own_fake} fake default certificate "
                 f"({_cn(leaf)}): the controller found no usable certificate for "
                 f"it",
-                **evidence,
+                evidence=evidence,
+                subject=first.where,
             )
             return
         fakes = [
@@ -838,11 +913,12 @@ class TlsProbe(Probe):
                 f"default certificate ({_cn(fake_cert)}): any host whose Secret "
                 f"is missing or invalid silently falls back to it ({host} gets "
                 f"its own certificate)",
-                **evidence,
+                evidence=evidence,
+                subject=first.where,
             )
             return
         if same:
-            _host_gets_the_default(ctx, leaf, " and ".join(same), evidence)
+            _host_gets_the_default(ctx, leaf, " and ".join(same), evidence, first.where)
             return
         answered = [(label, cert) for label, s in probes if (cert := s.leaf) is not None]
         if not answered:
@@ -850,12 +926,14 @@ class TlsProbe(Probe):
                 "tls.default_certificate",
                 f"the server completes no handshake without SNI nor with an "
                 f"unknown SNI (strict SNI): {no_sni.error or no_sni.outcome}",
-                **evidence,
+                evidence=evidence,
+                subject=first.where,
             )
             return
         label, cert = answered[0]
         ctx.passed(
             "tls.default_certificate",
             f"the default certificate ({_cn(cert)}, served {label}) is not {host}'s and not a known fake one",
-            **evidence,
+            evidence=evidence,
+            subject=first.where,
         )
