@@ -94,3 +94,26 @@ def test_a_bad_bind_is_one_line_and_exit_125(tmp_path: Path) -> None:
     # Then one line names it, and nothing ran
     assert out.returncode == 125
     assert out.stderr.strip().splitlines() == [f"private_root: no folder {missing} to show at /certs"]
+
+
+def test_a_killed_program_leaves_no_mount_on_the_host(tmp_path: Path) -> None:
+    # Given a program running in its private root (it has read its certificate)
+    root, binds = _lab(tmp_path, "lab-a")
+    proc = subprocess.Popen(
+        private_root.command(root, binds, ["sh", "-c", f"cat {CERTS}/tls.crt; exec sleep 30"]),
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == b"certificate of lab-a\n"
+        # Then while it runs, the host's mount table has none of its mounts
+        assert str(root) not in Path("/proc/self/mountinfo").read_text()
+    finally:
+        # When it is killed with SIGKILL (no handler, no clean-up of its own)
+        proc.kill()
+        proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+    # Then its namespace went with it: the root is an empty folder, and the host has no /certs or /var/lib/eg
+    assert list(root.iterdir()) == []
+    assert str(root) not in Path("/proc/self/mountinfo").read_text()
+    assert not os.path.lexists(CERTS) and not os.path.lexists(WASM)
