@@ -27,6 +27,8 @@ from cryptography.x509.oid import NameOID
 from OpenSSL import SSL
 
 from .. import hostname
+from ..evidence import CertificateFacts, ServedChain
+from ..evidence import Handshake as HandshakeEvidence
 from ..net import Attempt, Outcome, can_offer, client_context, ssl_reason, where
 from ..results import Severity, Step, nonce
 from ._contract import CheckSpec, Probe, ProbeContext, Scope
@@ -75,7 +77,7 @@ class Handshake:
     def where(self) -> str:
         return f"[{self.address}]:{self.port}" if ":" in self.address else f"{self.address}:{self.port}"
 
-    def evidence(self) -> dict[str, Any]:
+    def evidence(self) -> HandshakeEvidence:
         return {
             "address": self.address,
             "port": self.port,
@@ -200,7 +202,7 @@ def _parse(der: bytes) -> x509.Certificate:
 
 
 @functools.lru_cache(maxsize=1024)
-def _describe(cert: x509.Certificate) -> dict[str, Any]:
+def _describe(cert: x509.Certificate) -> CertificateFacts:
     """Public facts of a certificate for evidence (never key material beyond its type and size)."""
     names = hostname.dns_names(cert)
     _, bits, label = _key(cert)
@@ -521,7 +523,7 @@ class TlsProbe(Probe):
             )
 
     @staticmethod
-    def _evidence(group: _Group, source: str) -> dict[str, Any]:
+    def _evidence(group: _Group, source: str) -> ServedChain:
         certs = group.shake.certs
         return {
             **group.shake.evidence(),
@@ -541,7 +543,7 @@ class TlsProbe(Probe):
 
     # --- per served chain -----------------------------------------------------------------
     @staticmethod
-    def _chain(ctx: ProbeContext, group: _Group, evidence: dict[str, Any], subject: str, via: str) -> None:
+    def _chain(ctx: ProbeContext, group: _Group, evidence: ServedChain, subject: str, via: str) -> None:
         trust = f"the CA bundle {ctx.profile.ca_bundle}" if ctx.profile.ca_bundle else "the system trust store"
         v = group.verification
         ev = {**evidence, "trust": ctx.profile.ca_bundle or "system", "verify_code": v.code}
@@ -573,7 +575,7 @@ class TlsProbe(Probe):
 
     @staticmethod
     def _hostname(
-        ctx: ProbeContext, host: str, leaf: x509.Certificate, evidence: dict[str, Any], subject: str, via: str
+        ctx: ProbeContext, host: str, leaf: x509.Certificate, evidence: ServedChain, subject: str, via: str
     ) -> None:
         names = hostname.dns_names(leaf)
         if names is None:
@@ -618,7 +620,7 @@ class TlsProbe(Probe):
 
     @staticmethod
     def _expiry(
-        ctx: ProbeContext, certs: list[x509.Certificate], evidence: dict[str, Any], subject: str, via: str
+        ctx: ProbeContext, certs: list[x509.Certificate], evidence: ServedChain, subject: str, via: str
     ) -> None:
         now = dt.datetime.now(dt.UTC)
         leaf = certs[0]
@@ -669,9 +671,7 @@ class TlsProbe(Probe):
             )
 
     @staticmethod
-    def _key_strength(
-        ctx: ProbeContext, leaf: x509.Certificate, evidence: dict[str, Any], subject: str, via: str
-    ) -> None:
+    def _key_strength(ctx: ProbeContext, leaf: x509.Certificate, evidence: ServedChain, subject: str, via: str) -> None:
         family, bits, label = _key(leaf)
         ev = {**evidence, "key_type": family, "key_bits": bits}
         minimum = MIN_BITS.get(family)
@@ -694,7 +694,7 @@ class TlsProbe(Probe):
 
     @staticmethod
     def _termination(
-        ctx: ProbeContext, host: str, leaf: x509.Certificate, evidence: dict[str, Any], subject: str, via: str
+        ctx: ProbeContext, host: str, leaf: x509.Certificate, evidence: ServedChain, subject: str, via: str
     ) -> None:
         target = ctx.require_target
         covered = hostname.covered_by(host, leaf)

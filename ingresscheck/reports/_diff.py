@@ -10,8 +10,8 @@ no kind/name/subject and match on the rest. Sections:
   that disappeared is not a failure anywhere else (``--fail-on removed`` makes it one);
 * other status changes (pass -> warn, warn -> pass, ...);
 * hosts added and removed;
-* certificates changed: the served leaf's SHA-256 per host and address (TLS evidence
-  ``certificate.sha256`` / ``served_sha256`` / ``host_certificate.sha256``, with ``not_after``);
+* certificates changed: the served leaf's SHA-256 per host and address (with its ``not_after``), from the
+  served-chain TLS results (``ingresscheck.evidence.ServedChain``);
 * latency changed (only when asked: timings move on a busy machine): per host and probe, the slowest
   ``timings_ms.total`` of its results (else the probe's ``duration_ms``), flagged when it moved by more
   than a threshold AND a factor beyond the run's typical change (the median ratio over every host and
@@ -31,6 +31,7 @@ from typing import Any
 import jinja2
 
 from ..errors import UsageError
+from ..evidence import served_certificate, timings
 from ._json import write_text
 
 BAD = ("fail", "error")
@@ -206,29 +207,17 @@ def _verdicts(data: dict[str, Any]) -> dict[Key, dict[str, Any]]:
 
 
 def _certificates(data: dict[str, Any]) -> dict[tuple[str, str], tuple[str, str]]:
-    """(host, address) -> (leaf sha256, not_after) from the TLS results' evidence."""
+    """(host, address) -> (leaf sha256, not_after) from the served-chain TLS results (evidence.ServedChain)."""
     out: dict[tuple[str, str], tuple[str, str]] = {}
     for r in data["results"]:
-        ev = r.get("evidence")
-        if r.get("probe") != "tls" or not r.get("host") or not isinstance(ev, dict):
-            continue
-        sha, not_after = "", ""
-        for holder in (ev.get("certificate"), ev.get("host_certificate")):
-            if isinstance(holder, dict) and holder.get("sha256"):
-                sha, not_after = str(holder["sha256"]), str(holder.get("not_after") or "")
-                break
-        sha = sha or str(ev.get("served_sha256") or "")
-        if not sha:
-            continue
-        address = ev.get("address") or r.get("subject") or ""
-        if address and ev.get("port") and ":" not in str(address):
-            address = f"{address}:{ev['port']}"
-        out.setdefault((r["host"], str(address)), (sha, not_after or str(ev.get("not_after") or "")))
+        if (cert := served_certificate(r)) is not None:
+            out.setdefault((cert.host, cert.address), (cert.sha256, cert.not_after))
     return out
 
 
 def _latencies(data: dict[str, Any]) -> dict[tuple[str, str], float]:
-    """(host, probe) -> ms: the slowest evidence ``timings_ms.total`` of its results, else its duration."""
+    """(host, probe) -> ms: the slowest evidence ``timings_ms.total`` (evidence.Timed) of its results, else
+    its duration."""
     totals: dict[tuple[str, str], float] = {}
     durations: dict[tuple[str, str], float] = {}
     for r in data["results"]:
@@ -237,10 +226,8 @@ def _latencies(data: dict[str, Any]) -> dict[tuple[str, str], float]:
         k = (r["host"], str(r.get("probe") or r["check"].split(".")[0]))
         durations[k] = max(durations.get(k, 0.0), float(r.get("duration_ms") or 0.0))
         ev = r.get("evidence") if isinstance(r.get("evidence"), dict) else {}
-        for holder in (ev, ev.get("response")):
-            timings = holder.get("timings_ms") if isinstance(holder, dict) else None
-            if isinstance(timings, dict) and isinstance(timings.get("total"), (int, float)):
-                totals[k] = max(totals.get(k, 0.0), float(timings["total"]))
+        if (total := timings(ev).get("total")) is not None:
+            totals[k] = max(totals.get(k, 0.0), total)
     return {k: totals.get(k, v) for k, v in durations.items()}
 
 

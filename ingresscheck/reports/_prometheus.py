@@ -17,22 +17,20 @@ Metrics (base units in the names, ``ingresscheck_`` prefix; a label a result has
 * ``ingresscheck_results{status}``, ``ingresscheck_hosts``, ``ingresscheck_run_duration_seconds``,
   ``ingresscheck_run_start_timestamp_seconds``, ``ingresscheck_run_end_timestamp_seconds``.
 
-Evidence fields read (all optional; the tolerant lookups below take the first present):
-``timings_ms`` (a mapping of phase to ms, at the top of the evidence, under ``response``, or in each
-item of ``attempts``); for certificates ``certificate.not_after`` or ``host_certificate.not_after``
-or ``not_after`` (ISO 8601), ``address`` + ``port`` or the result's ``subject`` for the address, and
-``sni`` (else the host).
+Evidence read: the shapes ``ingresscheck.evidence`` declares, nothing else: a result's ``timings_ms``
+(``Timed``) and the served leaf of the TLS checks judged on a served chain (``ServedChain``: address,
+port, SNI, ``certificate.not_after``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
+from ..evidence import served_certificate, timings
 from ..results import Report, Status
 from ._json import report_dict
 
@@ -56,34 +54,6 @@ def _timestamp(text: Any) -> float | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
     return moment.timestamp()
-
-
-def _timings(evidence: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Every ``timings_ms`` mapping of a result's evidence: top level, a response's, each attempt's."""
-    attempts = evidence.get("attempts")
-    holders = [evidence, evidence.get("response"), *(attempts if isinstance(attempts, list) else [])]
-    for holder in holders:
-        if isinstance(holder, dict) and isinstance(holder.get("timings_ms"), dict):
-            yield holder["timings_ms"]
-
-
-def _certificate(result: dict[str, Any]) -> tuple[str, str, float] | None:
-    """(address, sni, notAfter) of the served certificate a TLS result's evidence describes."""
-    ev = result.get("evidence") or {}
-    if not isinstance(ev, dict):
-        return None
-    not_after = None
-    for holder in (ev.get("certificate"), ev.get("host_certificate"), ev):
-        if isinstance(holder, dict) and (not_after := _timestamp(holder.get("not_after"))) is not None:
-            break
-    if not_after is None:
-        return None
-    address = ev.get("address")
-    if address and ev.get("port"):
-        address = f"[{address}]:{ev['port']}" if ":" in str(address) else f"{address}:{ev['port']}"
-    address = address or result.get("subject") or ""
-    sni = ev.get("sni") or result.get("host") or ""
-    return str(address), str(sni), not_after
 
 
 def build_registry(data: dict[str, Any]) -> Any:
@@ -131,13 +101,11 @@ def build_registry(data: dict[str, Any]) -> Any:
             verdicts[key] = r
         host = _label(r.get("host"))
         evidence = r.get("evidence") if isinstance(r.get("evidence"), dict) else {}
-        for timings in _timings(evidence):
-            for phase, ms in timings.items():
-                if isinstance(ms, (int, float)) and not isinstance(ms, bool):
-                    k = (host, _label(r.get("probe")), str(phase))
-                    slowest[k] = max(slowest.get(k, 0.0), float(ms) / 1000)
-        if r.get("probe") == "tls" and host and (cert := _certificate(r)) is not None:
-            certs[(host, cert[0], cert[1])] = cert[2]
+        for phase, ms in timings(evidence).items():
+            k = (host, _label(r.get("probe")), phase)
+            slowest[k] = max(slowest.get(k, 0.0), ms / 1000)
+        if (cert := served_certificate(r)) is not None and (end := _timestamp(cert.not_after)) is not None:
+            certs[(cert.host, cert.address, cert.sni)] = end
     for key, r in verdicts.items():
         status.labels(*(_label(r.get(k)) for k in _CHECK_LABELS)).set(1)
         duration.labels(*key).set(max(float(r.get("duration_ms") or 0.0), 0.0) / 1000)

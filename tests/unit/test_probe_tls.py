@@ -525,3 +525,33 @@ def test_an_ipv6_address_is_dialed_with_sni(
     assert r.status is Status.PASS, r.message
     assert r.message.startswith("TLS handshake with [::1]:") and r.evidence["sni"] == HOST
     assert one(report, "tls.hostname").status is Status.PASS
+
+
+def test_served_chain_evidence_is_the_declared_shape_the_writers_read(
+    tmp_path: Path, ca_file: Path, leaf: pki.Issued, default_cert: pki.Issued
+) -> None:
+    """Given a served chain, then every served-chain check's evidence gives the writers the served leaf (its
+    address, SNI, SHA-256, notAfter) through ingresscheck.evidence, and the result's subject is the address."""
+    from ingresscheck import evidence as shapes
+    from ingresscheck.reports._json import report_dict
+
+    report = serve(tmp_path, ca_file, leaf, default_cert)
+    assert shapes.SERVED_CHAIN_CHECKS < {c.id for c in TlsProbe.checks}
+    data = report_dict(report)
+    served = {
+        r["check"]: shapes.served_certificate(r) for r in data["results"] if r["check"] in shapes.SERVED_CHAIN_CHECKS
+    }
+    assert set(served) == shapes.SERVED_CHAIN_CHECKS
+    sha = leaf.cert.fingerprint(hashes.SHA256()).hex()
+    for check, cert in served.items():
+        assert cert is not None, check
+        assert (cert.host, cert.sni, cert.sha256) == (HOST, HOST, sha)
+        assert cert.address == one(report, check).subject and cert.address.startswith("127.0.0.1:")
+        assert cert.not_after == leaf.cert.not_valid_after_utc.isoformat()
+    handshake = next(r for r in data["results"] if r["check"] == "tls.handshake")
+    assert shapes.served_certificate(handshake) is None
+    assert set(shapes.timings(handshake["evidence"])) == {"connect", "tls"}
+    assert handshake["subject"] == one(report, "tls.handshake").evidence["address"] + ":" + str(
+        one(report, "tls.handshake").evidence["port"]
+    )
+    assert "subject" not in one(report, "tls.handshake").evidence
