@@ -97,7 +97,6 @@ class ReloadProbe(Probe):
         resources = Resources(connect(profile.kubeconfig, profile.context).api)
         rounds = int(ctx.options.get("reload_rounds", 3))
         rate = float(ctx.options.get("reload_rate", 100.0))
-        say: dict[str, Any] = {"subject": subject} if subject else {}
         try:
             result = await run_campaign(
                 profile,
@@ -114,7 +113,7 @@ class ReloadProbe(Probe):
             )
         except (LookupError, ValueError) as exc:
             for c in self.checks:
-                ctx.skipped(c.id, f"cannot measure reload latency: {exc}", evidence=say)
+                ctx.skipped(c.id, f"cannot measure reload latency: {exc}", subject=subject)
             return None
         section = result.to_section()
         prop = result.propagation()
@@ -132,7 +131,8 @@ class ReloadProbe(Probe):
                 "changes never reached the data plane: "
                 + ", ".join(f"{phase} in {n} of {rounds} rounds" for phase, n in never.items())
                 + f" ({summary})",
-                evidence={**say, **evidence},
+                evidence=evidence,
+                subject=subject,
             )
         elif slow:
             ctx.warned(
@@ -140,13 +140,14 @@ class ReloadProbe(Probe):
                 f"p95 over {_ms(profile.thresholds.reload_p95_ms)}: "
                 + ", ".join(f"{phase} {_ms(v)}" for phase, v in slow.items())
                 + f" ({summary})",
-                evidence={**say, **evidence},
+                evidence=evidence,
+                subject=subject,
             )
         else:
-            ctx.passed("reload.propagation", f"{rounds} rounds: {summary}", evidence={**say, **evidence})
+            ctx.passed("reload.propagation", f"{rounds} rounds: {summary}", evidence=evidence, subject=subject)
 
         if result.traffic is None:
-            ctx.skipped("reload.traffic", "no existing auth-free route to keep calling", evidence=say)
+            ctx.skipped("reload.traffic", "no existing auth-free route to keep calling", subject=subject)
         else:
             t = result.traffic.to_dict()
             lat = t["latency_ms"]["corrected"]
@@ -166,14 +167,16 @@ class ReloadProbe(Probe):
                     f"{bad} of {t['sent']} requests to existing routes failed during the "
                     f"changes; first: {first.get('kind')} {first.get('status') or ''} "
                     f"{'after ' + first['after_event'] if first.get('after_event') else ''}".rstrip(),
-                    evidence={**tev, **say},
+                    evidence=tev,
+                    subject=subject,
                 )
             else:
                 ctx.passed(
                     "reload.traffic",
                     f"{t['sent']} requests at {t['achieved_rate']:.0f}/s to "
                     f"{len(result.routes)} routes, no errors; p99 {_ms(lat['p99'])} (corrected)",
-                    evidence={**tev, **say},
+                    evidence=tev,
+                    subject=subject,
                 )
 
         canary_kind = "HTTPRoute" if kind == "httproute" else "Ingress"
@@ -187,7 +190,7 @@ class ReloadProbe(Probe):
                 "reload.cleanup",
                 f"could not decide: listing canary {canary_kind}s failed ({outcome.value}: {detail}); "
                 "check and remove them with `ingresscheck cleanup`",
-                evidence=say,
+                subject=subject,
             )
             return section
         if leftovers:
@@ -195,10 +198,10 @@ class ReloadProbe(Probe):
             ctx.failed(
                 "reload.cleanup",
                 f"canary {canary_kind}s remain: {names}; remove them with `ingresscheck cleanup`",
-                evidence=say,
+                subject=subject,
             )
         else:
-            ctx.passed("reload.cleanup", f"no canary {canary_kind} remains", evidence=say)
+            ctx.passed("reload.cleanup", f"no canary {canary_kind} remains", subject=subject)
         return section
 
 
