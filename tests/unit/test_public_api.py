@@ -35,6 +35,7 @@ def test_all_names_exist_and_nothing_public_is_missing() -> None:
             "compare",
             "identity",
             "known_secrets",
+            "evidence",
         }
     }
     # ("@py_builtins" and the like: pytest rewrites asserts in the package of its registered plugin)
