@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..identity import Endpoint, ServiceEndpoints, index_endpoints
+
+if TYPE_CHECKING:
+    from .planes import Planes
 
 Obj = dict[str, Any]
 
@@ -216,6 +219,13 @@ class Inventory:
         from .ownership import claims
 
         return claims(self)
+
+    @cached_property
+    def planes(self) -> Planes:
+        """Which data plane publishes which address, and where each target is checked (``discovery.planes``)."""
+        from .planes import Planes
+
+        return Planes(self)
 
     @cached_property
     def _rules_by_host(self) -> dict[str, list[tuple[str, PathRule]]]:

@@ -125,8 +125,7 @@ def _created(obj: Obj | None) -> str:
 
 def claims(inv: Inventory) -> list[Claim]:
     """Every claim of every Ingress rule host and HTTPRoute effective hostname, in precedence order."""
-    ingresses = {_key(i): i for i in inv.ingresses}
-    routes = {_key(r): r for r in inv.http_routes}
+    ingresses, routes = object_index(inv)
     out: list[Claim] = []
     for t in inv.targets:
         if is_canary(t):
@@ -152,6 +151,20 @@ def _planes(
     for p in planes:
         unique.setdefault(p[0], p)  # one claim per plane: the first way it is claimed there
     return list(unique.values())
+
+
+def object_index(inv: Inventory) -> tuple[dict[tuple[str, str], Obj], dict[tuple[str, str], Obj]]:
+    """Ingresses and HTTPRoutes by (namespace, name), for ``target_planes``."""
+    return {_key(i): i for i in inv.ingresses}, {_key(r): r for r in inv.http_routes}
+
+
+def target_planes(
+    inv: Inventory, t: Target, index: tuple[dict[tuple[str, str], Obj], dict[tuple[str, str], Obj]] | None = None
+) -> list[str]:
+    """The data planes ``t``'s object is served on, canary Ingresses included (they claim nothing, but their
+    controller serves them)."""
+    ingresses, routes = index or object_index(inv)
+    return [p for p, _, _ in _planes(inv, t, ingresses, routes)]
 
 
 def plane_of(inv: Inventory, target: Target) -> list[str]:

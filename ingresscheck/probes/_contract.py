@@ -21,6 +21,7 @@ from ..results import NONCE, Result, Severity, Status, Step
 
 if TYPE_CHECKING:
     from ..discovery import Inventory, Target
+    from ..discovery.planes import Where
     from ..net import Attempt, Net
     from ..profile import Profile
 
@@ -223,6 +224,22 @@ class ProbeContext:
 
     def fact(self, probe: str, key: str, default: Any = None) -> Any:
         return self.facts.get(probe, {}).get(key, default)
+
+    # --- where ------------------------------------------------------------------------
+    async def where(self, port: int, host: str | None = None) -> Where:
+        """Where this target is checked on ``port``: the addresses clients get (``--resolve``, else DNS) and
+        the addresses its own Ingress or Gateway publishes, each its own subject; a DNS address only other
+        data planes publish is left to their objects (``discovery.planes``)."""
+        t = self.require_target
+        name = host or t.request_host
+        found, source = await self.net.addresses_for(name, port)
+        pinned = bool(self.profile.resolve_override(name, port))
+        return self.inventory.planes.where(t, found, source, pinned=pinned, family=self.profile.protocols.family)
+
+    async def addresses(self, port: int, host: str | None = None) -> tuple[list[str], str]:
+        """``where``'s addresses and their source in words, as ``Net.addresses_for`` returns them."""
+        w = await self.where(port, host)
+        return list(w.addresses), w.source
 
     @property
     def require_target(self) -> Target:

@@ -65,7 +65,7 @@ def https_base(ctx: ProbeContext, host: str) -> str:
 
 async def first_address(ctx: ProbeContext, t: Target) -> tuple[str | None, str]:
     """The address requests go to (the first the host resolves to) and where it came from."""
-    addresses, source = await ctx.net.addresses_for(t.request_host, ctx.profile.https_port)
+    addresses, source = await ctx.addresses(ctx.profile.https_port, t.request_host)
     return (addresses[0] if addresses else None), source
 
 

@@ -69,7 +69,7 @@ class AuthProbe(Probe):
         if not basic and why_off is None:
             return
         port = ctx.profile.https_port
-        addresses, _ = await ctx.net.addresses_for(target.request_host, port)
+        addresses, _ = await ctx.addresses(port, target.request_host)
         if not addresses:
             for c in self.checks:
                 ctx.skipped(c.id, f"no address to connect to for {target.host}")
@@ -205,7 +205,7 @@ class AuthProbe(Probe):
         target = ctx.require_target
         http_port = ctx.profile.http_port
         plain = f"http://{target.request_host}{'' if http_port == 80 else f':{http_port}'}{target.sample_path}"
-        http_addresses, _ = await ctx.net.addresses_for(target.request_host, http_port)
+        http_addresses, _ = await ctx.addresses(http_port, target.request_host)
         for address in http_addresses:
             attempt = await ctx.net.request("GET", plain, address, keep_alive=False)
             where = attempt.subject.where

@@ -110,7 +110,7 @@ class CanaryProbe(Probe):
         n = int(getattr(th, "canary_requests", 200))
         confidence = float(getattr(th, "canary_confidence", 0.99))
         base, port = base_url(ctx, t)
-        addresses, source = await ctx.net.addresses_for(t.host, port)
+        addresses, source = await ctx.addresses(port, t.host)
         if not addresses:
             ctx.skipped("canary.weights", f"no address to connect to for {t.host}")
             return

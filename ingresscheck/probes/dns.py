@@ -97,6 +97,38 @@ class DnsProbe(Probe):
         ctx.passed("dns.resolves", f"{target.host} resolves to {', '.join(addresses)}", evidence=evidence)
 
         expected = set(ctx.profile.load_balancers) | set(target.status_addresses)
+        planes = ctx.inventory.planes
+        own = [a for a in target.status_addresses if a in planes.published]
+        elsewhere = {a: e for a in addresses if own and (e := planes.elsewhere(target, a)) is not None}
+        for address, e in elsewhere.items():
+            mine = " and ".join(planes.of(target)) or f"{target.kind} {target.namespace}/{target.name}"
+            said = (
+                f"{target.host} resolves to {e.says()}, not to {', '.join(own)}, published by {mine}: "
+                f"clients reach another data plane"
+            )
+            ev = {
+                **evidence,
+                "expected": sorted(expected),
+                "own": own,
+                "published_by": list(e.planes),
+                "serving_there": list(e.serving),
+            }
+            if e.serving:
+                ctx.warned(
+                    "dns.lb_address",
+                    f"{said}; {target.kind} {target.namespace}/{target.name} is checked at {', '.join(own)}, "
+                    f"{address} under the objects serving it there",
+                    subject=address,
+                    evidence=ev,
+                )
+            else:
+                ctx.failed(
+                    "dns.lb_address",
+                    f"{said}, which does not serve {target.host}: point the record at {', '.join(own)}",
+                    subject=address,
+                    evidence=ev,
+                )
+        addresses = [a for a in addresses if a not in elsewhere]
         if not expected:
             ctx.skipped(
                 "dns.lb_address",

@@ -71,7 +71,7 @@ class ForwardedProtoProbe(Probe):
         if target.redirect is not None and (target.redirect.scheme or "http") != "https":
             return  # the route's RequestRedirect does not go to https: nothing a forwarded header could skip
         port = ctx.profile.http_port
-        addresses, _ = await ctx.net.addresses_for(target.request_host, port)
+        addresses, _ = await ctx.addresses(port, target.request_host)
         if not addresses:
             ctx.skipped("redirect.forwarded_proto", f"no address to connect to for {target.host}")
             return

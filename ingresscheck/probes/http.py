@@ -106,7 +106,7 @@ class HttpProbe(Probe):
                 ctx.skipped(check.id, f"{target.host} is served on a plain-HTTP listener: no ALPN to check")
             return
         sni = hostname.to_alabels(target.request_host)
-        addresses, source = await ctx.net.addresses_for(target.request_host, port)
+        addresses, source = await ctx.addresses(port, target.request_host)
         if sni is None or not addresses:
             for check in self.checks:
                 ctx.skipped(check.id, f"no address to connect to for {target.host}")

@@ -113,7 +113,7 @@ class HttpRouteProbe(Probe):
         if t.kind != "HTTPRoute":
             return
         base, port = base_url(ctx, t)
-        addresses, source = await ctx.net.addresses_for(t.host, port)
+        addresses, source = await ctx.addresses(port, t.host)
         if not addresses:
             for c in self.checks:
                 ctx.skipped(c.id, f"no address to connect to for {t.host}")

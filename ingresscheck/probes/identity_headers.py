@@ -102,7 +102,7 @@ class IdentityHeadersProbe(Probe):
         if target.annotation("auth-url") is None:
             return  # no external auth: no proxy-set identity for a client to forge
         port = ctx.profile.https_port
-        addresses, _ = await ctx.net.addresses_for(target.request_host, port)
+        addresses, _ = await ctx.addresses(port, target.request_host)
         if not addresses:
             ctx.skipped("auth.identity_headers", f"no address to connect to for {target.host}")
             return

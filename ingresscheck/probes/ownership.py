@@ -253,7 +253,7 @@ class OwnershipProbe(Probe):
             return
         https = t.listener_protocol != "HTTP"
         port = ctx.profile.https_port if https else ctx.profile.http_port
-        addresses, source = await ctx.net.addresses_for(t.request_host, port)
+        addresses, source = await ctx.addresses(port, t.request_host)
         if not addresses:
             ctx.skipped("ownership.served", f"no address to connect to for {t.host}", subject=subject)
             return

@@ -52,7 +52,7 @@ class RedirectProbe(Probe):
             ctx.skipped("redirect.loop", why)
             return
         port = ctx.profile.http_port
-        addresses, source = await ctx.net.addresses_for(target.request_host, port)
+        addresses, source = await ctx.addresses(port, target.request_host)
         if not addresses:
             ctx.skipped("redirect.https", f"no address to connect to for {target.host}")
             ctx.skipped("redirect.loop", f"no address to connect to for {target.host}")

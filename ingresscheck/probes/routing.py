@@ -68,7 +68,7 @@ class RoutingProbe(Probe):
     async def run(self, ctx: ProbeContext) -> None:
         target = ctx.require_target
         port = ctx.profile.https_port
-        addresses, _ = await ctx.net.addresses_for(target.request_host, port)
+        addresses, _ = await ctx.addresses(port, target.request_host)
         if not addresses:
             for spec in self.checks:
                 ctx.skipped(spec.id, f"no address to connect to for {target.host}")

@@ -115,7 +115,7 @@ class SniProbe(Probe):
             for check in self.checks:
                 ctx.skipped(check.id, f"{target.host} has no TLS listener to check")
             return
-        addresses, source = await ctx.net.addresses_for(target.request_host, port)
+        addresses, source = await ctx.addresses(port, target.request_host)
         if not addresses:
             for check in self.checks:
                 ctx.skipped(check.id, f"no address to connect to for {target.host}")

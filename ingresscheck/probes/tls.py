@@ -419,7 +419,7 @@ class TlsProbe(Probe):
             for check in self.checks:
                 ctx.skipped(check.id, f"{target.host!r} is not a valid DNS name to send as SNI")
             return
-        addresses, source = await ctx.net.addresses_for(target.request_host, port)
+        addresses, source = await ctx.addresses(port, target.request_host)
         if not addresses:
             for check in self.checks:
                 ctx.skipped(check.id, f"no address to connect to for {target.host}")
