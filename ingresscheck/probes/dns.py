@@ -113,14 +113,20 @@ class DnsProbe(Probe):
                 "published_by": list(e.planes),
                 "serving_there": list(e.serving),
             }
-            if e.serving:
-                ctx.warned(
+            checked = (
+                f"{target.kind} {target.namespace}/{target.name} is checked at {', '.join(own)}, {address} under "
+                f"the objects serving {target.host} there"
+            )
+            if e.serving and address in ctx.profile.load_balancers:
+                # the profile's load balancer: where this host is meant to be served (a migration's first side)
+                ctx.passed(
                     "dns.lb_address",
-                    f"{said}; {target.kind} {target.namespace}/{target.name} is checked at {', '.join(own)}, "
-                    f"{address} under the objects serving it there",
+                    f"{target.host} resolves to {e.says()}, a load-balancer address of the profile; {checked}",
                     subject=address,
                     evidence=ev,
                 )
+            elif e.serving:
+                ctx.warned("dns.lb_address", f"{said}; {checked}", subject=address, evidence=ev)
             else:
                 ctx.failed(
                     "dns.lb_address",

@@ -136,18 +136,21 @@ def test_an_address_no_data_plane_publishes_is_checked_beside_the_own_one() -> N
 
 
 def test_dns_lb_address_names_whose_address_dns_points_to() -> None:
-    """Given the route's host resolving to TRAEFIK, then dns.lb_address warns for the route naming the
-    controller and the Ingress serving it there, and passes for the Ingress; for a host only the route claims,
-    it fails: clients reach a data plane that does not serve it."""
+    """Given the route's host resolving to TRAEFIK, then dns.lb_address names the controller and the Ingress
+    serving it there (a pass when TRAEFIK is the profile's load balancer, else a warning), and passes for the
+    Ingress; for a host only the route claims, it fails: clients reach a data plane that does not serve it."""
     objs = _objects()
     with dns_server({"api.example.test": [TRAEFIK]}) as server:
         report = run_probes(["dns"], Profile(dns_servers=(server,), load_balancers=(TRAEFIK,)), **objs)
+        unlisted = run_probes(["dns"], Profile(dns_servers=(server,)), **objs)
     lb = {r.kind: r for r in by_check(report, "dns.lb_address", "api.example.test")}
     assert lb["Ingress"].status is Status.PASS
-    warn = lb["HTTPRoute"]
-    assert warn.status is Status.WARN and warn.subject == TRAEFIK
-    assert "the address of controller k8s.io/ingress-nginx (serving this host with Ingress demo/api)" in warn.message
-    assert f"checked at {ENVOY}" in warn.message
+    listed = lb["HTTPRoute"]  # the profile's load balancer: where the host is meant to be, said whose it is
+    assert listed.status is Status.PASS and listed.subject == TRAEFIK
+    assert "the address of controller k8s.io/ingress-nginx (serving this host with Ingress demo/api)" in listed.message
+    assert f"checked at {ENVOY}" in listed.message
+    warn = {r.kind: r for r in by_check(unlisted, "dns.lb_address", "api.example.test")}["HTTPRoute"]
+    assert warn.status is Status.WARN and "clients reach another data plane" in warn.message
     objs = _objects("new.example.test")
     with dns_server({"api.example.test": [TRAEFIK], "new.example.test": [TRAEFIK]}) as server:
         report = run_probes(["dns"], Profile(dns_servers=(server,), load_balancers=(TRAEFIK,)), **objs)
