@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..discovery import PathRule, Target
+from ..discovery.gateway import find_gateway, intersect, listeners_of
 from ..discovery.ownership import winning_rules
 from ..identity import PortRef, ServiceEndpoints, compare_answers, content_type, identity, membership
 from ..net import Attempt, HttpResponse
@@ -176,7 +177,18 @@ async def _unknown_host(ctx: ProbeContext, address: str) -> _Fingerprint:
 
 def _report_unknown(ctx: ProbeContext, fp: _Fingerprint, where: str) -> None:
     ev = fp.attempt.evidence()
-    if not fp.attempt.ok:
+    gateway = _no_listener_for(ctx, fp.host) if fp.attempt.phase == "tls" else None
+    if not fp.attempt.ok and gateway and fp.attempt.outcome.value in ("reset", "tls_error"):
+        # Gateway API: TLS is terminated per listener; a name no HTTPS listener covers has no certificate and
+        # no route, and refusing its handshake is what the implementation may do (Envoy Gateway resets it)
+        ctx.passed(
+            "routing.unknown_host",
+            f"unknown host {fp.host} is refused at the TLS handshake via {where}: no HTTPS listener of {gateway} "
+            f"covers it, so no backend answers it (a client gets a TLS error, not a site)",
+            subject=where,
+            evidence=ev,
+        )
+    elif not fp.attempt.ok:
         ctx.not_completed("routing.unknown_host", fp.attempt, subject=where, what=f"unknown host {fp.host}")
     elif fp.status == 404:
         ctx.passed("routing.unknown_host", f"unknown host {fp.host} gets 404 via {where}", subject=where, evidence=ev)
@@ -195,6 +207,22 @@ def _report_unknown(ctx: ProbeContext, fp: _Fingerprint, where: str) -> None:
             subject=where,
             evidence=ev,
         )
+
+
+def _no_listener_for(ctx: ProbeContext, host: str) -> str | None:
+    """For an HTTPRoute target: its Gateway ("Gateway ns/name") when none of the Gateway's HTTPS listeners
+    covers ``host``; None when one does, or for an Ingress (a controller serves every name with some certificate)."""
+    target = ctx.require_target
+    if target.kind != "HTTPRoute" or not target.gateway or "/" not in target.gateway:
+        return None
+    ns, name = target.gateway.split("/", 1)
+    gw = find_gateway(ctx.inventory, ns, name)
+    if gw is None:
+        return None
+    https = [li for li in listeners_of(ctx.inventory, gw) if li.protocol == "HTTPS"]
+    if any(intersect(li.hostname, host) is not None for li in https):
+        return None
+    return f"Gateway {target.gateway}"
 
 
 def _digest(response: HttpResponse) -> str:
