@@ -51,7 +51,10 @@ def test_with_both_data_planes_the_healthy_lab_has_no_fail_and_routes_are_checke
     dns.lb_address says DNS's 127.0.0.10 is the Ingress controller's, serving the host with Ingress demo/api."""
     rep = converge(
         lambda: check(envoy, EVERY, namespace=None),
-        lambda rep: bool(_of(rep, "routing.backend", ROUTE)),
+        lambda rep: (
+            bool(_of(rep, "routing.backend", ROUTE))
+            and not [r for r in rep.results if r.status in (Status.FAIL, Status.ERROR)]
+        ),
         timeout=30,
     )
     bad = [(r.check, r.host, r.subject, r.message) for r in rep.results if r.status in (Status.FAIL, Status.ERROR)]
