@@ -32,8 +32,15 @@ def check(lab: Lab, probes: list[str], namespace: str | None = "demo", **profile
     return runner.run(runner.plan(registry(), probes, None), profile, inventory, runner.RunOptions())
 
 
-def results(report: Report, check_id: str, host: str | None = None) -> list[Result]:
-    return [r for r in report.results if r.check == check_id and (host is None or r.host == host)]
+def results(report: Report, check_id: str, host: str | None = None, kind: str | None = None) -> list[Result]:
+    """``check_id``'s results (for ``host``; of ``kind`` "Ingress" or "HTTPRoute" targets only: a fault made on
+    the Ingress side leaves Envoy Gateway's parity routes for the same host, when that data plane runs, to
+    their own Gateway's verdict)."""
+    return [
+        r
+        for r in report.results
+        if r.check == check_id and (host is None or r.host == host) and (kind is None or r.kind == kind)
+    ]
 
 
 def converge(

@@ -28,10 +28,10 @@ def test_no_ready_endpoints_fails_routing_backend_and_static_endpoints(lab: Lab)
         rep = converge(
             lambda: check(lab, ["dns", "routing", "static"]),
             lambda rep: any(
-                "0 ready endpoints" in r.message for r in results(rep, "routing.backend", "api.example.test")
+                "0 ready endpoints" in r.message for r in results(rep, "routing.backend", "api.example.test", "Ingress")
             ),
         )
-    failed = [r for r in results(rep, "routing.backend", "api.example.test") if r.status is Status.FAIL]
+    failed = [r for r in results(rep, "routing.backend", "api.example.test", "Ingress") if r.status is Status.FAIL]
     assert [r.message.split(": ", 1)[1] for r in failed] == ["Service demo/api-docs has 0 ready endpoints"]
     assert "503" in failed[0].message
     assert [r.message for r in results(rep, "static.endpoints") if r.status is Status.FAIL] == [
@@ -56,15 +56,21 @@ def test_an_endpoint_port_that_refuses_is_named_in_routing_backend(lab: Lab) -> 
     with replaced(lab, broken):
         rep = converge(
             lambda: check(lab, ["dns", "tls", "routing"]),
-            lambda rep: any("refused" in r.message for r in results(rep, "routing.backend", "api.example.test")),
+            lambda rep: any(
+                "refused" in r.message for r in results(rep, "routing.backend", "api.example.test", "Ingress")
+            ),
         )
-    [failed] = [r for r in results(rep, "routing.backend", "api.example.test") if r.status is Status.FAIL]
+    [failed] = [r for r in results(rep, "routing.backend", "api.example.test", "Ingress") if r.status is Status.FAIL]
     assert failed.message.startswith("https://api.example.test/docs answered 502")
     assert (
         f"connection to {address}:9099 (" in failed.message
         and "an endpoint of demo/api-docs) refused" in failed.message
     )
-    docs = [r for r in results(rep, "routing.path_type", "api.example.test") if (r.subject or "").startswith("/docs/")]
+    docs = [
+        r
+        for r in results(rep, "routing.path_type", "api.example.test", "Ingress")
+        if (r.subject or "").startswith("/docs/")
+    ]
     assert docs and all(r.status is Status.SKIP and "routing.backend names the cause" in r.message for r in docs)
 
 
@@ -76,10 +82,12 @@ def test_endpoints_of_the_wrong_pods_fail_routing_backend(lab: Lab) -> None:
             lambda: check(lab, ["dns", "routing"]),
             lambda rep: any(
                 "but pod api-0 of api answered" in r.message
-                for r in results(rep, "routing.backend", "api.example.test")
+                for r in results(rep, "routing.backend", "api.example.test", "Ingress")
             ),
         )
-    failed = [r.message for r in results(rep, "routing.backend", "api.example.test") if r.status is Status.FAIL]
+    failed = [
+        r.message for r in results(rep, "routing.backend", "api.example.test", "Ingress") if r.status is Status.FAIL
+    ]
     assert failed == [
         "https://api.example.test/docs should be served by demo/api-docs (pods api-docs-x0) but pod "
         "api-0 of api answered"
@@ -160,7 +168,7 @@ def test_a_changed_password_fails_good_credentials(lab: Lab) -> None:
     assert r.message == "user admin (from the profile) got 401 Unauthorized via 127.0.0.10:443"
     assert "rotated" not in str(rep.results)
     # a 401 proves the controller knows the host, not that the backend is reached: never a routing pass
-    backend = results(rep, "routing.backend", "wordpress.example.test")
+    backend = results(rep, "routing.backend", "wordpress.example.test", "Ingress")
     assert backend and {b.status for b in backend} == {Status.ERROR}, [b.message for b in backend]
     assert "did not reach a backend" in backend[0].message
 
@@ -446,7 +454,7 @@ def test_missing_tls_secret_fails_tls_termination(lab: Lab) -> None:
         "Secret demo/shop-tls does not exist"
     ]
     # the host gets the controller's default certificate now: never a pass saying so (issue 26)
-    [default] = results(rep, "tls.default_certificate", "shop.apps.test")
+    [default] = results(rep, "tls.default_certificate", "shop.apps.test", "Ingress")
     assert default.status is Status.FAIL and "default certificate" in default.message, default.message
 
 
