@@ -68,6 +68,9 @@ def test_with_both_data_planes_the_healthy_lab_has_no_fail_and_routes_are_checke
     assert lb.status is Status.PASS and lb.subject == TRAEFIK
     assert "controller k8s.io/ingress-nginx" in lb.message and "Ingress demo/api" in lb.message
     assert f"checked at {eg.VIP}" in lb.message
+    # Envoy resets the handshake for a name no listener of eg/parity covers: no site, no backend (not a 404)
+    unknown = [r for r in results(rep, "routing.unknown_host", "shop.apps.test") if r.name == eg.ROUTE_PREFIX + "shop"]
+    assert unknown and all(r.status is Status.PASS and "refused at the TLS handshake" in r.message for r in unknown)
 
 
 def test_a_route_envoy_serves_correctly_passes_although_traefik_serves_the_host_otherwise(envoy: Lab) -> None:
