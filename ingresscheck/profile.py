@@ -124,6 +124,7 @@ class Profile:
     node_port_range: tuple[int, int] = (30000, 32767)
     protocols: Protocols = field(default_factory=Protocols)
     expected_hosts: tuple[str, ...] = ()  # hosts that must be served: a missing one fails hosts.expected
+    headers: tuple[tuple[str, str], ...] = ()  # -H: extra request headers sent with every request
     # tls.hsts: whether every https answer must carry HSTS, and the max-age below which it is weak
     # (ingress-nginx's default: 15724800 s, 182 days, with includeSubDomains)
     hsts_required: bool = False

@@ -15,6 +15,7 @@ for a run whose every check was skipped (``Session.nothing_checked``).
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -114,6 +115,15 @@ FLAGS: tuple[Flag, ...] = (
         metavar="HOST:PORT:ADDR",
     ),
     Flag(
+        "header",
+        ("-H", "--header"),
+        "--ingresscheck-header",
+        "extra request header sent with every request, like curl -H (repeatable; not Host)",
+        "environment",
+        kind="list",
+        metavar="'NAME: VALUE'",
+    ),
+    Flag(
         "timeout",
         ("--timeout",),
         "--ingresscheck-timeout",
@@ -192,6 +202,7 @@ class Request:
     lb: tuple[str, ...] = ()
     ca_bundle: str | None = None
     resolve: tuple[str, ...] = ()
+    header: tuple[str, ...] = ()
     timeout: float | None = None
     use_auth_secrets: bool = False
     allow_mutations: bool = False
@@ -356,7 +367,10 @@ def build_profile(req: Request) -> Profile:
     resolve = tuple(Resolve.parse(r) for r in req.resolve) + profile.resolve if req.resolve else None
     if req.ca_bundle and not Path(req.ca_bundle).is_file():
         raise UsageError(f"--ca-bundle {req.ca_bundle} does not exist")
+    check_proxy_environment()
+    headers = tuple(parse_header(h) for h in req.header) if req.header else None
     return profile.with_overrides(
+        headers=headers,
         kubeconfig=req.kubeconfig,
         context=req.context,
         dns_servers=dns,
@@ -365,6 +379,41 @@ def build_profile(req: Request) -> Profile:
         resolve=resolve,
         thresholds=thresholds,
     )
+
+
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+# what the checks themselves decide (the host routed to, the framing, the connection's fate)
+_RESERVED = {"host", "content-length", "transfer-encoding", "connection", "expect", "upgrade"}
+
+
+def parse_header(text: str) -> tuple[str, str]:
+    """``-H 'Name: value'`` as curl takes it; a bad one is a usage error naming it."""
+    name, sep, value = text.partition(":")
+    name, value = name.strip(), value.strip()
+    if not sep or not _TOKEN.fullmatch(name) or any(c in value for c in "\r\n\0"):
+        raise UsageError(f"-H {text!r}: expected 'Name: value' (a header name, a colon, a value on one line)")
+    if name.lower() in _RESERVED:
+        raise UsageError(f"-H {name}: the checks set {name} themselves (use --resolve to choose the address)")
+    from .known_secrets import register
+    from .reports._redact import is_sensitive_key
+
+    if is_sensitive_key(name):
+        register(value)  # an Authorization or API key header is masked wherever it would appear
+    return name, value
+
+
+def check_proxy_environment() -> None:
+    """HTTPS_PROXY / HTTP_PROXY as the network layer will read them: a value it cannot use is exit 2."""
+    import urllib.request
+
+    from .net._net import proxy_from_url
+
+    for scheme, url in urllib.request.getproxies_environment().items():
+        if scheme in ("https", "http"):
+            try:
+                proxy_from_url(url)
+            except ValueError as exc:
+                raise UsageError(f"{scheme.upper()}_PROXY: {exc}") from None
 
 
 def select_probes(found: Probes, only: list[str] | None, skip: Iterable[str]) -> tuple[list[type[Probe]], set[str]]:

@@ -22,8 +22,10 @@ import h2.exceptions
 
 from .. import hostname as hostnames
 from ._attempt import Attempt, HttpResponse, Outcome, Subject
-from ._http import encode_request, exchange
+from ._http import encode_request, exchange, with_headers
 from ._wire import Channel, WireError
+
+DEFAULT_HEADERS = {"user-agent": "ingresscheck", "accept": "*/*"}
 
 if TYPE_CHECKING:
     from ._net import Net
@@ -191,7 +193,12 @@ async def fetch(
         "https" if https else "http",
         authority,
         target_of(url),
-        tuple({"user-agent": "ingresscheck", "accept": "*/*", **(headers or {})}.items()),
+        tuple(
+            (k.lower(), v)
+            for k, v in with_headers(
+                {"user-agent": "ingresscheck", "accept": "*/*"}, net.headers, headers or {}
+            ).items()
+        ),
         body,
     )
     limit = max_body if max_body is not None else net.max_body
@@ -201,7 +208,7 @@ async def fetch(
     async with net._slots[address]:
         try:
             context = net.context(alpn=alpn) if https else None
-            channel = await net._dial(address, port, sni, context, timings)
+            channel = await net._dial(address, port, sni, context, timings, host=host)
             selected = channel.tls.alpn if channel.tls is not None else None
             if https and alpn == ALPN_H2 and selected != "h2":
                 raise WireError(

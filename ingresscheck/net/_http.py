@@ -69,6 +69,18 @@ class _Parse:
     parser: httptools.HttpResponseParser = field(init=False)
 
 
+def with_headers(*layers: dict[str, str]) -> dict[str, str]:
+    """Header layers merged, a later layer's name replacing an earlier one whatever its case (a -H
+    ``user-agent:`` replaces the default User-Agent; a probe's own header replaces a -H one)."""
+    out: dict[str, str] = {}
+    for layer in layers:
+        for name, value in layer.items():
+            for old in [k for k in out if k.lower() == name.lower()]:
+                del out[old]
+            out[name] = value
+    return out
+
+
 def encode_request(method: str, target: str, host_header: str, headers: dict[str, str]) -> bytes:
     lines = [f"{method} {target} HTTP/1.1", f"Host: {host_header}"]
     lines += [f"{k}: {v}" for k, v in headers.items() if k.lower() != "host"]

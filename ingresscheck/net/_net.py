@@ -14,10 +14,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
+import urllib.request
 from collections import OrderedDict, defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import dns.resolver
 from OpenSSL import SSL
@@ -26,8 +27,8 @@ from .. import hostname as hostnames
 from ..profile import Profile
 from ._attempt import Attempt, DnsAnswer, Outcome, Subject, family_of
 from ._dns import StubResolver
-from ._http import encode_request, exchange
-from ._wire import Channel, WireError, client_context, open_tcp, start_tls
+from ._http import encode_request, exchange, with_headers
+from ._wire import Channel, Proxy, WireError, client_context, open_tcp, open_tunnel, start_tls
 
 T = TypeVar("T")
 
@@ -52,6 +53,23 @@ class Net:
         self.memo: dict[Any, Any] = {}  # per-run memo for probes (one wildcard lookup per domain...)
         self.memo_locks: dict[Any, asyncio.Lock] = defaultdict(asyncio.Lock)
         self.dials = 0  # connections opened, for benchmarks and tests of reuse
+        self.headers = dict(profile.headers)  # -H: sent with every request, after the defaults
+        # the vantage point's proxy, as curl reads it: HTTPS_PROXY / HTTP_PROXY / NO_PROXY (either case)
+        self._proxies = urllib.request.getproxies_environment()
+        self._proxy = {
+            scheme: proxy_from_url(self._proxies[scheme]) for scheme in ("https", "http") if self._proxies.get(scheme)
+        }
+
+    def proxy_for(self, scheme: str, host: str | None, address: str) -> Proxy | None:
+        """The proxy a connection to ``address`` for ``host`` goes through; None: direct (none set, or
+        NO_PROXY names the host or the address)."""
+        proxy = self._proxy.get(scheme)
+        if proxy is None:
+            return None
+        for name in (host, address):
+            if name and urllib.request.proxy_bypass_environment(name, self._proxies):  # type: ignore[attr-defined]
+                return None
+        return proxy
 
     async def once(self, key: Any, make: Callable[[], Awaitable[T]]) -> T:
         """``make()``'s result, made once per run for ``key``: what is the same for every host behind one
@@ -185,9 +203,19 @@ class Net:
         return Attempt("tls", subject, Outcome.OK, timings=timings, tls=channel.tls)
 
     async def _dial(
-        self, address: str, port: int, sni: str | None, context: SSL.Context | None, timings: dict[str, float]
+        self,
+        address: str,
+        port: int,
+        sni: str | None,
+        context: SSL.Context | None,
+        timings: dict[str, float],
+        host: str | None = None,
     ) -> Channel:
-        channel, timings["connect"] = await open_tcp(address, port, self.timeout)
+        proxy = self.proxy_for("https" if context is not None else "http", host or sni, address)
+        if proxy is not None:
+            channel, timings["connect"] = await open_tunnel(proxy, address, port, self.timeout)
+        else:
+            channel, timings["connect"] = await open_tcp(address, port, self.timeout)
         self.dials += 1
         if context is not None:
             started = time.perf_counter()
@@ -262,7 +290,7 @@ class Net:
             )
         elif not target or any(c in target for c in " \r\n"):
             return Attempt("http", subject, Outcome.HTTP_ERROR, f"request target {target!r} cannot be sent", "request")
-        hdrs = {"User-Agent": "ingresscheck", "Accept": "*/*", **(headers or {})}
+        hdrs = with_headers({"User-Agent": "ingresscheck", "Accept": "*/*"}, self.headers, headers or {})
         if body is not None:
             hdrs["Content-Length"] = str(len(body))
             hdrs["Expect"] = "100-continue"
@@ -281,7 +309,9 @@ class Net:
                 reused = channel is not None
                 try:
                     if channel is None:
-                        channel = await self._dial(address, port, sni, self.context() if https else None, timings)
+                        channel = await self._dial(
+                            address, port, sni, self.context() if https else None, timings, host=host
+                        )
                     response, keep = await exchange(
                         channel,
                         payload,
@@ -354,3 +384,19 @@ class Net:
         from ._grpc import call
 
         return await call(self, url, address, method, message)
+
+
+def proxy_from_url(url: str) -> Proxy:
+    """``http://[user:password@]host[:port]`` (a bare host:port too, as curl takes it) as a Proxy."""
+    from ..known_secrets import register
+
+    parts = urlsplit(url if "://" in url else f"http://{url}")
+    if parts.scheme != "http" or not parts.hostname:
+        raise ValueError(f"proxy {url!r}: expected http://HOST[:PORT] (an https:// proxy is not supported)")
+    authorization = None
+    if parts.username is not None:
+        password = unquote(parts.password or "")
+        register(password, unquote(parts.username))
+        token = base64.b64encode(f"{unquote(parts.username)}:{password}".encode()).decode()
+        authorization = f"Basic {token}"
+    return Proxy(parts.hostname, parts.port or 80, authorization)

@@ -273,3 +273,57 @@ async def start_tls(channel: Channel, context: SSL.Context, sni: str | None, tim
         alpn=(conn.get_alpn_proto_negotiated() or b"").decode("ascii", errors="replace"),
     )
     return ms
+
+
+@dataclass(frozen=True)
+class Proxy:
+    """An HTTP proxy the vantage point must go through (``HTTPS_PROXY``/``HTTP_PROXY``): every connection
+    is a CONNECT tunnel to the chosen address, so Host, SNI and the address stay the ones the check asked for."""
+
+    host: str
+    port: int
+    authorization: str | None = field(default=None, repr=False)  # "Basic ..." from the URL's user:password
+
+    @property
+    def where(self) -> str:
+        return where(self.host, self.port)
+
+
+async def open_tunnel(proxy: Proxy, address: str, port: int, timeout: float) -> tuple[Channel, float]:
+    """A TCP channel to address:port through ``proxy`` (CONNECT); the connect time covers the tunnel.
+    The proxy's own trouble is never the target's verdict: it is ``unreachable`` naming the proxy."""
+    started = time.perf_counter()
+    try:
+        channel, _ = await open_tcp(proxy.host, proxy.port, timeout)
+    except WireError as exc:
+        outcome = Outcome.TIMEOUT if exc.outcome is Outcome.TIMEOUT else Outcome.UNREACHABLE
+        raise WireError(outcome, "connect", f"proxy {proxy.where}: {exc.reason}") from None
+    authority = where(address, port)
+    head = f"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n"
+    if proxy.authorization:
+        head += f"Proxy-Authorization: {proxy.authorization}\r\n"
+    try:
+        async with asyncio.timeout(timeout):
+            channel.writer.write((head + "\r\n").encode("latin-1"))
+            await channel.writer.drain()
+            answer = await channel.reader.readuntil(b"\r\n\r\n")
+    except TimeoutError:
+        channel.close()
+        raise WireError(
+            Outcome.TIMEOUT, "connect", f"proxy {proxy.where} did not answer CONNECT {authority} within {timeout:g} s"
+        ) from None
+    except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
+        channel.close()
+        raise WireError(
+            Outcome.UNREACHABLE, "connect", f"proxy {proxy.where} closed CONNECT {authority} ({type(exc).__name__})"
+        ) from None
+    status_line = answer.split(b"\r\n", 1)[0].decode("latin-1", errors="replace")
+    parts = status_line.split(" ", 2)
+    if len(parts) < 2 or not parts[1].startswith("2"):
+        channel.close()
+        # a proxy's 502/503/504 says it could not reach the address, not whether the address refused
+        raise WireError(
+            Outcome.UNREACHABLE, "connect", f"proxy {proxy.where} answered {status_line!r} to CONNECT {authority}"
+        )
+    channel.address, channel.port = address, port
+    return channel, (time.perf_counter() - started) * 1000

@@ -110,7 +110,7 @@ async def websocket(net: Net, url: str, address: str, *, message: str) -> Attemp
     async with net._slots[address]:
         try:
             context = net.context(alpn=("http/1.1",)) if secure else None
-            channel = await net._dial(address, port, sni, context, timings)
+            channel = await net._dial(address, port, sni, context, timings, host=host)
             response, messages, short = await _run(channel, ws_url, message, net.timeout, timings)
         except WireError as exc:
             timings["total"] = (time.perf_counter() - started) * 1000
