@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ..errors import UsageError
 from ._terminal import printable
@@ -181,6 +181,18 @@ def execute_cleanup(args: argparse.Namespace) -> int:
             f"{first_error}; {len(left)} canary object(s) left: {', '.join(left[:5])}"
             + (f" and {len(left) - 5} more" if len(left) > 5 else "")
         )
-    removed = len(leftovers)
-    print(f"cleanup: {removed} canary Ingress(es) removed", file=sys.stderr if not leftovers else sys.stdout)
+    print(f"cleanup: {_removed(leftovers)} removed", file=sys.stderr if not leftovers else sys.stdout)
     return 0
+
+
+def _removed(objects: list[dict[str, Any]]) -> str:
+    """'2 canary Ingresses and 1 canary HTTPRoute', each kind by its own name; '0 canary objects'."""
+    from collections import Counter
+
+    kinds = Counter(str(o.get("kind", "object")) for o in objects)
+    if not kinds:
+        return "0 canary objects"
+    plural = {"Ingress": "Ingresses"}
+    return " and ".join(
+        f"{n} canary {kind if n == 1 else plural.get(kind, kind + 's')}" for kind, n in sorted(kinds.items())
+    )

@@ -100,7 +100,7 @@ def compare(
 ) -> ParityReport:
     """Run one comparison against live data planes (A: in service, B: the candidate)."""
     sides = discover_sides(a, b, profile, kubeconfig=kubeconfig, namespace=namespace)
-    impls = [side.implementation or _implementation(hosts) for side, hosts in zip((a, b), sides, strict=True)]
+    impls = [side.implementation or _implementation(hosts, profile) for side, hosts in zip((a, b), sides, strict=True)]
     return asyncio.run(
         run(
             a,
@@ -131,12 +131,17 @@ def discover_sides(
     return sides[0], sides[1]
 
 
-def _implementation(hosts: SideHosts) -> str:
+def _implementation(hosts: SideHosts, profile: Profile | None = None) -> str:
+    """The implementation a side's objects say serves them. An IngressClass names the controller class,
+    not the program: Traefik's kubernetesIngressNGINX provider serves class controller k8s.io/ingress-nginx,
+    so for Ingresses the profile's ``controller`` (which the run checks read too) wins over the class."""
     kinds = {t.kind for t in hosts.targets.values()}
     controllers = set(hosts.controllers.values())
     if kinds == {"HTTPRoute"}:
         return implementation_for("HTTPRoute", next(iter(controllers), None))
-    return implementation_for("Ingress", None)
+    if profile is not None and profile.controller in IMPLEMENTATIONS:
+        return profile.controller
+    return implementation_for("Ingress", next(iter(controllers), None) if len(controllers) == 1 else None)
 
 
 def write_reports(

@@ -72,7 +72,8 @@ class Request:
     kind: str = "http"  # or "alpn"
 
     def describe(self) -> str:
-        cred = " (with credentials)" if self.auth else ""
+        # the matrix's wrong-credentials request carries credentials too: say which it sends
+        cred = (" (with wrong credentials)" if self.key == "auth wrong" else " (with credentials)") if self.auth else ""
         if self.kind == "alpn":
             return f"TLS handshake {self.host} offering h2, http/1.1"
         extra = "".join(f" [{n}: {v}]" for n, v in self.headers)

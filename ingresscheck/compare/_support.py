@@ -94,11 +94,15 @@ _ENVOY_GATEWAY: dict[str, tuple[str, str]] = {
 
 
 def implementation_for(kind: str, controller: str | None) -> str:
-    """A sensible default: HTTPRoutes by their GatewayClass controller, Ingresses as ingress-nginx."""
+    """A sensible default: HTTPRoutes by their GatewayClass controller; Ingresses by their IngressClass
+    controller where it names another program (traefik.io/..., projectcontour.io/...), else ingress-nginx."""
     if kind == "HTTPRoute":
         if controller and "envoyproxy.io" in controller:
             return "envoy-gateway"
         return "gateway-api"
+    for name in ("traefik", "contour"):
+        if controller and name in controller:
+            return name
     return "ingress-nginx"
 
 
