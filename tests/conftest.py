@@ -15,9 +15,16 @@ from ingresscheck_lab.layout import LabLayout
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# The fixtures below that start the lab: a test that uses one (directly or through another fixture) needs it
+LAB_FIXTURES = frozenset({"lab", "envoy"})
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `lab` every test of tests/lab/ and every test anywhere that starts the lab through a fixture
+    (tests/docs, tests/faults), so ``-m "not lab"`` never starts it."""
     for item in items:
-        if "tests/lab/" in str(item.fspath).replace(os.sep, "/"):
+        in_lab_folder = "tests/lab/" in str(item.fspath).replace(os.sep, "/")
+        if in_lab_folder or LAB_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.lab)
 
 
