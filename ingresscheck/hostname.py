@@ -70,8 +70,32 @@ def matches(host: str, names: list[str]) -> bool:
     return any(match_one(host, n) for n in names)
 
 
+def extensions_problem(cert: x509.Certificate) -> str | None:
+    """Why the certificate's extensions cannot be read, in words; None when they can.
+
+    RFC 5280 (4.2) allows each extension once. A certificate that repeats one (two subjectAltName
+    extensions) is refused by OpenSSL ("invalid certificate") and Go ("duplicate extensions"), so no
+    client or controller uses it: that is a verdict on the certificate, not an error of ours.
+    """
+    try:
+        cert.extensions  # noqa: B018 - parsing them is the question
+    except x509.DuplicateExtension as exc:
+        oid = exc.oid
+        label = getattr(oid, "_name", None) or oid.dotted_string
+        return (
+            f"the certificate repeats the {label} extension ({oid.dotted_string}); RFC 5280 allows each "
+            "extension once, and TLS clients and controllers (OpenSSL, Go) refuse such a certificate"
+        )
+    except ValueError as exc:
+        return f"the certificate's extensions cannot be parsed ({exc})"
+    return None
+
+
 def dns_names(cert: x509.Certificate) -> list[str] | None:
-    """The certificate's subjectAltName dNSName entries; None when it has no subjectAltName at all."""
+    """The certificate's subjectAltName dNSName entries; None when it has no subjectAltName at all, or
+    when its extensions cannot be read (``extensions_problem`` says why)."""
+    if extensions_problem(cert) is not None:
+        return None
     try:
         ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
     except x509.ExtensionNotFound:

@@ -16,7 +16,7 @@ from cryptography import x509
 
 from .. import annotations as nginx_annotations
 from ..discovery.model import Obj
-from ..hostname import covered_by, dns_names
+from ..hostname import covered_by, dns_names, extensions_problem
 from ..results import Severity, Status, Step
 from ._contract import CheckSpec, Probe, ProbeContext, Scope
 
@@ -288,6 +288,17 @@ class StaticProbe(Probe):
                 f"Secret {ns}/{name} tls.crt is not a PEM certificate",
                 evidence=ev,
                 subject=secret,
+                **where,
+            )
+            return
+        problem = extensions_problem(cert)
+        if problem is not None:
+            ev["subject"] = cert.subject.rfc4514_string()
+            ctx.report(
+                "static.tls_secret",
+                Status.FAIL,
+                f"Secret {ns}/{name} tls.crt: {problem}: the controller cannot serve it",
+                evidence=ev,
                 **where,
             )
             return

@@ -577,6 +577,10 @@ class TlsProbe(Probe):
     def _hostname(
         ctx: ProbeContext, host: str, leaf: x509.Certificate, evidence: ServedChain, subject: str, via: str
     ) -> None:
+        problem = hostname.extensions_problem(leaf)
+        if problem is not None:
+            ctx.failed("tls.hostname", f"{problem}, so it covers no host name{via}", evidence=evidence, subject=subject)
+            return
         names = hostname.dns_names(leaf)
         if names is None:
             ctx.failed(

@@ -343,3 +343,63 @@ def known_secrets(lab: Lab) -> dict[str, str]:
         if body:
             out[f"private key {pem.name}"] = body[1] if len(body) > 1 else body[0]
     return out
+
+
+# --- certificates no library would issue ----------------------------------------------------------
+
+
+def _der(tag: int, body: bytes) -> bytes:
+    n = len(body)
+    length = (
+        bytes([n])
+        if n < 0x80
+        else bytes([0x80 | ((n.bit_length() + 7) // 8)]) + n.to_bytes((n.bit_length() + 7) // 8, "big")
+    )
+    return bytes([tag]) + length + body
+
+
+def _der_end(data: bytes, at: int) -> int:
+    """Where the DER element that starts at ``at`` ends."""
+    first = data[at + 1]
+    if first < 0x80:
+        return at + 2 + first
+    n = first & 0x7F
+    return at + 2 + n + int.from_bytes(data[at + 2 : at + 2 + n], "big")
+
+
+def two_san_certificate(ca: Any, host: str, second: str) -> tuple[bytes, bytes]:
+    """(certificate PEM, key PEM) of a leaf signed by ``ca`` with TWO subjectAltName extensions (``host``,
+    then ``second``). cryptography refuses to build one, so the second is built under a placeholder OID
+    of the same length (2.5.29.99), renamed to 2.5.29.17 in the TBS bytes, and the TBS signed again."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from ingresscheck_lab import pki
+
+    base = pki.issue(ca, host, dns_names=(host,))
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(base.cert.subject)
+        .issuer_name(base.cert.issuer)
+        .public_key(base.key.public_key())
+        .serial_number(base.cert.serial_number)
+        .not_valid_before(base.cert.not_valid_before_utc)
+        .not_valid_after(base.cert.not_valid_after_utc)
+    )
+    for ext in base.cert.extensions:
+        builder = builder.add_extension(ext.value, ext.critical)
+    twin = x509.SubjectAlternativeName([x509.DNSName(second)]).public_bytes()
+    builder = builder.add_extension(x509.UnrecognizedExtension(x509.ObjectIdentifier("2.5.29.99"), twin), False)
+    cert = builder.sign(ca.key, hashes.SHA256())
+    placeholder, san = bytes.fromhex("0603551d63"), bytes.fromhex("0603551d11")
+    assert cert.tbs_certificate_bytes.count(placeholder) == 1
+    tbs = cert.tbs_certificate_bytes.replace(placeholder, san)
+    der = cert.public_bytes(serialization.Encoding.DER)
+    start = 2 + (der[1] & 0x7F if der[1] & 0x80 else 0)  # past the outer SEQUENCE header
+    algorithm_at = _der_end(der, start)
+    algorithm = der[algorithm_at : _der_end(der, algorithm_at)]
+    signature = ca.key.sign(tbs, ec.ECDSA(hashes.SHA256()))
+    out = _der(0x30, tbs + algorithm + _der(0x03, b"\0" + signature))
+    pem = b"-----BEGIN CERTIFICATE-----\n" + base64.encodebytes(out) + b"-----END CERTIFICATE-----\n"
+    return pem, base.key_pem

@@ -1,5 +1,6 @@
-"""Verdicts that were wrong, on the real lab: a TLS Secret whose key is not its certificate's, an
-auth-map Secret (one key per user), a redirect to an IP literal, and a Location with port 99999."""
+"""Verdicts that were wrong, on the real lab: a TLS Secret whose key is not its certificate's, one whose
+certificate has two subjectAltName extensions, an auth-map Secret (one key per user), a redirect to an IP
+literal, and a Location with port 99999."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from ingresscheck_lab import objects, pki
 from ingresscheck_lab.lab import Lab
 
-from ._helpers import assert_no_traceback, lab_run_args, record, run_cli
+from ._helpers import assert_no_traceback, lab_run_args, record, run_cli, two_san_certificate
 from .test_chain import FAULT_IP, _read_request, tcp_server
 
 pytestmark = pytest.mark.lab
@@ -57,6 +58,24 @@ def test_a_tls_secret_whose_key_is_not_its_certificates_fails(lab: Lab, tmp_path
     record("TLS Secret with another key", run, f"static.tls_secret {tls['status']}: {tls['message'][:70]}")
     assert tls["status"] == "fail" and "not the private key of the certificate" in tls["message"], tls
     assert "PRIVATE KEY" not in (tmp_path / "report.json").read_text()
+
+
+def test_a_certificate_with_two_san_extensions_is_a_verdict_not_a_defect(lab: Lab, tmp_path: Path) -> None:
+    """Given a TLS Secret whose certificate repeats subjectAltName (RFC 5280 allows each extension once),
+    when static runs, then static.tls_secret fails naming the repeated extension, and the other static
+    checks still run (the parse error took the whole probe down as 'ingresscheck defect')."""
+    host = "fault-twosan.apps.test"
+    cert_pem, key_pem = two_san_certificate(pki.load_pair(lab.layout.pki, "ingress-ca"), host, "other.apps.test")
+    secret = _secret("fault-twosan-tls", {"tls.crt": cert_pem, "tls.key": key_pem}, "kubernetes.io/tls")
+    ing = objects.ingress("fault-twosan", "demo", host, [("/", "Prefix", "api")], tls_secret="fault-twosan-tls")
+    run = _run_with(lab, tmp_path, [secret, ing], "--probes", "static")
+    tls = run.one("static.tls_secret", host)
+    record("certificate with two SAN extensions", run, f"static.tls_secret {tls['status']}: {tls['message'][:70]}")
+    assert tls["status"] == "fail" and "repeats the subjectAltName extension" in tls["message"], tls
+    assert run.report is not None
+    defects = [r for r in run.report["results"] if "defect" in r["message"]]
+    assert defects == [], defects
+    assert run.one("static.backend_service", host)["status"] != "error"
 
 
 def test_an_auth_map_secret_passes_auth_secret(lab: Lab, tmp_path: Path) -> None:
