@@ -17,6 +17,7 @@ from cryptography import x509
 from .. import annotations as nginx_annotations
 from ..discovery.model import Obj
 from ..hostname import covered_by, dns_names, extensions_problem
+from ..identity import Endpoint
 from ..results import Severity, Status, Step
 from ._contract import CheckSpec, Probe, ProbeContext, Scope
 
@@ -179,6 +180,27 @@ class StaticProbe(Probe):
             return
         if ready == 0:
             ctx.report("static.endpoints", Status.FAIL, f"Service {ns}/{service} has 0 ready endpoints", **where)
+            return
+        found = ctx.inventory.service_endpoints(ns, service)
+        service_port = found.service_port(port)
+        serving = _serving(found.ready, service_port)
+        if service_port is not None and not serving:
+            # ready addresses, but none for this port: the endpoints controller found no container port
+            # named like the targetPort, so it left the port out, and the controller has nowhere to send
+            # the rule's traffic (503)
+            name = service_port.get("name") or ""
+            target = service_port.get("targetPort")
+            listed = sorted({f"{n or '(unnamed)'} {number}" for e in found.ready for n, number in e.ports})
+            ctx.report(
+                "static.endpoints",
+                Status.FAIL,
+                f"Service {ns}/{service} has {ready} ready endpoint{'s' if ready != 1 else ''}, but none for "
+                f"port {name or service_port.get('port')}"
+                + (f" (targetPort {target}: no endpoint has a port named {target})" if isinstance(target, str) else "")
+                + f"; their slices list {', '.join(listed) or 'no port'}",
+                evidence={"ready": ready, "service_port": service_port, "slice_ports": listed},
+                **where,
+            )
         else:
             ctx.report(
                 "static.endpoints",
@@ -356,3 +378,12 @@ class StaticProbe(Probe):
                 subject=secret,
                 **where,
             )
+
+
+def _serving(ready: tuple[Endpoint, ...], service_port: Obj | None) -> list[Endpoint]:
+    """The ready endpoints that have a port for ``service_port``: the slice port carries the Service port's
+    name (how the endpoints controller writes it, and how kube-proxy and controllers match it)."""
+    if service_port is None:
+        return list(ready)
+    name = service_port.get("name") or ""
+    return [e for e in ready if any(n == name for n, _ in e.ports)]

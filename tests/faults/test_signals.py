@@ -166,10 +166,11 @@ def test_sigkill_under_load_takes_the_load_generator_with_it(lab: Lab, tmp_path:
             proc.wait()
     for pid in survivors:  # leave no load behind even when the assertion below fails
         os.kill(pid, signal.SIGKILL)
-    assert survivors == [], "locust outlived the SIGKILLed reload"
     left = _canaries(lab)
-    assert left, "a SIGKILLed reload cannot have removed its canary"
+    # cleanup before any assertion: a canary left here would be probed by every later lab test
     cleanup = run_cli("cleanup", "--kubeconfig", str(lab.layout.kubeconfig), timeout=30)
+    assert survivors == [], "locust outlived the SIGKILLed reload"
+    assert left, "a SIGKILLed reload cannot have removed its canary"
     assert_no_traceback(cleanup)
     MATRIX.append(
         {"fault": "SIGKILL under load", "exit": cleanup.code, "verdict": f"locust gone; cleanup removed {len(left)}",

@@ -1,6 +1,6 @@
 """Verdicts that were wrong, on the real lab: a TLS Secret whose key is not its certificate's, one whose
-certificate has two subjectAltName extensions, an auth-map Secret (one key per user), a redirect to an IP
-literal, and a Location with port 99999."""
+certificate has two subjectAltName extensions, a named targetPort no endpoint has, an auth-map Secret
+(one key per user), a redirect to an IP literal, and a Location with port 99999."""
 
 from __future__ import annotations
 
@@ -76,6 +76,27 @@ def test_a_certificate_with_two_san_extensions_is_a_verdict_not_a_defect(lab: La
     defects = [r for r in run.report["results"] if "defect" in r["message"]]
     assert defects == [], defects
     assert run.one("static.backend_service", host)["status"] != "error"
+
+
+def test_a_named_target_port_that_no_endpoint_has_fails_endpoints_naming_it(lab: Lab, tmp_path: Path) -> None:
+    """Given a Service port http with targetPort "web" whose ready endpoints have no such port (the endpoints
+    controller leaves the port out when no container port is named web: the slice lists only metrics), when
+    static runs, then static.endpoints fails naming the port and the targetPort, not "2 ready endpoints"."""
+    host = "fault-targetport.example.test"
+    pod = objects.demo_pods(lab.layout)[0]
+    service, slice_ = objects.service_with_pods("fault-targetport", "demo", [pod], 8080)
+    service["spec"]["ports"][0]["targetPort"] = "web"
+    slice_["ports"] = [{"name": "metrics", "port": 9100, "protocol": "TCP"}]
+    ing = objects.ingress("fault-targetport", "demo", host, [("/", "Prefix", "fault-targetport")])
+    run = _run_with(lab, tmp_path, [service, slice_, ing], "--probes", "static")
+    endpoints = run.one("static.endpoints", host)
+    record(
+        "named targetPort no endpoint has", run, f"static.endpoints {endpoints['status']}: {endpoints['message'][:70]}"
+    )
+    assert endpoints["status"] == "fail", endpoints
+    assert "none for port http" in endpoints["message"] and "targetPort web" in endpoints["message"], endpoints
+    assert "metrics 9100" in endpoints["message"], endpoints
+    assert run.one("static.endpoints", "api.example.test")["status"] == "pass"  # the healthy ones stay healthy
 
 
 def test_an_auth_map_secret_passes_auth_secret(lab: Lab, tmp_path: Path) -> None:
