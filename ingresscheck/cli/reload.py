@@ -107,10 +107,48 @@ def execute_reload(args: argparse.Namespace) -> int:
             "reload_gateway": args.gateway,
         },
     )
+    _check_campaigns(session, args)
     try:
         return run_session(session, args)
     finally:
         _print_propagation(session, sys.stderr if args.output == "json" else sys.stdout)
+
+
+def _check_campaigns(session: Session, args: argparse.Namespace) -> None:
+    """What the campaign cannot run without (a canary domain that resolves, the right to create, change and
+    delete canaries) is one line and exit 2 before anything is created; `run` reports the same as errors."""
+    import asyncio
+
+    from ..kube import Resources
+    from ..net import Net
+    from ..reload.campaign import check_campaign
+    from ..reload.canary import CampaignError
+
+    if session.cluster is None:
+        return
+
+    async def check(kind: str) -> None:
+        net = Net(session.profile)
+        try:
+            await check_campaign(
+                session.profile,
+                session.inventory,
+                Resources(session.cluster.api),  # type: ignore[union-attr]
+                net,
+                kind=kind,
+                domain=args.domain,
+                gateway=args.gateway,
+            )
+        finally:
+            await net.aclose()
+
+    for kind in args.kind.split(","):
+        try:
+            asyncio.run(check(kind))
+        except CampaignError as exc:
+            raise UsageError(f"reload: {exc}") from None
+        except (LookupError, ValueError):
+            continue  # no backend, no domain: the report says so (skipped), as it always did
 
 
 def _print_propagation(session: Session, out: TextIO) -> None:

@@ -91,7 +91,7 @@ class ReloadProbe(Probe):
 
     async def _campaign(self, ctx: ProbeContext, kind: str, subject: str | None) -> dict[str, Any] | None:
         from ..reload.campaign import run_campaign
-        from ..reload.canary import LABEL
+        from ..reload.canary import LABEL, CampaignError
 
         profile = ctx.profile
         resources = Resources(connect(profile.kubeconfig, profile.context).api)
@@ -111,11 +111,29 @@ class ReloadProbe(Probe):
                 kind=kind,
                 gateway=ctx.options.get("reload_gateway"),
             )
+        except CampaignError as exc:
+            # before any change: nothing was created, and nothing was measured
+            for c in self.checks[:2]:
+                ctx.errored(c.id, f"could not decide: {exc}", evidence={"outcome": exc.outcome.value}, subject=subject)
+            ctx.passed("reload.cleanup", f"no canary {_kind(kind)} was created", subject=subject)
+            return None
         except (LookupError, ValueError) as exc:
             for c in self.checks:
                 ctx.skipped(c.id, f"cannot measure reload latency: {exc}", subject=subject)
             return None
         section = result.to_section()
+        if result.refused is not None:
+            # the API stopped the rounds: what ran is no verdict on the data plane
+            ran = len(result.rounds)
+            for c in self.checks[:2]:
+                ctx.errored(
+                    c.id,
+                    f"could not decide: the rounds stopped after {ran} of {rounds}: {result.refused}",
+                    evidence={"rounds": [r.to_dict() for r in result.rounds]},
+                    subject=subject,
+                )
+            self._cleanup(ctx, kind, result.left, result.run_id, resources, LABEL, subject)
+            return section
         prop = result.propagation()
         summary = "; ".join(f"{phase} p50 {_ms(v['p50'])} p95 {_ms(v['p95'])}" for phase, v in prop.items())
         never = {phase: v["failed"] for phase, v in prop.items() if v["failed"]}
@@ -179,9 +197,32 @@ class ReloadProbe(Probe):
                     subject=subject,
                 )
 
-        canary_kind = "HTTPRoute" if kind == "httproute" else "Ingress"
+        self._cleanup(ctx, kind, result.left, result.run_id, resources, LABEL, subject)
+        return section
+
+    @staticmethod
+    def _cleanup(
+        ctx: ProbeContext,
+        kind: str,
+        left: list[str],
+        run_id: str,
+        resources: Resources,
+        label: str,
+        subject: str | None,
+    ) -> None:
+        """This campaign's canaries only (its label value): another campaign's are that campaign's business."""
+        canary_kind = _kind(kind)
+        hint = "; remove them with `ingresscheck cleanup`"
+        if left:  # the campaign knows what it could not delete, whatever the API now says
+            ctx.failed(
+                "reload.cleanup",
+                f"canary {canary_kind}s remain: {', '.join(left)}{hint}",
+                evidence={"left": left},
+                subject=subject,
+            )
+            return
         try:
-            leftovers = resources.list(canary_kind, label_selector=LABEL)
+            leftovers = resources.list(canary_kind, label_selector=f"{label}={run_id}" if run_id else label)
         except Exception as exc:  # noqa: BLE001 - the API's refusal is classified, as in run
             from ..kube import classify
 
@@ -192,17 +233,16 @@ class ReloadProbe(Probe):
                 "check and remove them with `ingresscheck cleanup`",
                 subject=subject,
             )
-            return section
+            return
         if leftovers:
             names = ", ".join(f"{i['metadata']['namespace']}/{i['metadata']['name']}" for i in leftovers)
-            ctx.failed(
-                "reload.cleanup",
-                f"canary {canary_kind}s remain: {names}; remove them with `ingresscheck cleanup`",
-                subject=subject,
-            )
+            ctx.failed("reload.cleanup", f"canary {canary_kind}s remain: {names}{hint}", subject=subject)
         else:
             ctx.passed("reload.cleanup", f"no canary {canary_kind} remains", subject=subject)
-        return section
+
+
+def _kind(kind: str) -> str:
+    return "HTTPRoute" if kind == "httproute" else "Ingress"
 
 
 def _ms(value: float | None) -> str:

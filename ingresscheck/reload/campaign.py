@@ -14,12 +14,24 @@ from pathlib import Path
 from typing import Any
 
 from ..discovery import Inventory, Target
+from ..errors import Outcome
+from ..hostname import to_alabels
 from ..kube import Resources
 from ..load.prober import ChangeEvent, OpenLoopProber, ProberResult, targets_for
 from ..net import Net
 from ..probes._ingress_annotations import redirected_instead
 from ..profile import Profile
-from .canary import CanaryBackend, CanaryRunner, HttpRouteCanaryRunner, Round, choose_route_parent
+from .canary import (
+    API_FAILURES,
+    PREFIX,
+    CampaignError,
+    CanaryBackend,
+    CanaryRunner,
+    HttpRouteCanaryRunner,
+    Round,
+    RouteParent,
+    choose_route_parent,
+)
 
 PHASES = ("create", "update", "delete")
 
@@ -33,6 +45,9 @@ class CampaignResult:
     load: dict[str, Any] | None = None
     routes: list[str] = field(default_factory=list)
     kind: str = "ingress"  # what the canaries were: "ingress" or "httproute"
+    refused: str | None = None  # the API call that stopped the rounds (classified), None: all rounds ran
+    left: list[str] = field(default_factory=list)  # namespace/name of canaries that could not be removed
+    run_id: str = ""  # the campaign's canary label value: its own canaries, not another campaign's
 
     def propagation(self) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
@@ -54,6 +69,10 @@ class CampaignResult:
             section["traffic"] = self.traffic.to_dict()
         if self.load is not None:
             section["load"] = self.load
+        if self.refused is not None:
+            section["refused"] = self.refused
+        if self.left:
+            section["left"] = self.left
         return section
 
 
@@ -73,12 +92,94 @@ def choose_backend(inventory: Inventory) -> tuple[CanaryBackend, list[Target]]:
     # a host is protected when any of its Ingresses asks for auth (its HTTPRoute twin on another data plane says
     # nothing about it, and the prober's requests go wherever the host resolves)
     protected = {t.host for t in inventory.targets if t.auth_type}
-    candidates = [t for t in inventory.targets if t.host not in protected]
+    # another campaign's canaries come and go: neither a backend to copy nor an existing route to keep calling
+    candidates = [t for t in inventory.targets if t.host not in protected and not _is_canary(t)]
     for t in candidates:
         for rule in t.paths:
             if rule.service and inventory.ready_endpoints(t.namespace, rule.service) > 0:
                 return CanaryBackend(t.namespace, rule.service, rule.port or 80, t.ingress_class), candidates
     raise LookupError("no Ingress backend with ready endpoints to point canaries at (auth-free hosts only)")
+
+
+def _is_canary(t: Target) -> bool:
+    return t.ingress.startswith(PREFIX)
+
+
+async def check_campaign(
+    profile: Profile,
+    inventory: Inventory,
+    resources: Resources,
+    net: Net,
+    *,
+    kind: str = "ingress",
+    domain: str | None = None,
+    gateway: str | None = None,
+) -> tuple[CanaryBackend, RouteParent | None, list[Target]]:
+    """What a campaign needs before it changes anything, or CampaignError saying what is missing: a valid
+    canary domain whose names resolve (a wildcard record; otherwise every round waits out its timeouts and
+    blames the data plane), a backend, and the right to create, update and delete the canaries there.
+    Returns (backend, route parent or None, the routes to keep calling)."""
+    parent: RouteParent | None
+    if kind == "httproute":
+        backend, parent = choose_route_parent(inventory, gateway)
+        routes = [t for t in inventory.targets if not t.auth_type and not _is_canary(t)]
+    else:
+        domain = domain or profile.reload_domain
+        if not domain:
+            raise ValueError("no domain for canary hosts: set reload.domain in the profile or pass --domain")
+        alabels = to_alabels(domain)
+        if alabels is None or "*" in domain or "." not in alabels.strip(".") or len(alabels) > 200:
+            raise CampaignError(
+                f"canary domain {domain!r} is not a DNS domain (give one like apps.example.com, whose "
+                "wildcard record points at the load balancer)",
+                Outcome.INVALID,
+            )
+        parent = None
+        backend, routes = choose_backend(inventory)
+        probe_name = f"{PREFIX}check.{alabels}"
+        found, _ = await net.addresses_for(probe_name, profile.https_port)
+        if not found:
+            attempt = await net.lookup(probe_name)
+            raise CampaignError(
+                f"canary host names under {domain} do not resolve ({probe_name}: {attempt.reason or 'no address'}"
+                f"): the domain needs a wildcard DNS record (*.{domain}) pointing at the load balancer",
+                Outcome.NOT_FOUND,
+            )
+    await asyncio.to_thread(_may_change, resources, "HTTPRoute" if kind == "httproute" else "Ingress", backend)
+    return backend, parent, routes
+
+
+def _may_change(resources: Resources, kind: str, backend: CanaryBackend) -> None:
+    """A SelfSubjectAccessReview per verb the rounds use: a token that may not create canaries is told now,
+    before anything is created, not after a 403 in the first round."""
+    group, plural = (
+        ("gateway.networking.k8s.io", "httproutes") if kind == "HTTPRoute" else ("networking.k8s.io", "ingresses")
+    )
+    for verb in ("create", "patch", "delete"):
+        review = {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SelfSubjectAccessReview",
+            "spec": {
+                "resourceAttributes": {
+                    "namespace": backend.namespace,
+                    "verb": verb,
+                    "group": group,
+                    "resource": plural,
+                }
+            },
+        }
+        try:
+            answer = resources._call("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", review)
+        except API_FAILURES:
+            return  # the question itself was not answered: the rounds find out (and say so, classified)
+        status = (answer or {}).get("status") or {}
+        if not status.get("allowed"):
+            why = status.get("reason") or status.get("evaluationError") or "RBAC allows it to no role of this user"
+            raise CampaignError(
+                f"the credentials may not {verb} {plural}.{group} in namespace {backend.namespace} "
+                f"(forbidden: {why}), which the canary rounds need",
+                Outcome.FORBIDDEN,
+            )
 
 
 def route_urls(profile: Profile, targets: list[Target], limit: int = 50) -> list[str]:
@@ -115,20 +216,24 @@ async def run_campaign(
     events: list[ChangeEvent] = []
     net = Net(profile)
     canary: CanaryRunner
-    if kind == "httproute":
-        backend, parent = choose_route_parent(inventory, gateway)
-        routes = [t for t in inventory.targets if not t.auth_type]
+    try:
+        backend, parent, routes = await check_campaign(
+            profile, inventory, resources, net, kind=kind, domain=domain, gateway=gateway
+        )
+    except BaseException:
+        await net.aclose()
+        raise
+    if parent is not None:
         canary = HttpRouteCanaryRunner(
             resources, net, backend, parent, phase_timeout=phase_timeout, on_event=events.append
         )
     else:
-        domain = domain or profile.reload_domain
-        if not domain:
-            raise ValueError("no domain for canary hosts: set reload.domain in the profile or pass --domain")
-        backend, routes = choose_backend(inventory)
-        canary = CanaryRunner(resources, net, backend, domain, phase_timeout=phase_timeout, on_event=events.append)
+        canary = CanaryRunner(
+            resources, net, backend, str(domain or profile.reload_domain), phase_timeout=phase_timeout,
+            on_event=events.append,
+        )  # fmt: skip
     urls = route_urls(profile, routes)
-    result = CampaignResult([], None, events, routes=urls, kind=kind)
+    result = CampaignResult([], None, events, routes=urls, kind=kind, run_id=canary.run_id)
     # the prober's schedule covers the worst case; it is stopped as soon as the rounds are done
     prober = (
         OpenLoopProber(
@@ -155,11 +260,14 @@ async def run_campaign(
         for i in range(1, rounds + 1):
             result.rounds.append(await canary.round(i))
         await asyncio.sleep(1.0 if prober else 0)
+    except CampaignError as exc:
+        result.refused = str(exc)  # the rounds stop at the first refused call; what ran is still measured
     except asyncio.CancelledError:
         result.interrupted = True
         raise
     finally:
         canary.remove_all()
+        result.left = canary.left
         if background is not None:
             result.load = await asyncio.to_thread(background.stop)
         if prober is not None and probing is not None:

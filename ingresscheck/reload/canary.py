@@ -16,15 +16,38 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import urllib3
 from kubernetes.client.exceptions import ApiException
 
+from ..errors import Outcome
 from ..identity import identity
-from ..kube import Resources
+from ..kube import Resources, classify, resource_name
 from ..load.prober import ChangeEvent
 from ..net import Net
 
 LABEL = "ingresscheck.io/canary"
+PREFIX = "ingresscheck-canary-"  # every canary's name starts so: a campaign leaves the others' canaries alone
 MAX_POLL_INTERVAL = 0.02
+# what the API answers instead of doing a call: an HTTP refusal, a timeout, a cut connection
+API_FAILURES = (ApiException, urllib3.exceptions.HTTPError, OSError)
+
+
+class CampaignError(Exception):
+    """The campaign cannot go on (or start): a canary name that does not resolve, an API call refused or
+    unanswered. The message says which call on which object and why, classified (forbidden, unauthorized,
+    timeout...) as `run` classifies the API's answers."""
+
+    def __init__(self, message: str, outcome: Outcome = Outcome.ERROR) -> None:
+        super().__init__(message)
+        self.outcome = outcome
+
+
+def refused(exc: BaseException, verb: str, obj: dict[str, Any]) -> CampaignError:
+    """``create ingresses.networking.k8s.io demo/ingresscheck-canary-1a2b-1: forbidden: HTTP 403 (...)``."""
+    outcome, detail = classify(exc)
+    meta = obj.get("metadata") or {}
+    what = f"{resource_name(obj.get('kind', '?'))} {meta.get('namespace')}/{meta.get('name')}"
+    return CampaignError(f"{verb} {what}: {outcome.value}: {detail}", outcome)
 
 
 @dataclass(frozen=True)
@@ -86,6 +109,7 @@ class CanaryRunner:
         self.on_event = on_event or (lambda e: None)
         self.run_id = secrets.token_hex(4)
         self.created: dict[str, dict[str, Any]] = {}  # name -> object, until deleted
+        self.refusals: list[str] = []  # what the API refused while removing canaries
 
     # --- objects ------------------------------------------------------------------------
     def _ingress(self, name: str, host: str, path: str) -> dict[str, Any]:
@@ -131,20 +155,36 @@ class CanaryRunner:
         return list(addresses)
 
     def remove_all(self) -> list[str]:
-        """Delete every canary this runner created and has not deleted yet (blocking, safe to repeat)."""
+        """Delete every canary this runner created and has not deleted yet (blocking, safe to repeat). What
+        could not be deleted stays in ``created`` (``left`` names it, for reload.cleanup)."""
         removed = []
         for name, obj in list(self.created.items()):
             try:
-                self.res.delete(obj)
-            except ApiException:
+                self.res.delete(obj)  # a canary already gone (404) counts as removed
+            except API_FAILURES as exc:
+                self.refusals.append(str(refused(exc, "delete", obj)))
                 continue
             self.created.pop(name, None)
             removed.append(name)
         return removed
 
+    @property
+    def left(self) -> list[str]:
+        """``namespace/name`` of every canary that may still exist."""
+        return [f"{o['metadata']['namespace']}/{o['metadata']['name']}" for o in self.created.values()]
+
+    async def _api(self, verb: str, obj: dict[str, Any], call: Callable[..., Any], *args: Any) -> None:
+        try:
+            await asyncio.to_thread(call, obj, *args)
+        except API_FAILURES as exc:
+            error = refused(exc, verb, obj)
+            if verb == "create" and error.outcome in (Outcome.FORBIDDEN, Outcome.UNAUTHORIZED, Outcome.INVALID):
+                self.created.pop(obj["metadata"]["name"], None)  # refused outright: it was never created
+            raise error from None
+
     # --- one round ----------------------------------------------------------------------
     async def round(self, index: int) -> Round:
-        name = f"ingresscheck-canary-{self.run_id}-{index}"
+        name = f"{PREFIX}{self.run_id}-{index}"
         host = f"{name}.{self.domain}"
         path_a, path_b = f"/ic-{secrets.token_hex(3)}", f"/ic-{secrets.token_hex(3)}"
         result = Round(index, host)
@@ -152,16 +192,16 @@ class CanaryRunner:
 
         self.on_event(ChangeEvent(f"round {index} create", time.monotonic()))
         self.created[name] = obj  # recorded before the call: a Ctrl-C mid-call still gets cleaned up
-        await asyncio.to_thread(self.res.create, obj)
+        await self._api("create", obj, self.res.create)
         result.phases.append(await self._until(host, path_a, serving=True, name="create"))
 
         patch = self._path_patch(obj, host, path_b)
         self.on_event(ChangeEvent(f"round {index} update", time.monotonic()))
-        await asyncio.to_thread(self.res.patch, obj, patch)
+        await self._api("update", obj, self.res.patch, patch)
         result.phases.append(await self._until(host, path_b, serving=True, name="update"))
 
         self.on_event(ChangeEvent(f"round {index} delete", time.monotonic()))
-        await asyncio.to_thread(self.res.delete, obj)
+        await self._api("delete", obj, self.res.delete)
         self.created.pop(name, None)
         result.phases.append(await self._until(host, path_b, serving=False, name="delete"))
         return result
