@@ -30,8 +30,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from ..discovery.inventory import Inventory
 from ..discovery.kube import discover
-from ..discovery.model import Inventory
 from ..kube import check_reachable, connect
 from ..profile import Profile
 from ..results import Severity

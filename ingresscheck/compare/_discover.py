@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from ..discovery.model import Inventory, Target
+from ..discovery.inventory import Inventory
+from ..discovery.model import Target
 from ._model import Side
 
 

@@ -17,10 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..hostname import match_one
-from .model import BackendRef, Inventory, Obj, PathRule, RedirectFilter, Target
+from .model import BackendRef, Obj, PathRule, RedirectFilter, Target
+
+if TYPE_CHECKING:
+    from .inventory import Inventory
 
 GATEWAY_GROUP = "gateway.networking.k8s.io"
 # HTTPRoute path match type -> the PathRule vocabulary the routing probe speaks

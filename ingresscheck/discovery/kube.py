@@ -15,7 +15,8 @@ from .._gc import collections_paused
 from ..errors import Outcome
 from ..kube import Cluster, Resources, api_error, classify, resource_name
 from .gateway import route_secret_refs
-from .model import NGINX_PREFIX, Inventory, Obj, SecretInfo, Unreadable, targets_of
+from .inventory import Inventory
+from .model import NGINX_PREFIX, Obj, SecretInfo, Unreadable, targets_of
 
 # what a failed call may raise: an HTTP answer, or no usable answer (refused, reset, timed out)
 _CALL_ERRORS = (ApiException, urllib3.exceptions.HTTPError, OSError)

@@ -15,8 +15,9 @@ from .. import _yaml
 from ..errors import UsageError
 from . import _schema
 from .gateway import route_secret_refs
+from .inventory import Inventory
 from .kube import GATEWAY_KINDS, secret_info, secret_refs
-from .model import Inventory, Obj
+from .model import Obj
 
 _KINDS = {
     "Ingress": "ingresses",

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 from .model import Obj, PathRule, Target
 
 if TYPE_CHECKING:
-    from .model import Inventory
+    from .inventory import Inventory
 
 DEFAULT_CLASS = "ingressclass.kubernetes.io/is-default-class"
 CLASS_ANNOTATION = "kubernetes.io/ingress.class"

@@ -28,9 +28,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .gateway import gateway_addresses
+from .ownership import object_index, target_planes
 
 if TYPE_CHECKING:
-    from .model import Inventory, Target
+    from .inventory import Inventory
+    from .model import Target
 
 
 def _ip(value: str) -> bool:
@@ -79,8 +81,6 @@ class Planes:
     """The index, built once per inventory (``Inventory.planes``)."""
 
     def __init__(self, inv: Inventory) -> None:
-        from .ownership import object_index, target_planes
-
         index = object_index(inv)
         self._of: dict[tuple[str, str, str, str], tuple[str, ...]] = {}
         self.published: dict[str, set[str]] = {}  # address -> the data planes publishing it

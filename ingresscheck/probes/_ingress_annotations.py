@@ -5,7 +5,8 @@ traffic, and redirects answered instead of the backend. Kept apart from the prob
 
 from __future__ import annotations
 
-from ..discovery.model import Inventory, Target
+from ..discovery.inventory import Inventory
+from ..discovery.model import Target
 
 
 def _truthy(value: str | None) -> bool:

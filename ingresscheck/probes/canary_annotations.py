@@ -24,7 +24,8 @@ import re
 from collections import Counter
 from typing import Any
 
-from ..discovery.model import Inventory, PathRule, Target
+from ..discovery.inventory import Inventory
+from ..discovery.model import PathRule, Target
 from ..results import Severity, Step
 from ._contract import CheckSpec, Probe, ProbeContext
 from ._ingress_annotations import is_canary, weight_of, weighted_canary_services

@@ -27,6 +27,7 @@ import re
 from typing import Any
 
 from .. import known_secrets
+from ._jsonable import jsonable
 
 REDACTED = "[redacted]"
 
@@ -173,7 +174,7 @@ def redact(obj: Any) -> Any:
     """Return a JSON-able copy of ``obj`` with credentials replaced by ``[redacted]``; ``obj`` is left as is.
 
     Dicts are copied, lists and tuples become lists (JSON arrays); strings are masked; other values become their
-    JSON form first (``_json.jsonable``: enums, bytes, datetimes, sets, dataclasses), so one pass both
+    JSON form first (``_jsonable.jsonable``: enums, bytes, datetimes, sets, dataclasses), so one pass both
     converts and redacts a report's evidence.
     """
     return _Walk().walk(obj, False)
@@ -217,8 +218,6 @@ class _Walk:
             return self.mapping(obj, under_secret)
         if isinstance(obj, (list, tuple)):
             return self.sequence(obj, under_secret)
-        from ._json import jsonable
-
         converted = jsonable(obj)  # enums, bytes, datetimes, sets, dataclasses, str subclasses, odd floats
         if isinstance(converted, str):
             return self.leaf(str(converted))
@@ -237,8 +236,6 @@ class _Walk:
             elif isinstance(key, str):
                 klass = _key_class(key)
             else:
-                from ._json import jsonable
-
                 out[str(jsonable(key))] = walk(value, under_secret)
                 continue
             if klass == _PLAIN or (klass == _PAYLOAD and not under_secret):

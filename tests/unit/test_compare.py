@@ -402,7 +402,7 @@ def test_cli_bad_input_is_one_line_exit_2(argv: list[str], message: str) -> None
 
 def test_side_hosts_come_from_discovery_targets() -> None:
     from ingresscheck.compare import side_hosts
-    from ingresscheck.discovery.model import Inventory
+    from ingresscheck.discovery.inventory import Inventory
 
     # Given a Gateway with a listener hostname, a route with two hostnames (one outside it) and a RegularExpression
     gateway = {

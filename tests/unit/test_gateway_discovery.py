@@ -13,8 +13,9 @@ import pytest
 import yaml
 
 from ingresscheck.discovery import manifests
+from ingresscheck.discovery.inventory import Inventory
 from ingresscheck.discovery.kube import secret_info
-from ingresscheck.discovery.model import Inventory, RedirectFilter
+from ingresscheck.discovery.model import RedirectFilter
 from ingresscheck.errors import UsageError
 from ingresscheck.probes._contract import ProbeContext
 from ingresscheck.probes.gateway import GatewayProbe
