@@ -15,6 +15,7 @@ answering SERVFAIL, REFUSED or garbage makes the next one be asked, and an unans
 from __future__ import annotations
 
 import asyncio
+import errno
 import random
 import time
 from dataclasses import dataclass
@@ -132,6 +133,8 @@ class StubResolver:
                 problems.append(
                     f"{where} refused the query (ICMP port unreachable: nothing listens there)"
                     if isinstance(reply, ConnectionRefusedError)
+                    else f"resolver {where} is unreachable ({reply.strerror}: no route to it from this machine)"
+                    if reply.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH)
                     else f"{where}: {reply.strerror or type(reply).__name__}"
                 )
                 refused.add(server)
@@ -169,7 +172,10 @@ class StubResolver:
     async def _ask(
         self, server: tuple[str, int], query: dns.message.Message, wait: float
     ) -> dns.message.Message | OSError | None:
-        endpoint = await self._endpoint(server)
+        try:
+            endpoint = await self._endpoint(server)
+        except OSError as exc:  # the kernel has no route to the server (ENETUNREACH): no socket can be opened
+            return exc
         async with endpoint.slots:
             while query.id in endpoint.pending:
                 query.id = random.getrandbits(16)

@@ -190,3 +190,31 @@ def test_an_unreachable_network_is_an_error_not_a_fail(lab: Lab, tmp_path: Path)
     for result in (shake, https):
         assert result["status"] == "error" and "unreachable" in result["message"], result
         assert UNROUTED in result["message"], result
+
+
+@pytest.mark.skipif(not _no_route(UNROUTED), reason="this network namespace has a route off loopback")
+def test_a_resolver_with_no_route_to_it_is_one_classified_error_naming_it(lab: Lab, tmp_path: Path) -> None:
+    """Given a profile whose only DNS server the kernel has no route to (ENETUNREACH when the UDP socket
+    connects), when run checks the hosts, then dns.resolves is an error naming the resolver as unreachable,
+    and nothing is 'ingresscheck defect … please report it' (it was, per host and check)."""
+    import yaml
+
+    profile = yaml.safe_load(lab.layout.profile.read_text())
+    profile["dns"] = {"servers": [f"{UNROUTED}:53"]}
+    path = tmp_path / "profile.yaml"
+    path.write_text(yaml.safe_dump(profile))
+    run = run_cli(
+        *lab_run_args(lab, tmp_path, "-n", "demo", "--timeout", "2", profile=path),
+        json_report=tmp_path / "report.json",
+        timeout=60,
+    )
+    assert_no_traceback(run)
+    assert run.report is not None
+    resolves = run.results("dns.resolves")
+    record("system resolver unreachable (ENETUNREACH)", run, f"dns.resolves {resolves[0]['status']} x{len(resolves)}")
+    assert resolves and all(r["status"] == "error" for r in resolves), resolves
+    for r in resolves:
+        assert f"resolver {UNROUTED}:53 is unreachable" in r["message"], r
+    defects = [r for r in run.report["results"] if "defect" in r["message"]]
+    assert defects == [], defects
+    assert run.seconds < 30
