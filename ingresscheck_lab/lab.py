@@ -44,6 +44,7 @@ class ComponentStatus:
     running: bool
     pid: int | None
     detail: str
+    optional: bool = False  # a component `lab up` starts only when asked (Envoy Gateway)
 
 
 class Lab:
@@ -81,9 +82,18 @@ class Lab:
         }
 
     # --- up -------------------------------------------------------------------------------
-    def up(self, extra_hosts: int = 0, data_planes: tuple[str, ...] = ("traefik",)) -> float:
-        """``data_planes``: "traefik" always runs; "envoy-gateway" adds the second one (migration parity)."""
+    def up(self, extra_hosts: int | None = None, data_planes: tuple[str, ...] = ("traefik",)) -> float:
+        """``data_planes``: "traefik" always runs; "envoy-gateway" adds the second one (migration parity).
+        ``extra_hosts``: generated Ingresses (None: 0 for a new lab, whatever a running lab has)."""
         if self.is_up():
+            have = int(self.state().get("extra_hosts", 0))
+            if extra_hosts is not None and extra_hosts != have:
+                # the extra hosts' pods, DNS records and route waits are laid out when the lab starts
+                raise LabError(
+                    "lab",
+                    f"the running lab has {have} extra hosts, not {extra_hosts}, and cannot change that while up: "
+                    f"run `ingresscheck lab down`, then `ingresscheck lab up --extra-hosts {extra_hosts}`",
+                )
             self.say(f"lab is already up (kubeconfig {self.layout.kubeconfig}, profile {self.layout.profile})")
             if "envoy-gateway" in data_planes:
                 envoy_gateway.start(self)
@@ -91,6 +101,7 @@ class Lab:
         if processes.recorded(self.layout):
             self.say("lab: cleaning up the remains of an earlier lab first")
             self._stop_all(quiet=True)
+        extra_hosts = extra_hosts or 0
         binaries = self.build()
         started = time.monotonic()  # the up time excludes one-time builds
         try:
@@ -583,6 +594,21 @@ class Lab:
                 out.append(ComponentStatus(name, False, r.pid, f"exited; see {r.log}"))
             else:
                 out.append(ComponentStatus(name, True, r.pid, self._detail(name)))
+        eg = recorded.get(envoy_gateway.NAME)  # the optional second data plane: listed, never required
+        if eg is None:
+            out.append(
+                ComponentStatus(
+                    envoy_gateway.NAME,
+                    False,
+                    None,
+                    "not started (lab up --data-planes traefik,envoy-gateway)",
+                    optional=True,
+                )
+            )
+        elif not processes.alive(eg):
+            out.append(ComponentStatus(envoy_gateway.NAME, False, eg.pid, f"exited; see {eg.log}", optional=True))
+        else:
+            out.append(ComponentStatus(envoy_gateway.NAME, True, eg.pid, f"Envoy on {envoy_gateway.VIP}:80/443"))
         return out
 
     def _detail(self, name: str) -> str:

@@ -38,6 +38,29 @@ def test_status_shows_every_component(lab: Lab) -> None:
     assert "http_nodes 2/2" in out.stdout
 
 
+def test_status_lists_envoy_gateway_whether_or_not_it_runs(lab: Lab) -> None:
+    """Given a running lab, then status has an envoy-gateway line (up, or off saying how to start it), and
+    an optional data plane not started does not make status fail (issue 26)."""
+    out = _cli("status")
+    line = next((x for x in out.stdout.splitlines() if "envoy-gateway" in x), "")
+    assert line.startswith(("up", "off")), out.stdout
+    if line.startswith("off"):
+        assert "--data-planes traefik,envoy-gateway" in line and out.returncode == 0, out.stdout
+
+
+def test_up_with_other_extra_hosts_on_a_running_lab_says_it_cannot(lab: Lab) -> None:
+    """Given a running lab, when `lab up --extra-hosts N` asks for another N, then exit 2 with one line saying
+    what the lab has and what to run; the lab is untouched (issue 26)."""
+    have = int(lab.state().get("extra_hosts", 0))
+    out = _cli("up", "--extra-hosts", str(have + 3))
+    assert out.returncode == 2, out
+    assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr, out.stderr
+    assert f"has {have} extra hosts, not {have + 3}" in out.stderr and "lab down" in out.stderr, out.stderr
+    assert lab.is_up()
+    same = _cli("up", "--extra-hosts", str(have)) if have else _cli("up")
+    assert same.returncode == 0 and "already up" in same.stdout, same
+
+
 def test_sync_publishes_new_apps_hosts(lab: Lab) -> None:
     """Given a new Ingress under apps.test, when synced, then it resolves; deleted and synced, NXDOMAIN."""
     r = dns.resolver.Resolver(configure=False)
