@@ -26,11 +26,6 @@ class Outcome(str, Enum):
     HTTP_ERROR = "http_error"  # bytes came back that are not an HTTP/1.x response
     TOO_LARGE = "too_large"  # status line and headers beyond the limit
 
-    @property
-    def network_failure(self) -> bool:
-        """The subject could not be reached or did not finish: not a verdict on what it serves."""
-        return self is not Outcome.OK
-
 
 def classify(exc: BaseException) -> Outcome:
     """The outcome a failed exchange of another HTTP stack (the load prober's lean transport, httpx)
@@ -124,10 +119,6 @@ class DnsAnswer:
     rcode: str  # NOERROR, NXDOMAIN, SERVFAIL, TIMEOUT, ERROR
     addresses: tuple[str, ...]
     server: str
-
-    @property
-    def ipv4(self) -> tuple[str, ...]:
-        return tuple(a for a in self.addresses if not _is_v6(a))
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 
-from ..errors import UsageError
 from ..results import Severity, Status, Step
 from ._contract import CheckSpec, Probe, ProbeContext, Scope
 
@@ -135,14 +134,6 @@ def load_probes() -> Probes:
 def registry() -> dict[str, type[Probe]]:
     """name -> probe class: the built-in probes and every third-party probe that loads."""
     return load_probes().available
-
-
-def require(probes: Probes, names: list[str]) -> None:
-    """A probe named on the command line must exist; a broken one says why it cannot run."""
-    broken = {b.name: b for b in probes.broken}
-    for name in names:
-        if name in broken:
-            raise UsageError(str(broken[name]))
 
 
 __all__ = [
