@@ -201,8 +201,18 @@ class Runner:
     @staticmethod
     def _error_rest(ctx: ProbeContext, reported_before: int, reason: str, *, defect: bool = False) -> None:
         """Every declared check the probe had not reported yet becomes an error with the reason."""
-        seen = {r.check for r in ctx.results[reported_before:]}
-        missing = [c for c in ctx.probe.checks if c.id not in seen] or list(ctx.probe.checks[:1])
+        given = ctx.results[reported_before:]
+        seen = {r.check for r in given}
+        if not defect and ctx.planned:
+            # cut off by the deadline: each result it had announced and not given is an error naming its subject
+            done = {(r.check, r.subject) for r in given}
+            for check_id, subject in dict.fromkeys(ctx.planned):
+                if (check_id, subject) not in done:
+                    ctx.errored(check_id, f"could not decide: {reason}, before {subject} was reached", subject=subject)
+                    seen.add(check_id)
+        missing = [c for c in ctx.probe.checks if c.id not in seen] or (
+            [] if ctx.planned else list(ctx.probe.checks[:1])
+        )
         for check in missing:
             if defect:
                 ctx.errored(check.id, f"could not decide: {reason}", evidence={"defect": True})

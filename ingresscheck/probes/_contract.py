@@ -93,6 +93,13 @@ class ProbeContext:
     results: list[Result] = field(default_factory=list)
     started: float = field(default_factory=time.perf_counter)
     sections: dict[str, Any] = field(default_factory=dict)  # figures for the report (e.g. "reload")
+    # (check, subject) results the probe is about to give: when its deadline cuts it off, the runner makes
+    # an error of each one not given yet, so no rule goes silently missing
+    planned: list[tuple[str, str]] = field(default_factory=list)
+
+    def plan(self, check: str, subject: str) -> None:
+        """Say that a result for (check, subject) will follow (see ``planned``)."""
+        self.planned.append((check, subject))
 
     # --- reporting --------------------------------------------------------------------
     def report(

@@ -78,6 +78,8 @@ class RoutingProbe(Probe):
         auth = _credentials(ctx)
         rules = winning_rules(ctx.inventory, target)  # its data plane's rules for the host, the winner of a tie first
         for address in addresses:
+            ctx.plan("routing.unknown_host", net_where(address, port))
+        for address in addresses:
             where = net_where(address, port)
             if shaken is not None and address not in shaken:
                 for spec in self.checks:
@@ -103,6 +105,8 @@ class RoutingProbe(Probe):
                         subject=where,
                     )
                 continue
+            for rule in target.paths:  # announced: a deadline that cuts the walk off errors each rule not reached
+                ctx.plan("routing.backend", f"{rule.path} ({rule.path_type}) via {where}")
             for rule in target.paths:
                 subject = f"{rule.path} ({rule.path_type}) via {where}"
                 if is_canary(target):
