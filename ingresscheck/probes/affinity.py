@@ -118,7 +118,8 @@ class AffinityProbe(Probe):
             CHECK,
             Step.BACKEND,
             Severity.MAJOR,
-            "affinity: cookie sets its cookie as configured, requests carrying it stay on one endpoint, others spread",
+            "`affinity: cookie` sets its `session-cookie-*` cookie as annotated; N requests carrying it stay on one "
+            "pod; without it they spread",
             "Check affinity/session-cookie-* on the Ingress and what the controller implements (Traefik's provider "
             "has one affinity mode: a sticky cookie); a cookie that is set but not honoured moves sessions.",
             gates=False,

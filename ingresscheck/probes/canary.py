@@ -91,7 +91,7 @@ class CanaryProbe(Probe):
             "canary.weights",
             Step.BACKEND,
             Severity.MAJOR,
-            "the observed split over N requests is consistent with the rule's backendRef weights",
+            "the split observed over N requests is consistent with the backendRef weights",
             "Compare the Service endpoints of each weighted backend (a shared or wrong endpoint shifts the "
             "split) and what the controller made of the weights (its dashboard or config dump).",
             gates=False,

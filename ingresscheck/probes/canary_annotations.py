@@ -68,7 +68,8 @@ class CanaryAnnotationsProbe(Probe):
             "canary.header",
             Step.BACKEND,
             Severity.MAJOR,
-            "the canary header's routing value reaches the canary backend, other requests the main one",
+            "a canary Ingress's `canary-by-header` value (`-value`, a literal `-pattern`, else `always`) reaches the "
+            "canary's pods; other requests the main Ingress's",
             "Check canary-by-header/-value/-pattern on the canary Ingress (same host and path as the main one) and "
             "that the controller implements header canaries; ingress-nginx routes 'always'/the value to the canary.",
             gates=False,
@@ -77,7 +78,7 @@ class CanaryAnnotationsProbe(Probe):
             "canary.cookie",
             Step.BACKEND,
             Severity.MAJOR,
-            "the canary cookie 'always' reaches the canary backend, 'never' the main one",
+            "cookie `canary-by-cookie=always` reaches the canary's pods, `=never` the main Ingress's",
             "Check canary-by-cookie on the canary Ingress and that the controller implements cookie canaries "
             "(ingress2gateway leaves them unconverted: an HTTPRoute needs a Cookie header match).",
             gates=False,
@@ -86,7 +87,8 @@ class CanaryAnnotationsProbe(Probe):
             "canary.weight",
             Step.BACKEND,
             Severity.MAJOR,
-            "the observed split over N requests is consistent with canary-weight/canary-weight-total",
+            "N plain requests split as `canary-weight`/`canary-weight-total` (the exact binomial test of "
+            "`canary.weights`)",
             "Compare canary-weight with what the controller made of it, and the canary Service's endpoints "
             "(a shared or wrong endpoint shifts the split).",
             gates=False,

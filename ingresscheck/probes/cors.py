@@ -102,7 +102,8 @@ class CorsProbe(Probe):
             CHECK,
             Step.INGRESS,
             Severity.MAJOR,
-            "CORS preflights and simple requests get the configured Access-Control-* headers, for allowed origins only",
+            "`enable-cors`: a preflight and a GET from an allowed origin get the configured `Access-Control-*` "
+            "headers; a foreign origin is not allowed",
             "Compare enable-cors and cors-allow-origin/-methods/-headers/-credentials/max-age with what the "
             "controller answers (OPTIONS with Origin and Access-Control-Request-Method); a foreign origin must not "
             "be allowed, least of all with credentials.",

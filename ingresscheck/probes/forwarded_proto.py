@@ -57,7 +57,7 @@ class ForwardedProtoProbe(Probe):
             "redirect.forwarded_proto",
             Step.LB,
             Severity.MAJOR,
-            "plain HTTP with a client's X-Forwarded-Proto: https is still redirected to https",
+            "plain HTTP with a client's `X-Forwarded-Proto: https` is still redirected to https",
             "Trust forwarded headers only from the load balancer (ingress-nginx: use-forwarded-headers false, or "
             "proxy-real-ip-cidr; Traefik: forwardedHeaders.trustedIPs), and let the LB overwrite them.",
             gates=False,

@@ -96,7 +96,7 @@ class GatewayProbe(Probe):
             "gateway.route_attached",
             Step.INGRESS,
             Severity.CRITICAL,
-            "the route's parentRefs name a Gateway listener whose hostname intersects the route's",
+            "the route's parentRefs name a listener whose hostname intersects the route's",
             "Name an existing Gateway (and sectionName) that allows routes from this namespace, with hostnames "
             "that intersect the listener's: a wildcard *.x listener matches any name under x.",
         ),
@@ -104,7 +104,7 @@ class GatewayProbe(Probe):
             "gateway.route_accepted",
             Step.INGRESS,
             Severity.CRITICAL,
-            "the route is Accepted on each parent",
+            "the route is Accepted on each parent (else the controller's reason)",
             "Read status.parents[].conditions of the HTTPRoute: NotAllowedByListeners, "
             "NoMatchingListenerHostname, NoMatchingParent... name the fix.",
         ),
@@ -136,7 +136,7 @@ class GatewayProbe(Probe):
             "gateway.reference_grant",
             Step.INGRESS,
             Severity.CRITICAL,
-            "every cross-namespace reference (backendRef, certificateRef) is allowed by a ReferenceGrant",
+            "every cross-namespace backendRef/certificateRef has a ReferenceGrant",
             "Create a ReferenceGrant in the referenced namespace: from the route's (or Gateway's) kind and "
             "namespace, to the Service (or Secret).",
         ),

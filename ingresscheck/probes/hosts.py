@@ -22,7 +22,8 @@ class HostsProbe(Probe):
             "hosts.expected",
             Step.INGRESS,
             Severity.CRITICAL,
-            "every host the profile expects (hosts:) is served by an Ingress or HTTPRoute",
+            "every host of the profile's `hosts:` is served by an Ingress or HTTPRoute (a wildcard rule covers one "
+            "label)",
             "Restore the Ingress or HTTPRoute rule for the host (a renamed host, a typo, a deleted object), "
             "or take the host out of the profile's hosts list if it was retired on purpose.",
         ),

@@ -74,7 +74,8 @@ class HstsProbe(Probe):
             "tls.hsts",
             Step.TLS,
             Severity.MAJOR,
-            "https answers carry Strict-Transport-Security with a max-age browsers honour",
+            "https answers carry Strict-Transport-Security with a valid max-age of at least `hsts.min_max_age` "
+            "(default 15724800 s); absent fails only with `hsts: {required: true}`",
             "Send HSTS from the controller (ingress-nginx: hsts ConfigMap keys, on by default; Traefik: a headers "
             "middleware stsSeconds; Envoy Gateway: a ResponseHeaderModifier or ClientTrafficPolicy headers).",
             gates=False,

@@ -90,7 +90,8 @@ class IdentityHeadersProbe(Probe):
             "auth.identity_headers",
             Step.INGRESS,
             Severity.CRITICAL,
-            "identity headers sent by the client do not reach a backend behind external auth",
+            "behind external auth (`auth-url`), identity headers the client sends (`X-Auth-Request-User`, "
+            "`X-Forwarded-User`, `X-Remote-User`, `auth-response-headers`) do not reach the backend",
             "Have the proxy overwrite or strip identity headers before the backend (ingress-nginx: "
             "auth-response-headers; Traefik: forwardAuth authResponseHeaders; Envoy Gateway: extAuth "
             "headersToBackend).",

@@ -56,7 +56,8 @@ class OwnershipProbe(Probe):
             "ownership.claims",
             Step.INGRESS,
             Severity.CRITICAL,
-            "each host is claimed from one namespace, and no two objects claim one path alike",
+            "each host is claimed from one namespace, and no two objects on one data plane claim one path alike "
+            "(across namespaces: fail; within one: warn)",
             "Give each host one owner: move the other namespace's rules under another host, or delete the "
             "duplicate; restrict who may claim a host (an admission policy, Gateway allowedRoutes).",
         ),
@@ -64,7 +65,7 @@ class OwnershipProbe(Probe):
             "ownership.served",
             Step.BACKEND,
             Severity.CRITICAL,
-            "each contested path is served by the claimant the implementation's conflict rules predict",
+            "each contested path is answered, on every request, by the claimant the conflict rules predict",
             "Remove the conflicting claim; until then, which backend answers depends on the controller "
             "(and, seen with Traefik, on the replica).",
             gates=False,
@@ -73,7 +74,7 @@ class OwnershipProbe(Probe):
             "ownership.controller",
             Step.INGRESS,
             Severity.MAJOR,
-            "exactly one class, and so one controller, claims each Ingress",
+            "exactly one class (spec, legacy annotation or default), so one controller, claims each Ingress",
             "Set spec.ingressClassName only (drop the legacy kubernetes.io/ingress.class annotation), to an "
             "IngressClass that exists; keep one default IngressClass.",
             gates=False,

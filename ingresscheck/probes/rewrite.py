@@ -118,7 +118,8 @@ class RewriteProbe(Probe):
             CHECK,
             Step.BACKEND,
             Severity.MAJOR,
-            "the backend sees the path rewrite-target makes, the X-Forwarded-Prefix and the upstream-vhost Host",
+            "the backend sees the path `rewrite-target` makes (capture groups, case-insensitive regex prefix), "
+            "`X-Forwarded-Prefix` and the `upstream-vhost` Host",
             "ingress-nginx rewrites the whole URI to the target with $1... from the (case-insensitive) match; "
             "compare with what the backend received and the controller's regex semantics.",
             gates=False,

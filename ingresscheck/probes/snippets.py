@@ -34,7 +34,8 @@ class SnippetsProbe(Probe):
             CHECK,
             Step.INGRESS,
             Severity.MINOR,
-            "no Ingress depends on raw nginx configuration snippets",
+            "no Ingress depends on `configuration-snippet`/`server-snippet` (other controllers ignore them; Traefik "
+            "skips the Ingress unless `allowSnippetAnnotations`)",
             "Replace each snippet by the annotation or policy that expresses it (custom-headers, a redirect "
             "annotation, an HTTPRoute filter) before migrating: other controllers ignore snippets.",
             gates=False,
