@@ -199,3 +199,47 @@ def test_two_campaigns_at_once_ignore_each_others_canaries(lab: Lab, tmp_path: P
     assert not any("ingresscheck-canary" in route for route in traffic["evidence"]["routes"]), traffic
     assert cleanup["status"] == "pass", cleanup
     assert second.code == 0, second.stderr[-2000:]
+
+
+@pytest.mark.timeout(150)
+def test_an_api_server_that_hangs_mid_campaign_is_a_timeout_naming_the_canary_left(lab: Lab, tmp_path: Path) -> None:
+    """Given a campaign under way, when the API server stops answering (SIGSTOP: connections accepted, never
+    answered), then the rounds stop with a classified timeout, the delete that could not happen leaves the
+    canary named in reload.cleanup with `ingresscheck cleanup`, and nothing is an 'ingresscheck defect'."""
+    import json
+
+    from ._helpers import frozen
+
+    argv = [sys.executable, "-m", "ingresscheck", *_reload(lab, tmp_path, "--rounds", "20", "--rate", "5")]
+    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 40
+        while not _canaries(lab):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "no canary within 40 s"
+            time.sleep(0.05)
+        with frozen(lab, "kube-apiserver"):
+            try:
+                out, err = proc.communicate(timeout=100)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+        left = _canaries(lab)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        _remove_canaries(lab)
+    assert "Traceback (most recent call last)" not in out + err, err[-3000:]
+    report = json.loads((tmp_path / "report.json").read_text())
+    by_check = {r["check"]: r for r in report["results"]}
+    prop, cleanup = by_check["reload.propagation"], by_check["reload.cleanup"]
+    record("API server hangs mid-reload", _Fake(proc.returncode), f"reload.cleanup {cleanup['status']}: "
+           f"{cleanup['message'][:60]}")  # fmt: skip
+    assert all("defect" not in r["message"] for r in report["results"]), report["results"]
+    assert prop["status"] == "error" and "timeout" in prop["message"], prop
+    assert left, "the API server hung before the canary's delete"
+    assert cleanup["status"] == "fail" and "ingresscheck cleanup" in cleanup["message"], cleanup
+    for canary in left:
+        assert f"demo/{canary}" in cleanup["message"], (canary, cleanup)
