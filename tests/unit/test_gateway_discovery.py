@@ -7,9 +7,10 @@ from __future__ import annotations
 import asyncio
 import copy
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
+import trustme
 import yaml
 
 from ingresscheck.discovery import manifests
@@ -21,7 +22,7 @@ from ingresscheck.probes._contract import ProbeContext
 from ingresscheck.probes.gateway import GatewayProbe
 from ingresscheck.profile import Profile
 from ingresscheck.results import Result, Status
-from ingresscheck_lab import objects, pki
+from ingresscheck_lab import objects
 from ingresscheck_lab.layout import LabLayout
 
 Obj = dict[str, Any]
@@ -77,13 +78,18 @@ def layout(tmp_path_factory: pytest.TempPathFactory) -> LabLayout:
     return LabLayout.at(tmp_path_factory.mktemp("lab"))
 
 
+class Cert(NamedTuple):
+    cert_pem: bytes
+    key_pem: bytes
+
+
 @pytest.fixture(scope="module")
-def gw_cert() -> pki.Issued:
-    ca = pki.make_ca("test CA")
-    return pki.issue(ca, "*.gw.test", dns_names=("*.gw.test",))
+def gw_cert() -> Cert:
+    leaf = trustme.CA().issue_cert("*.gw.test", common_name="*.gw.test")
+    return Cert(leaf.cert_chain_pems[0].bytes(), leaf.private_key_pem.bytes())
 
 
-def inventory(layout: LabLayout, cert: pki.Issued, *, change: Any = None, offline: bool = False) -> Inventory:
+def inventory(layout: LabLayout, cert: Cert, *, change: Any = None, offline: bool = False) -> Inventory:
     objs = objects.demo_objects(layout, "admin:x\n", b"", b"") + objects.gateway_objects(
         layout, cert.cert_pem, cert.key_pem
     )
@@ -114,7 +120,7 @@ def _obj(objs: list[Obj], kind: str, name: str) -> Obj:
 
 
 def test_targets_are_effective_hostnames_on_https_listeners_with_the_redirect_of_the_http_listener(
-    layout: LabLayout, gw_cert: pki.Issued
+    layout: LabLayout, gw_cert: Cert
 ) -> None:
     inv = inventory(layout, gw_cert)
     routes = [t for t in inv.targets if t.kind == "HTTPRoute"]
@@ -150,13 +156,13 @@ def test_targets_are_effective_hostnames_on_https_listeners_with_the_redirect_of
     assert inv.route_problems == []
 
 
-def test_inventory_round_trips_the_gateway_objects(layout: LabLayout, gw_cert: pki.Issued) -> None:
+def test_inventory_round_trips_the_gateway_objects(layout: LabLayout, gw_cert: Cert) -> None:
     inv = inventory(layout, gw_cert)
     again = Inventory.from_dict(inv.to_dict())
     assert [t.id for t in again.targets] == [t.id for t in inv.targets]
 
 
-def test_a_healthy_gateway_passes_every_static_check(layout: LabLayout, gw_cert: pki.Issued) -> None:
+def test_a_healthy_gateway_passes_every_static_check(layout: LabLayout, gw_cert: Cert) -> None:
     results = run_gateway(inventory(layout, gw_cert))
     assert {r.check for r in results} == {c.id for c in GatewayProbe.checks}
     assert [r for r in results if r.status is not Status.PASS] == []
@@ -165,7 +171,7 @@ def test_a_healthy_gateway_passes_every_static_check(layout: LabLayout, gw_cert:
     assert "team-routes-to-shop" in grant[0].message
 
 
-def test_a_route_for_another_domain_attaches_nowhere(layout: LabLayout, gw_cert: pki.Issued) -> None:
+def test_a_route_for_another_domain_attaches_nowhere(layout: LabLayout, gw_cert: Cert) -> None:
     def change(objs: list[Obj]) -> None:
         _obj(objs, "HTTPRoute", "canary")["spec"]["hostnames"] = ["canary.other.test"]
 
@@ -177,7 +183,7 @@ def test_a_route_for_another_domain_attaches_nowhere(layout: LabLayout, gw_cert:
 
 
 def test_a_deeper_route_hostname_than_the_certificate_wildcard_fails_the_certificate(
-    layout: LabLayout, gw_cert: pki.Issued
+    layout: LabLayout, gw_cert: Cert
 ) -> None:
     """Given team.eu.gw.test (the listener's *.gw.test accepts it), then the *.gw.test certificate does not cover it."""
 
@@ -191,9 +197,7 @@ def test_a_deeper_route_hostname_than_the_certificate_wildcard_fails_the_certifi
     assert failed[0].evidence["uncovered"] == ["team.eu.gw.test"]
 
 
-def test_a_missing_reference_grant_a_missing_service_and_no_endpoints_fail(
-    layout: LabLayout, gw_cert: pki.Issued
-) -> None:
+def test_a_missing_reference_grant_a_missing_service_and_no_endpoints_fail(layout: LabLayout, gw_cert: Cert) -> None:
     def change(objs: list[Obj]) -> None:
         objs.remove(_obj(objs, "ReferenceGrant", "team-routes-to-shop"))
         _obj(objs, "HTTPRoute", "canary")["spec"]["rules"][0]["backendRefs"][1]["name"] = "web-gone"
@@ -209,7 +213,7 @@ def test_a_missing_reference_grant_a_missing_service_and_no_endpoints_fail(
     }
 
 
-def test_false_conditions_fail_with_the_controllers_reason(layout: LabLayout, gw_cert: pki.Issued) -> None:
+def test_false_conditions_fail_with_the_controllers_reason(layout: LabLayout, gw_cert: Cert) -> None:
     def change(objs: list[Obj]) -> None:
         route = _obj(objs, "HTTPRoute", "team")
         route["status"]["parents"][0]["conditions"][1] = {
@@ -235,13 +239,13 @@ def test_false_conditions_fail_with_the_controllers_reason(layout: LabLayout, gw
     assert listener[0].subject == "Gateway demo/lab-gateway listener https"
 
 
-def test_a_wrong_certificate_type_or_a_missing_secret_fails(layout: LabLayout, gw_cert: pki.Issued) -> None:
+def test_a_wrong_certificate_type_or_a_missing_secret_fails(layout: LabLayout, gw_cert: Cert) -> None:
     inv = inventory(layout, gw_cert)
     inv.secrets[("demo", "gw-wildcard-tls")] = None
     assert "does not exist" in by(run_gateway(inv), "gateway.certificate", Status.FAIL)[0].message
 
 
-def test_manifests_skip_statuses_but_still_check_attachment(layout: LabLayout, gw_cert: pki.Issued) -> None:
+def test_manifests_skip_statuses_but_still_check_attachment(layout: LabLayout, gw_cert: Cert) -> None:
     results = run_gateway(inventory(layout, gw_cert, offline=True))
     assert {r.status for r in by(results, "gateway.programmed")} == {Status.SKIP}
     assert by(results, "gateway.route_accepted") == []
@@ -249,7 +253,7 @@ def test_manifests_skip_statuses_but_still_check_attachment(layout: LabLayout, g
 
 
 def test_manifests_discovery_reads_gateway_api_objects_and_their_certificate_secrets(
-    layout: LabLayout, gw_cert: pki.Issued, tmp_path: Path
+    layout: LabLayout, gw_cert: Cert, tmp_path: Path
 ) -> None:
     docs = objects.demo_objects(layout, "admin:x\n", b"", b"") + objects.gateway_objects(
         layout, gw_cert.cert_pem, gw_cert.key_pem
@@ -279,7 +283,7 @@ def test_manifests_discovery_reads_gateway_api_objects_and_their_certificate_sec
     ],
 )
 def test_manifests_refuse_routes_the_api_server_would_refuse_with_file_and_line(
-    layout: LabLayout, gw_cert: pki.Issued, tmp_path: Path, change, needle: str
+    layout: LabLayout, gw_cert: Cert, tmp_path: Path, change, needle: str
 ) -> None:  # type: ignore[no-untyped-def]
     """Given an HTTPRoute the CRD's schema refuses, then --manifests names file, line, object and field."""
     route = next(

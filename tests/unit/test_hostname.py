@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
+import trustme
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from ingresscheck import hostname
-from ingresscheck_lab import pki
 
 
 @pytest.mark.parametrize(
@@ -50,27 +56,42 @@ def test_any_name_of_several_is_enough() -> None:
 
 
 @pytest.fixture(scope="module")
-def ca() -> pki.Issued:
-    return pki.make_ca("Hostname Test CA")
+def ca() -> trustme.CA:
+    return trustme.CA()
 
 
-def test_covered_by_returns_the_covering_san(ca: pki.Issued) -> None:
+def _cert(ca: trustme.CA, common_name: str, *sans: str) -> x509.Certificate:
+    leaf = ca.issue_cert(*sans, common_name=common_name)
+    return x509.load_pem_x509_certificate(leaf.cert_chain_pems[0].bytes())
+
+
+def _cert_without_san(common_name: str) -> x509.Certificate:
+    """trustme always adds a subjectAltName extension; this one has none (a CN-only certificate)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = dt.datetime.now(dt.UTC)
+    builder = x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+    builder = builder.serial_number(x509.random_serial_number()).not_valid_before(now)
+    return builder.not_valid_after(now + dt.timedelta(days=1)).sign(key, hashes.SHA256())
+
+
+def test_covered_by_returns_the_covering_san(ca: trustme.CA) -> None:
     """Given a cert with an exact and a wildcard SAN, then covered_by names the SAN that matches."""
-    cert = pki.issue(ca, "www.example.test", dns_names=("www.example.test", "*.api.example.test")).cert
+    cert = _cert(ca, "www.example.test", "www.example.test", "*.api.example.test")
     assert hostname.covered_by("WWW.example.test", cert) == "www.example.test"
     assert hostname.covered_by("v1.api.example.test", cert) == "*.api.example.test"
     assert hostname.covered_by("api.example.test", cert) is None
     assert hostname.dns_names(cert) == ["www.example.test", "*.api.example.test"]
 
 
-def test_the_cn_is_ignored_when_sans_exist(ca: pki.Issued) -> None:
+def test_the_cn_is_ignored_when_sans_exist(ca: trustme.CA) -> None:
     """Given CN=host but SANs for other names, then the host is not covered."""
-    cert = pki.issue(ca, "api.example.test", dns_names=("www.example.test",)).cert
+    cert = _cert(ca, "api.example.test", "www.example.test")
     assert hostname.covered_by("api.example.test", cert) is None
 
 
-def test_a_cert_without_san_covers_nothing(ca: pki.Issued) -> None:
+def test_a_cert_without_san_covers_nothing() -> None:
     """Given a cert with only a CN, then dns_names is None and nothing is covered, not even the CN."""
-    cert = pki.issue(ca, "api.example.test").cert
+    cert = _cert_without_san("api.example.test")
     assert hostname.dns_names(cert) is None
     assert hostname.covered_by("api.example.test", cert) is None
