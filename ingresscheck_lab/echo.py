@@ -6,7 +6,8 @@ served a request, as the Gateway API conformance suite does with its echo server
 
 A few query parameters make misbehaving backends for tests, like common echo servers do:
 ``echo_status`` (answer with that status), ``echo_delay_ms`` (wait first, max 60 s) and
-``echo_bytes`` (a body of that many bytes, max 64 MiB).
+``echo_bytes`` (a body of that many bytes, max 64 MiB). A WebSocket upgrade (any path) is accepted and
+every message echoed, except by the static site.
 
 Run: ``python -m ingresscheck_lab.echo PODS.json`` where PODS.json maps "ip:port" to
 ``{"service": ..., "pod": ..., "namespace": ...}``.
@@ -33,6 +34,19 @@ STATIC_PAGE = """<!doctype html>
 """
 
 
+async def _websocket_echo(request: web.Request, identity: dict[str, str]) -> web.StreamResponse:
+    """A WebSocket upgrade: every text or binary message comes back as it was (the echo servers' way)."""
+    ws = web.WebSocketResponse()
+    ws.headers["X-Echo-Pod"], ws.headers["X-Echo-Service"] = identity["pod"], identity["service"]
+    await ws.prepare(request)
+    async for msg in ws:
+        if msg.type == web.WSMsgType.TEXT:
+            await ws.send_str(msg.data)
+        elif msg.type == web.WSMsgType.BINARY:
+            await ws.send_bytes(msg.data)
+    return ws
+
+
 def _handler(pods: dict[str, dict[str, str]]) -> Any:
     async def handle(request: web.Request) -> web.StreamResponse:
         sockname = request.transport.get_extra_info("sockname") if request.transport else None
@@ -41,6 +55,8 @@ def _handler(pods: dict[str, dict[str, str]]) -> Any:
             return web.Response(status=500, text="echo: no pod on this address\n")
         if identity.get("static"):
             return web.Response(text=STATIC_PAGE, content_type="text/html")  # says nothing about itself
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            return await _websocket_echo(request, identity)
         query = request.rel_url.query
         delay = min(int(query.get("echo_delay_ms", "0") or 0), MAX_DELAY_MS)
         if delay > 0:

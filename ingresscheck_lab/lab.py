@@ -29,13 +29,22 @@ from kubernetes.client.exceptions import ApiException
 from ingresscheck.errors import LabError
 from ingresscheck.kube import Resources, connect
 
-from . import build, envoy_gateway, gateway_api, objects, pki, processes, render, traffic
+from . import build, envoy_gateway, gateway_api, objects, pki, processes, protocols, render, traffic
 from .layout import APPS_DOMAIN, EXAMPLE_DOMAIN, GW_DOMAIN, LabLayout
 
 Say = Callable[[str], None]
 
 ADMIN_USER = "lab-admin"
-COMPONENTS = ("etcd", "kube-apiserver", "echo", "dnsmasq", "traefik-lab-node-1", "traefik-lab-node-2", "haproxy")
+COMPONENTS = (
+    "etcd",
+    "kube-apiserver",
+    "echo",
+    "grpc",
+    "dnsmasq",
+    "traefik-lab-node-1",
+    "traefik-lab-node-2",
+    "haproxy",
+)
 
 
 @dataclass(frozen=True)
@@ -110,6 +119,7 @@ class Lab:
             self._start_apiserver(binaries["kube-apiserver"])
             self._seed(extra_hosts, binaries["gateway-api-crds"])
             self._start_echo(extra_hosts)
+            protocols.start_grpc(self)
             self._start_dnsmasq(binaries["dnsmasq"])
             self._start_traefik(binaries["traefik"])
             self._start_haproxy(binaries["haproxy"])
@@ -287,6 +297,7 @@ class Lab:
             + objects.demo_objects(L, htpasswd, shop.cert_pem, shop.key_pem)
             + objects.gateway_objects(L, gw_cert.cert_pem, gw_cert.key_pem)
             + traffic.traffic_objects(L)
+            + protocols.protocol_objects(L)
         ):
             w.create(obj)
         extra = objects.extra_objects(L, extra_hosts)

@@ -31,6 +31,7 @@ class LbFaults:
     http2_disabled: bool = False  # the wildcard frontend offers no h2 through ALPN
     coalescing: bool = False  # a Host the wildcard certificate does not cover is served, not refused with 421
     hsts_removed: bool = False  # no Strict-Transport-Security from the LB
+    websocket_refused: bool = False  # the LB answers WebSocket upgrades 403 (a WAF rule blocking them)
 
 
 def haproxy_cfg(layout: LabLayout, wildcard_pem: Path, faults: LbFaults | None = None) -> str:
@@ -132,8 +133,13 @@ def profile(layout: LabLayout, ingress_ca: Path, credentials: dict[str, dict[str
         "reload": {"domain": EXAMPLE_DOMAIN},
         "controller": "traefik",
         "node_port_range": layout.node_port_range,
-        # every TLS endpoint of the lab offers h2 (HAProxy's wildcard frontend, Traefik's websecure)
-        "protocols": {"http2": True},
+        # every TLS endpoint of the lab offers h2 (HAProxy's wildcard frontend, Traefik's websecure); the api
+        # and shop hosts' echo pods take WebSocket upgrades (the LB's terminated path and Traefik's passthrough)
+        "protocols": {
+            "http2": True,
+            "websocket": {f"api.{EXAMPLE_DOMAIN}": "/v1/ws", f"shop.{APPS_DOMAIN}": "/ws"},
+            "grpc_service": "ingresscheck.lab.Echo",  # the lab's gRPC pod serves it (ingresscheck_lab.protocols)
+        },
     }
     head = "# ingresscheck profile of the local lab, written by `ingresscheck lab up`.\n"
     return head + yaml.safe_dump(doc, sort_keys=False)

@@ -34,6 +34,7 @@ def _builtin() -> tuple[type[Probe], ...]:
     from .exposure import ExposureProbe
     from .forwarded_proto import ForwardedProtoProbe
     from .gateway import GatewayProbe
+    from .grpc import GrpcProbe
     from .hosts import HostsProbe
     from .hsts import HstsProbe
     from .http import HttpProbe
@@ -49,6 +50,7 @@ def _builtin() -> tuple[type[Probe], ...]:
     from .snippets import SnippetsProbe
     from .static import StaticProbe
     from .tls import TlsProbe
+    from .websocket import WebSocketProbe
 
     return (
         DnsProbe,
@@ -59,6 +61,8 @@ def _builtin() -> tuple[type[Probe], ...]:
         HttpProbe,
         HstsProbe,
         RoutingProbe,
+        GrpcProbe,
+        WebSocketProbe,
         AuthProbe,
         IdentityHeadersProbe,
         AuthConfigProbe,

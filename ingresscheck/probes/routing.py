@@ -69,6 +69,12 @@ class RoutingProbe(Probe):
     async def run(self, ctx: ProbeContext) -> None:
         target = ctx.require_target
         port = ctx.profile.https_port
+        if (target.annotation("backend-protocol") or "").upper() in ("GRPC", "GRPCS") or (
+            target.annotations.get("ingresscheck.io/grpc") or ""
+        ).lower() == "true":
+            for spec in self.checks:  # a plain GET tells nothing about a gRPC server: grpc.health calls it
+                ctx.skipped(spec.id, f"{target.host} has a gRPC backend: see grpc.health")
+            return
         addresses, _ = await ctx.addresses(port, target.request_host)
         if not addresses:
             for spec in self.checks:
