@@ -227,7 +227,8 @@ def _where(exc: BaseException) -> str:
     while tb is not None:
         code = tb.tb_frame.f_code
         if "site-packages" not in code.co_filename or "ingresscheck" in code.co_filename:
-            found = f"{code.co_filename.rsplit('/', 2)[-2]}/{code.co_filename.rsplit('/', 1)[-1]}:{tb.tb_lineno}"
+            # the folder and the file; code compiled from a string has a bare name such as "<string>"
+            found = f"{'/'.join(code.co_filename.split('/')[-2:])}:{tb.tb_lineno}"
         tb = tb.tb_next
     return found
 
