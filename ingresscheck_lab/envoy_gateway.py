@@ -567,15 +567,6 @@ def stop(lab: Lab, *, remove_objects: bool = False) -> None:
         processes.stop(layout, r)
 
 
-def status_detail(layout: LabLayout) -> str:
-    return f"Envoy on {VIP}:80/443, xDS 127.0.0.1:{XDS_PORT}, GatewayClass {GATEWAY_CLASS}"
-
-
-def envoy_admin(path: str) -> Any:
-    """Envoy's admin API (127.0.0.1), e.g. /config_dump, for tests and troubleshooting."""
-    return httpx.get(f"http://127.0.0.1:{ENVOY_ADMIN_PORT}{path}", timeout=5)
-
-
 if __name__ == "__main__":  # pragma: no cover - `python -m ingresscheck_lab.envoy_gateway build`
     from .layout import LabLayout as _L
 
