@@ -165,10 +165,13 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
     from .probes import Scope
 
     state: _State = collector.config.stash[_STATE]
+    problem = None
     try:
         session = state.open()
     except IngresscheckError as exc:
-        pytest.fail(f"ingresscheck: {exc}", pytrace=False)
+        problem = in_pytest_words(str(exc))
+    if problem is not None:  # failed outside the handler: one line, no chained exception
+        pytest.fail(f"ingresscheck: {problem}", pytrace=False)
     items: list[pytest.Item] = []
     for probe in session.probes:
         if obj.probes is not None and probe.name not in obj.probes:
@@ -193,6 +196,22 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
         for broken in session.broken:
             items.append(PluginItem.from_parent(collector, name=f"plugin[{broken.name}]", broken=broken))
     return items
+
+
+def in_pytest_words(text: str) -> str:
+    """A session message with `ingresscheck run`'s flag names given as this plugin's (``-n`` is
+    ``--ingress-namespace`` here: pytest-xdist owns ``-n``)."""
+    import re
+
+    from .session import FLAGS
+
+    for flag in FLAGS:
+        if flag.pytest is None:
+            continue
+        for name in flag.cli:
+            if name != flag.pytest:
+                text = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", flag.pytest, text)
+    return text
 
 
 def _register_marker(config: pytest.Config, name: str, text: str) -> None:
@@ -226,8 +245,10 @@ class CheckItem(pytest.Item):
         assert_checks_pass(self.results)
 
     def reportinfo(self) -> tuple[Any, int, str]:
-        # a line is required for marker skips; no domain, so the node id shows as is (dots stay dots)
-        return self.path, 0, ""
+        # a line is required for marker skips. The domain heads a failure's section (empty: "test session");
+        # one the node id does not end with leaves the node id shown as is (pytest would turn the check
+        # ID's dots into "::" otherwise)
+        return self.path, 0, f"check {self.name}"
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, (CheckFailed, CheckError)):
@@ -253,7 +274,7 @@ class PluginItem(pytest.Item):
         raise CheckError(str(self.broken))
 
     def reportinfo(self) -> tuple[Any, int, str]:
-        return self.path, 0, ""
+        return self.path, 0, f"check {self.name}"
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         return str(excinfo.value)

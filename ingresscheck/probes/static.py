@@ -150,10 +150,30 @@ class StaticProbe(Probe):
     def _backend(self, ctx: ProbeContext, ns: str, service: str | None, port: int | str | None, where: Where) -> None:
         if service is None:
             return
+        # one verdict per Service port of a host: its subject, so a host whose rules reach several Services
+        # has one result per Service (JUnit names, diff and alerts tell them apart), and one per port only
+        subject = f"{ns}/{service}:{port}" if port is not None else f"{ns}/{service}"
+        seen: set[tuple[object, ...]] = self.__dict__.setdefault("_backends_seen", set())
+        key = (tuple(sorted(where.items())), subject)
+        if key in seen:
+            return
+        seen.add(key)
         svc = ctx.inventory.service(ns, service)
         if svc is None:
-            ctx.report("static.backend_service", Status.FAIL, f"Service {ns}/{service} does not exist", **where)
-            ctx.report("static.endpoints", Status.SKIP, f"skipped: Service {ns}/{service} does not exist", **where)
+            ctx.report(
+                "static.backend_service",
+                Status.FAIL,
+                f"Service {ns}/{service} does not exist",
+                subject=subject,
+                **where,
+            )
+            ctx.report(
+                "static.endpoints",
+                Status.SKIP,
+                f"skipped: Service {ns}/{service} does not exist",
+                subject=subject,
+                **where,
+            )
             return
         ports = (svc.get("spec") or {}).get("ports") or []
         if port is not None and not any(p.get("port") == port or p.get("name") == port for p in ports):
@@ -162,12 +182,21 @@ class StaticProbe(Probe):
                 "static.backend_service",
                 Status.FAIL,
                 f"Service {ns}/{service} has no port {port} (ports: {have})",
+                subject=subject,
                 **where,
             )
         else:
-            ctx.report("static.backend_service", Status.PASS, f"Service {ns}/{service} port {port} exists", **where)
+            ctx.report(
+                "static.backend_service",
+                Status.PASS,
+                f"Service {ns}/{service} port {port} exists",
+                subject=subject,
+                **where,
+            )
         if (svc.get("spec") or {}).get("type") == "ExternalName":
-            ctx.report("static.endpoints", Status.SKIP, f"Service {ns}/{service} is ExternalName", **where)
+            ctx.report(
+                "static.endpoints", Status.SKIP, f"Service {ns}/{service} is ExternalName", subject=subject, **where
+            )
             return
         ready = ctx.inventory.ready_endpoints(ns, service)
         if ready == 0 and ctx.inventory.offline and (svc.get("spec") or {}).get("selector"):
@@ -175,11 +204,18 @@ class StaticProbe(Probe):
                 "static.endpoints",
                 Status.SKIP,
                 f"Service {ns}/{service} selects pods: its endpoints exist only in a cluster, not in manifests",
+                subject=subject,
                 **where,
             )
             return
         if ready == 0:
-            ctx.report("static.endpoints", Status.FAIL, f"Service {ns}/{service} has 0 ready endpoints", **where)
+            ctx.report(
+                "static.endpoints",
+                Status.FAIL,
+                f"Service {ns}/{service} has 0 ready endpoints",
+                subject=subject,
+                **where,
+            )
             return
         found = ctx.inventory.service_endpoints(ns, service)
         service_port = found.service_port(port)
@@ -199,6 +235,7 @@ class StaticProbe(Probe):
                 + (f" (targetPort {target}: no endpoint has a port named {target})" if isinstance(target, str) else "")
                 + f"; their slices list {', '.join(listed) or 'no port'}",
                 evidence={"ready": ready, "service_port": service_port, "slice_ports": listed},
+                subject=subject,
                 **where,
             )
         else:
@@ -207,6 +244,7 @@ class StaticProbe(Probe):
                 Status.PASS,
                 f"Service {ns}/{service} has {ready} ready endpoint{'s' if ready != 1 else ''}",
                 evidence={"ready": ready},
+                subject=subject,
                 **where,
             )
 

@@ -153,6 +153,9 @@ def test_the_cluster_is_found_like_kubectl_and_an_empty_scope_is_an_error(lab: L
     empty = _pytest("-q", "--ingress-namespace", "shop", env=env)
     assert empty.returncode == 2, empty.stdout[-3000:]
     assert "nothing matched: no Ingress in namespace shop, context lab" in empty.stdout, empty.stdout[-3000:]
+    # the hint names the plugin's options, in one line without chained-exception noise (issue 26)
+    assert "--ingress-namespace/--ingress-selector/--kube-context" in empty.stdout, empty.stdout[-3000:]
+    assert "During handling" not in empty.stdout, empty.stdout[-3000:]
     allowed = _pytest("-q", "--ingress-namespace", "shop", "--allow-empty", "-m", "static", env=env)
     assert allowed.returncode in (0, 5), allowed.stdout[-3000:]
     nothing = {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG", "KUBERNETES_SERVICE_HOST")}
