@@ -65,6 +65,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
     group = parser.getgroup("ingresscheck", "ingresscheck conformance suites (the flags of `ingresscheck run`)")
     add_pytest_flags(group)
+    from .probes import _options, load_probes
+
+    for probe in load_probes().available.values():  # each probe's declared options: --reload-rounds...
+        _options.add_arguments(group, probe, short=False, pytest=True)
     group.addoption("--ingresscheck-html", dest="ic_html", help="HTML report path (default: reports/...)")
     group.addoption("--ingresscheck-json", dest="ic_json", help="JSON report path (default: reports/...)")
 

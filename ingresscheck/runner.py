@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from . import hostname as hostnames
 from .discovery import Inventory, Target
@@ -23,13 +24,20 @@ from .probes import Probe, ProbeContext, Scope
 from .profile import Profile
 from .results import Report, Result, Status
 
+if TYPE_CHECKING:
+    from .identity import ServiceProxy
+    from .probes import ProbeOptions
+
 
 @dataclass
 class RunOptions:
     concurrency: int = 32
     allow_mutations: bool = False
     use_auth_secrets: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
+    # probe name -> its validated Options (probes._options.resolve); a probe not named gets its defaults
+    probe_options: Mapping[str, ProbeOptions] = field(default_factory=dict)
+    service_proxy: ServiceProxy | None = None  # the API server's service proxy of a cluster run
+    reports_dir: Path = Path("reports")
 
 
 def plan(available: dict[str, type[Probe]], only: list[str] | None, skip: list[str] | None) -> list[type[Probe]]:
@@ -147,11 +155,11 @@ class Runner:
                 net,
                 target,
                 facts,
-                options={
-                    "allow_mutations": self.options.allow_mutations,
-                    "use_auth_secrets": self.options.use_auth_secrets,
-                    **self.options.extra,
-                },
+                options=self.options.probe_options.get(probe_cls.name) or probe_cls.Options(),
+                use_auth_secrets=self.options.use_auth_secrets,
+                allow_mutations=self.options.allow_mutations,
+                service_proxy=self.options.service_proxy,
+                reports_dir=self.options.reports_dir,
             )
             reason = _gate_failure(probe_cls, done, self.by_name)
             if probe_cls.mutates and not self.options.allow_mutations:

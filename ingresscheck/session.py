@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import argparse
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import UsageError
-from .probes import BrokenPlugin, Probe, Probes, load_probes
+from .probes import BrokenPlugin, Probe, ProbeOptions, Probes, load_probes
 from .profile import Profile, Resolve, load, parse_address, parse_dns_server, parse_timeout
 from .results import Report, Result, Severity, Status, Step
 
@@ -208,10 +208,15 @@ class Request:
     allow_mutations: bool = False
     probes: str | None = None
     skip: str | None = None
+    # probe name -> {field: value} of the probe options given as flags (--reload-rounds...); the rest
+    # come from the profile and the probe's declared defaults (probes._options)
+    probe_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def from_flags(cls, get: Callable[[str], Any]) -> Request:
         """From parsed flags: ``get(dest)`` is ``getattr(args, dest)`` or pytest's option lookup."""
+        from .probes import _options
+
         values: dict[str, Any] = {}
         for f in FLAGS:
             v = get(f.dest)
@@ -220,7 +225,7 @@ class Request:
             elif f.kind == "bool":
                 v = bool(v)
             values[f.dest] = v
-        return cls(**values)
+        return cls(**values, probe_options=_options.given(load_probes().available.values(), get))
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Request:
@@ -254,7 +259,7 @@ class Session:
     found: Probes  # every installed probe, and the plugins that could not load
     skip_checks: frozenset[str] = frozenset()
     cluster: Cluster | None = None
-    extra: dict[str, Any] = field(default_factory=dict)  # options for probes (reload_rounds...)
+    reports_dir: Path = Path("reports")  # where probes write files of their own (reload's load statistics)
     last_report: Report | None = None
 
     @property
@@ -274,21 +279,29 @@ class Session:
     def broken(self) -> tuple[BrokenPlugin, ...]:
         return self.found.broken
 
+    def probe_options(self, probe: type[Probe]) -> ProbeOptions:
+        """The probe's validated options: its flags, over its declared defaults."""
+        from .probes import _options
+
+        return _options.resolve(probe, None, self.request.probe_options.get(probe.name))
+
     def options(self, concurrency: int = 32) -> Any:
         from . import runner
 
-        extra = dict(self.extra)
+        proxy = None
         if self.cluster is not None:  # the Service's own answer, for backends that do not say who they are
             from functools import partial
 
             from .kube import service_proxy_get
 
-            extra.setdefault("service_proxy", partial(service_proxy_get, self.cluster))
+            proxy = partial(service_proxy_get, self.cluster)
         return runner.RunOptions(
             concurrency=concurrency,
             allow_mutations=self.request.allow_mutations,
             use_auth_secrets=self.request.use_auth_secrets,
-            extra=extra,
+            probe_options={p.name: self.probe_options(p) for p in self.probes},
+            service_proxy=proxy,
+            reports_dir=self.reports_dir,
         )
 
     def run(
@@ -441,7 +454,7 @@ def select_probes(found: Probes, only: list[str] | None, skip: Iterable[str]) ->
 def open_session(
     req: Request,
     *,
-    extra: dict[str, Any] | None = None,
+    reports_dir: str | Path = "reports",
     network_only_online: bool = True,
     inventory: Inventory | None = None,
 ) -> Session:
@@ -471,7 +484,7 @@ def open_session(
         cluster = connect(profile.kubeconfig, profile.context)
         check_reachable(cluster)
         inventory = discover(cluster, req.namespace, req.selector, read_credentials=req.use_auth_secrets)
-    session = Session(req, profile, inventory, probes, found, frozenset(skip_checks), cluster, dict(extra or {}))
+    session = Session(req, profile, inventory, probes, found, frozenset(skip_checks), cluster, Path(reports_dir))
     if not inventory.targets and not inventory.ingresses and not req.allow_empty:
         raise UsageError(
             f"nothing matched: no Ingress in {session.scope}; check -n/-l/--context, "
@@ -482,14 +495,13 @@ def open_session(
 
 
 def preflight(session: Session) -> None:
-    """Configuration a selected probe cannot run without is an error now, not a skip in the report."""
-    if any(p.name == "auth" for p in session.probes) and hasattr(session.profile, "check_credentials"):
-        session.profile.check_credentials()
-    options = {"allow_mutations": session.request.allow_mutations, **session.extra}
+    """Configuration a selected probe cannot run without is an error now, not a skip in the report; a bad
+    probe option is one too, for every probe given options (selected or not)."""
+    for probe in session.found.available.values():
+        session.probe_options(probe)
     for probe in session.probes:
         if probe.mutates and not session.request.allow_mutations:
             continue
-        check = getattr(probe, "preflight", None)  # optional classmethod: (profile, options) -> reason | None
-        why = check(session.profile, options) if callable(check) else None
+        why = probe.preflight(session.profile, session.probe_options(probe))
         if why:
             raise UsageError(f"{probe.name}: {why}")

@@ -12,36 +12,17 @@ from ..errors import UsageError
 from ._terminal import printable
 
 if TYPE_CHECKING:
+    from ..probes.reload import ReloadOptions
     from ..session import Session
 
 
 def add_reload_arguments(p: argparse.ArgumentParser) -> None:
+    from ..probes import _options
+    from ..probes.reload import ReloadProbe
     from .run import add_arguments
 
-    add_arguments(p)
-    g = p.add_argument_group("reload")
-    g.add_argument("--rounds", type=int, default=10, help="canary create/update/delete rounds (default 10)")
-    g.add_argument("--rate", type=float, default=100.0, help="open-loop requests/s to existing routes (default 100)")
-    g.add_argument("--domain", help="domain for canary hosts (default: the profile's reload.domain)")
-    g.add_argument(
-        "--kind",
-        choices=("ingress", "httproute", "ingress,httproute"),
-        default="ingress",
-        help="what the canaries are: Ingresses (default) or HTTPRoutes on an existing Gateway listener",
-    )
-    g.add_argument(
-        "--gateway",
-        metavar="NAMESPACE/NAME",
-        help="with --kind httproute: attach the canaries to this Gateway (default: the first with an HTTPS "
-        "wildcard listener)",
-    )
-    g.add_argument(
-        "--under-load",
-        type=int,
-        default=0,
-        metavar="USERS",
-        help="also run a locust background load with USERS users during the rounds",
-    )
+    add_arguments(p, probe_options=False)
+    _options.add_arguments(p.add_argument_group("reload"), ReloadProbe, short=True)
     p.set_defaults(handler=execute_reload)
 
 
@@ -81,40 +62,30 @@ def add_cleanup_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def execute_reload(args: argparse.Namespace) -> int:
+    from ..probes import _options
+    from ..probes.reload import ReloadOptions, ReloadProbe
     from .run import run_session, session_for
 
     if not args.allow_mutations:
         raise UsageError("reload creates, changes and deletes canary Ingresses: run it with --allow-mutations")
-    if args.gateway is not None and (
-        "httproute" not in args.kind or args.gateway.count("/") != 1 or not all(args.gateway.split("/"))
-    ):
-        raise UsageError(f"--gateway {args.gateway!r}: give NAMESPACE/NAME, with --kind httproute")
-    if args.rounds < 1 or args.rounds > 1000:
-        raise UsageError("--rounds must be between 1 and 1000")
-    if not 0 < args.rate <= 2000:
-        raise UsageError("--rate must be more than 0 and at most 2000 requests/s")
+    # the probe's declared options, named as this command spells them (--rounds), before any connection
+    given = _options.given([ReloadProbe], lambda dest: getattr(args, dest, None)).get(ReloadProbe.name, {})
+    options = _options.validate(ReloadProbe, given, lambda field: f"--{field.replace('_', '-')}")
+    assert isinstance(options, ReloadOptions)
+    if (why := ReloadProbe.preflight_options(options)) is not None:
+        raise UsageError(why)
     if args.probes not in (None, "reload"):
         raise UsageError("reload runs the reload probe only; use `ingresscheck run --allow-mutations` for all")
     args.probes = "reload"
-    session = session_for(
-        args,
-        {
-            "reload_rounds": args.rounds,
-            "reload_rate": args.rate,
-            "reload_domain": args.domain,
-            "reload_under_load": args.under_load,
-            "reload_kind": args.kind,
-            "reload_gateway": args.gateway,
-        },
-    )
-    _check_campaigns(session, args)
+    session = session_for(args)
+    _check_campaigns(session, options)
     try:
         return run_session(session, args)
     finally:
         _print_propagation(session, sys.stderr if args.output == "json" else sys.stdout)
 
 
-def _check_campaigns(session: Session, args: argparse.Namespace) -> None:
+def _check_campaigns(session: Session, options: ReloadOptions) -> None:
     """What the campaign cannot run without (a canary domain that resolves, the right to create, change and
     delete canaries) is one line and exit 2 before anything is created; `run` reports the same as errors."""
     import asyncio
@@ -136,13 +107,13 @@ def _check_campaigns(session: Session, args: argparse.Namespace) -> None:
                 Resources(session.cluster.api),  # type: ignore[union-attr]
                 net,
                 kind=kind,
-                domain=args.domain,
-                gateway=args.gateway,
+                domain=options.domain,
+                gateway=options.gateway,
             )
         finally:
             await net.aclose()
 
-    for kind in args.kind.split(","):
+    for kind in options.kinds:
         try:
             asyncio.run(check(kind))
         except CampaignError as exc:

@@ -32,10 +32,18 @@ def add_run_arguments(run: argparse.ArgumentParser) -> None:
     run.set_defaults(handler=execute)
 
 
-def add_arguments(run: argparse.ArgumentParser) -> None:
+def add_arguments(run: argparse.ArgumentParser, *, probe_options: bool = True) -> None:
     """The options `run` and `reload` share: the session's flags (the same as the pytest plugin's),
-    concurrency, reports and exit policy."""
+    concurrency, reports and exit policy; with ``probe_options``, every probe's declared options as
+    --<probe>-<field> (`reload` names its own probe's as --<field>)."""
     add_cli_flags(run)
+    if probe_options:
+        from ..probes import _options, load_probes
+
+        for probe in load_probes().available.values():
+            if probe.Options.model_fields:
+                group = run.add_argument_group(f"{probe.name} probe options")
+                _options.add_arguments(group, probe, short=False)
     extra = run.add_argument_group("run")
     extra.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace (the default)")
     extra.add_argument("--concurrency", type=int, default=32, help="targets checked at once (default 32)")
@@ -87,7 +95,7 @@ def add_arguments(run: argparse.ArgumentParser) -> None:
     )
 
 
-def session_for(args: argparse.Namespace, extra: dict[str, Any] | None = None) -> Session:
+def session_for(args: argparse.Namespace) -> Session:
     if args.concurrency < 1:
         raise UsageError("--concurrency must be at least 1")
     if args.namespace and args.all_namespaces:
@@ -102,11 +110,11 @@ def session_for(args: argparse.Namespace, extra: dict[str, Any] | None = None) -
         if args.kubeconfig:
             raise UsageError("give either --kubeconfig or --in-cluster")
         args.kubeconfig = IN_CLUSTER
-    return open_session(Request.from_args(args), extra={"reports_dir": args.reports_dir, **(extra or {})})
+    return open_session(Request.from_args(args), reports_dir=args.reports_dir)
 
 
 def execute(args: argparse.Namespace) -> int:
-    session = session_for(args, getattr(args, "extra_options", None))
+    session = session_for(args)
     return run_session(session, args)
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 
 from ..results import Severity, Status, Step
-from ._contract import CheckSpec, Probe, ProbeContext, Scope
+from ._contract import CheckSpec, Probe, ProbeContext, ProbeOptions, Scope
 
 ENTRY_POINT_GROUP = "ingresscheck.probes"
 
@@ -146,6 +146,7 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "Probe",
     "ProbeContext",
+    "ProbeOptions",
     "Probes",
     "Scope",
     "Severity",

@@ -15,13 +15,17 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypedDict, Unpack
+
+from pydantic import BaseModel, ConfigDict
 
 from ..results import NONCE, Result, Severity, Status, Step
 
 if TYPE_CHECKING:
     from ..discovery import Inventory, Target
     from ..discovery.planes import Where
+    from ..identity import ServiceProxy
     from ..net import Attempt, Net
     from ..profile import Profile
 
@@ -56,6 +60,15 @@ class CheckSpec:
     gates: bool = True  # a failure here makes dependent probes skip for this target
 
 
+class ProbeOptions(BaseModel):
+    """A probe's own options, declared on the probe as ``Options`` (a subclass with one typed field and one
+    default each, its ``description`` the help text). The command line (``ingresscheck reload --rounds``,
+    ``ingresscheck run --reload-rounds``), the profile and the pytest plugin (``--reload-rounds``) derive
+    their flags from it (``probes._options``); a bad value is one line naming the flag (exit 2)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
 class Probe:
     name: ClassVar[str]
     checks: ClassVar[tuple[CheckSpec, ...]]
@@ -63,11 +76,19 @@ class Probe:
     mutates: ClassVar[bool] = False
     scope: ClassVar[Scope] = Scope.TARGET
     network: ClassVar[bool] = True  # sends traffic; offline runs (--manifests) leave it out unless asked
+    Options: ClassVar[type[ProbeOptions]] = ProbeOptions  # none by default
 
     @classmethod
-    def deadline(cls, profile: Profile, options: dict[str, Any]) -> float | None:
+    def deadline(cls, profile: Profile, options: ProbeOptions) -> float | None:
         """How long one run of this probe may take; None: the runner's default (a few network timeouts).
-        Probes that measure over time (reload) bound themselves more widely."""
+        Probes that measure over time (reload) bound themselves more widely. ``options``: a ``cls.Options``."""
+        return None
+
+    @classmethod
+    def preflight(cls, profile: Profile, options: ProbeOptions) -> str | None:
+        """Why the probe cannot run at all with this configuration (the session makes it one line, exit 2,
+        before any traffic), or None. It may raise ``UsageError`` with its own line. Not called for a
+        mutating probe without --allow-mutations (it is skipped anyway)."""
         return None
 
     async def run(self, ctx: ProbeContext) -> None:
@@ -89,7 +110,13 @@ class ProbeContext:
     net: Net
     target: Target | None
     facts: dict[str, dict[str, Any]]  # probe name -> facts it shared, for this target
-    options: dict[str, Any] = field(default_factory=dict)  # run options: use_auth_secrets, allow_mutations...
+    options: ProbeOptions = field(default_factory=ProbeOptions)  # the probe's own ``Options``, validated
+    use_auth_secrets: bool = False  # --use-auth-secrets: the auth probe may log in with the Secrets it read
+    allow_mutations: bool = False
+    # GET a path of a Service through the API server's service proxy (a cluster run), for backends that do
+    # not say who they are and whose endpoints are not reachable from here; None: offline, or not asked
+    service_proxy: ServiceProxy | None = None
+    reports_dir: Path = Path("reports")  # where a probe writes files of its own (reload's load statistics)
     results: list[Result] = field(default_factory=list)
     started: float = field(default_factory=time.perf_counter)
     sections: dict[str, Any] = field(default_factory=dict)  # figures for the report (e.g. "reload")

@@ -19,8 +19,9 @@ from .. import annotations as nginx_annotations
 from ..discovery import Target
 from ..errors import UsageError
 from ..net import where as net_where
+from ..profile import Profile
 from ..results import Severity, Step, nonce
-from ._contract import CheckSpec, Probe, ProbeContext
+from ._contract import CheckSpec, Probe, ProbeContext, ProbeOptions
 
 REDIRECTS = (301, 302, 303, 307, 308)
 
@@ -61,6 +62,13 @@ class AuthProbe(Probe):
             "the password in clear.",
         ),
     )
+
+    @classmethod
+    def preflight(cls, profile: Profile, options: ProbeOptions) -> str | None:
+        """Credentials the profile asks for that cannot be had (a missing file, an unset variable) are a
+        configuration error before any traffic, in the profile's own words."""
+        profile.check_credentials()
+        return None
 
     async def run(self, ctx: ProbeContext) -> None:
         target = ctx.require_target
@@ -267,7 +275,7 @@ def credentials_for(ctx: ProbeContext) -> tuple[tuple[str, str] | None, str]:
         except UsageError as exc:
             return None, str(exc)
     ref = target.annotation("auth-secret")
-    if ctx.options.get("use_auth_secrets") and ref:
+    if ctx.use_auth_secrets and ref:
         ns, _, name = ref.rpartition("/")
         found = ctx.inventory.credentials.get((ns or target.namespace, name))
         if found is not None:

@@ -4,29 +4,64 @@ suffers meanwhile. Creates, patches and deletes canary Ingresses (so it only run
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field
 
 from ..kube import Resources, connect
 from ..profile import Profile
 from ..reload import KIND_LABEL
 from ..results import Severity, Step
-from ._contract import CheckSpec, Probe, ProbeContext, Scope
+from ._contract import CheckSpec, Probe, ProbeContext, ProbeOptions, Scope
 
 PHASE_TIMEOUT = 60.0  # seconds one change may take to reach the data plane before it counts as never
 # HTTPRoute changes: the Gateway API conformance suite's MaxTimeToConsistency (3 consecutive correct answers)
 ROUTE_PHASE_TIMEOUT = 30.0
 
 
-def _kinds(options: dict[str, Any]) -> list[str]:
-    """What the canaries are, in campaign order: --kind ingress, httproute or ingress,httproute."""
-    return [k.strip() for k in str(options.get("reload_kind") or "ingress").split(",") if k.strip()]
+def _namespaced(text: str) -> str:
+    namespace, slash, name = text.partition("/")
+    if not (slash and namespace and name) or "/" in name or any(c.isspace() for c in text):
+        raise ValueError("give NAMESPACE/NAME")
+    return text
+
+
+class ReloadOptions(ProbeOptions):
+    """How the reload probe measures (flags of `ingresscheck reload`, --reload-* of `run` and pytest)."""
+
+    rounds: int = Field(10, ge=1, le=1000, description="canary create/update/delete rounds")
+    rate: float = Field(
+        100.0, gt=0, le=2000, allow_inf_nan=False, description="open-loop requests/s to existing routes"
+    )
+    domain: str | None = Field(None, min_length=1, description="domain for canary hosts (default: reload.domain)")
+    kind: Literal["ingress", "httproute", "ingress,httproute"] = Field(
+        "ingress", description="what the canaries are: Ingresses, or HTTPRoutes on an existing Gateway listener"
+    )
+    gateway: Annotated[str, AfterValidator(_namespaced)] | None = Field(
+        None,
+        description="with kind httproute: the Gateway NAMESPACE/NAME the canaries attach to (default: the first "
+        "with an HTTPS wildcard listener)",
+    )
+    under_load: int = Field(
+        0, ge=0, le=1000, description="also run a locust background load with this many users during the rounds"
+    )
+
+    @property
+    def kinds(self) -> list[str]:
+        """What the canaries are, in campaign order."""
+        return self.kind.split(",")
+
+
+def _options(options: ProbeOptions) -> ReloadOptions:
+    assert isinstance(options, ReloadOptions), options
+    return options
 
 
 class ReloadProbe(Probe):
     name = "reload"
     scope = Scope.CLUSTER
     mutates = True
+    Options = ReloadOptions
     checks = (
         CheckSpec(
             "reload.propagation",
@@ -55,20 +90,32 @@ class ReloadProbe(Probe):
     )
 
     @classmethod
-    def deadline(cls, profile: Profile, options: dict[str, Any]) -> float | None:
+    def deadline(cls, profile: Profile, options: ProbeOptions) -> float | None:
         # every phase of every round may take its timeout, plus baselines and background-load start
-        per_kind = int(options.get("reload_rounds", 3)) * 3 * max(PHASE_TIMEOUT, ROUTE_PHASE_TIMEOUT) + 60
-        return len(_kinds(options)) * per_kind
+        opts = _options(options)
+        per_kind = opts.rounds * 3 * max(PHASE_TIMEOUT, ROUTE_PHASE_TIMEOUT) + 60
+        return len(opts.kinds) * per_kind
+
+    @staticmethod
+    def preflight_options(options: ProbeOptions) -> str | None:
+        """Options that are each valid but do not go together, or None."""
+        opts = _options(options)
+        if opts.gateway is not None and "httproute" not in opts.kinds:
+            return f"--gateway {opts.gateway!r}: give NAMESPACE/NAME, with --kind httproute"
+        return None
 
     @classmethod
-    def preflight(cls, profile: Profile, options: dict[str, Any]) -> str | None:
+    def preflight(cls, profile: Profile, options: ProbeOptions) -> str | None:
         """Why it cannot run at all (a configuration error, exit 2), or None."""
-        if "ingress" in _kinds(options) and not (options.get("reload_domain") or profile.reload_domain):
+        opts = _options(options)
+        if (why := cls.preflight_options(opts)) is not None:
+            return why
+        if "ingress" in opts.kinds and not (opts.domain or profile.reload_domain):
             return "no domain for canary hosts: set reload.domain in the profile (see README, Profile) or pass --domain"
         return None
 
     async def run(self, ctx: ProbeContext) -> None:
-        kinds = _kinds(ctx.options)
+        kinds = _options(ctx.options).kinds
         sections: dict[str, Any] = {}
         for kind in kinds:  # one campaign after the other: each kind's figures, side by side in the report
             section = await self._campaign(
@@ -95,8 +142,8 @@ class ReloadProbe(Probe):
 
         profile = ctx.profile
         resources = Resources(connect(profile.kubeconfig, profile.context).api)
-        rounds = int(ctx.options.get("reload_rounds", 3))
-        rate = float(ctx.options.get("reload_rate", 100.0))
+        opts = _options(ctx.options)
+        rounds, rate = opts.rounds, opts.rate
         try:
             result = await run_campaign(
                 profile,
@@ -105,11 +152,11 @@ class ReloadProbe(Probe):
                 rounds=rounds,
                 rate=rate,
                 phase_timeout=(ROUTE_PHASE_TIMEOUT if kind == "httproute" else PHASE_TIMEOUT),
-                domain=ctx.options.get("reload_domain"),
-                under_load=int(ctx.options.get("reload_under_load") or 0),
-                reports_dir=Path(ctx.options.get("reports_dir") or "reports"),
+                domain=opts.domain,
+                under_load=opts.under_load,
+                reports_dir=ctx.reports_dir,
                 kind=kind,
-                gateway=ctx.options.get("reload_gateway"),
+                gateway=opts.gateway,
             )
         except CampaignError as exc:
             # before any change: nothing was created, and nothing was measured

@@ -414,7 +414,7 @@ async def _compare_with_service(
     response = attempt.response
     assert response is not None
     url, want = attempt.subject.url or "", svc.ref
-    seen = await compare_answers(ctx.net, svc, rule.port, attempt, ctx.options.get("service_proxy"))
+    seen = await compare_answers(ctx.net, svc, rule.port, attempt, ctx.service_proxy)
     if seen.verdict == "unknown":
         ctx.warned(
             "routing.backend",
@@ -612,7 +612,7 @@ async def _judge_path(
         return
     # a backend that says nothing: the Service's own answer to the same path decides
     svc = ctx.inventory.service_endpoints(expected_rule_.namespace or ns, expected_rule_.service or "")
-    compared = await compare_answers(ctx.net, svc, expected_rule_.port, attempt, ctx.options.get("service_proxy"))
+    compared = await compare_answers(ctx.net, svc, expected_rule_.port, attempt, ctx.service_proxy)
     evidence.update(compared.evidence)
     if compared.verdict == "unknown":
         ctx.warned(

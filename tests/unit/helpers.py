@@ -45,12 +45,12 @@ def ingress(
 
 
 def run_probes(
-    names: list[str], profile: Profile, ingresses: list[dict[str, Any]], extra: dict[str, Any] | None = None, **inv: Any
+    names: list[str], profile: Profile, ingresses: list[dict[str, Any]], run: dict[str, Any] | None = None, **inv: Any
 ) -> Report:
-    """Run probes ``names`` on an inventory of ``ingresses`` (and ``inv``); ``extra``: the run's options."""
+    """Run probes ``names`` on an inventory of ``ingresses`` (and ``inv``); ``run``: RunOptions fields."""
     inventory = Inventory(context="unit", server="local", ingresses=ingresses, **inv)
     probes = runner.plan(registry(), names, None)
-    return runner.run(probes, profile, inventory, runner.RunOptions(concurrency=8, extra=extra or {}))
+    return runner.run(probes, profile, inventory, runner.RunOptions(**{"concurrency": 8, **(run or {})}))
 
 
 def by_check(report: Report, check: str, host: str | None = None) -> list[Result]:

@@ -33,16 +33,16 @@ def tls_context() -> ssl.SSLContext:
     return ctx
 
 
-def _run(handler, tls_context: ssl.SSLContext, *, timeout: float = 2.0, extra=None, **inv):  # type: ignore[no-untyped-def]
+def _run(handler, tls_context: ssl.SSLContext, *, timeout: float = 2.0, run=None, **inv):  # type: ignore[no-untyped-def]
     """The host api.example.test with rule /v1 -> Service web, served by ``handler`` over TLS."""
-    return _run_with(["dns", "routing"], handler, tls_context, timeout=timeout, extra=extra, **inv)
+    return _run_with(["dns", "routing"], handler, tls_context, timeout=timeout, run=run, **inv)
 
 
-def _run_with(probes, handler, tls_context: ssl.SSLContext, *, timeout: float = 2.0, extra=None, **inv):  # type: ignore[no-untyped-def]
+def _run_with(probes, handler, tls_context: ssl.SSLContext, *, timeout: float = 2.0, run=None, **inv):  # type: ignore[no-untyped-def]
     with http_server(handler, tls=tls_context) as (ip, port), dns_server({}, wildcard={"example.test": ip}) as dns:
         profile = Profile(dns_servers=(dns,), load_balancers=(ip,), https_port=port)
         profile = replace(profile, thresholds=replace(profile.thresholds, timeout=timeout, max_body_bytes=65536))
-        return run_probes(probes, profile, [ingress("api", HOST, path="/v1", service="web")], extra=extra, **inv)
+        return run_probes(probes, profile, [ingress("api", HOST, path="/v1", service="web")], run=run, **inv)
 
 
 def _echo(service: str):  # type: ignore[no-untyped-def]
@@ -212,10 +212,10 @@ def test_the_api_servers_service_proxy_stands_in_for_unreachable_endpoints(tls_c
             with urllib.request.urlopen(request, timeout=timeout) as answer:
                 return answer.status, dict(answer.headers.items()), answer.read()
 
-        alike = one(_run(_anonymous(site), tls_context, extra={"service_proxy": proxy}, **cluster), "routing.backend")
+        alike = one(_run(_anonymous(site), tls_context, run={"service_proxy": proxy}, **cluster), "routing.backend")
     forbidden = "the credentials may not get services/proxy in namespace demo (HTTP 403: forbidden)"
     refused = one(
-        _run(_anonymous(site), tls_context, extra={"service_proxy": lambda *a: forbidden}, **cluster), "routing.backend"
+        _run(_anonymous(site), tls_context, run={"service_proxy": lambda *a: forbidden}, **cluster), "routing.backend"
     )
 
     assert alike.status is Status.PASS
