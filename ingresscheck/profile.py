@@ -84,6 +84,28 @@ class Credential:
 
 
 @dataclass(frozen=True)
+class ClientCertificate:
+    """A client certificate by reference (PEM files), for hosts that ask for one: read only when a check
+    offers it, never printed."""
+
+    cert_file: str
+    key_file: str
+
+    def unavailable(self) -> str | None:
+        for what, path in (("cert_file", self.cert_file), ("key_file", self.key_file)):
+            if not os.access(path, os.R_OK):
+                why = "does not exist" if not os.path.exists(path) else "is not readable"
+                return f"{what}: {path} {why}"
+        return None
+
+    def read(self) -> tuple[bytes, bytes]:
+        try:
+            return Path(self.cert_file).read_bytes(), Path(self.key_file).read_bytes()
+        except OSError as exc:
+            raise UsageError(f"client_certificates: cannot read {exc.filename}: {exc.strerror}") from None
+
+
+@dataclass(frozen=True)
 class Thresholds:
     timeout: float = 5.0  # seconds, one network operation (connect, TLS handshake, request)
     cert_expiry_warning_days: int = 21
@@ -129,6 +151,8 @@ class Profile:
     # (ingress-nginx's default: 15724800 s, 182 days, with includeSubDomains)
     hsts_required: bool = False
     hsts_min_max_age: int = 15724800
+    client_certificates: dict[str, ClientCertificate] = field(default_factory=dict)
+    source_addresses: tuple[str, ...] = ()  # local addresses to send from: vantage points for allowlists and limits
     source: str = "defaults"
 
     def with_overrides(self, **changes: Any) -> Profile:
@@ -147,6 +171,10 @@ class Profile:
             why = cred.unavailable()
             if why:
                 raise UsageError(f"profile {self.source}: credentials.{host}.{why}")
+        for host, cert in sorted(self.client_certificates.items()):
+            why = cert.unavailable()
+            if why:
+                raise UsageError(f"profile {self.source}: client_certificates.{host}.{why}")
 
 
 # --- the values, one validator each (shared by the file schema and the flags) ---------------------
@@ -281,6 +309,18 @@ class _Credential(_Model):
         return self
 
 
+class _ClientCertificate(_Model):
+    cert_file: str = Field(min_length=1, description="a PEM certificate file path")
+    key_file: str = Field(min_length=1, description="a PEM private key file path")
+    key: Any = Field(default=None, exclude=True, description="nothing: inline keys are refused")
+
+    @model_validator(mode="after")
+    def _by_reference(self) -> _ClientCertificate:
+        if self.key is not None:
+            raise ValueError("inline keys are refused; use key_file")
+        return self
+
+
 class _Thresholds(_Model):
     timeout: Seconds = Field(default=5.0, description="a number of seconds > 0")
     cert_expiry_warning_days: int = Field(default=21, ge=0, description="a number of days >= 0")
@@ -336,6 +376,12 @@ class _ProfileFile(_Model):
         default=None, description="a list of host names, or a file path (one host per line, # comments)"
     )
     hsts: _Hsts = Field(default_factory=_Hsts, description="a mapping {required: BOOL, min_max_age: SECONDS}")
+    client_certificates: dict[str, _ClientCertificate] = Field(
+        default={}, description="a mapping of host to {cert_file, key_file}"
+    )
+    source_addresses: list[Address] = Field(
+        default=[], description="a list of IP addresses of this machine to send from"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -382,7 +428,7 @@ def _describe(err: Any) -> str:
     if kind == "extra_forbidden":
         holder, _ = _field_info(loc[:-1])
         known = sorted((holder or _ProfileFile).model_fields)
-        known = [k for k in known if k != "password"]
+        known = [k for k in known if k not in ("password", "key")]
         return (
             f"unknown field {loc[-1]!r} (known: {', '.join(known)})"
             if len(loc) == 1
@@ -399,7 +445,7 @@ def _describe(err: Any) -> str:
         text = f"expected {expected}" if expected else msg.replace("Input should be", "expected")
     else:
         text = msg.replace("Input should be", "must be")
-    secret = any(p in ("password",) for p in loc if isinstance(p, str))
+    secret = any(p in ("password", "key") for p in loc if isinstance(p, str))
     if not secret and isinstance(given, (str, int, float, bool)) and kind != "value_error":
         text += f", got {given!r}"
     elif not secret and kind == "value_error" and isinstance(given, str) and given not in text:
@@ -473,6 +519,11 @@ def load(path: str | os.PathLike[str]) -> Profile:
             family=spec.protocols.family,
         ),
         expected_hosts=hosts,
+        client_certificates={
+            host.lower(): ClientCertificate(str(rel(c.cert_file)), str(rel(c.key_file)))
+            for host, c in spec.client_certificates.items()
+        },
+        source_addresses=tuple(dict.fromkeys(spec.source_addresses)),
         source=p,
     )
 

@@ -46,6 +46,15 @@ def add_lab_arguments(lab: argparse.ArgumentParser, parser_class: Any) -> None:
         "the demo as HTTPRoutes, for `ingresscheck compare`; built once, about 12 minutes)"
     )
     up.add_argument("--data-planes", type=_data_planes, default=("traefik",), metavar="LIST", help=planes_help)
+    up.add_argument(
+        "--with",
+        dest="parts",
+        action="append",
+        choices=("access",),
+        default=[],
+        help="access: add the access-control hosts (external auth with oauth2-proxy and an OIDC issuer, client "
+        "certificates, a source allowlist, a rate limit); builds oauth2-proxy once, about 2-5 minutes",
+    )
     build_cmd = lab_sub.add_parser("build", help="build etcd and kube-apiserver once (cached by version)")
     build_cmd.add_argument("--data-planes", type=_data_planes, default=("traefik",), metavar="LIST", help=planes_help)
     build_cmd.add_argument(
@@ -63,7 +72,7 @@ def execute_lab(args: argparse.Namespace) -> int:
 
     lab = Lab(LabLayout.at(args.lab_dir), say=lambda m: print(m, flush=True))
     if args.lab_command == "up":
-        lab.up(extra_hosts=args.extra_hosts, data_planes=args.data_planes)
+        lab.up(extra_hosts=args.extra_hosts, data_planes=args.data_planes, parts=tuple(args.parts))
     elif args.lab_command == "build":
         from . import envoy_gateway
 

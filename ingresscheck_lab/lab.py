@@ -29,7 +29,7 @@ from kubernetes.client.exceptions import ApiException
 from ingresscheck.errors import LabError
 from ingresscheck.kube import Resources, connect
 
-from . import build, envoy_gateway, gateway_api, objects, pki, processes, protocols, render, traffic
+from . import access, build, envoy_gateway, gateway_api, objects, pki, processes, protocols, render, traffic
 from .layout import APPS_DOMAIN, EXAMPLE_DOMAIN, GW_DOMAIN, LabLayout
 
 Say = Callable[[str], None]
@@ -91,9 +91,15 @@ class Lab:
         }
 
     # --- up -------------------------------------------------------------------------------
-    def up(self, extra_hosts: int | None = None, data_planes: tuple[str, ...] = ("traefik",)) -> float:
+    def up(
+        self,
+        extra_hosts: int | None = None,
+        data_planes: tuple[str, ...] = ("traefik",),
+        parts: tuple[str, ...] = (),
+    ) -> float:
         """``data_planes``: "traefik" always runs; "envoy-gateway" adds the second one (migration parity).
-        ``extra_hosts``: generated Ingresses (None: 0 for a new lab, whatever a running lab has)."""
+        ``extra_hosts``: generated Ingresses (None: 0 for a new lab, whatever a running lab has).
+        ``parts``: "access" adds the access-control hosts (ingresscheck_lab/access.py; builds oauth2-proxy once)."""
         if self.is_up():
             have = int(self.state().get("extra_hosts", 0))
             if extra_hosts is not None and extra_hosts != have:
@@ -106,6 +112,8 @@ class Lab:
             self.say(f"lab is already up (kubeconfig {self.layout.kubeconfig}, profile {self.layout.profile})")
             if "envoy-gateway" in data_planes:
                 envoy_gateway.start(self)
+            if "access" in parts:
+                access.start(self)
             return 0.0
         if processes.recorded(self.layout):
             self.say("lab: cleaning up the remains of an earlier lab first")
@@ -126,6 +134,8 @@ class Lab:
             self._wait_routes(extra_hosts)
             if "envoy-gateway" in data_planes:
                 envoy_gateway.start(self)
+            if "access" in parts:
+                access.start(self)
         except BaseException:
             self._stop_all(quiet=True)  # the original error is what the user needs to see
             raise

@@ -10,6 +10,7 @@ from pathlib import Path
 import yaml
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from .access_hosts import ACCESS_HOSTS
 from .layout import APPS_DOMAIN, EXAMPLE_DOMAIN, GW_DOMAIN, LabLayout, Node
 
 _env = Environment(
@@ -32,6 +33,8 @@ class LbFaults:
     coalescing: bool = False  # a Host the wildcard certificate does not cover is served, not refused with 421
     hsts_removed: bool = False  # no Strict-Transport-Security from the LB
     websocket_refused: bool = False  # the LB answers WebSocket upgrades 403 (a WAF rule blocking them)
+    access_without_proxy_protocol: bool = False  # the access hosts' client address is not passed on (access.py)
+    access_terminated: tuple[str, ...] = ()  # access hosts whose TLS ends at the LB instead of the controller
 
 
 def haproxy_cfg(layout: LabLayout, wildcard_pem: Path, faults: LbFaults | None = None) -> str:
@@ -42,6 +45,7 @@ def haproxy_cfg(layout: LabLayout, wildcard_pem: Path, faults: LbFaults | None =
         gw_domain=GW_DOMAIN,
         example_domain=EXAMPLE_DOMAIN,
         faults=faults or LbFaults(),
+        access_hosts=ACCESS_HOSTS,
     )
 
 

@@ -94,6 +94,8 @@ class Subject:
     sni: str | None = None
     host: str | None = None
     url: str | None = None
+    source: str | None = None  # the local address the connection was opened from, when chosen
+    client_cert: str | None = None  # the name of the client certificate offered, if any
 
     @property
     def where(self) -> str:
@@ -108,9 +110,21 @@ class Subject:
                 ("sni", self.sni),
                 ("host", self.host),
                 ("url", self.url),
+                ("source", self.source),
+                ("client_cert", self.client_cert),
             )
             if v is not None
         }
+
+
+@dataclass(frozen=True)
+class ClientIdentity:
+    """A client certificate and its key (PEM), offered when a server asks. ``name`` says in evidence which
+    one it was; the key never appears in any output (not in repr either)."""
+
+    name: str
+    cert_pem: bytes = field(repr=False)
+    key_pem: bytes = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -133,9 +147,15 @@ class TlsFacts:
     verify_reason: str
     trust: str  # "system" or the CA bundle's path
     alpn: str = ""  # the protocol ALPN settled on ("h2", "http/1.1"); "" when none was offered or agreed
+    client_cas: tuple[str, ...] = ()  # CAs the server named when it asked for a client certificate
+
+    @property
+    def client_cert_requested(self) -> bool:
+        return bool(self.client_cas)
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            **({"client_certificate_requested_for": list(self.client_cas)} if self.client_cas else {}),
             "version": self.version,
             "cipher": self.cipher,
             **({"alpn": self.alpn} if self.alpn else {}),
@@ -254,6 +274,8 @@ class Attempt:
                 "address": self.subject.address,
                 "port": self.subject.port,
                 **({"sni": self.subject.sni} if self.subject.sni else {}),
+                **({"source": self.subject.source} if self.subject.source else {}),
+                **({"client_cert": self.subject.client_cert} if self.subject.client_cert else {}),
             }
         else:
             ev["dialed"] = self.subject.as_dict()

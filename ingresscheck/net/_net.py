@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import ipaddress
 import time
 import urllib.request
 from collections import OrderedDict, defaultdict
@@ -25,14 +26,24 @@ from OpenSSL import SSL
 
 from .. import hostname as hostnames
 from ..profile import Profile
-from ._attempt import Attempt, DnsAnswer, Outcome, Subject, family_of
+from ._attempt import Attempt, ClientIdentity, DnsAnswer, Outcome, Subject, family_of
 from ._dns import StubResolver
 from ._http import encode_request, exchange, with_headers
 from ._wire import Channel, Proxy, WireError, client_context, open_tcp, open_tunnel, start_tls
 
 T = TypeVar("T")
 
+# a kept-alive connection carries only requests of the same address, port, SNI, source and client certificate
+PoolKey = tuple[str, int, str | None, str | None, str | None]
 MAX_IDLE = 256  # kept-alive connections across the run; the oldest goes first
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 class Net:
@@ -48,7 +59,7 @@ class Net:
         servers = list(profile.dns_servers) or [(str(h), 53) for h in dns.resolver.Resolver().nameservers]
         self._resolver = StubResolver(servers, self.timeout)
         self._dns_cache: dict[str, Attempt] = {}
-        self._idle: OrderedDict[int, tuple[tuple[str, int, str | None], Channel]] = OrderedDict()
+        self._idle: OrderedDict[int, tuple[PoolKey, Channel]] = OrderedDict()
         self._contexts: dict[Any, SSL.Context] = {}
         self.memo: dict[Any, Any] = {}  # per-run memo for probes (one wildcard lookup per domain...)
         self.memo_locks: dict[Any, asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -91,12 +102,23 @@ class Net:
         return self.profile.ca_bundle or "system"
 
     def context(
-        self, *, verify: bool = True, version: int | None = None, seclevel0: bool = False, alpn: tuple[str, ...] = ()
+        self,
+        *,
+        verify: bool = True,
+        version: int | None = None,
+        seclevel0: bool = False,
+        alpn: tuple[str, ...] = (),
+        identity: ClientIdentity | None = None,
     ) -> SSL.Context:
-        key = (verify, version, seclevel0, alpn)
+        key = (verify, version, seclevel0, alpn, identity)
         if key not in self._contexts:
             self._contexts[key] = client_context(
-                ca_bundle=self.profile.ca_bundle, verify=verify, version=version, seclevel0=seclevel0, alpn=alpn
+                ca_bundle=self.profile.ca_bundle,
+                verify=verify,
+                version=version,
+                seclevel0=seclevel0,
+                alpn=alpn,
+                identity=identity,
             )
         return self._contexts[key]
 
@@ -151,8 +173,11 @@ class Net:
         """Where a client would connect for host:port: a --resolve override (curl semantics), else DNS.
         With ``--family 4|6`` (profile ``protocols.family``), only that family's addresses."""
         override = self.profile.resolve_override(host, port)
+        literal = host.removeprefix("[").removesuffix("]")
         if override:
             found, source = ([override] if isinstance(override, str) else list(override)), "resolve override"
+        elif _is_ip(literal):  # a URL naming an address (an identity provider, an auth service): no DNS
+            found, source = [literal], "address literal"
         else:
             attempt = await self.lookup(host)
             found, source = list(attempt.dns.addresses) if attempt.dns else [], f"DNS ({self.resolver_name})"
@@ -209,13 +234,22 @@ class Net:
         sni: str | None,
         context: SSL.Context | None,
         timings: dict[str, float],
+        source: str | None = None,
+        identity: ClientIdentity | None = None,
         host: str | None = None,
     ) -> Channel:
         proxy = self.proxy_for("https" if context is not None else "http", host or sni, address)
         if proxy is not None:
+            if source is not None:  # the server would see the proxy's address, never this one
+                raise WireError(
+                    Outcome.UNREACHABLE,
+                    "connect",
+                    f"cannot send from {source} through proxy {proxy.where}: the server sees the proxy's address",
+                )
             channel, timings["connect"] = await open_tunnel(proxy, address, port, self.timeout)
         else:
-            channel, timings["connect"] = await open_tcp(address, port, self.timeout)
+            channel, timings["connect"] = await open_tcp(address, port, self.timeout, source)
+        channel.identity = identity.name if identity is not None else None
         self.dials += 1
         if context is not None:
             started = time.perf_counter()
@@ -230,20 +264,23 @@ class Net:
 
     def _park(self, channel: Channel) -> None:
         channel.idle_since = time.monotonic()
-        self._idle[id(channel)] = ((channel.address, channel.port, channel.sni), channel)
+        self._idle[id(channel)] = (
+            (channel.address, channel.port, channel.sni, channel.source, channel.identity),
+            channel,
+        )
         while len(self._idle) > MAX_IDLE:
             _, (_, oldest) = self._idle.popitem(last=False)
             oldest.close()
 
     def _peek(self, address: str, port: int, sni: str | None) -> Channel | None:
         for pool_key, channel in self._idle.values():
-            if pool_key == (address, port, sni) and channel.usable:
+            if pool_key == (address, port, sni, None, None) and channel.usable:
                 return channel
         return None
 
-    def _take(self, address: str, port: int, sni: str | None) -> Channel | None:
+    def _take(self, wanted: PoolKey) -> Channel | None:
         for key, (pool_key, channel) in list(self._idle.items()):
-            if pool_key == (address, port, sni):
+            if pool_key == wanted:
                 del self._idle[key]
                 if channel.usable:
                     return channel
@@ -264,6 +301,8 @@ class Net:
         target: str | None = None,
         port: int | None = None,
         body: bytes | None = None,
+        source: str | None = None,
+        identity: ClientIdentity | None = None,
     ) -> Attempt:
         """Send ``method url`` to ``address`` (the URL's port), with Host and SNI from the URL's host.
 
@@ -271,6 +310,8 @@ class Net:
         quoting, no dot-segment or slash merging: ``//v1``, ``/./v1`` and ``%2F`` reach the wire as written).
         ``port``: dial this port; Host and the URL keep the URL's authority. ``body``: sent with its
         Content-Length after ``Expect: 100-continue`` (a server refusing it, e.g. 413, answers first).
+        ``source``: the local address to send from (a vantage point inside or outside an allowlist);
+        ``identity``: the client certificate to offer when the server asks for one.
         Never raises for network trouble: the attempt's outcome says what happened, naming the address.
         """
         parts = urlsplit(url)
@@ -281,8 +322,15 @@ class Net:
         authority = host if parts.port in (None, default_port) else f"{host}:{parts.port}"
         port = port or parts.port or default_port
         sni = host if https else None
+        offered = identity.name if identity is not None and https else None
         subject = Subject(
-            address, port, sni=sni, host=host, url=url if target is None else f"{parts.scheme}://{authority}{target}"
+            address,
+            port,
+            sni=sni,
+            host=host,
+            url=url if target is None else f"{parts.scheme}://{authority}{target}",
+            source=source,
+            client_cert=offered,
         )
         if target is None:
             target = quote(parts.path or "/", safe="/%:@!$&'()*+,;=-._~") + (
@@ -305,12 +353,14 @@ class Net:
         started = time.perf_counter()
         async with self._slots[address]:
             for fresh in (False, True):
-                channel = None if fresh or not keep_alive else self._take(address, port, sni)
+                wanted = (address, port, sni, source, offered)
+                channel = None if fresh or not keep_alive else self._take(wanted)
                 reused = channel is not None
                 try:
                     if channel is None:
+                        context = self.context(identity=identity) if https else None
                         channel = await self._dial(
-                            address, port, sni, self.context() if https else None, timings, host=host
+                            address, port, sni, context, timings, source, identity, host=host
                         )
                     response, keep = await exchange(
                         channel,

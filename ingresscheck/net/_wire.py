@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from cryptography.hazmat.primitives.serialization import Encoding
 from OpenSSL import SSL
 
-from ._attempt import Outcome, TlsFacts, where
+from ._attempt import ClientIdentity, Outcome, TlsFacts, where
 
 # X509_V_FLAG_NO_CHECK_TIME: the chain is judged for trust only; dates are the expiry check's business.
 NO_CHECK_TIME = 0x200000
@@ -64,13 +64,21 @@ def client_context(
     version: int | None = None,
     seclevel0: bool = False,
     alpn: tuple[str, ...] = (),
+    identity: ClientIdentity | None = None,
 ) -> SSL.Context:
     """A client context. ``verify``: load the trust store and record OpenSSL's verdict (never abort).
     ``version``: offer only that protocol version (for the old-protocol check). ``alpn``: the protocols
-    to offer through ALPN, in order of preference (none by default: the server picks HTTP/1.1)."""
+    to offer through ALPN, in order of preference (none by default: the server picks HTTP/1.1).
+    ``identity``: the client certificate offered when the server asks for one."""
     context = SSL.Context(SSL.TLS_CLIENT_METHOD)
     if alpn:
         context.set_alpn_protos([p.encode("ascii") for p in alpn])
+    if identity is not None:
+        from cryptography import x509
+        from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+        context.use_certificate(x509.load_pem_x509_certificate(identity.cert_pem))
+        context.use_privatekey(load_pem_private_key(identity.key_pem, None))  # type: ignore[arg-type]
     if verify:
         if ca_bundle:
             context.load_verify_locations(ca_bundle)
@@ -126,6 +134,8 @@ class Channel:
     tls: TlsFacts | None = None
     uses: int = 0
     idle_since: float = 0.0
+    source: str | None = None  # the local address it was opened from, when one was chosen
+    identity: str | None = None  # the name of the client certificate its handshake offered
     handshake_timings: dict[str, float] = field(default_factory=dict)  # of the handshake that opened it
 
     @property
@@ -199,19 +209,26 @@ class Channel:
             self.writer.close()
 
 
-async def open_tcp(address: str, port: int, timeout: float) -> tuple[Channel, float]:
-    """Connect; returns the channel and the connect time in ms."""
+async def open_tcp(address: str, port: int, timeout: float, source: str | None = None) -> tuple[Channel, float]:
+    """Connect (from the local address ``source`` when given); returns the channel and the connect time in ms."""
     started = time.perf_counter()
     try:
         async with asyncio.timeout(timeout):
-            reader, writer = await asyncio.open_connection(address, port, limit=READ_SIZE)
+            reader, writer = await asyncio.open_connection(
+                address, port, limit=READ_SIZE, local_addr=(source, 0) if source else None
+            )
     except TimeoutError:
         raise WireError(
             Outcome.TIMEOUT, "connect", f"no TCP connection to {where(address, port)} within {timeout:g} s"
         ) from None
     except OSError as exc:
+        if source and exc.errno == errno.EADDRNOTAVAIL:
+            raise WireError(
+                Outcome.UNREACHABLE, "connect", f"cannot send from {source}: not an address of this machine"
+            ) from None
         raise _classify_os_error(exc, address, port) from None
-    return Channel(reader, writer, address, port), (time.perf_counter() - started) * 1000
+    channel = Channel(reader, writer, address, port, source=source)
+    return channel, (time.perf_counter() - started) * 1000
 
 
 async def start_tls(channel: Channel, context: SSL.Context, sni: str | None, timeout: float, trust: str) -> float:
@@ -256,6 +273,7 @@ async def start_tls(channel: Channel, context: SSL.Context, sni: str | None, tim
             Outcome.RESET, "tls", f"{said} reset the connection during the TLS handshake ({exc.strerror or exc})"
         ) from None
     ms = (time.perf_counter() - started) * 1000
+    requested = conn.get_client_ca_list()  # the CAs a CertificateRequest named: the server asked for a client cert
     chain = conn.get_peer_cert_chain(as_cryptography=True) or []
     if not chain:
         leaf = conn.get_peer_certificate(as_cryptography=True)
@@ -271,6 +289,7 @@ async def start_tls(channel: Channel, context: SSL.Context, sni: str | None, tim
         verify_reason=("" if verifying and not record else verify_reason(code) if verifying else "not verified"),
         trust=trust,
         alpn=(conn.get_alpn_proto_negotiated() or b"").decode("ascii", errors="replace"),
+        client_cas=tuple(_rfc4514(name) for name in requested),
     )
     return ms
 
@@ -327,3 +346,6 @@ async def open_tunnel(proxy: Proxy, address: str, port: int, timeout: float) -> 
         )
     channel.address, channel.port = address, port
     return channel, (time.perf_counter() - started) * 1000
+def _rfc4514(name: object) -> str:
+    components: list[tuple[bytes, bytes]] = getattr(name, "get_components", lambda: [])()
+    return ",".join(f"{k.decode()}={v.decode()}" for k, v in reversed(components))

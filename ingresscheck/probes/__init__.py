@@ -29,9 +29,11 @@ def _builtin() -> tuple[type[Probe], ...]:
     from .auth_config import AuthConfigProbe
     from .canary import CanaryProbe
     from .canary_annotations import CanaryAnnotationsProbe
+    from .client_cert import ClientCertProbe
     from .cors import CorsProbe
     from .dns import DnsProbe
     from .exposure import ExposureProbe
+    from .external_auth import ExternalAuthProbe
     from .forwarded_proto import ForwardedProtoProbe
     from .gateway import GatewayProbe
     from .grpc import GrpcProbe
@@ -41,6 +43,7 @@ def _builtin() -> tuple[type[Probe], ...]:
     from .httproute import HttpRouteProbe
     from .identity_headers import IdentityHeadersProbe
     from .ownership import OwnershipProbe
+    from .rate_limit import RateLimitProbe
     from .redirect import RedirectProbe
     from .redirect_annotations import RedirectAnnotationsProbe
     from .reload import ReloadProbe
@@ -48,6 +51,7 @@ def _builtin() -> tuple[type[Probe], ...]:
     from .routing import RoutingProbe
     from .sni import SniProbe
     from .snippets import SnippetsProbe
+    from .source_range import SourceRangeProbe
     from .static import StaticProbe
     from .tls import TlsProbe
     from .websocket import WebSocketProbe
@@ -65,6 +69,10 @@ def _builtin() -> tuple[type[Probe], ...]:
         WebSocketProbe,
         AuthProbe,
         IdentityHeadersProbe,
+        ExternalAuthProbe,
+        ClientCertProbe,
+        SourceRangeProbe,
+        RateLimitProbe,
         AuthConfigProbe,
         StaticProbe,
         ExposureProbe,

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from ..results import Severity, Step, nonce
+from ._access import reach as access_reach
 from ._contract import CheckSpec, Probe, ProbeContext
 
 REDIRECT_CODES = (301, 302, 307, 308)
@@ -176,7 +177,10 @@ class RedirectProbe(Probe):
                     evidence={"hops": hops},
                 )
                 return
-            attempt = await ctx.net.request("GET", url, addresses[0])
+            # the host's own client certificate or inside source address, when its annotations ask for one
+            reach = access_reach(ctx.profile, ctx.require_target)
+            options = reach.options if host == ctx.require_target.request_host else {}
+            attempt = await ctx.net.request("GET", url, addresses[0], **options)
             hop: dict[str, Any] = {"url": url, "address": addresses[0], **attempt.evidence()}
             hops.append(hop)
             if not attempt.ok:

@@ -28,6 +28,7 @@ from ..identity import PortRef, ServiceEndpoints, compare_answers, content_type,
 from ..net import Attempt, HttpResponse
 from ..net import where as net_where
 from ..results import Severity, Step, nonce
+from ._access import reach as access_reach
 from ._contract import CheckSpec, Probe, ProbeContext
 from ._ingress_annotations import is_canary, redirected_instead, weighted_canary_services
 
@@ -111,6 +112,11 @@ class RoutingProbe(Probe):
                         subject=where,
                     )
                 continue
+            reach = access_reach(ctx.profile, target)  # a client certificate or an inside source, when asked for
+            if reach.blocked:
+                for c in ("routing.backend", "routing.path_type"):
+                    ctx.skipped(c, reach.blocked, subject=where)
+                continue
             for rule in target.paths:  # announced: a deadline that cuts the walk off errors each rule not reached
                 ctx.plan("routing.backend", f"{rule.path} ({rule.path_type}) via {where}")
             for rule in target.paths:
@@ -152,11 +158,11 @@ class RoutingProbe(Probe):
                 headers = dict(rule.headers)  # an HTTPRoute rule that matches on headers gets them
                 if not redirected:
                     url = f"https://{target.request_host}{_authority_port(port)}{rule.path}"
-                    attempt = await ctx.net.request("GET", url, address, auth=auth, headers=headers)
+                    attempt = await ctx.net.request("GET", url, address, auth=auth, headers=headers, **reach.options)
                     await _judge_backend(ctx, target, rule, attempt, unknown, subject)
                 for d in _derived(rule, rules):
                     url = f"https://{target.request_host}{_authority_port(port)}{d.path}"
-                    attempt = await ctx.net.request("GET", url, address, auth=auth, headers=headers)
+                    attempt = await ctx.net.request("GET", url, address, auth=auth, headers=headers, **reach.options)
                     await _judge_path(ctx, target, rule, d, attempt, f"{d.shape} via {where}")
 
 
