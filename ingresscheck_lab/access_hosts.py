@@ -24,5 +24,5 @@ POD_IPS = {
 ALLOWED_RANGE = "127.0.21.64/26"  # internal.example.test's whitelist-source-range
 INSIDE_SOURCE = "127.0.21.70"  # a client address inside the range
 OUTSIDE_SOURCE = "127.0.21.200"  # and one outside it
-LIMIT_RPS = 5
-LIMIT_BURST_MULTIPLIER = 2  # a bucket of 10 requests
+LIMIT_RPS = 2
+LIMIT_BURST_MULTIPLIER = 2  # a bucket of 4 requests

@@ -16,7 +16,18 @@ timeout, unreachable, nxdomain, dns_error, tls_error, http_error, too_large) and
 happened and ``reason`` says it in words naming the address. Probes judge attempts.
 """
 
-from ._attempt import Attempt, ClientIdentity, DnsAnswer, HttpResponse, Outcome, Subject, TlsFacts, classify, family_of, where
+from ._attempt import (
+    Attempt,
+    ClientIdentity,
+    DnsAnswer,
+    HttpResponse,
+    Outcome,
+    Subject,
+    TlsFacts,
+    classify,
+    family_of,
+    where,
+)
 from ._grpc import HEALTH_CHECK, grpc_message, grpc_status
 from ._net import Net
 from ._wire import can_offer, client_context, ssl_reason

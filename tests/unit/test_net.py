@@ -261,3 +261,73 @@ def test_alpn_offered_is_settled_and_carried_in_the_tls_facts(ca: trustme.CA, ca
     # Then the protocol agreed is in the facts of that handshake only
     assert offered.tls is not None and offered.tls.alpn == "h2" and offered.tls.verified
     assert plain.tls is not None and plain.tls.alpn == ""
+
+
+def _peer(req: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
+    """Echo who connected: the client's address and, over TLS, its certificate's common name."""
+    cert = req.connection.getpeercert() if isinstance(req.connection, ssl.SSLSocket) else None
+    cn = dict(x[0] for x in cert["subject"]).get("commonName", "") if cert else ""
+    return 200, {"Content-Type": "text/plain"}, f"{req.client_address[0]} {cn}".encode()
+
+
+def test_a_source_address_is_sent_from_and_named_and_never_shares_a_connection() -> None:
+    async def main() -> tuple[Attempt, Attempt, Attempt]:
+        net = Net(_profile())
+        try:
+            one = await net.request("GET", f"http://a.example.test:{port}/", ip, source="127.0.0.5")
+            other = await net.request("GET", f"http://a.example.test:{port}/", ip, source="127.0.0.6")
+            again = await net.request("GET", f"http://a.example.test:{port}/", ip, source="127.0.0.5")
+            return one, other, again
+        finally:
+            await net.aclose()
+
+    # Given a server that echoes the client's address
+    with http_server(_peer, keep_alive=True) as (ip, port):
+        one, other, again = _run(main())
+    # Then each request came from its own source, a kept-alive connection served only its own source
+    assert one.response is not None and one.response.body.startswith(b"127.0.0.5 ")
+    assert other.response is not None and other.response.body.startswith(b"127.0.0.6 ") and not other.reused
+    assert again.reused and one.subject.source == "127.0.0.5"
+    assert one.evidence()["request"]["source"] == "127.0.0.5"
+
+
+def test_a_source_address_this_machine_lacks_is_unreachable_naming_it() -> None:
+    # 192.0.2.1 (TEST-NET-1) is no local address: binding fails before anything is sent
+    attempt = _run(_request(Net(_profile()), "http://a.example.test:9/", "127.0.0.1", source="192.0.2.1"))
+    assert attempt.outcome is Outcome.UNREACHABLE
+    assert attempt.reason == "cannot send from 192.0.2.1: not an address of this machine"
+
+
+def test_a_client_certificate_is_offered_when_the_server_requires_one(ca: trustme.CA, ca_file: str) -> None:
+    from ingresscheck.net import ClientIdentity
+
+    # Given a server that requires a client certificate from the client CA
+    clients = trustme.CA()
+    server = _server_context(ca, "mtls.example.test")
+    server.verify_mode = ssl.CERT_REQUIRED
+    clients.configure_trust(server)
+    leaf = clients.issue_cert("lab-client@example.test", common_name="lab client")
+    good = ClientIdentity("the lab client", leaf.cert_chain_pems[0].bytes(), leaf.private_key_pem.bytes())
+    stranger_leaf = trustme.CA().issue_cert("x@example.test", common_name="stranger")
+    stranger = ClientIdentity(
+        "a stranger", stranger_leaf.cert_chain_pems[0].bytes(), stranger_leaf.private_key_pem.bytes()
+    )
+
+    async def main() -> list[Attempt]:
+        net = Net(_profile(ca_bundle=ca_file))
+        url = f"https://mtls.example.test:{port}/"
+        try:
+            return [
+                await net.request("GET", url, ip, identity=None, keep_alive=False),
+                await net.request("GET", url, ip, identity=stranger, keep_alive=False),
+                await net.request("GET", url, ip, identity=good, keep_alive=False),
+            ]
+        finally:
+            await net.aclose()
+
+    with http_server(_peer, tls=server) as (ip, port):
+        none, other, ok = _run(main())
+    # Then without one, and with another CA's, the server refuses it in the handshake; with the good one it answers
+    assert none.outcome in (Outcome.TLS_ERROR, Outcome.RESET) and other.outcome in (Outcome.TLS_ERROR, Outcome.RESET)
+    assert ok.ok and ok.response is not None and ok.response.body.endswith(b" lab client")
+    assert ok.subject.client_cert == "the lab client" and "BEGIN" not in repr(good)  # never the key, not in repr

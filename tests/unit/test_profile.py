@@ -120,3 +120,46 @@ def test_timeout_flag_refuses_nan_inf_and_non_positive(value: float) -> None:
 def test_overrides_keep_unset_fields() -> None:
     base = Profile(load_balancers=("127.0.0.10",), context="lab")
     assert base.with_overrides(context=None, kubeconfig="/k").load_balancers == ("127.0.0.10",)
+
+
+def test_client_certificates_and_source_addresses_by_reference(tmp_path: Path) -> None:
+    # Given a profile naming a client certificate by file and two vantage points
+    (tmp_path / "c.crt").write_text("cert")
+    (tmp_path / "c.key").write_text("key")
+    p = tmp_path / "p.yaml"
+    p.write_text("""
+client_certificates:
+  MTLS.example.test: {cert_file: c.crt, key_file: c.key}
+source_addresses: [127.0.21.70, 127.0.21.200, 127.0.21.70]
+""")
+    prof = load(p)
+    # Then the paths are relative to the profile, the host is lower-cased and the addresses de-duplicated
+    cert = prof.client_certificates["mtls.example.test"]
+    assert cert.cert_file == str(tmp_path / "c.crt") and cert.read() == (b"cert", b"key")
+    assert prof.source_addresses == ("127.0.21.70", "127.0.21.200")
+    prof.check_credentials()
+
+
+def test_an_inline_client_key_is_refused_without_echoing_it(tmp_path: Path) -> None:
+    p = tmp_path / "p.yaml"
+    p.write_text("client_certificates:\n  a.test: {cert_file: c.crt, key_file: c.key, key: SECRETKEY}\n")
+    with pytest.raises(UsageError, match="inline keys are refused; use key_file") as err:
+        load(p)
+    assert "SECRETKEY" not in str(err.value)
+
+
+def test_bad_access_fields_are_one_line_naming_the_field(tmp_path: Path) -> None:
+    p = tmp_path / "p.yaml"
+    p.write_text("source_addresses: [not-an-ip]\n")
+    with pytest.raises(UsageError, match=r"source_addresses\[0\]: 'not-an-ip': not an IP address"):
+        load(p)
+    p.write_text("client_certificates:\n  a.test: {cert_file: c.crt}\n")
+    with pytest.raises(UsageError, match=r"client_certificates\.a\.test\.key_file: is required"):
+        load(p)
+
+
+def test_a_missing_client_certificate_file_is_a_configuration_error(tmp_path: Path) -> None:
+    p = tmp_path / "p.yaml"
+    p.write_text("client_certificates:\n  a.test: {cert_file: gone.crt, key_file: gone.key}\n")
+    with pytest.raises(UsageError, match=r"client_certificates\.a\.test\.cert_file: .*gone\.crt does not exist"):
+        load(p).check_credentials()
