@@ -26,7 +26,6 @@ import os
 import secrets
 import ssl
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -70,7 +69,6 @@ RESPONSE_HEADERS = "X-Auth-Request-User,X-Auth-Request-Email"
 OAUTH2_PROXY = "oauth2-proxy"
 ISSUER = "oidc-issuer"
 ECHO = "access-echo"
-PROGRESS_EVERY = 30.0  # seconds between the build's progress lines
 
 # The issuer's main: serves mockoidc on a chosen address with the lab's client id and secret (from a file).
 ISSUER_MAIN = """package main
@@ -123,24 +121,6 @@ def binary(layout: LabLayout, name: str) -> Path:
     return layout.cache / "bin" / f"{name}-{version}"
 
 
-def _with_progress(say: Say, what: str, work: Callable[[], None]) -> None:
-    """Run ``work`` and say every PROGRESS_EVERY seconds that it is still going."""
-    done = threading.Event()
-    started = time.monotonic()
-
-    def tick() -> None:
-        while not done.wait(PROGRESS_EVERY):
-            say(f"lab: still building {what} ({time.monotonic() - started:.0f} s)")
-
-    ticker = threading.Thread(target=tick, daemon=True)
-    ticker.start()
-    try:
-        work()
-    finally:
-        done.set()
-        ticker.join()
-
-
 def _build(layout: LabLayout, say: Say, name: str, gomod: str, files: dict[str, str], pkg: str, ldflags: str) -> Path:
     target = binary(layout, name)
     if target.exists():
@@ -157,13 +137,15 @@ def _build(layout: LabLayout, say: Say, name: str, gomod: str, files: dict[str, 
     say(f"lab: building {name} (once; cached in {target.parent}; log {log})")
     started = time.monotonic()
 
-    def work_steps() -> None:
-        build._run([go, "mod", "tidy"], work, log, f"{name} build")
-        build._run(
-            [go, "build", "-trimpath", "-ldflags", ldflags, "-o", str(target) + ".tmp", pkg], work, log, f"{name} build"
-        )
-
-    _with_progress(say, name, work_steps)
+    # run_go says every 30 s how far the build got (modules downloaded, packages compiled)
+    build.run_go([go, "mod", "tidy"], work, log, f"{name} build", say)
+    build.run_go(
+        [go, "build", "-v", "-trimpath", "-ldflags", ldflags, "-o", str(target) + ".tmp", pkg],
+        work,
+        log,
+        f"{name} build",
+        say,
+    )
     os.replace(str(target) + ".tmp", target)
     say(f"lab: built {name} in {time.monotonic() - started:.0f} s")
     return target
