@@ -21,7 +21,7 @@ import h2.events
 import h2.exceptions
 
 from .. import hostname as hostnames
-from ._attempt import Attempt, HttpResponse, Outcome, Subject
+from ._attempt import Attempt, ClientIdentity, HttpResponse, Outcome, Subject
 from ._http import encode_request, exchange, with_headers
 from ._wire import Channel, WireError
 
@@ -175,6 +175,8 @@ async def fetch(
     body: bytes = b"",
     max_body: int | None = None,
     kind: str = "http",
+    source: str | None = None,
+    identity: ClientIdentity | None = None,
 ) -> Attempt:
     """``method url`` sent to ``address`` on a new connection, over the protocol ALPN selects from ``alpn``
     (h2 or HTTP/1.1). ``sni``: send this SNI instead of the URL's host (a connection opened for another
@@ -186,7 +188,15 @@ async def fetch(
     host = hostnames.to_alabels(raw_host) or raw_host
     port = parts.port or (443 if https else 80)
     sni = (sni or host) if https else None
-    subject = Subject(address, port, sni=sni, host=host, url=url)
+    subject = Subject(
+        address,
+        port,
+        sni=sni,
+        host=host,
+        url=url,
+        source=source,
+        client_cert=identity.name if identity is not None and https else None,
+    )
     authority = host if parts.port in (None, 443 if https else 80) else f"{host}:{parts.port}"
     request = Request(
         method,
@@ -207,8 +217,8 @@ async def fetch(
     channel: Channel | None = None
     async with net._slots[address]:
         try:
-            context = net.context(alpn=alpn) if https else None
-            channel = await net._dial(address, port, sni, context, timings, host=host)
+            context = net.context(alpn=alpn, identity=identity) if https else None
+            channel = await net._dial(address, port, sni, context, timings, source, identity, host=host)
             selected = channel.tls.alpn if channel.tls is not None else None
             if https and alpn == ALPN_H2 and selected != "h2":
                 raise WireError(

@@ -416,12 +416,17 @@ class Net:
         alpn: tuple[str, ...] = ("h2", "http/1.1"),
         sni: str | None = None,
         headers: dict[str, str] | None = None,
+        source: str | None = None,
+        identity: ClientIdentity | None = None,
     ) -> Attempt:
         """One request on a new connection over the protocol ALPN selects (``_h2.fetch``): h2 or HTTP/1.1;
-        ``sni`` another host's SNI for that connection; ``alpn=("h2",)`` insists on h2 (h2c for http)."""
+        ``sni`` another host's SNI for that connection; ``alpn=("h2",)`` insists on h2 (h2c for http);
+        ``source`` and ``identity`` as for ``request``."""
         from ._h2 import fetch
 
-        return await fetch(self, method, url, address, alpn=alpn, sni=sni, headers=headers)
+        return await fetch(
+            self, method, url, address, alpn=alpn, sni=sni, headers=headers, source=source, identity=identity
+        )
 
     async def websocket(self, url: str, address: str, *, message: str) -> Attempt:
         """A WebSocket upgrade at ``address``, one message sent and the first one read back (``_ws``)."""

@@ -95,9 +95,11 @@ class Reach:
     blocked: str | None = None
 
 
-def reach(profile: Profile, target: Target) -> Reach:
+def reach(profile: Profile, target: Target, *, backend: bool = True) -> Reach:
+    """``backend``: the probe needs the backend's answer (routing), so a host behind external auth is out of
+    reach; without it (TLS, ALPN, response headers) any answer does, and only the connection must be allowed."""
     options: dict[str, Any] = {}
-    if target.annotation("auth-url"):
+    if backend and target.annotation("auth-url"):
         return Reach(
             options,
             f"{target.host} is behind external auth (auth-url): the backend answers a signed-in session only "

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from ..profile import Profile
 from ..results import Severity, Status, Step
+from ._access import reach as access_reach
 from ._contract import CheckSpec, Probe, ProbeContext
 
 
@@ -89,12 +90,16 @@ class HstsProbe(Probe):
         if not addresses:
             ctx.skipped("tls.hsts", f"no address to connect to for {target.host}")
             return
+        reach = access_reach(ctx.profile, target, backend=False)  # a client certificate or an inside source
+        if reach.blocked:
+            ctx.skipped("tls.hsts", reach.blocked)
+            return
         shaken = ctx.fact("tls", "addresses")
         url = f"https://{target.request_host}{'' if port == 443 else f':{port}'}{target.sample_path}"
         cred = ctx.profile.credentials.get(target.host)
         auth = (cred.username, cred.password()) if cred is not None and not cred.unavailable() else None
         for address in addresses:
-            attempt = await ctx.net.request("GET", url, address, auth=auth)
+            attempt = await ctx.net.request("GET", url, address, auth=auth, **reach.options)
             subject = attempt.subject.where
             if shaken is not None and address not in shaken:
                 ctx.skipped(

@@ -18,6 +18,7 @@ from typing import Any
 from .. import hostname
 from ..net import Attempt, where
 from ..results import Severity, Step
+from ._access import reach as access_reach
 from ._contract import CheckSpec, Probe, ProbeContext, Scope
 from ._ingress_annotations import is_canary, weighted_canary_services
 
@@ -111,17 +112,24 @@ class HttpProbe(Probe):
             for check in self.checks:
                 ctx.skipped(check.id, f"no address to connect to for {target.host}")
             return
+        reach = access_reach(ctx.profile, target, backend=False)  # a client certificate or an inside source
+        if reach.blocked:
+            for check in self.checks:
+                ctx.skipped(check.id, reach.blocked)
+            return
         for address in addresses:
-            await self._address(ctx, address, port, sni, source)
+            await self._address(ctx, address, port, sni, source, reach.options)
 
-    async def _address(self, ctx: ProbeContext, address: str, port: int, sni: str, source: str) -> None:
+    async def _address(
+        self, ctx: ProbeContext, address: str, port: int, sni: str, source: str, options: dict[str, Any]
+    ) -> None:
         subject = where(address, port)
         path, services = first_path(ctx)
         url = f"https://{ctx.require_target.request_host}{'' if port == 443 else f':{port}'}{path}"
         # One connection offering h2 and http/1.1 answers both questions: what ALPN selects (its handshake) and,
         # when that is h2, what a request over h2 gets (a separate handshake for ALPN alone cost a TLS
         # handshake per host: 1.5 of 36 s at 1,000 hosts).
-        offered = await ctx.net.fetch("GET", url, address, alpn=ALPN_BOTH)
+        offered = await ctx.net.fetch("GET", url, address, alpn=ALPN_BOTH, **options)
         if offered.tls is None:
             for check in self.checks:
                 ctx.not_completed(check.id, offered, subject=subject, what="TLS handshake offering h2 and http/1.1")
@@ -148,7 +156,7 @@ class HttpProbe(Probe):
                 evidence,
                 subject=subject,
             )
-        h1 = await ctx.net.request("GET", url, address)
+        h1 = await ctx.net.request("GET", url, address, **options)
         self._alt_svc(ctx, h1, subject)
         if selected != "h2":
             ctx.skipped("http.h2", f"{subject} does not offer h2 (see http.alpn)", evidence, subject=subject)

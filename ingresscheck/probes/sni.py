@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives import hashes
 from .. import hostname
 from ..net import Attempt, where
 from ..results import Severity, Step
+from ._access import reach as access_reach
 from ._contract import CheckSpec, Probe, ProbeContext, Scope
 from .http import backend_of
 from .tls import _describe, _fake_default
@@ -120,8 +121,13 @@ class SniProbe(Probe):
             for check in self.checks:
                 ctx.skipped(check.id, f"no address to connect to for {target.host}")
             return
+        # the connection is the protected host's: its client certificate or inside source, when it asks for one
+        reach = access_reach(ctx.profile, target, backend=False)
         for address in addresses:
-            await self._misdirected(ctx, address, port, sni)
+            if reach.blocked:
+                ctx.skipped("tls.misdirected", reach.blocked, subject=where(address, port))
+            else:
+                await self._misdirected(ctx, address, port, sni, reach.options)
             await self._no_sni(ctx, address, port, target.request_host)
 
     async def _other_host(
@@ -156,7 +162,7 @@ class SniProbe(Probe):
         key = ("sni.other_host", address, port, leaf.fingerprint(hashes.SHA256()))
         return next((c for c in await ctx.net.once(key, candidates) if c[0] != mine), None)
 
-    async def _misdirected(self, ctx: ProbeContext, address: str, port: int, sni: str) -> None:
+    async def _misdirected(self, ctx: ProbeContext, address: str, port: int, sni: str, options: dict[str, Any]) -> None:
         subject = where(address, port)
         shake = await ctx.net.handshake(address, port, sni, keep=True)
         leaf = _leaf(shake)
@@ -174,7 +180,7 @@ class SniProbe(Probe):
             return
         other, path = found
         url = f"https://{other}{'' if port == 443 else f':{port}'}{path}"
-        attempt = await ctx.net.fetch("GET", url, address, sni=sni)
+        attempt = await ctx.net.fetch("GET", url, address, sni=sni, **options)
         evidence: dict[str, Any] = {**attempt.evidence(), "connection_sni": sni, "asked_host": other, "path": path}
         if not attempt.ok or attempt.response is None:
             ctx.not_completed(

@@ -331,3 +331,31 @@ def test_a_client_certificate_is_offered_when_the_server_requires_one(ca: trustm
     assert none.outcome in (Outcome.TLS_ERROR, Outcome.RESET) and other.outcome in (Outcome.TLS_ERROR, Outcome.RESET)
     assert ok.ok and ok.response is not None and ok.response.body.endswith(b" lab client")
     assert ok.subject.client_cert == "the lab client" and "BEGIN" not in repr(good)  # never the key, not in repr
+
+
+def test_fetch_sends_from_the_source_and_offers_the_client_certificate(ca: trustme.CA, ca_file: str) -> None:
+    from ingresscheck.net import ClientIdentity
+
+    # Given a server that requires a client certificate and echoes the client's address and certificate
+    clients = trustme.CA()
+    server = _server_context(ca, "mtls.example.test")
+    server.verify_mode = ssl.CERT_REQUIRED
+    clients.configure_trust(server)
+    leaf = clients.issue_cert("lab-client@example.test", common_name="lab client")
+    good = ClientIdentity("the lab client", leaf.cert_chain_pems[0].bytes(), leaf.private_key_pem.bytes())
+
+    async def main() -> tuple[Attempt, Attempt]:
+        net = Net(_profile(ca_bundle=ca_file))
+        url = f"https://mtls.example.test:{port}/"
+        try:
+            without = await net.fetch("GET", url, ip, alpn=("http/1.1",))
+            return without, await net.fetch("GET", url, ip, alpn=("http/1.1",), source="127.0.0.7", identity=good)
+        finally:
+            await net.aclose()
+
+    with http_server(_peer, tls=server) as (ip, port):
+        without, fetched = _run(main())
+    # When fetched without one it is refused; with one, from the chosen source, it is served and both are named
+    assert not without.ok
+    assert fetched.ok and fetched.response is not None and fetched.response.body == b"127.0.0.7 lab client"
+    assert fetched.subject.source == "127.0.0.7" and fetched.subject.client_cert == "the lab client"
