@@ -58,6 +58,14 @@ def add_lab_arguments(lab: argparse.ArgumentParser, parser_class: Any) -> None:
     build_cmd = lab_sub.add_parser("build", help="build etcd and kube-apiserver once (cached by version)")
     build_cmd.add_argument("--data-planes", type=_data_planes, default=("traefik",), metavar="LIST", help=planes_help)
     build_cmd.add_argument(
+        "--with",
+        dest="parts",
+        action="append",
+        choices=("access",),
+        default=[],
+        help="access: also build oauth2-proxy and the OIDC issuer (what `lab up --with access` needs)",
+    )
+    build_cmd.add_argument(
         "--quiet", action="store_true", help="only what is being built and its progress, not the table of binaries"
     )
     lab_sub.add_parser("down", help="stop every lab process (by PID) and remove the cluster state")
@@ -79,6 +87,10 @@ def execute_lab(args: argparse.Namespace) -> int:
         built = lab.build()
         if "envoy-gateway" in args.data_planes:
             built.update(envoy_gateway.build(lab.layout, lab.say))
+        if "access" in args.parts:
+            from . import access
+
+            built.update(access.ensure_binaries(lab.layout, lab.say))
         for name, path in built.items() if not args.quiet else ():
             print(f"{name:<15} {path}")
     elif args.lab_command == "down":
