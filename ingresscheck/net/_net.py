@@ -359,9 +359,7 @@ class Net:
                 try:
                     if channel is None:
                         context = self.context(identity=identity) if https else None
-                        channel = await self._dial(
-                            address, port, sni, context, timings, source, identity, host=host
-                        )
+                        channel = await self._dial(address, port, sni, context, timings, source, identity, host=host)
                     response, keep = await exchange(
                         channel,
                         payload,

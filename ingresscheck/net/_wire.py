@@ -346,6 +346,8 @@ async def open_tunnel(proxy: Proxy, address: str, port: int, timeout: float) -> 
         )
     channel.address, channel.port = address, port
     return channel, (time.perf_counter() - started) * 1000
+
+
 def _rfc4514(name: object) -> str:
     components: list[tuple[bytes, bytes]] = getattr(name, "get_components", lambda: [])()
     return ",".join(f"{k.decode()}={v.decode()}" for k, v in reversed(components))
