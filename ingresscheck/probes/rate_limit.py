@@ -22,7 +22,7 @@ from ..net import Attempt
 from ..net import where as net_where
 from ..profile import Profile
 from ..results import Severity, Step
-from ._contract import CheckSpec, Probe, ProbeContext
+from ._contract import CheckSpec, Probe, ProbeContext, ProbeOptions
 
 CHECK = "limits.rate"
 MAX_BURST = 200  # requests in one burst, whatever the limit
@@ -51,7 +51,7 @@ class RateLimitProbe(Probe):
     )
 
     @classmethod
-    def deadline(cls, profile: Profile, options: dict[str, Any]) -> float | None:
+    def deadline(cls, profile: Profile, options: ProbeOptions) -> float | None:
         # the burst, the second client and the wait for the window, each bounded
         return MAX_SECONDS + MAX_WINDOW_WAIT + 10 * profile.thresholds.timeout
 
