@@ -374,6 +374,13 @@ async def compare_answers(
     return Comparison(verdict, asked, theirs.response.status, theirs_type, evidence=evidence)
 
 
+@dataclass(frozen=True)
+class _Unreachable:
+    """What Net.memo keeps for a Service none of whose endpoints (nor its proxy) answered: why."""
+
+    why: str
+
+
 async def _endpoint_answer(
     net: Net, svc: ServiceEndpoints, port: PortRef, attempt: Attempt, proxy: ServiceProxy | None
 ) -> tuple[str, dict[str, Any], Attempt] | str:
@@ -384,8 +391,8 @@ async def _endpoint_answer(
         return f"{svc.ref} has no ready endpoint to compare with"
     service_port = svc.service_port(port)
     key = ("identity.endpoint", svc.namespace, svc.name)
-    if net.memo.get(key) == "unreachable":
-        return f"its endpoints are not reachable from here ({net.memo.get(key + ('why',))})"
+    if isinstance(known := net.memo.get(key), _Unreachable):
+        return f"its endpoints are not reachable from here ({known.why})"
     url = attempt.subject.url or "/"
     path = url.split(attempt.subject.host or "", 1)[-1].split("/", 1)[-1]
     why = ""
@@ -406,8 +413,7 @@ async def _endpoint_answer(
     proxied = await _through_api_proxy(net, svc, port, attempt, service_port, path, proxy)
     if not isinstance(proxied, str):
         return proxied
-    net.memo[key] = "unreachable"
-    net.memo[key + ("why",)] = f"{why}; {proxied}"
+    net.memo[key] = _Unreachable(f"{why}; {proxied}")  # the next rule of this Service does not dial again
     return f"its endpoints are not reachable from here ({why}) and {proxied}"
 
 

@@ -74,7 +74,6 @@ class DnsProbe(Probe):
                     f"checked at {', '.join(pinned)} from --resolve (DNS not used for this host, as curl does); {said}",
                     evidence=evidence,
                 )
-            ctx.share(addresses=pinned)
             ctx.skipped(
                 "dns.lb_address", f"the addresses come from --resolve ({', '.join(pinned)}), not DNS", evidence=evidence
             )
@@ -93,7 +92,6 @@ class DnsProbe(Probe):
         if not addresses:
             ctx.failed("dns.resolves", f"{target.host} exists but has no A or AAAA record", evidence=evidence)
             return
-        ctx.share(addresses=addresses)
         ctx.passed("dns.resolves", f"{target.host} resolves to {', '.join(addresses)}", evidence=evidence)
 
         expected = set(ctx.profile.load_balancers) | set(target.status_addresses)

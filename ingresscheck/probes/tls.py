@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import functools
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -159,11 +159,13 @@ def _old_context(label: str, version: int) -> OldContext:
 T = TypeVar("T")
 
 
-def _memo(ctx: ProbeContext, key: tuple[Any, ...], make: Callable[[], T]) -> T:
-    if key not in ctx.net.memo:
-        ctx.net.memo[key] = make()
-    value: T = ctx.net.memo[key]
-    return value
+def _old_maker(label: str, version: int) -> Callable[[], Awaitable[OldContext]]:
+    """An old-version client context, made once per run (Net.once): OpenSSL contexts are costly to build."""
+
+    async def make() -> OldContext:
+        return _old_context(label, version)
+
+    return make
 
 
 # --- certificate facts ------------------------------------------------------------------------
@@ -449,13 +451,8 @@ class TlsProbe(Probe):
                         subject=shake.where,
                     )
 
-        first = next(iter(groups.values()))
-        ctx.share(
-            leaf_sha256=_sha256(first.shake.leaf),  # type: ignore[arg-type]
-            addresses=[s.address for s in shakes if s.ok],
-            version=first.shake.version,
-            leaves={s.address: _sha256(s.leaf) for s in shakes if s.ok and s.leaf is not None},
-        )
+        # the addresses that shook hands: routing, auth and hsts send their requests to these only
+        ctx.share(addresses=[s.address for s in shakes if s.ok])
         several = len(groups) > 1
         for group in groups.values():
             evidence = self._evidence(group, source)
@@ -778,8 +775,7 @@ class TlsProbe(Probe):
     async def _protocols_and_default(self, ctx: ProbeContext, first: Handshake, sni: str) -> None:
         address, port = first.address, first.port
         olds = [
-            _memo(ctx, ("tls", "old", version), functools.partial(_old_context, label, version))
-            for label, version in OLD_VERSIONS
+            await ctx.net.once(("tls", "old", version), _old_maker(label, version)) for label, version in OLD_VERSIONS
         ]
         testable = [(o.label, o.context) for o in olds if o.context is not None]
         # Which versions an endpoint accepts is a property of the TLS endpoint, not of the host: hosts served
