@@ -118,9 +118,9 @@ class RoutingProbe(Probe):
                     ctx.skipped(c, reach.blocked, subject=where)
                 continue
             for rule in target.paths:  # announced: a deadline that cuts the walk off errors each rule not reached
-                ctx.plan("routing.backend", f"{rule.path} ({rule.path_type}) via {where}")
+                ctx.plan("routing.backend", f"{rule_label(rule)} via {where}")
             for rule in target.paths:
-                subject = f"{rule.path} ({rule.path_type}) via {where}"
+                subject = f"{rule_label(rule)} via {where}"
                 if is_canary(target):
                     for c in ("routing.backend", "routing.path_type"):
                         ctx.skipped(
@@ -163,7 +163,7 @@ class RoutingProbe(Probe):
                 for d in _derived(rule, rules):
                     url = f"https://{target.request_host}{_authority_port(port)}{d.path}"
                     attempt = await ctx.net.request("GET", url, address, auth=auth, headers=headers, **reach.options)
-                    await _judge_path(ctx, target, rule, d, attempt, f"{d.shape} via {where}")
+                    await _judge_path(ctx, target, rule, d, attempt, f"{d.shape}{_matches(rule)} via {where}")
 
 
 # --- the unknown host ---------------------------------------------------------------------
@@ -663,3 +663,13 @@ def _is_regex(path: str) -> bool:
 
 def _authority_port(port: int) -> str:
     return "" if port == 443 else f":{port}"
+
+
+def _matches(rule: PathRule) -> str:
+    """The header matches an HTTPRoute rule adds to its path: two rules on one path differ only there."""
+    return "".join(f" +{n}: {v}" for n, v in rule.headers)  # as ownership names a rule
+
+
+def rule_label(rule: PathRule) -> str:
+    """A rule as a result's subject names it: ``/docs (Prefix)``, ``/docs (Prefix) +X-Team: docs``."""
+    return f"{rule.path} ({rule.path_type}){_matches(rule)}"
