@@ -151,7 +151,10 @@ def test_control_characters_in_annotations_reach_the_terminal_escaped(lab: Lab, 
     assert not any(line.startswith("fail  static.fake") for line in run.stdout.splitlines()), run.stdout
     # every finding is one line naming its check (the piped form: greppable, never split)
     shapes = re.compile(r"(fail |error|warn ) [a-z_]+\.[a-z_]+ |ingresscheck: ")
-    findings_part = run.stdout.split(" checks in ")[0].splitlines()[:-1]
+    before = run.stdout.split(" checks in ")[0]
+    # the findings end where the per-check summary ("by check:") or the totals line begins
+    findings_part = before.split("by check:")[0].splitlines() if "by check:" in before else before.splitlines()[:-1]
+    findings_part = [line for line in findings_part if line.strip()]
     assert findings_part, run.stdout
     for line in findings_part:
         assert shapes.match(line), line
