@@ -279,6 +279,7 @@ def parse_timeout(value: float, what: str = "--timeout") -> float:
 
 
 # --- the file's schema ---------------------------------------------------------------------------
+# Each default is the dataclass's (Thresholds, Protocols, Profile), named here, never repeated as a literal.
 
 
 class _Model(BaseModel):
@@ -290,8 +291,8 @@ class _Dns(_Model):
 
 
 class _Ports(_Model):
-    http: Port = Field(default=80, description="a port number from 1 to 65535")
-    https: Port = Field(default=443, description="a port number from 1 to 65535")
+    http: Port = Field(default=Profile.http_port, description="a port number from 1 to 65535")
+    https: Port = Field(default=Profile.https_port, description="a port number from 1 to 65535")
 
 
 class _Credential(_Model):
@@ -322,13 +323,21 @@ class _ClientCertificate(_Model):
 
 
 class _Thresholds(_Model):
-    timeout: Seconds = Field(default=5.0, description="a number of seconds > 0")
-    cert_expiry_warning_days: int = Field(default=21, ge=0, description="a number of days >= 0")
-    concurrency_per_lb: int = Field(default=32, ge=1, description="an integer >= 1")
-    max_body_bytes: int = Field(default=1 << 20, ge=1, description="a number of bytes >= 1")
-    reload_p95_ms: float = Field(default=10_000.0, gt=0, allow_inf_nan=False, description="milliseconds > 0")
-    canary_requests: int = Field(default=200, ge=10, le=5000, description="an integer from 10 to 5000")
-    canary_confidence: float = Field(default=0.99, gt=0.5, lt=1, description="a probability between 0.5 and 1")
+    timeout: Seconds = Field(default=Thresholds.timeout, description="a number of seconds > 0")
+    cert_expiry_warning_days: int = Field(
+        default=Thresholds.cert_expiry_warning_days, ge=0, description="a number of days >= 0"
+    )
+    concurrency_per_lb: int = Field(default=Thresholds.concurrency_per_lb, ge=1, description="an integer >= 1")
+    max_body_bytes: int = Field(default=Thresholds.max_body_bytes, ge=1, description="a number of bytes >= 1")
+    reload_p95_ms: float = Field(
+        default=Thresholds.reload_p95_ms, gt=0, allow_inf_nan=False, description="milliseconds > 0"
+    )
+    canary_requests: int = Field(
+        default=Thresholds.canary_requests, ge=10, le=5000, description="an integer from 10 to 5000"
+    )
+    canary_confidence: float = Field(
+        default=Thresholds.canary_confidence, gt=0.5, lt=1, description="a probability between 0.5 and 1"
+    )
 
 
 class _Reload(_Model):
@@ -336,16 +345,16 @@ class _Reload(_Model):
 
 
 class _Protocols(_Model):
-    http2: bool = Field(default=False, description="true or false")
-    http3: bool = Field(default=False, description="true or false")
-    grpc_service: str = Field(default="", description="a gRPC service name")
+    http2: bool = Field(default=Protocols.http2, description="true or false")
+    http3: bool = Field(default=Protocols.http3, description="true or false")
+    grpc_service: str = Field(default=Protocols.grpc_service, description="a gRPC service name")
     websocket: dict[str, str] = Field(default={}, description="a mapping of host to the path of its WebSocket")
-    family: Literal[4, 6] | None = Field(default=None, description="4 or 6")
+    family: Literal[4, 6] | None = Field(default=None, description="4 or 6")  # Protocols.family
 
 
 class _Hsts(_Model):
-    required: bool = Field(default=False, description="true or false")
-    min_max_age: int = Field(default=15724800, ge=0, description="seconds, e.g. 15724800")
+    required: bool = Field(default=Profile.hsts_required, description="true or false")
+    min_max_age: int = Field(default=Profile.hsts_min_max_age, ge=0, description="seconds, e.g. 15724800")
 
 
 class _ProfileFile(_Model):
@@ -366,9 +375,9 @@ class _ProfileFile(_Model):
         default=None, description="one of: traefik, ingress-nginx"
     )
     node_port_range: Annotated[str, AfterValidator(_port_range)] = Field(
-        default="30000-32767", description="LOW-HIGH, e.g. 30000-32767"
+        default="-".join(map(str, Profile.node_port_range)), description="LOW-HIGH, e.g. 30000-32767"
     )
-    lb_redirects: bool = Field(default=True, description="true or false")
+    lb_redirects: bool = Field(default=Profile.lb_redirects, description="true or false")
     protocols: _Protocols = Field(
         default_factory=_Protocols, description="a mapping {http2, http3, grpc_service, websocket, family}"
     )
