@@ -57,7 +57,14 @@ def add_compare_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", help="profile YAML: CA bundle, credentials for auth checks, timeout")
     p.add_argument("--ca-bundle", help="CA bundle that certificates must verify against (default: the profile's)")
     p.add_argument("--reports-dir", default="reports", help="where parity.html/json/xml go (default: reports)")
-    p.add_argument("--format", default="html,json,junit", help="comma-separated: html, json, junit")
+    p.add_argument(
+        "--html",
+        metavar="PATH",
+        help="HTML report path (as run: naming any of --html/--json/--junit writes only those)",
+    )
+    p.add_argument("--json", metavar="PATH", help="JSON report path (ingresscheck.parity/v1)")
+    p.add_argument("--junit", metavar="PATH", help="JUnit XML report path (one test per host)")
+    p.add_argument("--format", default=None, help="deprecated: comma-separated html, json, junit under --reports-dir")
     p.add_argument("--no-reports", action="store_true", help="write no report file")
     p.add_argument(
         "--expect",
@@ -71,10 +78,20 @@ def execute(args: argparse.Namespace) -> int:
     from ..compare import Side, compare, load_expectations, write_reports
     from ..profile import Profile, load
 
-    formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
-    bad = [f for f in formats if f not in ("html", "json", "junit")]
-    if bad or not formats:
-        raise UsageError(f"--format: unknown format {bad[0] if bad else '(empty)'} (html, json, junit)")
+    named = {k: Path(v) for k in ("html", "json", "junit") if (v := getattr(args, k, None))}
+    formats: tuple[str, ...] = ("html", "json", "junit")
+    if args.format is not None:
+        formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
+        bad = [f for f in formats if f not in ("html", "json", "junit")]
+        if bad or not formats:
+            raise UsageError(f"--format: unknown format {bad[0] if bad else '(empty)'} (html, json, junit)")
+        if named:
+            raise UsageError("give either --html/--json/--junit PATH or the deprecated --format")
+        print(
+            "ingresscheck compare: --format is deprecated: name the reports with --html/--json/--junit PATH, "
+            "as run does (without them every report goes under --reports-dir)",
+            file=sys.stderr,
+        )
     sides = [
         Side(
             s.upper(),
@@ -105,9 +122,28 @@ def execute(args: argparse.Namespace) -> int:
             "no host to compare: no object is published on side A "
             f"({a.address or 'any address'}{', ' + a.kind if a.kind else ''})"
         )
-    paths = [] if args.no_reports else write_reports(report, args.reports_dir, formats)
+    if args.no_reports:
+        paths: list[Path] = []
+    elif named:
+        paths = _write_named(report, named)
+    else:
+        paths = write_reports(report, args.reports_dir, formats)
     print_summary(report, paths, sys.stdout)
     return exit_code(report)
+
+
+def _write_named(report: ParityReport, named: dict[str, Path]) -> list[Path]:
+    """The reports named on the command line, each at its path (run's vocabulary)."""
+    from ..compare._report import write_html, write_json, write_junit
+
+    writers = {"html": write_html, "json": write_json, "junit": write_junit}
+    for kind, path in named.items():
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            writers[kind](report, path)
+        except OSError as exc:
+            raise UsageError(f"cannot write report: {exc.filename}: {exc.strerror}") from None
+    return list(named.values())
 
 
 def exit_code(report: ParityReport) -> int:

@@ -385,12 +385,25 @@ def test_report_json_has_no_credentials_field(ca: trustme.CA, ca_file: Path, tmp
     assert PASSWORD not in text and "with credentials" in text
 
 
+def test_compare_writes_reports_named_as_run_names_them(ca: trustme.CA, ca_file: Path, tmp_path: Path) -> None:
+    """Given --html/--junit PATH (run's vocabulary), then exactly those files are written at those paths."""
+    from ingresscheck.cli.compare import _write_named
+
+    with serve(Plane(), ca, "127.0.0.1") as a, serve(Plane(protect=None), ca, "127.0.0.1") as b:
+        report = _compare(ca_file, a, b, tmp_path)
+    out = tmp_path / "out"
+    paths = _write_named(report, {"html": out / "p.html", "junit": out / "deep" / "p.xml"})
+    assert sorted(p.name for p in out.rglob("*") if p.is_file()) == ["p.html", "p.xml"] == sorted(x.name for x in paths)
+    assert "<testsuite" in (out / "deep" / "p.xml").read_text() and "<html" in (out / "p.html").read_text().lower()
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
         (["compare", "--a", "127.0.0.10", "--b", "127.0.0.10"], "both sides are the same"),
         (["compare", "--a", "not-an-ip", "--b", "127.0.0.30"], "expected an IP address"),
         (["compare", "--a", "127.0.0.10", "--b", "127.0.0.30", "--format", "pdf"], "unknown format pdf"),
+        (["compare", "--a", "127.0.0.10", "--b", "127.0.0.30", "--format", "html", "--html", "x.html"], "either"),
         (["compare", "--a", "127.0.0.10", "--b", "127.0.0.30", "--expect", "/nonexistent.yaml"], "--expect"),
     ],
 )
