@@ -124,6 +124,14 @@ FLAGS: tuple[Flag, ...] = (
         metavar="'NAME: VALUE'",
     ),
     Flag(
+        "family",
+        ("--family",),
+        "--ingresscheck-family",
+        "dial only this address family's addresses (4 or 6; default: every A and AAAA answer)",
+        "environment",
+        metavar="4|6",
+    ),
+    Flag(
         "timeout",
         ("--timeout",),
         "--ingresscheck-timeout",
@@ -203,6 +211,7 @@ class Request:
     ca_bundle: str | None = None
     resolve: tuple[str, ...] = ()
     header: tuple[str, ...] = ()
+    family: str | None = None
     timeout: float | None = None
     use_auth_secrets: bool = False
     allow_mutations: bool = False
@@ -382,6 +391,11 @@ def build_profile(req: Request) -> Profile:
         raise UsageError(f"--ca-bundle {req.ca_bundle} does not exist")
     check_proxy_environment()
     headers = tuple(parse_header(h) for h in req.header) if req.header else None
+    protocols = profile.protocols
+    if req.family is not None:
+        if req.family.strip() not in ("4", "6"):
+            raise UsageError(f"--family {req.family!r}: expected 4 (IPv4) or 6 (IPv6)")
+        protocols = replace(protocols, family=int(req.family.strip()))
     return profile.with_overrides(
         headers=headers,
         kubeconfig=req.kubeconfig,
@@ -391,6 +405,7 @@ def build_profile(req: Request) -> Profile:
         ca_bundle=req.ca_bundle,
         resolve=resolve,
         thresholds=thresholds,
+        protocols=protocols,
     )
 
 

@@ -360,7 +360,7 @@ class Lab:
         L = self.layout
         self.sync(quiet=True, signal_dns=False)
         conf = L.conf / "dnsmasq.conf"
-        conf.write_text(render.dnsmasq_conf(L, L.conf / "apps.hosts"))
+        conf.write_text(render.dnsmasq_conf(L, L.conf / "apps.hosts", protocols.DUAL_STACK_HOSTS))
         self.say("lab: starting dnsmasq")
 
         def ready() -> bool:
@@ -409,7 +409,13 @@ class Lab:
             processes.Spec(
                 "haproxy",
                 [str(binary), "-W", "-db", "-f", str(conf)],
-                listens=((L.vip, L.lb_http_port), (L.vip, L.lb_https_port), (L.vip, L.lb_stats_port)),
+                listens=(
+                    (L.vip, L.lb_http_port),
+                    (L.vip, L.lb_https_port),
+                    (L.vip, L.lb_stats_port),
+                    (L.vip6, L.lb_http_port),
+                    (L.vip6, L.lb_https_port),
+                ),
             ),
             self._nodes_up,
             30,

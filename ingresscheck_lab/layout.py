@@ -38,6 +38,9 @@ class LabLayout:
     dns_ip: str = "127.0.0.2"
     dns_port: int = 5353
     vip: str = "127.0.0.10"
+    # the LB's IPv6 address (HAProxy binds it beside the VIP; dnsmasq gives it to the dual-stack hosts only):
+    # ::1 is up on the loopback of every network namespace, so parallel labs keep their own
+    vip6: str = "::1"
     lb_http_port: int = 80
     lb_https_port: int = 443
     lb_stats_port: int = 8404

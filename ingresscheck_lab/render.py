@@ -35,6 +35,7 @@ class LbFaults:
     websocket_refused: bool = False  # the LB answers WebSocket upgrades 403 (a WAF rule blocking them)
     access_without_proxy_protocol: bool = False  # the access hosts' client address is not passed on (access.py)
     access_terminated: tuple[str, ...] = ()  # access hosts whose TLS ends at the LB instead of the controller
+    missing_on_v6: tuple[str, ...] = ()  # hosts (SNI) whose TLS connections to the LB's IPv6 address are reset
 
 
 def haproxy_cfg(layout: LabLayout, wildcard_pem: Path, faults: LbFaults | None = None) -> str:
@@ -49,9 +50,15 @@ def haproxy_cfg(layout: LabLayout, wildcard_pem: Path, faults: LbFaults | None =
     )
 
 
-def dnsmasq_conf(layout: LabLayout, hosts_file: Path) -> str:
+def dnsmasq_conf(layout: LabLayout, hosts_file: Path, dual_stack: Iterable[str] = ()) -> str:
+    """``dual_stack``: hosts with an AAAA record (the LB's IPv6 address) beside their A record."""
     return _env.get_template("dnsmasq.conf.j2").render(
-        L=layout, hosts_file=hosts_file, example_domain=EXAMPLE_DOMAIN, apps_domain=APPS_DOMAIN, gw_domain=GW_DOMAIN
+        L=layout,
+        hosts_file=hosts_file,
+        example_domain=EXAMPLE_DOMAIN,
+        apps_domain=APPS_DOMAIN,
+        gw_domain=GW_DOMAIN,
+        dual_stack=sorted(dual_stack),
     )
 
 
@@ -129,7 +136,7 @@ def profile(layout: LabLayout, ingress_ca: Path, credentials: dict[str, dict[str
         "kubeconfig": str(layout.kubeconfig),
         "context": "lab",
         "dns": {"servers": [f"{layout.dns_ip}:{layout.dns_port}"]},
-        "load_balancers": [layout.vip],
+        "load_balancers": [layout.vip, layout.vip6],
         "ports": {"http": layout.lb_http_port, "https": layout.lb_https_port},
         "ca_bundle": str(ingress_ca),
         "domains": list(layout.domains),

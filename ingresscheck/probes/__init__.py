@@ -34,6 +34,7 @@ def _builtin() -> tuple[type[Probe], ...]:
     from .dns import DnsProbe
     from .exposure import ExposureProbe
     from .external_auth import ExternalAuthProbe
+    from .family import FamilyProbe
     from .forwarded_proto import ForwardedProtoProbe
     from .gateway import GatewayProbe
     from .grpc import GrpcProbe
@@ -58,6 +59,7 @@ def _builtin() -> tuple[type[Probe], ...]:
 
     return (
         DnsProbe,
+        FamilyProbe,
         RedirectProbe,
         ForwardedProtoProbe,
         TlsProbe,
