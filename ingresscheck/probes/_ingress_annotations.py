@@ -58,3 +58,15 @@ def redirected_instead(t: Target, path: str) -> str | None:
 
 
 __all__ = ["is_canary", "redirected_instead", "weight_of", "weighted_canary_services"]
+
+
+GRPC_MARK = "ingresscheck.io/grpc"  # "true": the host serves gRPC whatever the controller's annotations say
+
+
+def grpc_backend(t: Target) -> bool:
+    """A gRPC host (a GRPCRoute, ``backend-protocol: GRPC``/``GRPCS``, or marked ``ingresscheck.io/grpc``): a
+    plain GET tells nothing about it (the server answers it with an error), so routing and reload's prober
+    leave it to grpc.health."""
+    if t.kind == "GRPCRoute" or _truthy(t.annotations.get(GRPC_MARK)):
+        return True
+    return (t.annotation("backend-protocol") or "").strip().upper() in ("GRPC", "GRPCS")

@@ -18,6 +18,8 @@ from .. import hostname
 from ..net import HEALTH_CHECK, grpc_message, grpc_status, where
 from ..results import Severity, Step
 from ._contract import CheckSpec, Probe, ProbeContext, Scope
+from ._ingress_annotations import GRPC_MARK as MARK
+from ._ingress_annotations import grpc_backend
 
 # https://grpc.github.io/grpc/core/md_doc_statuscodes.html
 GRPC_CODES = {
@@ -41,14 +43,8 @@ GRPC_CODES = {
 }
 
 
-MARK = "ingresscheck.io/grpc"  # "true": the host serves gRPC whatever the controller's annotations say
-
-
 def is_grpc(ctx: ProbeContext) -> bool:
-    target = ctx.require_target
-    if target.kind == "GRPCRoute" or (target.annotations.get(MARK) or "").lower() == "true":
-        return True
-    return (target.annotation("backend-protocol") or "").upper() in ("GRPC", "GRPCS")
+    return grpc_backend(ctx.require_target)
 
 
 class GrpcProbe(Probe):

@@ -30,7 +30,7 @@ from ..net import where as net_where
 from ..results import Severity, Step, nonce
 from ._access import reach as access_reach
 from ._contract import CheckSpec, Probe, ProbeContext
-from ._ingress_annotations import is_canary, redirected_instead, weighted_canary_services
+from ._ingress_annotations import grpc_backend, is_canary, redirected_instead, weighted_canary_services
 
 AUTH_WALL = (401, 407)
 
@@ -70,9 +70,7 @@ class RoutingProbe(Probe):
     async def run(self, ctx: ProbeContext) -> None:
         target = ctx.require_target
         port = ctx.profile.https_port
-        if (target.annotation("backend-protocol") or "").upper() in ("GRPC", "GRPCS") or (
-            target.annotations.get("ingresscheck.io/grpc") or ""
-        ).lower() == "true":
+        if grpc_backend(target):
             for spec in self.checks:  # a plain GET tells nothing about a gRPC server: grpc.health calls it
                 ctx.skipped(spec.id, f"{target.host} has a gRPC backend: see grpc.health")
             return

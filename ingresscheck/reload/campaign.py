@@ -19,7 +19,7 @@ from ..hostname import to_alabels
 from ..kube import Resources
 from ..load.prober import ChangeEvent, OpenLoopProber, ProberResult, targets_for
 from ..net import Net
-from ..probes._ingress_annotations import redirected_instead
+from ..probes._ingress_annotations import grpc_backend, redirected_instead
 from ..profile import Profile
 from .canary import (
     API_FAILURES,
@@ -93,7 +93,8 @@ def choose_backend(inventory: Inventory) -> tuple[CanaryBackend, list[Target]]:
     # nothing about it, and the prober's requests go wherever the host resolves)
     protected = {t.host for t in inventory.targets if t.auth_type}
     # another campaign's canaries come and go: neither a backend to copy nor an existing route to keep calling
-    candidates = [t for t in inventory.targets if t.host not in protected and not _is_canary(t)]
+    # a gRPC backend answers a plain GET with an error: neither a canary backend nor a route to expect a 2xx from
+    candidates = [t for t in inventory.targets if t.host not in protected and not _is_canary(t) and not grpc_backend(t)]
     for t in candidates:
         for rule in t.paths:
             if rule.service and inventory.ready_endpoints(t.namespace, rule.service) > 0:
