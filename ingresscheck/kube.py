@@ -59,6 +59,8 @@ _RESOURCES: dict[str, tuple[str, str, bool]] = {
     "Gateway": ("/apis/gateway.networking.k8s.io/v1", "gateways", True),
     "ListenerSet": ("/apis/gateway.networking.k8s.io/v1", "listenersets", True),
     "HTTPRoute": ("/apis/gateway.networking.k8s.io/v1", "httproutes", True),
+    "TLSRoute": ("/apis/gateway.networking.k8s.io/v1", "tlsroutes", True),  # Standard since v1.5
+    "TCPRoute": ("/apis/gateway.networking.k8s.io/v1", "tcproutes", True),  # Standard since v1.6
     "ReferenceGrant": ("/apis/gateway.networking.k8s.io/v1", "referencegrants", True),
     "Deployment": ("/apis/apps/v1", "deployments", True),
     # Envoy Gateway's own kinds (the lab's second data plane)

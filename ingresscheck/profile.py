@@ -128,6 +128,16 @@ class Protocols:
 
 
 @dataclass(frozen=True)
+class KafkaTarget:
+    """A Kafka bootstrap address to check (``kafka:`` in the profile): clients connect here first."""
+
+    host: str
+    port: int
+    tls: bool = True  # TLS with SNI = host (a TLSRoute in Passthrough mode); false: plain TCP
+    brokers: int | None = None  # how many brokers the cluster must advertise
+
+
+@dataclass(frozen=True)
 class Profile:
     kubeconfig: str | None = None
     context: str | None = None
@@ -153,6 +163,7 @@ class Profile:
     hsts_min_max_age: int = 15724800
     client_certificates: dict[str, ClientCertificate] = field(default_factory=dict)
     source_addresses: tuple[str, ...] = ()  # local addresses to send from: vantage points for allowlists and limits
+    kafka: tuple[KafkaTarget, ...] = ()  # Kafka bootstrap addresses (also found from labelled TLSRoutes)
     source: str = "defaults"
 
     def with_overrides(self, **changes: Any) -> Profile:
@@ -357,6 +368,12 @@ class _Hsts(_Model):
     min_max_age: int = Field(default=Profile.hsts_min_max_age, ge=0, description="seconds, e.g. 15724800")
 
 
+class _Kafka(_Model):
+    bootstrap: str = Field(pattern=r"^[A-Za-z0-9.-]+:[0-9]{1,5}$", description="HOST:PORT of a bootstrap address")
+    tls: bool = Field(default=True, description="true or false")
+    brokers: int | None = Field(default=None, ge=1, description="the number of brokers to expect")
+
+
 class _ProfileFile(_Model):
     kubeconfig: str | None = Field(default=None, description="a file path")
     context: str | None = Field(default=None, description="a kubeconfig context name")
@@ -391,6 +408,7 @@ class _ProfileFile(_Model):
     source_addresses: list[Address] = Field(
         default=[], description="a list of IP addresses of this machine to send from"
     )
+    kafka: list[_Kafka] = Field(default=[], description="a list of {bootstrap: HOST:PORT, tls: BOOL, brokers: N}")
 
     @model_validator(mode="before")
     @classmethod
@@ -533,6 +551,10 @@ def load(path: str | os.PathLike[str]) -> Profile:
             for host, c in spec.client_certificates.items()
         },
         source_addresses=tuple(dict.fromkeys(spec.source_addresses)),
+        kafka=tuple(
+            KafkaTarget(k.bootstrap.rpartition(":")[0].lower(), int(k.bootstrap.rpartition(":")[2]), k.tls, k.brokers)
+            for k in spec.kafka
+        ),
         source=p,
     )
 

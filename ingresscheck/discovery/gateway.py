@@ -26,6 +26,15 @@ if TYPE_CHECKING:
     from .inventory import Inventory
 
 GATEWAY_GROUP = "gateway.networking.k8s.io"
+# The route kinds a listener accepts when its allowedRoutes names no kinds (the spec's defaults per protocol;
+# a TLS listener in Terminate mode may also take TCPRoutes, as Envoy Gateway and Traefik do).
+DEFAULT_ROUTE_KINDS: dict[str, tuple[str, ...]] = {
+    "HTTP": ("HTTPRoute", "GRPCRoute"),
+    "HTTPS": ("HTTPRoute", "GRPCRoute"),
+    "TLS": ("TLSRoute", "TCPRoute"),
+    "TCP": ("TCPRoute",),
+    "UDP": ("UDPRoute",),
+}
 # HTTPRoute path match type -> the PathRule vocabulary the routing probe speaks
 PATH_TYPES = {"PathPrefix": "Prefix", "Exact": "Exact", "RegularExpression": "RegularExpression"}
 
@@ -130,8 +139,8 @@ class Listener:
         kinds = [k.get("kind") for k in allowed.get("kinds") or []]
         if kinds and route_kind not in kinds:
             return False, f"{self.id} allows only {', '.join(str(k) for k in kinds)}"
-        if not kinds and route_kind == "HTTPRoute" and self.protocol not in ("HTTP", "HTTPS"):
-            return False, f"{self.id} is {self.protocol}: HTTPRoutes do not attach to it"
+        if not kinds and route_kind not in DEFAULT_ROUTE_KINDS.get(self.protocol, (route_kind,)):
+            return False, f"{self.id} is {self.protocol}: {route_kind}s do not attach to it"
         frm = (allowed.get("namespaces") or {}).get("from") or "Same"
         if frm == "Same" and route_namespace != self.owner_namespace:
             return False, f"{self.id} allows routes from namespace {self.owner_namespace} only"
@@ -213,7 +222,9 @@ class Parent:
         return label
 
 
-def parents(inv: Inventory, route: Obj) -> Iterator[Parent]:
+def parents(inv: Inventory, route: Obj, kind: str = "HTTPRoute") -> Iterator[Parent]:
+    """The parents of a route of ``kind`` (HTTPRoute, TLSRoute, TCPRoute: which listeners accept it)."""
+    route_kind = kind
     r_ns, _ = _meta(route)
     for ref in (route.get("spec") or {}).get("parentRefs") or []:
         kind = ref.get("kind") or "Gateway"
@@ -245,7 +256,7 @@ def parents(inv: Inventory, route: Obj) -> Iterator[Parent]:
                 continue
             if ref.get("port") and li.port != ref["port"]:
                 continue
-            ok, why = li.allows(r_ns)
+            ok, why = li.allows(r_ns, route_kind)
             if ok:
                 selected.append(li)
             else:

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..identity import Endpoint, ServiceEndpoints, index_endpoints
 from .gateway import route_targets
 from .model import Obj, PathRule, SecretInfo, Target, Unreadable, targets_of
 from .ownership import claims as ownership_claims
 from .planes import Planes
+
+if TYPE_CHECKING:
+    from .tcp import StreamTarget
 
 
 @dataclass
@@ -37,6 +40,8 @@ class Inventory:
     listener_sets: list[Obj] = field(default_factory=list)
     http_routes: list[Obj] = field(default_factory=list)
     reference_grants: list[Obj] = field(default_factory=list)
+    tls_routes: list[Obj] = field(default_factory=list)  # TLSRoutes: SNI passthrough (or terminate) to TCP
+    tcp_routes: list[Obj] = field(default_factory=list)
 
     # Derived once, on first use: discovery fills the object lists before anything reads them.
     @cached_property
@@ -49,6 +54,13 @@ class Inventory:
     def targets(self) -> list[Target]:
         """One per Ingress rule host, then one per HTTPRoute effective hostname on each parent listener."""
         return self._derived[0]
+
+    @cached_property
+    def stream_targets(self) -> list[StreamTarget]:
+        """TCP services exposed from outside (TLSRoutes, TCPRoutes, ssl-passthrough Ingresses): ``discovery.tcp``."""
+        from .tcp import stream_targets
+
+        return stream_targets(self)
 
     @property
     def route_problems(self) -> list[tuple[Obj, str]]:
@@ -173,4 +185,12 @@ class Inventory:
         return list(found.ready if ready_only else found.endpoints)
 
 
-GATEWAY_FIELDS = ("gateway_classes", "gateways", "listener_sets", "http_routes", "reference_grants")
+GATEWAY_FIELDS = (
+    "gateway_classes",
+    "gateways",
+    "listener_sets",
+    "http_routes",
+    "reference_grants",
+    "tls_routes",
+    "tcp_routes",
+)

@@ -74,7 +74,7 @@ def _discover(cluster: Cluster, namespace: str | None, selector: str | None, *, 
             "nodes": pool.submit(_optional, res, cluster.server, "Node"),
             **{
                 kind: pool.submit(
-                    _gateway_api, res, cluster.server, kind, namespace, selector if kind == "HTTPRoute" else None
+                    _gateway_api, res, cluster.server, kind, namespace, selector if kind in ROUTE_KINDS else None
                 )
                 for kind in GATEWAY_KINDS
             },
@@ -109,7 +109,11 @@ GATEWAY_KINDS = {
     "ListenerSet": "listener_sets",
     "HTTPRoute": "http_routes",
     "ReferenceGrant": "reference_grants",
+    # TCP services exposed through the Gateway (issue 25): SNI passthrough and plain TCP
+    "TLSRoute": "tls_routes",
+    "TCPRoute": "tcp_routes",
 }
+ROUTE_KINDS = ("HTTPRoute", "TLSRoute", "TCPRoute")
 
 
 def _gateway_api(
@@ -117,7 +121,7 @@ def _gateway_api(
 ) -> list[Obj]:
     """A Gateway API list; empty when the cluster does not serve that kind (no CRD: 404) or forbids it.
     Routes are targets like Ingresses: -n and -l select them; their Gateways are read wherever they are."""
-    scoped = namespace if kind in ("HTTPRoute",) else None
+    scoped = namespace if kind in ROUTE_KINDS else None
     try:
         return _lean(res.pages(kind, scoped, selector))
     except ApiException as exc:

@@ -113,6 +113,8 @@ def discover(directory: str, namespace: str | None = None) -> Inventory:
                 "Secret",
                 "Gateway",
                 "HTTPRoute",
+                "TLSRoute",
+                "TCPRoute",
                 "ListenerSet",
                 "ReferenceGrant",
             ):
@@ -127,7 +129,7 @@ def discover(directory: str, namespace: str | None = None) -> Inventory:
                 secrets[(meta["namespace"], meta.get("name", "?"))] = obj
             elif obj["kind"] in _KINDS:
                 getattr(inv, _KINDS[obj["kind"]]).append(obj)
-    if not inv.ingresses and not inv.http_routes:
+    if not inv.ingresses and not inv.http_routes and not inv.tls_routes and not inv.tcp_routes:
         found = ", ".join(sorted(kinds)) or "no Kubernetes objects"
         raise UsageError(f"manifests: {directory} has no Ingress or HTTPRoute to check (found: {found})")
     inv.secrets = {

@@ -7,12 +7,13 @@ Net (one per run; per-address slots, deadlines, TLS contexts, keep-alive pool)
  ├─ handshake(address, port, sni)    -> Attempt(kind="tls", tls=TlsFacts)
  ├─ request(method, url, address)    -> Attempt(kind="http", response=HttpResponse, tls=TlsFacts)
  ├─ fetch(method, url, address)      -> Attempt(kind="http"): a new connection, h2 or HTTP/1.1 by ALPN
+ ├─ framed(address, port, payloads) -> Attempt(kind="framed", messages=one answer per payload): Kafka
  ├─ websocket(url, address)          -> Attempt(kind="websocket", response=101..., messages=echo)
  └─ grpc(url, address, method, msg)  -> Attempt(kind="grpc", response with trailers, messages)
 ```
 
 Nothing here raises for network trouble: an attempt's ``outcome`` (``Outcome``: ok, refused, reset,
-timeout, unreachable, nxdomain, dns_error, tls_error, http_error, too_large) and ``phase`` say what
+timeout, unreachable, nxdomain, dns_error, tls_error, http_error, too_large, protocol_error) and ``phase`` say what
 happened and ``reason`` says it in words naming the address. Probes judge attempts.
 """
 

@@ -25,6 +25,7 @@ class Outcome(str, Enum):
     TLS_ERROR = "tls_error"  # the handshake failed; ``reason`` is OpenSSL's
     HTTP_ERROR = "http_error"  # bytes came back that are not an HTTP/1.x response
     TOO_LARGE = "too_large"  # status line and headers beyond the limit
+    PROTOCOL_ERROR = "protocol_error"  # a framed protocol (Kafka) got bytes that are not its frames
 
 
 def classify(exc: BaseException) -> Outcome:
@@ -220,7 +221,7 @@ class HttpResponse:
 class Attempt:
     """One network call: DNS lookup, TCP connect, TLS handshake or HTTP exchange."""
 
-    kind: str  # "dns", "tcp", "tls", "http", "websocket", "grpc"
+    kind: str  # "dns", "tcp", "tls", "http", "websocket", "grpc", "framed" (Kafka's size-prefixed messages)
     subject: Subject
     outcome: Outcome
     reason: str = ""  # why it did not succeed, in words that name the subject

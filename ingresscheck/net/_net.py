@@ -426,6 +426,15 @@ class Net:
             self, method, url, address, alpn=alpn, sni=sni, headers=headers, source=source, identity=identity
         )
 
+    async def framed(
+        self, address: str, port: int, payloads: list[bytes], *, tls: bool, sni: str | None = None
+    ) -> Attempt:
+        """Size-prefixed messages (Kafka's framing) over one new connection, TLS with ``sni`` when ``tls``:
+        every payload sent, one answer read per payload into ``messages`` (``_framed``)."""
+        from ._framed import exchange
+
+        return await exchange(self, address, port, payloads, tls=tls, sni=sni)
+
     async def websocket(self, url: str, address: str, *, message: str) -> Attempt:
         """A WebSocket upgrade at ``address``, one message sent and the first one read back (``_ws``)."""
         from ._ws import websocket

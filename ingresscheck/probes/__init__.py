@@ -43,7 +43,9 @@ def _builtin() -> tuple[type[Probe], ...]:
     from .http import HttpProbe
     from .httproute import HttpRouteProbe
     from .identity_headers import IdentityHeadersProbe
+    from .kafka import KafkaProbe
     from .ownership import OwnershipProbe
+    from .passthrough import PassthroughProbe
     from .rate_limit import RateLimitProbe
     from .redirect import RedirectProbe
     from .redirect_annotations import RedirectAnnotationsProbe
@@ -54,6 +56,7 @@ def _builtin() -> tuple[type[Probe], ...]:
     from .snippets import SnippetsProbe
     from .source_range import SourceRangeProbe
     from .static import StaticProbe
+    from .tcp import TcpProbe
     from .tls import TlsProbe
     from .websocket import WebSocketProbe
 
@@ -91,6 +94,10 @@ def _builtin() -> tuple[type[Probe], ...]:
         OwnershipProbe,
         ReloadProbe,
         HostsProbe,
+        # TCP services from outside, broker by broker (issue 25)
+        TcpProbe,
+        PassthroughProbe,
+        KafkaProbe,
     )
 
 

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 # Outcomes that establish something about the subject (it refused, reset, spoke no HTTP...): a verdict.
 # The others (timeout, unreachable, DNS trouble) leave the question open: an error, "could not decide".
-_ESTABLISHED = frozenset({"refused", "reset", "tls_error", "http_error", "too_large", "nxdomain"})
+_ESTABLISHED = frozenset({"refused", "reset", "tls_error", "http_error", "too_large", "nxdomain", "protocol_error"})
 
 
 class Location(TypedDict, total=False):

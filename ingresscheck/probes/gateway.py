@@ -157,8 +157,10 @@ class GatewayProbe(Probe):
         attached: dict[tuple[str, str, str, str], list[tuple[str, str, str]]] = {}  # listener -> routes' hosts
         for gw in inv.gateways:
             self._gateway(ctx, gw, classes)
-        for route in inv.http_routes:
-            for li, host, route_id in self._route(ctx, route):
+        routes = [("HTTPRoute", r) for r in inv.http_routes]
+        routes += [("TLSRoute", r) for r in inv.tls_routes] + [("TCPRoute", r) for r in inv.tcp_routes]
+        for kind, route in routes:
+            for li, host, route_id in self._route(ctx, route, kind):
                 attached.setdefault((li.owner_namespace, li.owner_name, li.owner_kind, li.name), []).append(
                     (host, route_id, li.gateway)
                 )
@@ -283,19 +285,19 @@ class GatewayProbe(Probe):
                 )
 
     # --- routes -----------------------------------------------------------------------------------
-    def _route(self, ctx: ProbeContext, route: Obj) -> list[tuple[Listener, str, str]]:
+    def _route(self, ctx: ProbeContext, route: Obj, kind: str = "HTTPRoute") -> list[tuple[Listener, str, str]]:
         """Report a route's checks; return (listener, effective hostname, route id) where it attaches."""
         inv = ctx.inventory
         ns, name = _meta(route)
-        where: Location = {"namespace": ns, "kind": "HTTPRoute", "name": name}
+        where: Location = {"namespace": ns, "kind": kind, "name": name}
         hostnames = [h for h in (route.get("spec") or {}).get("hostnames") or [] if h]
         out: list[tuple[Listener, str, str]] = []
-        parent_list = list(parents(inv, route))
+        parent_list = list(parents(inv, route, kind))
         if not parent_list:
             ctx.report(
                 "gateway.route_attached",
                 Status.FAIL,
-                f"HTTPRoute {ns}/{name} has no parentRefs: it attaches nowhere",
+                f"{where['kind']} {ns}/{name} has no parentRefs: it attaches nowhere",
                 **where,
             )
         for parent in parent_list:
@@ -314,7 +316,7 @@ class GatewayProbe(Probe):
             ctx.report(
                 "gateway.route_attached",
                 Status.FAIL,
-                f"HTTPRoute {ns}/{name}: parent {parent.label} {why}",
+                f"{where['kind']} {ns}/{name}: parent {parent.label} {why}",
                 subject=parent.label,
                 **where,
             )
@@ -324,7 +326,7 @@ class GatewayProbe(Probe):
             ctx.report(
                 "gateway.route_attached",
                 Status.FAIL,
-                f"HTTPRoute {ns}/{name} attaches nowhere on {parent.label}: {why}",
+                f"{where['kind']} {ns}/{name} attaches nowhere on {parent.label}: {why}",
                 subject=parent.label,
                 **where,
             )
@@ -337,7 +339,7 @@ class GatewayProbe(Probe):
             ctx.report(
                 "gateway.route_attached",
                 Status.PASS,
-                f"HTTPRoute {ns}/{name} attaches to "
+                f"{where['kind']} {ns}/{name} attaches to "
                 f"{', '.join(sorted({li.id for li, _, _ in out}))} as {', '.join(hosts)}",
                 subject=parent.label,
                 evidence={"effective_hostnames": hosts},
@@ -348,7 +350,7 @@ class GatewayProbe(Probe):
             ctx.report(
                 "gateway.route_attached",
                 Status.FAIL,
-                f"HTTPRoute {ns}/{name} attaches nowhere on "
+                f"{where['kind']} {ns}/{name} attaches nowhere on "
                 f"{parent.label}: its hostnames {', '.join(hostnames)} intersect no listener hostname "
                 f"({listed})",
                 subject=parent.label,
@@ -367,7 +369,7 @@ class GatewayProbe(Probe):
                 entry = p
                 break
         if entry is None:
-            msg = f"HTTPRoute {ns}/{name} has no status for parent {parent.label}: no controller processed it"
+            msg = f"{where['kind']} {ns}/{name} has no status for parent {parent.label}: no controller processed it"
             ctx.report("gateway.route_accepted", Status.FAIL, msg, subject=parent.label, **where)
             ctx.report(
                 "gateway.route_resolved_refs",
@@ -383,7 +385,7 @@ class GatewayProbe(Probe):
             ctx.report(
                 check,
                 Status.PASS if _true(c) else Status.FAIL,
-                f"HTTPRoute {ns}/{name} on {parent.label}: {_says(c, kind)}",
+                f"{where['kind']} {ns}/{name} on {parent.label}: {_says(c, kind)}",
                 subject=parent.label,
                 evidence={"controller": entry.get("controllerName"), "condition": c or {}},
                 **where,
@@ -402,12 +404,12 @@ class GatewayProbe(Probe):
             seen.add((b_ns, b_name, port))
             subject = f"Service {b_ns}/{b_name}" + (f" port {port}" if port is not None else "")
             if b_ns != ns:
-                grant = reference_granted(inv, "HTTPRoute", ns, "Service", b_ns, b_name)
+                grant = reference_granted(inv, where.get("kind") or "HTTPRoute", ns, "Service", b_ns, b_name)
                 if grant is None:
                     ctx.report(
                         "gateway.reference_grant",
                         Status.FAIL,
-                        f"HTTPRoute {ns}/{name} refers to {subject} "
+                        f"{where['kind']} {ns}/{name} refers to {subject} "
                         f"in another namespace, and no ReferenceGrant in {b_ns} allows it",
                         subject=subject,
                         **where,
@@ -416,7 +418,8 @@ class GatewayProbe(Probe):
                     ctx.report(
                         "gateway.reference_grant",
                         Status.PASS,
-                        f"ReferenceGrant {b_ns}/{_meta(grant)[1]} allows HTTPRoutes of {ns} to refer to {subject}",
+                        f"ReferenceGrant {b_ns}/{_meta(grant)[1]} allows {where['kind']}s of {ns} "
+                        f"to refer to {subject}",
                         subject=subject,
                         **where,
                     )
