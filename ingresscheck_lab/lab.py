@@ -29,7 +29,7 @@ from kubernetes.client.exceptions import ApiException
 from ingresscheck.errors import LabError
 from ingresscheck.kube import Resources, connect
 
-from . import access, build, envoy_gateway, gateway_api, objects, pki, processes, protocols, render, traffic
+from . import access, build, envoy_gateway, gateway_api, kafka, objects, pki, processes, protocols, render, traffic
 from .layout import APPS_DOMAIN, EXAMPLE_DOMAIN, GW_DOMAIN, LabLayout
 
 Say = Callable[[str], None]
@@ -99,7 +99,8 @@ class Lab:
     ) -> float:
         """``data_planes``: "traefik" always runs; "envoy-gateway" adds the second one (migration parity).
         ``extra_hosts``: generated Ingresses (None: 0 for a new lab, whatever a running lab has).
-        ``parts``: "access" adds the access-control hosts (ingresscheck_lab/access.py; builds oauth2-proxy once)."""
+        ``parts``: "access" adds the access-control hosts (ingresscheck_lab/access.py; builds oauth2-proxy once),
+        "kafka" a 3-broker Kafka cluster behind one TLSRoute per broker (``ingresscheck_lab.kafka``)."""
         if self.is_up():
             have = int(self.state().get("extra_hosts", 0))
             if extra_hosts is not None and extra_hosts != have:
@@ -114,6 +115,8 @@ class Lab:
                 envoy_gateway.start(self)
             if "access" in parts:
                 access.start(self)
+            if "kafka" in parts:
+                kafka.start(self)
             return 0.0
         if processes.recorded(self.layout):
             self.say("lab: cleaning up the remains of an earlier lab first")
@@ -136,6 +139,8 @@ class Lab:
                 envoy_gateway.start(self)
             if "access" in parts:
                 access.start(self)
+            if "kafka" in parts:
+                kafka.start(self)
         except BaseException:
             self._stop_all(quiet=True)  # the original error is what the user needs to see
             raise
@@ -566,6 +571,11 @@ class Lab:
             if exc.status != 404:  # 404: no Gateway API CRDs (yet)
                 raise
             routes = []
+        try:
+            routes += w.list("TLSRoute")  # the Kafka brokers' names (`lab up --with kafka`)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
         route_hosts = [h for r in routes for h in (r.get("spec") or {}).get("hostnames") or []]
         text = render.apps_hosts(self.layout, hosts, route_hosts)
         (self.layout.conf / "apps.hosts").write_text(text)
@@ -606,7 +616,9 @@ class Lab:
 
     def lab_addresses(self) -> set[str]:
         L = self.layout
-        addrs = {L.dns_ip, L.vip, envoy_gateway.VIP} | {n.ip for n in L.nodes}
+        addrs = (
+            {L.dns_ip, L.vip, envoy_gateway.VIP} | {n.ip for n in L.nodes} | {kafka.broker_ip(n) for n in kafka.BROKERS}
+        )
         addrs |= {addr.rsplit(":", 1)[0] for addr in self._pods(int(self.state().get("extra_hosts", 0)))}
         return addrs
 

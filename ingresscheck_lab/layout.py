@@ -49,6 +49,8 @@ class LabLayout:
     node_port_http: int = 30080
     node_port_https: int = 30443
     node_ping_port: int = 8082
+    # Traefik's "kafka" entry point and the LB's TCP frontend for it (TLS passthrough; `lab up --with kafka`)
+    kafka_port: int = 9094
     pod_port: int = 8080
     node_port_range: str = "30000-32767"
     controller_namespace: str = "ingress-system"

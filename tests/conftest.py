@@ -53,3 +53,15 @@ def envoy(lab: Lab) -> Iterator[Lab]:
     yield lab
     if started_here:
         eg.stop(lab, remove_objects=True)
+
+
+@pytest.fixture(scope="module")
+def kafka_lab(lab: Lab) -> Iterator[Lab]:
+    """The lab with its 3-broker Kafka cluster published through TLSRoutes, stopped again if started here."""
+    from ingresscheck_lab import kafka
+
+    started_here = not kafka.running(lab.layout)
+    kafka.start(lab)
+    yield lab
+    if started_here:
+        kafka.stop(lab)

@@ -19,6 +19,7 @@ bootstrap``. Without targets, nothing is reported. The protocol is kafka-python'
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,9 +81,12 @@ def metadata_request() -> bytes:
     )
 
 
-def describe_self_request() -> bytes:
+def describe_broker_request(node_id: int) -> bytes:
+    """DescribeConfigs of broker ``node_id``'s node.id: a broker answers it only for its own id, and for
+    another id says which it is ("Unexpected broker id, expected N ..."), so the answer names the broker
+    the connection reached."""
     resource = DescribeConfigsRequest.DescribeConfigsResource(
-        resource_type=BROKER_RESOURCE, resource_name="", configuration_keys=["node.id", "broker.id"]
+        resource_type=BROKER_RESOURCE, resource_name=str(node_id), configuration_keys=["node.id", "broker.id"]
     )
     return _encode(
         DescribeConfigsRequest[DESCRIBE_CONFIGS_V](
@@ -237,7 +241,7 @@ class KafkaProbe(Probe):
             return
         for address in addresses:
             at = f"{subject} at {where(address, x.port)}"
-            attempt = await ctx.net.framed(address, x.port, [describe_self_request()], tls=b.tls, sni=x.host)
+            attempt = await ctx.net.framed(address, x.port, [describe_broker_request(x.node_id)], tls=b.tls, sni=x.host)
             if not attempt.ok:
                 not_completed(
                     ctx,
@@ -312,8 +316,14 @@ def _node_id(attempt: Attempt) -> int | None:
         return None
     for result in answer.results:
         if result.error_code != 0:
+            said = _EXPECTED.search(result.error_message or "")
+            if said:
+                return int(said.group(1))
             continue
         for config in result.configs:
             if config.name in ("node.id", "broker.id") and config.value and config.value.lstrip("-").isdigit():
                 return int(config.value)
     return None
+
+
+_EXPECTED = re.compile(r"expected (-?\d+)")

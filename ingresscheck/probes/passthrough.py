@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from ..discovery.gateway import find_gateway, listeners_of
 from ..discovery.tcp import StreamTarget
+from ..hostname import match_one
 from ..net import Attempt, where
 from ..results import Severity, Step
 from ._contract import CheckSpec, Probe, ProbeContext, Scope
@@ -90,7 +91,6 @@ class PassthroughProbe(Probe):
         if not addresses:
             addresses, source = await published_addresses(ctx, t)
         gateway_certs = self._gateway_certificates(ctx, t)
-        own = await self._backend_certificate(ctx, t)
         for address in addresses:
             subject = f"{t.label} at {where(address, port)}"
             attempt = await ctx.net.handshake(address, port, t.sni)
@@ -112,6 +112,7 @@ class PassthroughProbe(Probe):
                     **loc,
                 )
                 continue
+            own = await self._backend_certificate(ctx, t, served)
             if isinstance(own, Attempt) or own is None:
                 why = own.describe() if isinstance(own, Attempt) else "the route's backends have no ready endpoint"
                 ctx.warned(
@@ -126,7 +127,17 @@ class PassthroughProbe(Probe):
                 continue
             endpoint, der = own
             evidence["backend"] = {"endpoint": endpoint, **leaf_summary(der)}
-            if fingerprint(der) == fingerprint(served):
+            names = evidence["served"].get("dns_names") or []
+            if not any(match_one(t.sni, n) for n in names):
+                ctx.failed(
+                    "tls.passthrough",
+                    f"{t.label}: SNI {t.sni} at {attempt.subject.where} gets a certificate that does not cover "
+                    f"{t.sni} ({', '.join(names) or 'no DNS names'}): the route leads to a backend of another name",
+                    evidence=evidence,
+                    subject=subject,
+                    **loc,
+                )
+            elif fingerprint(der) == fingerprint(served):
                 ctx.passed(
                     "tls.passthrough",
                     f"{t.label}: SNI {t.sni} at {attempt.subject.where} reaches the backend's own certificate "
@@ -167,10 +178,14 @@ class PassthroughProbe(Probe):
                 out[fingerprint(cert.public_bytes(Encoding.DER))] = f"Secret {ref[0]}/{ref[1]}"
         return out
 
-    async def _backend_certificate(self, ctx: ProbeContext, t: StreamTarget) -> tuple[str, bytes] | Attempt | None:
-        """(endpoint, leaf DER) the route's first backend serves itself for the SNI; the failed attempt when its
-        endpoints cannot be reached from here; None when it has no ready endpoint."""
+    async def _backend_certificate(
+        self, ctx: ProbeContext, t: StreamTarget, served: bytes
+    ) -> tuple[str, bytes] | Attempt | None:
+        """(endpoint, leaf DER) a ready endpoint of the route's backends serves itself for the SNI: the one serving
+        ``served`` when there is one (a Service of several brokers), else the first; the failed attempt when the
+        endpoints cannot be reached from here; None when there is no ready endpoint."""
         last: Attempt | None = None
+        first: tuple[str, bytes] | None = None
         for b in t.backends:
             found = ctx.inventory.service_endpoints(b.namespace, b.service)
             svc_port = next(
@@ -183,6 +198,10 @@ class PassthroughProbe(Probe):
                     continue
                 attempt = await ctx.net.handshake(ep.address, port, t.sni)
                 if attempt.ok and attempt.tls is not None and attempt.tls.chain:
-                    return where(ep.address, port), attempt.tls.chain[0]
-                last = attempt
-        return last
+                    found_cert = (where(ep.address, port), attempt.tls.chain[0])
+                    if attempt.tls.chain[0] == served:
+                        return found_cert
+                    first = first or found_cert
+                else:
+                    last = attempt
+        return first or last
