@@ -83,7 +83,14 @@ def add_lab_arguments(lab: argparse.ArgumentParser, parser_class: Any) -> None:
     build_cmd.add_argument(
         "--quiet", action="store_true", help="only what is being built and its progress, not the table of binaries"
     )
-    lab_sub.add_parser("down", help="stop every lab process (by PID) and remove the cluster state")
+    down = lab_sub.add_parser("down", help="stop every lab process (by PID) and remove the cluster state")
+    down.add_argument(
+        "--only",
+        type=_extras,
+        default=(),
+        metavar="LIST",
+        help="stop only these extras (kafka: the brokers, their Gateway, routes and DNS records); the lab stays up",
+    )
     lab_sub.add_parser("status", help="show each lab component")
     lab_sub.add_parser("sync", help="re-render the apps.test DNS records from the Ingresses")
     lab.set_defaults(handler=execute_lab)
@@ -108,6 +115,12 @@ def execute_lab(args: argparse.Namespace) -> int:
             built.update(access.ensure_binaries(lab.layout, lab.say))
         for name, path in built.items() if not args.quiet else ():
             print(f"{name:<15} {path}")
+    elif args.lab_command == "down" and args.only:
+        from . import kafka
+
+        if "kafka" in args.only:
+            kafka.stop(lab)
+            lab.say("lab: kafka is down")
     elif args.lab_command == "down":
         lab.down()
     elif args.lab_command == "sync":
