@@ -104,7 +104,7 @@ class KafkaProbe(Probe):
             "kafka.bootstrap",
             Step.BACKEND,
             Severity.CRITICAL,
-            "ApiVersions and Metadata are answered through the exposed bootstrap address",
+            "ApiVersions and Metadata are answered through the exposed bootstrap address (with the expected brokers)",
             "The bootstrap address does not speak Kafka: check the route's listener (Passthrough for a TLS "
             "listener of the brokers), its backend Service and the broker's listener.",
         ),

@@ -59,7 +59,7 @@ class PassthroughProbe(Probe):
             Step.TLS,
             Severity.CRITICAL,
             "the SNI of a passthrough TLSRoute (or ssl-passthrough Ingress) reaches its backend's own certificate, "
-            "not the Gateway's",
+            "covering the SNI, not the Gateway's",
             "Set the listener's tls.mode to Passthrough (Terminate makes the Gateway answer with its own "
             "certificate), and check that the route's hostname names the backend whose certificate answers.",
         ),
