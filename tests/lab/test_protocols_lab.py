@@ -115,3 +115,24 @@ def test_grpc_backend_down_fails_grpc_health(lab: Lab) -> None:
     # Then grpc.health fails naming what came back instead of SERVING
     r = results(rep, "grpc.health", protocols.GRPC_HOST)[0]
     assert r.status is Status.FAIL and ("UNAVAILABLE" in r.message or "HTTP 5" in r.message), r.message
+
+
+def test_lb_without_hsts_fails_tls_hsts_where_the_profile_requires_it(lab: Lab) -> None:
+    # Given the LB no longer sending Strict-Transport-Security, and a profile that requires HSTS
+    with lb_faults(lab, LbFaults(hsts_removed=True)):
+        rep = converge(
+            lambda: check(lab, ["dns", "tls", "hsts"], hsts_required=True),
+            status_of("tls.hsts", Status.FAIL, "api.example.test"),
+        )
+    # Then every host the LB terminates fails tls.hsts saying no header came, at the LB's address
+    failed = {r.host for r in results(rep, "tls.hsts", kind="Ingress") if r.status is Status.FAIL}
+    assert LB_HOSTS <= failed
+    api = results(rep, "tls.hsts", "api.example.test", "Ingress")[0]
+    assert "no Strict-Transport-Security header" in api.message and api.evidence["hsts"] == "none"
+    # and with the LB healthy again the same profile passes it (max-age 15724800; includeSubDomains)
+    # (HAProxy's reload hands over a moment after the signal: wait for it)
+    healthy = converge(
+        lambda: check(lab, ["dns", "tls", "hsts"], hsts_required=True),
+        status_of("tls.hsts", Status.PASS, "api.example.test"),
+    )
+    assert results(healthy, "tls.hsts", "api.example.test", "Ingress")[0].status is Status.PASS
