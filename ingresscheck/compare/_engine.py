@@ -10,6 +10,8 @@ import time
 from ..discovery.model import Target
 from ..net import Attempt, Net
 from ..profile import Profile
+from . import _access as access
+from ._access import CheckParity, asks_for_access
 from ._aspects import aspect_requests, compare_aspect
 from ._cause import with_cause
 from ._classify import classify
@@ -89,7 +91,13 @@ async def run(
             finally:
                 net_a.release(name)
                 net_b.release(name)
-            return HostParity(name, _label(ta), _label(tb), tuple(exchanges))
+            checks: tuple[CheckParity, ...] = ()
+            intent = ta if asks_for_access(ta) else tb if asks_for_access(tb) else None
+            if intent is not None:  # the access checks of `run`, the same code on both sides, A's intent
+                on_a = await access.run_side(access.side_profile(profile, a, name, addr_a), intent, "A")
+                on_b = await access.run_side(access.side_profile(profile, b, name, addr_b), intent, "B")
+                checks = tuple(access.pair(name, intent, on_a, on_b, (addr_a, a.https_port), (addr_b, b.https_port)))
+            return HostParity(name, _label(ta), _label(tb), tuple(exchanges), checks)
 
         results = list(await asyncio.gather(*(host(h) for h in paired)))
         # one unknown Host per domain, sent where that domain's hosts go on each side

@@ -109,15 +109,18 @@ def apply_expectations(
     used: set[int] = set()
     out = []
     for h in hosts:
-        exchanges = []
-        for e in h.exchanges:
+
+        def marked(differences: tuple[Difference, ...], host: str = h.host) -> tuple[Difference, ...]:
             diffs = []
-            for d in e.differences:
-                match = next((i for i, x in enumerate(expectations) if x.covers(h.host, d)), None)
+            for d in differences:
+                match = next((i for i, x in enumerate(expectations) if x.covers(host, d)), None)
                 if match is not None:
                     used.add(match)
                     d = replace(d, expected=expectations[match].reason)
                 diffs.append(d)
-            exchanges.append(Exchange(e.request, e.a, e.b, tuple(diffs)))
-        out.append(replace(h, exchanges=tuple(exchanges)))
+            return tuple(diffs)
+
+        exchanges = [Exchange(e.request, e.a, e.b, marked(e.differences)) for e in h.exchanges]
+        checks = tuple(replace(c, differences=marked(c.differences)) for c in h.checks)
+        out.append(replace(h, exchanges=tuple(exchanges), checks=checks))
     return out, tuple(x for i, x in enumerate(expectations) if i not in used)

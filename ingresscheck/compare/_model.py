@@ -69,13 +69,15 @@ class Request:
     headers: tuple[tuple[str, str], ...] = ()  # sent besides Host, User-Agent and Accept
     body_bytes: int = 0  # a body of that many bytes is sent (POST)
     aspect: str | None = None
-    kind: str = "http"  # or "alpn"
+    kind: str = "http"  # or "alpn", or "check" (a `run` check on both sides: ``_access``)
 
     def describe(self) -> str:
         # the matrix's wrong-credentials request carries credentials too: say which it sends
         cred = (" (with wrong credentials)" if self.key == "auth wrong" else " (with credentials)") if self.auth else ""
         if self.kind == "alpn":
             return f"TLS handshake {self.host} offering h2, http/1.1"
+        if self.kind == "check":
+            return f"check {self.aspect} of {self.host} ({self.key.removeprefix(f'check {self.aspect}').strip()})"
         extra = "".join(f" [{n}: {v}]" for n, v in self.headers)
         body = f" ({self.body_bytes} byte body)" if self.body_bytes else ""
         return f"{self.method} {self.scheme}://{self.host}{self.target}{cred}{extra}{body}"
@@ -283,11 +285,12 @@ class HostParity:
     a_object: str  # Kind namespace/name
     b_object: str
     exchanges: tuple[Exchange, ...]
+    checks: tuple[Any, ...] = ()  # the access checks on both sides (``_access.CheckParity``)
 
     @property
     def all_differences(self) -> list[Difference]:
         """Every difference, expected ones included, worst first."""
-        diffs = [d for e in self.exchanges for d in e.differences]
+        diffs = [d for e in self.exchanges for d in e.differences] + [d for c in self.checks for d in c.differences]
         return sorted(diffs, key=lambda d: rank(d.severity))
 
     @property

@@ -69,6 +69,17 @@ def _host(h: HostParity) -> dict[str, Any]:
             }
             for e in h.exchanges
         ],
+        "checks": [
+            {
+                **c.as_dict(),
+                "verdict": class_of(min((d.severity for d in c.differences if not d.expected), key=rank))
+                if any(not d.expected for d in c.differences)
+                else "expected"
+                if c.differences
+                else "same",
+            }
+            for c in h.checks
+        ],
     }
 
 
