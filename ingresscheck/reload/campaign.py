@@ -188,6 +188,8 @@ def route_urls(profile: Profile, targets: list[Target], limit: int = 50) -> list
     authority = "" if port == 443 else f":{port}"
     urls = []
     for t in targets:
+        if (t.annotation("backend-protocol") or "").upper() in ("GRPC", "GRPCS"):
+            continue  # a plain GET to a gRPC backend is a 500 by design, not a reload error (routing skips it too)
         for rule in t.paths:
             # a route the controller answers with a redirect annotation (302/301) never reaches its backend: not
             # an existing route the prober can expect a 2xx from
