@@ -7,7 +7,7 @@ client ─▶ HAProxy VIP :443 (TLS passed through by SNI, PROXY protocol v2: th
                  │                          auth-signin: /oauth2/start (an Ingress path to oauth2-proxy)
                  ├─ mtls.example.test      auth-tls-secret: the lab's client CA; the certificate passed upstream
                  ├─ internal.example.test  whitelist-source-range 127.0.21.64/26
-                 └─ limited.example.test   limit-rps 2, limit-burst-multiplier 2
+                 └─ limited.example.test   limit-rps 2, limit-burst-multiplier 5
 ```
 
 oauth2-proxy v7.15.6 and the issuer (github.com/oauth2-proxy/mockoidc, a maintained OIDC provider for tests,

@@ -214,5 +214,5 @@ def test_limit_not_enforced_when_the_lb_bypasses_the_controller(access_lab: Lab)
         )
     [limit] = results(rep, "limits.rate", LIMITED_HOST)
     assert limit.status is Status.FAIL and limit.severity.value == "critical"
-    assert limit.message.startswith("limit-rps 2 is not enforced: all 20 of 20 requests")
+    assert limit.message.startswith("limit-rps 2 is not enforced: all 38 of 38 requests")
     assert limit.evidence["refused"] == 0
