@@ -25,4 +25,5 @@ ALLOWED_RANGE = "127.0.21.64/26"  # internal.example.test's whitelist-source-ran
 INSIDE_SOURCE = "127.0.21.70"  # a client address inside the range
 OUTSIDE_SOURCE = "127.0.21.200"  # and one outside it
 LIMIT_RPS = 2
-LIMIT_BURST_MULTIPLIER = 5  # a bucket of 10 requests: the other probes of a run (redirect, TLS, HTTP, HSTS, routing) fit in it
+# a bucket of 10 requests: what the other probes of a run send the host (redirect, TLS, HTTP, HSTS, routing) fits
+LIMIT_BURST_MULTIPLIER = 5
