@@ -20,7 +20,7 @@ from ..net import Attempt, where
 from ..results import Severity, Step
 from ._access import reach as access_reach
 from ._contract import CheckSpec, Probe, ProbeContext, Scope
-from ._ingress_annotations import is_canary, weighted_canary_services
+from ._ingress_annotations import grpc_backend, is_canary, weighted_canary_services
 
 ALPN_BOTH = ("h2", "http/1.1")
 
@@ -160,6 +160,11 @@ class HttpProbe(Probe):
         self._alt_svc(ctx, h1, subject)
         if selected != "h2":
             ctx.skipped("http.h2", f"{subject} does not offer h2 (see http.alpn)", evidence, subject=subject)
+            return
+        if grpc_backend(ctx.require_target):
+            # a plain GET to a gRPC server is answered with an error that differs by protocol (504 over h2,
+            # 500 over HTTP/1.1 behind Traefik): it tells nothing about routing; grpc.health calls the server
+            ctx.skipped("http.h2", f"{subject} routes to a gRPC backend: see grpc.health", evidence, subject=subject)
             return
         h2 = offered
         for attempt, label in ((h2, "over h2"), (h1, "over HTTP/1.1")):

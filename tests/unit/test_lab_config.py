@@ -77,7 +77,7 @@ def test_kubeconfig_and_profile_point_at_the_lab(layout: LabLayout) -> None:
     assert kc["clusters"][0]["cluster"]["server"] == "https://127.0.0.1:6443"
     prof = yaml.safe_load(render.profile(layout, Path("/ca.crt"), {"h": {"username": "u", "password_file": "/p"}}))
     assert prof["dns"]["servers"] == ["127.0.0.2:5353"]
-    assert prof["load_balancers"] == ["127.0.0.10"]
+    assert prof["load_balancers"] == ["127.0.0.10", "::1"]  # HAProxy also listens on [::1] (issue 23)
     assert prof["credentials"]["h"] == {"username": "u", "password_file": "/p"}
 
 
