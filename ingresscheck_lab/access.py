@@ -418,9 +418,12 @@ def wait_serving(lab: Lab, timeout: float = 60.0) -> None:
         with httpx.Client(verify=ctx, timeout=2, transport=transport) as client:
 
             def serving(host: str = host, status: int = status, client: httpx.Client = client) -> bool:
+                # a new connection per try: a TLS connection made before Traefik loaded the host's TLS options
+                # (client certificates for mtls) stays without them, and every request on it is refused; with
+                # Envoy Gateway beside it Traefik is slower to load them, and a kept-alive try never saw 200
                 r = client.get(
                     f"https://{L.vip}:{L.lb_https_port}/",
-                    headers={"Host": host},
+                    headers={"Host": host, "Connection": "close"},
                     extensions={"sni_hostname": host},
                 )
                 return r.status_code == status
