@@ -62,25 +62,34 @@ async def connect_proxy(answer: bytes | None = None) -> AsyncIterator[tuple[int,
     seen: list[str] = []
 
     async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(OSError):
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        writer.close()
+        try:
+            with contextlib.suppress(OSError):
+                while data := await reader.read(65536):
+                    writer.write(data)
+                    await writer.drain()
+        finally:
+            writer.close()
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
-        seen.append(head)
-        if answer is not None:
-            writer.write(answer)
-            await writer.drain()
+        # every stream is closed in a finally: asyncio.run cancels a tunnel still piping when the test ends,
+        # and a stream left open then is found by the garbage collector in a later test (ResourceWarning)
+        try:
+            head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
+            seen.append(head)
+            if answer is not None:
+                writer.write(answer)
+                await writer.drain()
+                return
+            host, _, port = head.split(" ")[1].rpartition(":")
+            up_reader, up_writer = await asyncio.open_connection(host.strip("[]"), int(port))
+            try:
+                writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                await writer.drain()
+                await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+            finally:
+                up_writer.close()
+        finally:
             writer.close()
-            return
-        host, _, port = head.split(" ")[1].rpartition(":")
-        up_reader, up_writer = await asyncio.open_connection(host.strip("[]"), int(port))
-        writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
-        await writer.drain()
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
     try:
