@@ -76,9 +76,10 @@ def add_lab_arguments(lab: argparse.ArgumentParser, parser_class: Any) -> None:
         "--with",
         dest="parts",
         action="append",
-        choices=("access",),
+        choices=("access", "kafka"),
         default=[],
-        help="access: also build oauth2-proxy and the OIDC issuer (what `lab up --with access` needs)",
+        help="access: also build oauth2-proxy and the OIDC issuer (what `lab up --with access` needs); "
+        "kafka: fetch the Apache Kafka jars from Maven Central into the cache (what `lab up --with kafka` needs)",
     )
     build_cmd.add_argument(
         "--quiet", action="store_true", help="only what is being built and its progress, not the table of binaries"
@@ -113,6 +114,10 @@ def execute_lab(args: argparse.Namespace) -> int:
             from . import access
 
             built.update(access.ensure_binaries(lab.layout, lab.say))
+        if "kafka" in args.parts:
+            from . import kafka
+
+            built["kafka-jars"] = kafka.ensure_jars(lab.layout, lab.say)
         for name, path in built.items() if not args.quiet else ():
             print(f"{name:<15} {path}")
     elif args.lab_command == "down" and args.only:

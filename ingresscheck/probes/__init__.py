@@ -44,6 +44,7 @@ def _builtin() -> tuple[type[Probe], ...]:
     from .httproute import HttpRouteProbe
     from .identity_headers import IdentityHeadersProbe
     from .kafka import KafkaProbe
+    from .kafka_roundtrip import KafkaRoundtripProbe
     from .ownership import OwnershipProbe
     from .passthrough import PassthroughProbe
     from .rate_limit import RateLimitProbe
@@ -98,6 +99,7 @@ def _builtin() -> tuple[type[Probe], ...]:
         TcpProbe,
         PassthroughProbe,
         KafkaProbe,
+        KafkaRoundtripProbe,
     )
 
 

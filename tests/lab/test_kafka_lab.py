@@ -5,6 +5,10 @@ broker by broker; each fail case is made by changing the lab for real and put ba
 from __future__ import annotations
 
 import copy
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -117,3 +121,93 @@ def test_a_tls_route_whose_sni_leads_to_another_broker_fails_naming_both(kafka_l
         # and tls.passthrough fails: the certificate answering b2's SNI is broker 3's, which does not cover it
         (pt,) = [r for r in rep.results if r.check == "tls.passthrough" and r.name == "b2"]
         assert pt.status is Status.FAIL and "does not cover" in pt.message
+
+
+def _topics() -> set[str]:
+    """Every topic of the lab cluster, asked of broker 1's internal listener (not through the routes)."""
+    import socket
+    import struct
+
+    from kafka.protocol.metadata import MetadataRequest, MetadataResponse
+
+    request = MetadataRequest[12](
+        topics=None, allow_auto_topic_creation=False, include_topic_authorized_operations=False
+    )
+    request.with_header(correlation_id=7, client_id="test")
+    payload = bytes(request.encode(header=True))
+    with socket.create_connection((kafka.broker_ip(1), kafka.INTERNAL_PORT), timeout=10) as s:
+        s.sendall(struct.pack(">i", len(payload)) + payload)
+        size = struct.unpack(">i", s.recv(4, socket.MSG_WAITALL))[0]
+        answer = s.recv(size, socket.MSG_WAITALL)
+    return {t.name for t in MetadataResponse.decode(answer, version=12, header=True).topics}
+
+
+def _run(lab: Lab, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ingresscheck",
+            "run",
+            "--profile",
+            str(lab.layout.profile),
+            "--probes",
+            "kafka_roundtrip",
+            "--no-progress",
+            "-o",
+            "json",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_round_trip_produces_and_consumes_one_record_and_leaves_no_topic(kafka_lab: Lab) -> None:
+    # Given the healthy cluster, When the round trip runs with --allow-mutations
+    done = _run(kafka_lab, "--allow-mutations")
+    assert done.returncode == 0, done.stderr
+    results = {r["check"]: r for r in json.loads(done.stdout)["results"]}
+    # Then the record came back from the leader, the subject is the stable bootstrap, the nonce is evidence
+    trip = results["kafka.roundtrip"]
+    assert trip["status"] == "pass" and "consumed" in trip["message"], trip
+    assert trip["subject"] == f"Kafka {kafka.BOOTSTRAP}:{kafka.PORT}"
+    topic = trip["evidence"]["topic"]
+    assert topic.startswith("ingresscheck-canary-") and topic not in trip["subject"]
+    # and the topic is gone
+    assert results["kafka.roundtrip.cleanup"]["status"] == "pass"
+    assert not [t for t in _topics() if t.startswith("ingresscheck-canary-")]
+
+
+def test_without_allow_mutations_the_round_trip_is_skipped_saying_why(kafka_lab: Lab) -> None:
+    # Given no --allow-mutations, When only the round trip is asked for
+    done = _run(kafka_lab)
+    # Then nothing is checked (exit 2), the skip names the flag, and no topic was made
+    assert done.returncode == 2 and "--allow-mutations" in done.stderr, done.stderr
+    assert not [t for t in _topics() if t.startswith("ingresscheck-canary-")]
+
+
+def test_lab_build_with_kafka_fetches_the_jars_into_the_cache(kafka_lab: Lab) -> None:
+    # Given the lab's cache, When `lab build --with kafka` runs (the jars cached: no fetch again)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ingresscheck",
+            "lab",
+            "--lab-dir",
+            str(kafka_lab.layout.root),
+            "build",
+            "--with",
+            "kafka",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "INGRESSCHECK_CACHE": str(kafka_lab.layout.cache)},
+    )
+    # Then it names the jar folder, which holds Kafka's jars
+    assert done.returncode == 0, done.stderr
+    assert f"kafka-jars      {kafka.lib_dir(kafka_lab.layout)}" in done.stdout
+    assert any(kafka.lib_dir(kafka_lab.layout).glob(f"kafka_2.13-{kafka.KAFKA_VERSION}.jar"))
