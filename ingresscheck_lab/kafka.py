@@ -127,8 +127,11 @@ def _java() -> str:
     return java
 
 
-def broker_properties(layout: LabLayout, node_id: int, data: Path, keystore: Path) -> str:
+def broker_properties(layout: LabLayout, node_id: int, data: Path, keystore: Path, external: str | None = None) -> str:
+    """``external``: the EXTERNAL listener's advertised host:port (default: its name on the Gateway; a fail
+    case advertises the broker's internal address instead)."""
     ip = broker_ip(node_id)
+    external = external or f"{broker_host(node_id)}:{PORT}"
     voters = ",".join(f"{n}@{broker_ip(n)}:{CONTROLLER_PORT}" for n in BROKERS)
     lines = [
         "# Rendered by ingresscheck lab --with kafka",
@@ -136,7 +139,7 @@ def broker_properties(layout: LabLayout, node_id: int, data: Path, keystore: Pat
         f"node.id={node_id}",
         f"controller.quorum.voters={voters}",
         f"listeners=INTERNAL://{ip}:{INTERNAL_PORT},EXTERNAL://{ip}:{EXTERNAL_PORT},CONTROLLER://{ip}:{CONTROLLER_PORT}",
-        f"advertised.listeners=INTERNAL://{ip}:{INTERNAL_PORT},EXTERNAL://{broker_host(node_id)}:{PORT}",
+        f"advertised.listeners=INTERNAL://{ip}:{INTERNAL_PORT},EXTERNAL://{external}",
         "listener.security.protocol.map=INTERNAL:PLAINTEXT,EXTERNAL:SSL,CONTROLLER:PLAINTEXT",
         "inter.broker.listener.name=INTERNAL",
         "controller.listener.names=CONTROLLER",
@@ -201,34 +204,57 @@ def start(lab: Lab) -> None:
             )
     for n in BROKERS:
         lab.say(f"lab: starting kafka broker {n} on {broker_ip(n)} (advertises {broker_host(n)}:{PORT})")
-        processes.start(
-            L,
-            processes.Spec(
-                process_name(n),
-                [
-                    java,
-                    HEAP,
-                    "-Xms64m",
-                    "-XX:+UseSerialGC",
-                    "-cp",
-                    classpath,
-                    "kafka.Kafka",
-                    str(root / f"broker-{n}" / "server.properties"),
-                ],
-                listens=((broker_ip(n), INTERNAL_PORT), (broker_ip(n), EXTERNAL_PORT), (broker_ip(n), CONTROLLER_PORT)),
-            ),
-        )
+        _start_broker(L, n, java, classpath)
     deadline = time.monotonic() + 120
     for n in BROKERS:
-        r = processes.find(L, process_name(n))
-        assert r is not None
-        processes.wait_ready(
-            r,
-            partial(_port_open, broker_ip(n), EXTERNAL_PORT),
-            max(1.0, deadline - time.monotonic()),
-            f"broker {n} TLS listener",
-        )
+        _wait_broker(L, n, deadline)
     publish(lab)
+
+
+def _start_broker(L: LabLayout, n: int, java: str, classpath: str) -> None:
+    processes.start(
+        L,
+        processes.Spec(
+            process_name(n),
+            [
+                java,
+                HEAP,
+                "-Xms64m",
+                "-XX:+UseSerialGC",
+                "-cp",
+                classpath,
+                "kafka.Kafka",
+                str(L.root / "kafka" / f"broker-{n}" / "server.properties"),
+            ],
+            listens=((broker_ip(n), INTERNAL_PORT), (broker_ip(n), EXTERNAL_PORT), (broker_ip(n), CONTROLLER_PORT)),
+        ),
+    )
+
+
+def _wait_broker(L: LabLayout, n: int, deadline: float) -> None:
+    r = processes.find(L, process_name(n))
+    assert r is not None
+    processes.wait_ready(
+        r,
+        partial(_port_open, broker_ip(n), EXTERNAL_PORT),
+        max(1.0, deadline - time.monotonic()),
+        f"broker {n} TLS listener",
+    )
+
+
+def restart_broker(lab: Lab, n: int, external: str | None = None) -> None:
+    """Restart broker ``n`` advertising ``external`` (host:port) on its EXTERNAL listener, or its Gateway
+    name when None: advertised.listeners is read-only at runtime (Kafka refuses a dynamic update), so a
+    changed advertised address needs a restart. Its data and certificate stay."""
+    L = lab.layout
+    node = L.root / "kafka" / f"broker-{n}"
+    r = processes.find(L, process_name(n))
+    if r is not None:
+        processes.stop(L, r)
+    conf = node / "server.properties"
+    conf.write_text(broker_properties(L, n, node / "data", node / "keystore.pem", external))
+    _start_broker(L, n, _java(), f"{lib_dir(L)}/*")
+    _wait_broker(L, n, time.monotonic() + 120)
 
 
 def _random_uuid() -> str:

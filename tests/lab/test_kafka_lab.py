@@ -211,3 +211,18 @@ def test_lab_build_with_kafka_fetches_the_jars_into_the_cache(kafka_lab: Lab) ->
     assert done.returncode == 0, done.stderr
     assert f"kafka-jars      {kafka.lib_dir(kafka_lab.layout)}" in done.stdout
     assert any(kafka.lib_dir(kafka_lab.layout).glob(f"kafka_2.13-{kafka.KAFKA_VERSION}.jar"))
+
+
+def test_a_broker_advertising_its_internal_address_fails_naming_the_broker_and_that_address(kafka_lab: Lab) -> None:
+    # Given broker 2 restarted advertising its internal TLS listener (127.0.0.62:9093) instead of its name
+    internal = f"{kafka.broker_ip(2)}:{kafka.EXTERNAL_PORT}"
+    kafka.restart_broker(kafka_lab, 2, external=internal)
+    try:
+        rep = converge(lambda rep: any(r.status is Status.FAIL for r in broker(rep, "kafka.advertised", 2)), kafka_lab)
+        # Then kafka.advertised fails for broker 2, naming it and the internal address; the others pass
+        (adv,) = broker(rep, "kafka.advertised", 2)
+        assert f"broker 2 ({internal})" in adv.message and "not an exposed address" in adv.message, adv.message
+        assert [r.status for r in broker(rep, "kafka.advertised", 1)] == [Status.PASS]
+    finally:
+        kafka.restart_broker(kafka_lab, 2)
+        converge(lambda rep: not bad(rep) and bool(broker(rep, "kafka.broker_route", 2)), kafka_lab, timeout=90)
