@@ -28,7 +28,7 @@ from ..discovery.tcp import StreamTarget
 from ..hostname import match_one
 from ..net import Attempt, where
 from ..results import Severity, Step
-from ._contract import CheckSpec, Probe, ProbeContext, Scope
+from ._contract import _ESTABLISHED, CheckSpec, Probe, ProbeContext, Scope
 from ._stream import described, located, not_completed, published_addresses, published_port
 
 
@@ -76,14 +76,7 @@ class PassthroughProbe(Probe):
         assert t.sni is not None
         loc = located(t)
         if t.mode != "Passthrough":
-            ctx.skipped(
-                "tls.passthrough",
-                f"{t.label}: listener {t.gateway} {t.listener} terminates TLS (mode {t.mode}): the Gateway's "
-                f"certificate answers by design",
-                evidence={"target": described(t)},
-                subject=t.label,
-                **loc,
-            )
+            await self._terminated(ctx, t)
             return
         port = published_port(ctx, t)
         # where a client connects: the SNI's own DNS first (the Kafka client's way), else the status address
@@ -156,6 +149,42 @@ class PassthroughProbe(Probe):
                     subject=subject,
                     **loc,
                 )
+
+    async def _terminated(self, ctx: ProbeContext, t: StreamTarget) -> None:
+        """A listener that terminates TLS: right for a plaintext backend (the Gateway's certificate answers by
+        design), wrong in front of a backend that serves TLS itself (a Kafka broker's own listener): the SNI
+        gets the Gateway's certificate, and the backend gets plaintext on its TLS port."""
+        assert t.sni is not None
+        loc = located(t)
+        evidence: dict[str, Any] = {"target": described(t)}
+        own = await self._backend_certificate(ctx, t, b"")
+        if isinstance(own, tuple):
+            endpoint, der = own
+            evidence["backend"] = {"endpoint": endpoint, **leaf_summary(der)}
+            ctx.failed(
+                "tls.passthrough",
+                f"{t.label}: listener {t.gateway} {t.listener} terminates TLS (mode {t.mode}) in front of a backend "
+                f"that serves TLS itself ({endpoint}: {evidence['backend'].get('subject', '?')}): SNI {t.sni} gets "
+                f"the Gateway's certificate, not the backend's, and the backend gets plaintext on its TLS port",
+                evidence=evidence,
+                subject=t.label,
+                **loc,
+            )
+            return
+        why = (
+            f"its backends did not complete a TLS handshake: {own.describe()}"
+            if isinstance(own, Attempt) and own.outcome.value in _ESTABLISHED
+            else "whether its backends serve TLS themselves could not be established: "
+            + (own.describe() if isinstance(own, Attempt) else "no ready endpoint")
+        )
+        ctx.skipped(
+            "tls.passthrough",
+            f"{t.label}: listener {t.gateway} {t.listener} terminates TLS (mode {t.mode}): the Gateway's "
+            f"certificate answers by design ({why})",
+            evidence=evidence,
+            subject=t.label,
+            **loc,
+        )
 
     def _gateway_certificates(self, ctx: ProbeContext, t: StreamTarget) -> dict[str, str]:
         """sha256 of each certificate the Gateway's listeners terminate with -> which Secret."""

@@ -226,3 +226,46 @@ def test_a_broker_advertising_its_internal_address_fails_naming_the_broker_and_t
     finally:
         kafka.restart_broker(kafka_lab, 2)
         converge(lambda rep: not bad(rep) and bool(broker(rep, "kafka.broker_route", 2)), kafka_lab, timeout=90)
+
+
+def test_a_listener_in_terminate_mode_fails_tls_passthrough_with_the_gateways_certificate(kafka_lab: Lab) -> None:
+    # Given the Kafka listener terminating TLS with the Gateway's own wildcard certificate instead of passing it
+    import base64
+
+    from ingresscheck_lab import pki
+
+    pair = pki.load_pair(kafka_lab.layout.pki, "wildcard-gw-test")
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "kafka-gateway-tls", "namespace": kafka.NAMESPACE},
+        "type": "kubernetes.io/tls",
+        "data": {
+            "tls.crt": base64.b64encode(pair.cert_pem).decode(),
+            "tls.key": base64.b64encode(pair.key_pem).decode(),
+        },
+    }
+    w = kafka_lab.writer()
+    w.apply(secret, "ingresscheck-lab")
+
+    def terminate(gateway: Obj) -> None:
+        gateway["spec"]["listeners"][0]["tls"] = {
+            "mode": "Terminate",
+            "certificateRefs": [{"kind": "Secret", "name": "kafka-gateway-tls"}],
+        }
+
+    try:
+        with changed(kafka_lab, "Gateway", kafka.GATEWAY, terminate):
+            rep = converge(
+                lambda rep: any(r.check == "tls.passthrough" and r.status is Status.FAIL for r in rep.results),
+                kafka_lab,
+            )
+            # Then tls.passthrough fails for the brokers' names: the SNI reaches the Gateway's certificate
+            failed = [r for r in rep.results if r.check == "tls.passthrough" and r.status is Status.FAIL]
+            names = {r.name for r in failed}
+            assert "b2" in names, [r.message for r in failed]
+            (b2,) = [r for r in failed if r.name == "b2"]
+            assert "terminates TLS (mode Terminate)" in b2.message and "serves TLS itself" in b2.message, b2.message
+            assert f"SNI {kafka.broker_host(2)} gets the Gateway's certificate" in b2.message
+    finally:
+        w.delete(secret)
