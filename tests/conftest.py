@@ -63,5 +63,9 @@ def kafka_lab(lab: Lab) -> Iterator[Lab]:
     started_here = not kafka.running(lab.layout)
     kafka.start(lab)
     yield lab
+    # Stopped again, not only because it is heavy: while one TLSRoute is attached to the Kafka listener
+    # (Traefik entry point "kafka"), Traefik closes the TLS handshake of every unknown SNI on websecure too
+    # (seen directly at 127.0.0.20:30443, for *.apps.test as for *.gw.test), so later tests' routing.unknown_host
+    # and httproute.unknown_host would fail or error. The cause in Traefik is not found yet (issue 25).
     if started_here:
         kafka.stop(lab)
