@@ -11,12 +11,18 @@ Four requests per host, each its own subject:
 
 A foreign origin that is allowed fails: a browser would hand that origin the responses (with credentials,
 the user's). Annotations the profile's controller ignores are reported as ignored, not tested.
+
+HTTPRoute targets: the rule's ``CORS`` filter (``allowOrigins``, ``allowMethods``, ``allowHeaders``,
+``allowCredentials``, ``maxAge``) is judged the same way. An implementation that declares the feature
+unsupported in its conformance report (Traefik v3.7: HTTPRouteCORS) is reported as "not supported by this
+implementation" (skip), not failed; what its data plane then does with the route is routing.backend's.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from ..discovery.gateway import find_gateway
 from ..discovery.model import Target
 from ..results import Severity, Step
 from ._contract import CheckSpec, Probe, ProbeContext
@@ -25,6 +31,10 @@ from ._traffic import Answer, ask, first_address, https_base, ignored_note, skip
 FOREIGN = "https://ingresscheck-foreign.invalid"
 CHECK = "cors.preflight"
 _DETAILS = ("cors-allow-origin", "cors-allow-methods", "cors-allow-headers", "cors-allow-credentials", "cors-max-age")
+
+
+# GatewayClass controllers whose conformance report lists HTTPRouteCORS as unsupported.
+CORS_UNSUPPORTED = {"traefik.io/gateway-controller": "Traefik v3.7 declares HTTPRouteCORS unsupported"}
 
 
 def _split(value: str | None) -> list[str]:
@@ -51,6 +61,46 @@ def expectations(t: Target) -> dict[str, Any]:
     if t.annotation("cors-max-age") is not None:
         out["max_age"] = (t.annotation("cors-max-age") or "").strip()
     return out
+
+
+def route_cors(ctx: ProbeContext, t: Target) -> dict[str, Any] | None:
+    """The CORS filter of the HTTPRoute behind ``t`` (the first rule carrying one), or None."""
+    for route in ctx.inventory.http_routes:
+        meta = route.get("metadata") or {}
+        if (meta.get("namespace", "default"), meta.get("name")) != (t.namespace, t.name):
+            continue
+        for rule in (route.get("spec") or {}).get("rules") or []:
+            for f in rule.get("filters") or []:
+                if f.get("type") == "CORS":
+                    return dict(f.get("cors") or {})
+    return None
+
+
+def route_expectations(cors: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
+    """(configured origins, what the preflight's answer must hold) from an HTTPRoute CORS filter."""
+    out: dict[str, Any] = {}
+    if cors.get("allowMethods"):
+        out["methods"] = {str(m).upper() for m in cors["allowMethods"]}
+    if cors.get("allowHeaders"):
+        out["headers"] = {str(h).lower() for h in cors["allowHeaders"]}
+    if "allowCredentials" in cors:
+        out["credentials"] = bool(cors["allowCredentials"])
+    if "maxAge" in cors:
+        out["max_age"] = str(cors["maxAge"])
+    return [str(o) for o in cors.get("allowOrigins") or []] or ["*"], out
+
+
+def controller_of(ctx: ProbeContext, t: Target) -> str | None:
+    """The controllerName of the GatewayClass of the Gateway ``t`` is served on."""
+    if not t.gateway:
+        return None
+    ns, _, name = t.gateway.partition("/")
+    gateway = find_gateway(ctx.inventory, ns, name)
+    cls = ((gateway or {}).get("spec") or {}).get("gatewayClassName")
+    for c in ctx.inventory.gateway_classes:
+        if (c.get("metadata") or {}).get("name") == cls:
+            return str((c.get("spec") or {}).get("controllerName") or "") or None
+    return None
 
 
 def judge_preflight(response_headers: dict[str, str], origin: str, expect: dict[str, Any]) -> list[str]:
@@ -113,20 +163,38 @@ class CorsProbe(Probe):
 
     async def run(self, ctx: ProbeContext) -> None:
         t = ctx.require_target
-        if t.kind != "Ingress" or not truthy(t.annotation("enable-cors")):
-            return
-        if skip_if_ignored(ctx, CHECK, t, "enable-cors"):
+        note, origin_source = "", "cors-allow-origin"
+        untested: list[str] = []
+        if t.kind == "HTTPRoute":
+            origin_source = "the HTTPRoute CORS filter's allowOrigins"
+            cors = route_cors(ctx, t)
+            if cors is None:
+                return
+            controller = controller_of(ctx, t)
+            if controller in CORS_UNSUPPORTED:
+                ctx.skipped(
+                    CHECK,
+                    f"not supported by this implementation: {CORS_UNSUPPORTED[controller]} (GatewayClass controller "
+                    f"{controller}); the route's CORS filter is not tested",
+                    evidence={"controller": controller, "filter": cors},
+                )
+                return
+            configured, expect = route_expectations(cors)
+        elif t.kind == "Ingress" and truthy(t.annotation("enable-cors")):
+            if skip_if_ignored(ctx, CHECK, t, "enable-cors"):
+                return
+            note, untested = ignored_note(ctx, t, list(_DETAILS))
+            configured = _split(t.annotation("cors-allow-origin")) or ["*"]
+            expect = {k: v for k, v in expectations(t).items() if not (untested and _annotation_of(k) in untested)}
+        else:
             return
         address, source = await first_address(ctx, t)
         if address is None:
             ctx.skipped(CHECK, f"no address to connect to for {t.host}")
             return
-        note, untested = ignored_note(ctx, t, list(_DETAILS))
-        configured = _split(t.annotation("cors-allow-origin")) or ["*"]
         origin = allowed_origin(configured)
         every_origin = origin is None
         origin = origin or "https://ingresscheck-origin.invalid"
-        expect = {k: v for k, v in expectations(t).items() if not (untested and _annotation_of(k) in untested)}
         method = sorted(expect.get("methods") or {"GET"})[0]
         url = https_base(ctx, t.request_host) + t.sample_path
         ev: dict[str, Any] = {
@@ -150,7 +218,7 @@ class CorsProbe(Probe):
         if every_origin:
             ctx.passed(
                 CHECK,
-                f"cors-allow-origin allows every origin (*): no origin is foreign to {t.host}{note}",
+                f"{origin_source} allows every origin (*): no origin is foreign to {t.host}{note}",
                 evidence=ev,
                 subject="foreign origin",
             )
@@ -224,4 +292,12 @@ def _annotation_of(key: str) -> str:
     }[key]
 
 
-__all__ = ["FOREIGN", "CorsProbe", "allowed_origin", "expectations", "foreign_allowed", "judge_preflight"]
+__all__ = [
+    "FOREIGN",
+    "CorsProbe",
+    "allowed_origin",
+    "expectations",
+    "foreign_allowed",
+    "judge_preflight",
+    "route_expectations",
+]

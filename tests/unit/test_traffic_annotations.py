@@ -7,7 +7,14 @@ from ingresscheck.discovery import Inventory
 from ingresscheck.discovery.model import targets_of
 from ingresscheck.probes.affinity import attribute_differences, expected_attributes, set_cookie
 from ingresscheck.probes.canary_annotations import header_value, main_rule
-from ingresscheck.probes.cors import FOREIGN, allowed_origin, expectations, foreign_allowed, judge_preflight
+from ingresscheck.probes.cors import (
+    FOREIGN,
+    allowed_origin,
+    expectations,
+    foreign_allowed,
+    judge_preflight,
+    route_expectations,
+)
 from ingresscheck.probes.redirect_annotations import expand, judge_location
 from ingresscheck.probes.redirect_annotations import expectations as redirects
 from ingresscheck.probes.rewrite import rewritten, sample_path
@@ -24,6 +31,23 @@ def _target(annotations: dict[str, str], host: str = "a.example.test", path: str
 
 
 # --- cors -----------------------------------------------------------------------------------------
+def test_httproute_cors_filter_sets_origins_and_what_the_preflight_must_answer() -> None:
+    # Given an HTTPRoute CORS filter; When read; Then its origins and promises are what a preflight is judged on
+    origins, expect = route_expectations(
+        {
+            "allowOrigins": ["https://app.example"],
+            "allowMethods": ["get", "PUT"],
+            "allowCredentials": True,
+            "maxAge": 60,
+        }
+    )
+    assert origins == ["https://app.example"]
+    assert expect == {"methods": {"GET", "PUT"}, "credentials": True, "max_age": "60"}
+    answer = {"access-control-allow-origin": "https://app.example", "access-control-allow-methods": "GET"}
+    assert judge_preflight(answer, "https://app.example", expect)  # PUT, credentials and max-age missing
+    assert route_expectations({}) == (["*"], {})
+
+
 def test_cors_origin_to_send_is_the_first_configured_and_a_wildcard_allows_every_origin() -> None:
     assert allowed_origin(["https://app.example.test", "https://b.test"]) == "https://app.example.test"
     assert allowed_origin(["https://*.example.test"]) == "https://ingresscheck.example.test"
@@ -162,3 +186,32 @@ def test_an_annotation_the_controller_ignores_is_reported_ignored_and_not_tested
     ctx = ProbeContext(AffinityProbe, Profile(controller="traefik"), Inventory("u", "l"), None, t, {})  # type: ignore[arg-type]
     note, gone = ignored_note(ctx, t, ["affinity-mode", "session-cookie-name"])
     assert gone == ["affinity-mode"] and "traefik ignores nginx.ingress.kubernetes.io/affinity-mode" in note
+
+
+def test_httproute_cors_filter_on_traefik_is_reported_unsupported_not_passed() -> None:
+    # Given an HTTPRoute with a CORS filter on a Gateway of Traefik's GatewayClass
+    gc = {"metadata": {"name": "traefik"}, "spec": {"controllerName": "traefik.io/gateway-controller"}}
+    gw = {
+        "metadata": {"name": "gw", "namespace": "default"},
+        "spec": {"gatewayClassName": "traefik", "listeners": [{"name": "http", "port": 80, "protocol": "HTTP"}]},
+    }
+    route = {
+        "metadata": {"name": "cors", "namespace": "default"},
+        "spec": {
+            "parentRefs": [{"name": "gw"}],
+            "hostnames": ["cors.example.test"],
+            "rules": [
+                {
+                    "filters": [{"type": "CORS", "cors": {"allowOrigins": ["https://app.example"]}}],
+                    "backendRefs": [{"name": "echo", "port": 80}],
+                }
+            ],
+        },
+    }
+    # When the cors probe runs
+    report = run_probes(["cors"], Profile(), [], gateway_classes=[gc], gateways=[gw], http_routes=[route])
+    # Then it is a skip that names the filter's status on Traefik, never a pass or a fail
+    found = by_check(report, "cors.preflight")
+    assert found and all(r.status == Status.SKIP for r in found), found
+    assert "not supported by this implementation" in found[0].message
+    assert "traefik.io/gateway-controller" in found[0].message
