@@ -491,9 +491,7 @@ def start(lab: Lab, *, timeout: float = 90.0) -> float:
     """Start Envoy Gateway against the lab's apiserver and wait until the demo's hosts serve on the VIP.
     Returns the seconds from exec to the first 200 through Envoy (0.0 if it was already running)."""
     layout = lab.layout
-    proc_running = running(layout)
-    if proc_running:
-        _wait_class_accepted(lab.writer(), proc_running, timeout)
+    if running(layout):
         return 0.0
     binaries = build(layout, lab.say)
     res = lab.writer()
@@ -518,31 +516,12 @@ def start(lab: Lab, *, timeout: float = 90.0) -> float:
     )
     try:
         _wait_serving(layout, proc, timeout)
-        _wait_class_accepted(res, proc, max(5.0, timeout - (time.monotonic() - started)))
     except BaseException:
         stop(lab)
         raise
     took = time.monotonic() - started
     lab.say(f"lab: envoy-gateway serves the demo on {VIP} ({took:.1f} s after exec)")
     return took
-
-
-def _wait_class_accepted(res: Resources, proc: processes.Running, timeout: float) -> None:
-    """Serving is not the whole of being up: Envoy Gateway writes the GatewayClass's Accepted condition on
-    its own schedule, and a check run before that sees ``Accepted=Unknown (Pending)``, which is the truth
-    about a lab still starting, not about a healthy one (seen in the full suite right after a restart)."""
-    gateway_class = {
-        "apiVersion": "gateway.networking.k8s.io/v1",
-        "kind": "GatewayClass",
-        "metadata": {"name": GATEWAY_CLASS},
-    }
-
-    def accepted() -> bool:
-        live = res.get(gateway_class) or {}
-        conditions = (live.get("status") or {}).get("conditions") or []
-        return any(c.get("type") == "Accepted" and c.get("status") == "True" for c in conditions)
-
-    processes.wait_ready(proc, accepted, timeout, f"GatewayClass {GATEWAY_CLASS} Accepted=True")
 
 
 def _wait_serving(layout: LabLayout, proc: processes.Running, timeout: float) -> None:
