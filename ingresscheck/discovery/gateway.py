@@ -198,6 +198,16 @@ def find_gateway(inv: Inventory, namespace: str, name: str) -> Obj | None:
     return None
 
 
+def gateway_controller(inv: Inventory, gateway: str | None) -> str | None:
+    """The controllerName of the GatewayClass of ``gateway`` ("namespace/name"); None when unknown."""
+    ns, _, name = (gateway or "").partition("/")
+    cls = ((find_gateway(inv, ns, name) or {}).get("spec") or {}).get("gatewayClassName")
+    for c in inv.gateway_classes:
+        if (c.get("metadata") or {}).get("name") == cls:
+            return str((c.get("spec") or {}).get("controllerName") or "") or None
+    return None
+
+
 def gateway_addresses(gateway: Obj | None) -> tuple[str, ...]:
     return tuple(a.get("value") for a in ((gateway or {}).get("status") or {}).get("addresses") or [] if a.get("value"))
 

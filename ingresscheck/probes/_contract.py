@@ -34,6 +34,12 @@ if TYPE_CHECKING:
 _ESTABLISHED = frozenset({"refused", "reset", "tls_error", "http_error", "too_large", "nxdomain", "protocol_error"})
 
 
+def established(attempt: Attempt) -> bool:
+    """Whether an attempt that did not complete still established a fact about its subject (a refusal, a
+    reset, a failed handshake: fail), unlike a timeout or an unreachable address (could not decide: error)."""
+    return attempt.outcome.value in _ESTABLISHED
+
+
 class Location(TypedDict, total=False):
     """Which object a result is about (report()'s placing parameters besides ``subject``): never evidence.
     Unset keys come from the target."""
@@ -241,7 +247,7 @@ class ProbeContext:
     ) -> Result:
         """Report an attempt that did not complete against ``check``, for its subject: a refusal, a reset or
         a failed handshake is established (fail); a timeout or an unreachable address is not (error)."""
-        status = Status.FAIL if attempt.outcome.value in _ESTABLISHED else Status.ERROR
+        status = Status.FAIL if established(attempt) else Status.ERROR
         prefix = "" if status is Status.FAIL else "could not decide: "
         message = f"{prefix}{what + ': ' if what else ''}{attempt.reason}"
         return self.report(

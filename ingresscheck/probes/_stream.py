@@ -8,7 +8,7 @@ from typing import Any
 from ..discovery.tcp import StreamTarget
 from ..net import Attempt
 from ..results import Result, Status
-from ._contract import _ESTABLISHED, ProbeContext
+from ._contract import ProbeContext, established
 
 
 def published_port(ctx: ProbeContext, t: StreamTarget) -> int:
@@ -53,7 +53,7 @@ def not_completed(
 ) -> Result:
     """As ``ProbeContext.not_completed`` (refused, reset, failed handshake: fail; timeout, unreachable: error),
     located on the object (namespace, kind, name) that publishes the address."""
-    status = Status.FAIL if attempt.outcome.value in _ESTABLISHED else Status.ERROR
+    status = Status.FAIL if established(attempt) else Status.ERROR
     prefix = "" if status is Status.FAIL else "could not decide: "
     return ctx.report(
         check,

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..discovery.gateway import find_gateway
+from ..discovery.gateway import gateway_controller
 from ..discovery.model import Target
 from ..results import Severity, Step
 from ._contract import CheckSpec, Probe, ProbeContext
@@ -88,19 +88,6 @@ def route_expectations(cors: dict[str, Any]) -> tuple[list[str], dict[str, Any]]
     if "maxAge" in cors:
         out["max_age"] = str(cors["maxAge"])
     return [str(o) for o in cors.get("allowOrigins") or []] or ["*"], out
-
-
-def controller_of(ctx: ProbeContext, t: Target) -> str | None:
-    """The controllerName of the GatewayClass of the Gateway ``t`` is served on."""
-    if not t.gateway:
-        return None
-    ns, _, name = t.gateway.partition("/")
-    gateway = find_gateway(ctx.inventory, ns, name)
-    cls = ((gateway or {}).get("spec") or {}).get("gatewayClassName")
-    for c in ctx.inventory.gateway_classes:
-        if (c.get("metadata") or {}).get("name") == cls:
-            return str((c.get("spec") or {}).get("controllerName") or "") or None
-    return None
 
 
 def judge_preflight(response_headers: dict[str, str], origin: str, expect: dict[str, Any]) -> list[str]:
@@ -170,7 +157,7 @@ class CorsProbe(Probe):
             cors = route_cors(ctx, t)
             if cors is None:
                 return
-            controller = controller_of(ctx, t)
+            controller = gateway_controller(ctx.inventory, t.gateway)
             if controller in CORS_UNSUPPORTED:
                 ctx.skipped(
                     CHECK,

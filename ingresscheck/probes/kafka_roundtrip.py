@@ -149,31 +149,27 @@ class KafkaRoundtripProbe(Probe):
         topic = f"{TOPIC_PREFIX}{secrets.token_hex(6)}"
         value = f"ingresscheck {topic}".encode()
         evidence: dict[str, Any] = {"topic": topic, "bootstrap": where(at, b.port)}
-        attempted = False
-        try:
-            attempted = True  # from here a topic may exist (CreateTopics sent): the finally deletes it
-            created = await self._create(ctx, b, at, topic, evidence)
-            if created:
+        try:  # from CreateTopics on a topic may exist: the finally deletes it
+            if await self._create(ctx, b, at, topic, evidence):
                 await self._produce_and_fetch(ctx, b, at, topic, value, evidence)
         finally:
-            if attempted:
-                # also after a cancellation (Ctrl-C): this task was cancelled once, so it may still await
-                deleted = await self._delete(ctx, b, at, topic)
-                evidence["deleted"] = deleted
-                if deleted not in ("deleted", "nothing to delete"):
-                    ctx.failed(
-                        "kafka.roundtrip.cleanup",
-                        f"{b.label}: canary topic {topic} was not deleted: {deleted}",
-                        evidence=evidence,
-                        subject=subject,
-                    )
-                elif created_ok(ctx, subject):
-                    ctx.passed(
-                        "kafka.roundtrip.cleanup",
-                        f"{b.label}: the canary topic was deleted",
-                        evidence=evidence,
-                        subject=subject,
-                    )
+            # also after a cancellation (Ctrl-C): this task was cancelled once, so it may still await
+            deleted = await self._delete(ctx, b, at, topic)
+            evidence["deleted"] = deleted
+            if deleted not in ("deleted", "nothing to delete"):
+                ctx.failed(
+                    "kafka.roundtrip.cleanup",
+                    f"{b.label}: canary topic {topic} was not deleted: {deleted}",
+                    evidence=evidence,
+                    subject=subject,
+                )
+            elif created_ok(ctx, subject):
+                ctx.passed(
+                    "kafka.roundtrip.cleanup",
+                    f"{b.label}: the canary topic was deleted",
+                    evidence=evidence,
+                    subject=subject,
+                )
 
     async def _call(self, ctx: ProbeContext, b: Bootstrap, address: str, host: str, payload: bytes) -> Attempt:
         return await ctx.net.framed(address, b.port, [payload], tls=b.tls, sni=host)

@@ -28,7 +28,7 @@ from ..discovery.tcp import StreamTarget
 from ..hostname import match_one
 from ..net import Attempt, where
 from ..results import Severity, Step
-from ._contract import _ESTABLISHED, CheckSpec, Probe, ProbeContext, Scope
+from ._contract import CheckSpec, Probe, ProbeContext, Scope, established
 from ._stream import described, located, not_completed, published_addresses, published_port
 
 
@@ -173,7 +173,7 @@ class PassthroughProbe(Probe):
             return
         why = (
             f"its backends did not complete a TLS handshake: {own.describe()}"
-            if isinstance(own, Attempt) and own.outcome.value in _ESTABLISHED
+            if isinstance(own, Attempt) and established(own)
             else "whether its backends serve TLS themselves could not be established: "
             + (own.describe() if isinstance(own, Attempt) else "no ready endpoint")
         )

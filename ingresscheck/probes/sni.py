@@ -23,6 +23,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from .. import hostname
+from ..discovery.gateway import gateway_controller
 from ..net import Attempt, where
 from ..results import Severity, Step
 from ._access import reach as access_reach
@@ -58,23 +59,7 @@ def implementation(ctx: ProbeContext) -> str | None:
         return None
     if target.kind == "Ingress":
         return ctx.profile.controller or "the ingress controller"
-    gw_ns, _, gw_name = (target.gateway or "").partition("/")
-    cls = next(
-        (
-            g.get("spec", {}).get("gatewayClassName")
-            for g in ctx.inventory.gateways
-            if g["metadata"].get("namespace") == gw_ns and g["metadata"].get("name") == gw_name
-        ),
-        None,
-    )
-    controller = next(
-        (
-            c.get("spec", {}).get("controllerName", "")
-            for c in ctx.inventory.gateway_classes
-            if c["metadata"]["name"] == cls
-        ),
-        "",
-    )
+    controller = gateway_controller(ctx.inventory, target.gateway) or ""
     if "traefik" in controller:
         return "traefik"
     if "envoyproxy.io" in controller:
