@@ -197,13 +197,24 @@ class GatewayProbe(Probe):
         else:
             accepted = _cond((cls.get("status") or {}).get("conditions"), "Accepted")
             controller = (cls.get("spec") or {}).get("controllerName")
-            ctx.report(
-                "gateway.class_accepted",
-                Status.PASS if _true(accepted) else Status.FAIL,
-                f"GatewayClass {cls_name} ({controller}): {_says(accepted, 'Accepted')}",
-                **where,
-                subject=f"GatewayClass {cls_name}",
-            )
+            said = f"GatewayClass {cls_name} ({controller}): {_says(accepted, 'Accepted')}"
+            verdict = Status.PASS if _true(accepted) else Status.FAIL
+            if not _true(accepted) and (accepted is None or accepted.get("status") == "Unknown"):
+                # Unknown is not False: a controller that programmed this very Gateway (for its current
+                # generation) serves the class; its GatewayClass status is not written yet or went stale
+                programmed = _cond((gw.get("status") or {}).get("conditions"), "Programmed")
+                generation = (gw.get("metadata") or {}).get("generation")
+                if (
+                    programmed is not None
+                    and _true(programmed)
+                    and programmed.get("observedGeneration") in (None, generation)
+                ):
+                    verdict = Status.WARN
+                    said += (
+                        f", yet Gateway {ns}/{name} of this class is Programmed: its controller serves the class "
+                        "but has not written the class's status (not yet, or stale)"
+                    )
+            ctx.report("gateway.class_accepted", verdict, said, **where, subject=f"GatewayClass {cls_name}")
         status = gw.get("status") or {}
         listeners = listeners_of(ctx.inventory, gw)
         if offline:
