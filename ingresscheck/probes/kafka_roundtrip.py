@@ -191,7 +191,9 @@ class KafkaRoundtripProbe(Probe):
                 evidence=evidence,
                 subject=b.label,
             )
-            return result.error_code == 36  # TOPIC_ALREADY_EXISTS: ours (the nonce), delete it anyway
+            # no produce after a failed create (a pass would then contradict this fail); even error 36
+            # (TOPIC_ALREADY_EXISTS: ours, by its nonce) leaves the topic to the caller's finally, which deletes it
+            return False
         return True
 
     async def _leader(self, ctx: ProbeContext, b: Bootstrap, at: str, topic: str) -> tuple[int, str, int] | None:
