@@ -128,7 +128,8 @@ class Runner:
                     self.on_target_done("cluster", out)
                 return out
 
-            chunks = await asyncio.gather(cluster(), *(one_target(t) for t in targets))
+            # no per-target probe: no per-target chain either (nor its progress line, which the total leaves out)
+            chunks = await asyncio.gather(cluster(), *(one_target(t) for t in targets if target_probes))
             for chunk in chunks:
                 results += chunk
         finally:

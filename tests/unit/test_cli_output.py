@@ -186,3 +186,17 @@ def test_progress_does_not_say_warn_for_a_warning_skip_removed(tmp_path: Path) -
     out = _run("--manifests", str(m), "--no-reports", "--skip", "static.ingress_class", cwd=tmp_path)
     line = next(x for x in out.stderr.splitlines() if "cluster-wide" in x)
     assert " warn " not in line, out.stderr
+
+
+def test_progress_counts_one_line_when_only_cluster_wide_probes_run(tmp_path: Path) -> None:
+    """Given --probes static (cluster-wide only) on two hosts, then the progress is one line, [1/1], and no host's
+    request-chain line (none runs): it used to count a line per host too, [2/1] and [3/1]."""
+    m = tmp_path / "m"
+    m.mkdir()
+    (m / "a.yaml").write_text(
+        "---\n".join(INGRESS.format(name=n, host=f"{n}.shop.test", service="web", klass="nginx") for n in ("a", "b"))
+    )
+    out = _run("--manifests", str(m), "--no-reports", "--probes", "static", cwd=tmp_path)
+    steps = re.findall(r"^\[(\d+)/(\d+)\].*$", out.stderr, re.M)
+    assert steps == [("1", "1")], out.stderr
+    assert "cluster-wide checks" in out.stderr and "request chain" not in out.stderr, out.stderr
